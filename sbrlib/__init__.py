@@ -1,0 +1,13 @@
+"""sbrlib: session-based recommendation on MovieLens.
+
+Modules: ``columns`` (names), ``paths`` (folders), ``datasets`` (MovieLens
+download/verify/load), ``synthetic`` (ML-format generator), ``preprocess``
+(sessions, splits, artifacts), ``batching`` (session-parallel iterator),
+``models`` (baselines, GRU4Rec), ``metrics``/``evaluation`` (full-ranking
+next-item evaluation), ``plots`` and ``reporting``.
+"""
+
+from sbrlib.errors import DataError
+
+__all__ = ["DataError"]
+__version__ = "0.1.0"

@@ -1,0 +1,375 @@
+"""From ratings to sessions and honest temporal splits.
+
+Pipeline (:func:`preprocess`): rating filter -> deterministic order -> sessionize ->
+iterative length/support filters -> temporal split (test) -> same rule inside train
+(valid) -> test items restricted to training items -> short sessions dropped.
+
+Every function is pure: it returns a new DataFrame and never mutates its input.
+Ordering is by ``(UserId, Time)`` with a stable sort; ties in ``Time`` (frequent in
+ratings data) are broken by ``tie_break``: ``"file"`` keeps the source file's order,
+``"item"`` orders by ``ItemId``, ``"random"`` shuffles with ``seed`` first.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
+from sbrlib.errors import DataError
+
+log = logging.getLogger(__name__)
+
+SessionMode = Literal["gap", "user"]
+SplitRule = Literal["start", "end"]
+TieBreak = Literal["file", "item", "random"]
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """How to cut test (or valid) sessions off by time.
+
+    Attributes:
+        days: sessions after ``max(Time) - days * 86400`` are held out; overrides ``fraction``.
+        fraction: otherwise the cutoff is the time quantile that holds out about this
+            fraction of sessions.
+    """
+
+    days: float | None = None
+    fraction: float = 0.1
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Parameters of the preprocessing protocol (see module docstring).
+
+    Attributes:
+        min_rating: keep ratings ``>= min_rating``; None keeps all (the original notebook used 3).
+        session_mode: ``"gap"`` (new session after ``session_gap`` seconds of inactivity) or
+            ``"user"`` (a user's whole history is one session).
+        session_gap: inactivity gap in seconds for ``"gap"`` mode.
+        tie_break: order of events with equal ``Time`` (``"file"``, ``"item"``, ``"random"``).
+        min_session_length: sessions shorter than this are dropped (after every filter).
+        min_item_support: items with fewer events are dropped (iterated with the length filter).
+        split_rule: ``"start"`` (sessions starting after the cutoff are held out: no held-out
+            event precedes the cutoff) or ``"end"`` (sessions ending after it are held out: no
+            training event follows the cutoff). None: ``"start"`` for gap, ``"end"`` for user.
+        test: cutoff of the test split.
+        valid: cutoff of the validation split inside train.
+        seed: seed for ``tie_break="random"``.
+    """
+
+    min_rating: int | None = None
+    session_mode: SessionMode = "gap"
+    session_gap: int = 3_600
+    tie_break: TieBreak = "file"
+    min_session_length: int = 2
+    min_item_support: int = 5
+    split_rule: SplitRule | None = None
+    test: SplitConfig = field(default_factory=SplitConfig)
+    valid: SplitConfig = field(default_factory=SplitConfig)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _choice("session_mode", self.session_mode, ("gap", "user"))
+        _choice("tie_break", self.tie_break, ("file", "item", "random"))
+        if self.split_rule is not None:
+            _choice("split_rule", self.split_rule, ("start", "end"))
+        if self.session_gap <= 0:
+            raise ValueError(f"session_gap must be > 0 seconds, got {self.session_gap}")
+        if self.min_session_length < 2:
+            raise ValueError("min_session_length must be >= 2 (a session needs a next item)")
+        for name, split in (("test", self.test), ("valid", self.valid)):
+            if split.days is None and not 0 < split.fraction < 1:
+                raise ValueError(f"{name}.fraction must be in (0, 1), got {split.fraction}")
+
+    @property
+    def rule(self) -> SplitRule:
+        """The effective split rule."""
+        return self.split_rule or ("start" if self.session_mode == "gap" else "end")
+
+    def to_dict(self) -> dict:
+        """Plain dict (for manifests)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PreprocessConfig:
+        """Inverse of :meth:`to_dict`."""
+        data = dict(data)
+        for key in ("test", "valid"):
+            if isinstance(data.get(key), dict):
+                data[key] = SplitConfig(**data[key])
+        return cls(**data)
+
+
+def _choice(name: str, value: object, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+def _require(df: pd.DataFrame, columns: tuple[str, ...], where: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(f"{where}: missing column(s) {missing}; got {list(df.columns)}")
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def filter_ratings(df: pd.DataFrame, min_rating: int | None = None) -> pd.DataFrame:
+    """Keep ratings ``>= min_rating`` (all when None). Returns a new frame."""
+    if min_rating is None:
+        return df.copy()
+    _require(df, (RATING,), "filter_ratings")
+    return df[df[RATING] >= min_rating].reset_index(drop=True)
+
+
+def order_events(df: pd.DataFrame, tie_break: TieBreak = "file", seed: int = 0) -> pd.DataFrame:
+    """Stable sort by ``(UserId, Time)``; ties broken by ``tie_break`` (see module docstring).
+
+    Returns:
+        A new frame with a fresh RangeIndex.
+    """
+    _require(df, (USER, ITEM, TIME), "order_events")
+    _choice("tie_break", tie_break, ("file", "item", "random"))
+    out = df.reset_index(drop=True)
+    if tie_break == "random":
+        out = out.iloc[np.random.default_rng(seed).permutation(len(out))].reset_index(drop=True)
+    keys = [USER, TIME, ITEM] if tie_break == "item" else [USER, TIME]
+    return out.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def sessionize(df: pd.DataFrame, mode: SessionMode = "gap", gap: int = 3_600) -> pd.DataFrame:
+    """Add ``SessionId`` to events ordered by :func:`order_events`.
+
+    Args:
+        df: events sorted by ``(UserId, Time)``.
+        mode: ``"gap"`` starts a new session when the user changes or more than ``gap``
+            seconds pass between consecutive events; ``"user"`` makes one session per user.
+        gap: inactivity threshold in seconds.
+
+    Returns:
+        A new frame with ``SessionId`` (int64, numbered 0.. in event order).
+    """
+    _require(df, (USER, TIME), "sessionize")
+    _choice("mode", mode, ("gap", "user"))
+    users = df[USER].to_numpy()
+    times = df[TIME].to_numpy()
+    if len(df) > 1:
+        user_change = users[1:] != users[:-1]
+        backwards = (~user_change) & (times[1:] < times[:-1])
+        if (users[1:] < users[:-1]).any() or backwards.any():
+            raise DataError("sessionize: events are not sorted by (UserId, Time); call order_events first")
+    new = np.ones(len(df), dtype=bool)
+    if len(df) > 1:
+        new[1:] = users[1:] != users[:-1]
+        if mode == "gap":
+            new[1:] |= (times[1:] - times[:-1]) > gap
+    out = df.copy()
+    out[SESSION] = np.cumsum(new) - 1
+    return out
+
+
+def filter_sessions(df: pd.DataFrame, min_session_length: int = 2, min_item_support: int = 5) -> pd.DataFrame:
+    """Drop rare items and short sessions, repeated until both conditions hold.
+
+    Returns:
+        A new frame where every item has ``>= min_item_support`` events and every session
+        ``>= min_session_length`` events.
+    """
+    _require(df, (SESSION, ITEM), "filter_sessions")
+    out = df
+    while True:
+        support = out.groupby(ITEM, sort=False)[ITEM].transform("size")
+        lengths = out.groupby(SESSION, sort=False)[SESSION].transform("size")
+        keep = (support >= min_item_support) & (lengths >= min_session_length)
+        if keep.all():
+            return out.reset_index(drop=True) if out is not df else df.copy()
+        out = out[keep.to_numpy()]
+        if out.empty:
+            return out.reset_index(drop=True)
+
+
+def session_times(df: pd.DataFrame) -> pd.DataFrame:
+    """Start and end time of each session: columns ``start``, ``end`` indexed by SessionId."""
+    grouped = df.groupby(SESSION, sort=True)[TIME]
+    return pd.DataFrame({"start": grouped.min(), "end": grouped.max()})
+
+
+def split_cutoff(df: pd.DataFrame, split: SplitConfig, rule: SplitRule) -> int:
+    """The cutoff time (Unix seconds) of ``split`` under ``rule``; sessions whose
+    ``rule`` time (start or end) is strictly after it are held out."""
+    times = session_times(df)["start" if rule == "start" else "end"].to_numpy()
+    if len(times) == 0:
+        raise DataError("cannot split: no sessions left after filtering; relax the filters")
+    if split.days is not None:
+        return int(df[TIME].max() - split.days * 86_400)
+    return int(np.quantile(times, 1 - split.fraction, method="lower"))
+
+
+def temporal_split(df: pd.DataFrame, cutoff: int, rule: SplitRule = "start",
+                   min_session_length: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split whole sessions by time, then restrict held-out events to training items.
+
+    Args:
+        df: sessionized events.
+        cutoff: Unix seconds; sessions whose start (``rule="start"``) or end (``"end"``) is
+            strictly after it are held out.
+        rule: ``"start"`` or ``"end"``.
+        min_session_length: held-out sessions shorter than this after the item restriction
+            are dropped.
+
+    Returns:
+        ``(train, held_out)``, new frames; every held-out item occurs in train.
+    """
+    _require(df, (SESSION, ITEM, TIME), "temporal_split")
+    _choice("rule", rule, ("start", "end"))
+    ref = df.groupby(SESSION, sort=False)[TIME].transform("min" if rule == "start" else "max")
+    held = (ref > cutoff).to_numpy()
+    train = df[~held].reset_index(drop=True)
+    test = df[held]
+    test = test[test[ITEM].isin(train[ITEM].unique())]
+    lengths = test.groupby(SESSION, sort=False)[SESSION].transform("size")
+    test = test[(lengths >= min_session_length).to_numpy()].reset_index(drop=True)
+    return train, test
+
+
+# --------------------------------------------------------------------------- item index
+
+
+class ItemIndex:
+    """Dense index of item ids (0..n_items-1), built on training data only.
+
+    Items are ordered by ``ItemId``; ``support`` is each item's number of training events.
+    Unknown ids are never mapped silently: :meth:`to_idx` raises or returns -1 only when
+    asked to (``missing="mask"``), and callers must drop them.
+    """
+
+    def __init__(self, item_ids: np.ndarray, support: np.ndarray | None = None) -> None:
+        ids = np.asarray(item_ids)
+        if len(ids) and np.any(np.diff(ids) <= 0):
+            raise ValueError("item_ids must be strictly increasing")
+        self.ids = ids
+        self.support = np.asarray(support) if support is not None else np.ones(len(ids), np.int64)
+
+    @classmethod
+    def from_events(cls, df: pd.DataFrame) -> ItemIndex:
+        """Index of the items of ``df`` with their event counts."""
+        ids, counts = np.unique(df[ITEM].to_numpy(), return_counts=True)
+        return cls(ids, counts)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def to_idx(self, item_ids: np.ndarray, missing: Literal["raise", "mask"] = "raise") -> np.ndarray:
+        """Map item ids to indices (int64). Unknown ids raise, or give -1 with ``missing="mask"``."""
+        item_ids = np.asarray(item_ids)
+        pos = np.searchsorted(self.ids, item_ids)
+        pos_c = np.minimum(pos, max(len(self.ids) - 1, 0))
+        known = (pos < len(self.ids)) & (self.ids[pos_c] == item_ids) if len(self.ids) else np.zeros(item_ids.shape, bool)
+        if missing == "raise" and not known.all():
+            unknown = np.unique(item_ids[~known])[:10]
+            raise KeyError(f"{(~known).sum()} item id(s) not in the training item index, e.g. {unknown.tolist()}")
+        return np.where(known, pos_c, -1).astype(np.int64)
+
+    def contains(self, item_ids: np.ndarray) -> np.ndarray:
+        """Boolean mask of ids present in the index."""
+        return self.to_idx(item_ids, missing="mask") >= 0
+
+    def to_ids(self, idx: np.ndarray) -> np.ndarray:
+        """Map indices back to item ids."""
+        return self.ids[np.asarray(idx)]
+
+    def to_frame(self) -> pd.DataFrame:
+        """``ItemId, ItemIdx, Support`` frame."""
+        return pd.DataFrame({ITEM: self.ids, "ItemIdx": np.arange(len(self.ids)), "Support": self.support})
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> ItemIndex:
+        """Inverse of :meth:`to_frame`."""
+        frame = frame.sort_values(ITEM, kind="stable")
+        return cls(frame[ITEM].to_numpy(), frame["Support"].to_numpy())
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def stats(df: pd.DataFrame, name: str = "") -> pd.DataFrame:
+    """One-row summary: events, users, sessions, items, time range, session-length quantiles."""
+    row: dict[str, object] = {"events": len(df)}
+    if USER in df:
+        row["users"] = df[USER].nunique()
+    if SESSION in df:
+        row["sessions"] = df[SESSION].nunique()
+    row["items"] = df[ITEM].nunique() if ITEM in df else 0
+    if TIME in df and len(df):
+        row["first"] = pd.to_datetime(df[TIME].min(), unit="s")
+        row["last"] = pd.to_datetime(df[TIME].max(), unit="s")
+    if SESSION in df and len(df):
+        lengths = df.groupby(SESSION, sort=False).size()
+        for q in (0.1, 0.5, 0.9, 0.99):
+            row[f"len_q{int(q * 100)}"] = float(lengths.quantile(q))
+        row["len_mean"] = float(lengths.mean())
+        row["len_max"] = int(lengths.max())
+    return pd.DataFrame([row], index=pd.Index([name], name="frame"))
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+@dataclass
+class Split:
+    """The frames of one preprocessed split and their cutoffs.
+
+    Attributes:
+        frames: ``train``, ``test``, ``train_tr``, ``valid`` (sessionized events).
+        cutoffs: ``test`` and ``valid`` cutoff times (Unix seconds).
+        config: the protocol that produced it.
+    """
+
+    frames: dict[str, pd.DataFrame]
+    cutoffs: dict[str, int]
+    config: PreprocessConfig
+
+    def __getitem__(self, key: str) -> pd.DataFrame:
+        return self.frames[key]
+
+    def stats(self) -> pd.DataFrame:
+        """:func:`stats` of every frame, one row each."""
+        return pd.concat([stats(f, k) for k, f in self.frames.items()])
+
+
+def sessions_from_ratings(ratings: pd.DataFrame, config: PreprocessConfig = PreprocessConfig()) -> pd.DataFrame:
+    """Rating filter, order, sessionize and iterative filters (no split)."""
+    _require(ratings, (USER, ITEM, TIME), "preprocess")
+    events = filter_ratings(ratings, config.min_rating)
+    events = order_events(events, config.tie_break, config.seed)
+    events = sessionize(events, config.session_mode, config.session_gap)
+    return filter_sessions(events, config.min_session_length, config.min_item_support)
+
+
+def preprocess(ratings: pd.DataFrame, config: PreprocessConfig = PreprocessConfig()) -> Split:
+    """Run the whole protocol on a ratings frame.
+
+    Returns:
+        A :class:`Split` with ``train``/``test`` and, inside train, ``train_tr``/``valid``.
+    """
+    events = sessions_from_ratings(ratings, config)
+    if events.empty:
+        raise DataError("no sessions left after filtering; lower min_item_support/min_session_length")
+    rule = config.rule
+    test_cut = split_cutoff(events, config.test, rule)
+    train, test = temporal_split(events, test_cut, rule, config.min_session_length)
+    if train.empty or test.empty:
+        raise DataError(f"test split at {test_cut} leaves an empty train or test set; change test.days/fraction")
+    valid_cut = split_cutoff(train, config.valid, rule)
+    train_tr, valid = temporal_split(train, valid_cut, rule, config.min_session_length)
+    if train_tr.empty or valid.empty:
+        raise DataError(f"valid split at {valid_cut} leaves an empty train_tr or valid set; change valid.days/fraction")
+    log.info("split: train %d / test %d events", len(train), len(test))
+    return Split({"train": train, "test": test, "train_tr": train_tr, "valid": valid},
+                 {"test": test_cut, "valid": valid_cut}, config)
