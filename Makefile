@@ -1,0 +1,57 @@
+# sbrlib – session-based recommendation on MovieLens.
+#   make run-all  [DATASET=ml-1m|ml-100k|synthetic|synthetic-tiny] [PROFILE=full|smoke]
+#   make test | bench | data | lint | clean
+# Every target creates .venv and installs requirements when needed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATASET ?= ml-1m
+PROFILE ?= full
+OUTPUTS := outputs/$(DATASET)
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+export SBR_DATA_DIR
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: venv run-all test test-fast bench data lint strip clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	@touch $@
+
+data: venv
+	$(BIN)/python -m sbrlib.cli data --dataset $(DATASET)
+
+run-all: venv data
+	@mkdir -p $(OUTPUTS)
+	@for nb in $(NOTEBOOKS); do \
+	  name=$$(basename $$nb); \
+	  echo "=== $$name ($(DATASET), profile $(PROFILE))"; \
+	  $(BIN)/papermill --cwd notebooks -f params/$(PROFILE).yaml -p DATASET $(DATASET) \
+	    -p DATA_DIR "$${SBR_DATA_DIR:-}" --progress-bar $$nb $(OUTPUTS)/$$name \
+	    || { echo "*** FAILED: $$nb (executed copy with the error: $(OUTPUTS)/$$name)"; exit 1; }; \
+	done
+	@$(BIN)/python -m sbrlib.cli summary --dataset $(DATASET)
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: venv
+	$(BIN)/python benchmarks/run_all.py --dataset $(if $(filter ml-1m,$(DATASET)),synthetic,$(DATASET))
+
+lint: venv
+	$(BIN)/ruff check sbrlib tests benchmarks
+
+strip: venv
+	$(BIN)/nbstripout notebooks/*.ipynb
+
+clean:
+	rm -rf outputs results models .pytest_cache .hypothesis

@@ -1,0 +1,35 @@
+"""Timing and peak-memory helpers for the benchmark scripts."""
+
+from __future__ import annotations
+
+import gc
+import resource
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+
+def measure(fn: Callable[[], Any], repeat: int = 3, trace_memory: bool = True) -> dict[str, Any]:
+    """Best wall time of ``repeat`` runs, then one traced run for peak Python/numpy memory.
+
+    Returns:
+        ``{"seconds", "peak_mb" (tracemalloc peak of allocations during fn), "rss_mb" (process max RSS),
+        "result"}``.
+    """
+    best = float("inf")
+    result = None
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    peak = float("nan")
+    if trace_memory:
+        gc.collect()
+        tracemalloc.start()
+        fn()
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": best, "peak_mb": peak, "rss_mb": rss, "result": result}

@@ -1,0 +1,48 @@
+"""Real MovieLens files from ../shared/data (skipped when absent)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from conftest import ML100K, ML1M_META, needs
+from sbrlib import datasets, preprocess
+from sbrlib.columns import ITEM, SESSION, TIME, USER
+from sbrlib.errors import DataWarning
+
+pytestmark = pytest.mark.realdata
+
+
+@needs(ML100K)
+def test_ml100k_known_counts_and_hash():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)  # genuine file: no count or hash warnings
+        ratings = datasets.load_ratings("ml-100k", ML100K)
+        assert datasets.verify(ML100K, "ml-100k") == []
+    assert len(ratings) == 100_000
+    assert ratings[USER].nunique() == 943
+    assert ratings[ITEM].nunique() == 1_682
+    movies = datasets.load_movies("ml-100k", ML100K)
+    assert len(movies) == 1_682
+    assert len(datasets.load_users("ml-100k", ML100K)) == 943
+
+
+@needs(ML100K)
+def test_ml100k_preprocess():
+    ratings = datasets.load_ratings("ml-100k", ML100K)
+    split = preprocess.preprocess(ratings, preprocess.PreprocessConfig())
+    train, test = split["train"], split["test"]
+    assert test[ITEM].isin(train[ITEM]).all()
+    assert (test[TIME] > split.cutoffs["test"]).all()
+    assert not set(train[SESSION]) & set(test[SESSION])
+    assert 0.05 < len(test) / (len(train) + len(test)) < 0.2
+
+
+@needs(ML1M_META)
+def test_ml1m_movies_and_users():
+    movies = datasets.load_movies("ml-1m", ML1M_META)
+    assert len(movies) == 3_883
+    assert movies["Year"].notna().all()
+    assert "Toy Story (1995)" in set(movies["Title"])
+    assert len(datasets.load_users("ml-1m", ML1M_META)) == 6_040
