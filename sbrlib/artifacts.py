@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +34,7 @@ def save_split(split: Split, folder: str | Path, source: dict) -> Path:
     manifest = {
         "name": folder.name, "source": source, "config": split.config.to_dict(),
         "cutoffs": split.cutoffs, "counts": counts, "sbrlib_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     with atomic_dir(folder) as tmp:
         for key, frame in split.frames.items():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import warnings
 
 import pytest
+from conftest import ML1M_META, ML100K, needs
 
-from conftest import ML100K, ML1M_META, needs
 from sbrlib import datasets, preprocess
 from sbrlib.columns import ITEM, SESSION, TIME, USER
 from sbrlib.errors import DataWarning
