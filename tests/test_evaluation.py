@@ -1,0 +1,131 @@
+"""Metrics, tie policies and the evaluator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from sbrlib import metrics as M
+from sbrlib.columns import ITEM, SESSION, TIME
+from sbrlib.evaluation import EvalConfig, evaluate
+from sbrlib.models.base import SessionModel
+from sbrlib.preprocess import ItemIndex
+
+
+def test_metrics_hand_computed():
+    ranks = np.array([1.0, 3.0, 25.0])
+    assert M.recall(ranks, 20) == pytest.approx(2 / 3)
+    assert M.mrr(ranks, 20) == pytest.approx((1 + 1 / 3) / 3)
+    assert M.ndcg(ranks, 20) == pytest.approx((1 + 0.5) / 3)
+    assert M.recall(ranks, 2) == pytest.approx(1 / 3)
+    np.testing.assert_allclose(M.recall_curve(ranks, 4), [1 / 3, 1 / 3, 2 / 3, 2 / 3])
+
+
+def test_tie_policies():
+    scores = np.array([[1.0, 2.0, 2.0, 2.0, 0.0]])
+    target = np.array([2])
+    assert M.ranks_from_scores(scores, target, "standard")[0] == 1
+    assert M.ranks_from_scores(scores, target, "conservative")[0] == 3
+    assert M.ranks_from_scores(scores, target, "median")[0] == 2
+    constant = np.zeros((1, 5))
+    assert M.ranks_from_scores(constant, np.array([0]))[0] == 5  # a constant scorer earns nothing
+    with pytest.raises(ValueError, match="tie policy"):
+        M.ranks_from_scores(scores, target, "optimistic")
+
+
+@settings(max_examples=100, deadline=None)
+@given(scores=arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(1, 12)), elements=st.integers(0, 4)),
+       data=st.data(), k=st.integers(1, 12))
+def test_ranks_and_metrics_match_brute_force(scores, data, k):
+    n = scores.shape[1]
+    targets = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=len(scores), max_size=len(scores))))
+    for policy in M.TIE_POLICIES:
+        got = M.ranks_from_scores(scores, targets, policy)
+        for row, t in enumerate(targets):
+            higher = sum(scores[row, j] > scores[row, t] for j in range(n))
+            geq = sum(scores[row, j] >= scores[row, t] for j in range(n))
+            want = {"standard": higher + 1, "conservative": geq, "median": (higher + 1 + geq) / 2}[policy]
+            assert got[row] == want
+    ranks = M.ranks_from_scores(scores, targets, "standard")
+    assert M.recall(ranks, k) == pytest.approx(np.mean([r <= k for r in ranks]))
+    assert M.mrr(ranks, k) == pytest.approx(np.mean([1 / r if r <= k else 0 for r in ranks]))
+    assert M.ndcg(ranks, k) == pytest.approx(np.mean([1 / np.log2(r + 1) if r <= k else 0 for r in ranks]))
+
+
+class NextIdModel(SessionModel):
+    """Scores item+1 highest (an oracle for sessions following i -> i+1), or a constant."""
+
+    def __init__(self, n_items: int, constant: bool = False):
+        self.item_index = ItemIndex(np.arange(n_items), np.arange(n_items) + 1)
+        self.constant = constant
+        self.name = "constant" if constant else "oracle"
+
+    def fit(self, train):
+        return self
+
+    def reset(self, batch_size):
+        pass
+
+    def step(self, items, starts, users=None, active=None):
+        scores = np.zeros((len(items), self.n_items), np.float32)
+        if not self.constant:
+            scores[np.arange(len(items)), (np.asarray(items) + 1) % self.n_items] = 1.0
+        return scores
+
+
+def chain_sessions(n_sessions=30, n_items=20):
+    rows = []
+    for s in range(n_sessions):
+        for p in range(2 + s % 5):
+            rows.append((s, (s + p) % n_items, 100 * s + p))
+    return pd.DataFrame(rows, columns=[SESSION, ITEM, TIME])
+
+
+def test_oracle_gets_recall1_one_and_constant_zero():
+    test = chain_sessions()
+    oracle = evaluate(NextIdModel(20), test, EvalConfig(batch_size=7), progress=False)
+    assert oracle.metrics["recall@1"] == 1.0 and oracle.metrics["mrr@20"] == 1.0
+    assert oracle.metrics["predictions"] == sum(1 + s % 5 for s in range(30))
+    constant = evaluate(NextIdModel(20, constant=True), test, progress=False)
+    assert constant.metrics["recall@10"] == 0.0  # every target ranks last (20 of 20)
+    assert constant.metrics["mrr@20"] == pytest.approx(1 / 20)
+    std = evaluate(NextIdModel(20, constant=True), test, EvalConfig(tie_policy="standard"), progress=False)
+    assert std.metrics["recall@1"] == 1.0  # why the optimistic policy is not the default
+
+
+def test_evaluation_is_deterministic_and_breakdowns_add_up():
+    test = chain_sessions()
+    a = evaluate(NextIdModel(20), test, EvalConfig(batch_size=4), progress=False)
+    b = evaluate(NextIdModel(20), test, EvalConfig(batch_size=4), progress=False)
+    keys = [k for k in a.metrics if k != "eval_seconds"]
+    assert {k: a.metrics[k] for k in keys} == {k: b.metrics[k] for k in keys}
+    by_pos = a.by_group("position")
+    assert by_pos["predictions"].sum() == a.metrics["predictions"]
+    assert by_pos.index.min() == 1
+    assert a.recall_curve(10).iloc[0] == 1.0
+
+
+def test_exclude_seen_and_coverage():
+    test = pd.DataFrame({SESSION: [0, 0, 0], ITEM: [1, 2, 1], TIME: [0, 1, 2]})
+
+    class Repeat(NextIdModel):
+        def step(self, items, starts, users=None, active=None):
+            scores = np.zeros((len(items), self.n_items), np.float32)
+            scores[:, 1] = 1.0  # always recommends item 1
+            return scores
+
+    res = evaluate(Repeat(5), test, EvalConfig(ks=(1,), coverage_ks=(1,)), progress=False)
+    assert res.metrics["recall@1"] == 0.5
+    assert res.metrics["coverage@1"] == pytest.approx(1 / 5)
+    excl = evaluate(Repeat(5), test, EvalConfig(ks=(1,), exclude_seen=True), progress=False)
+    assert excl.metrics["recall@1"] == 0.0  # the repeated target was excluded
+
+
+def test_unknown_test_items_are_dropped():
+    test = pd.DataFrame({SESSION: [0, 0, 0, 1, 1], ITEM: [1, 2, 99, 3, 99], TIME: range(5)})
+    res = evaluate(NextIdModel(20), test, progress=False)
+    assert res.metrics["predictions"] == 1  # session 1 keeps one event and is dropped

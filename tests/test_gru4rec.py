@@ -1,0 +1,176 @@
+"""GRU4Rec: losses vs numpy references, state resets, learning a rule, save/load, recommend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sbrlib import evaluation
+from sbrlib.columns import ITEM, SESSION, TIME, USER
+from sbrlib.models.gru4rec import (
+    GRU4Rec,
+    GRU4RecConfig,
+    NegativeSampler,
+    bpr_max_loss,
+    cross_entropy_loss,
+)
+
+tf = pytest.importorskip("tensorflow")
+
+
+def rule_sessions(n_sessions: int, n_items: int = 30, seed: int = 0) -> pd.DataFrame:
+    """Sessions where item i is always followed by item i+1 (mod n_items)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_sessions):
+        start, length = rng.integers(0, n_items), rng.integers(2, 8)
+        rows += [(s, s % 50, (start + p) % n_items, 1000 * s + p) for p in range(length)]
+    return pd.DataFrame(rows, columns=[SESSION, USER, ITEM, TIME])
+
+
+def np_log_softmax(x):
+    x = x - x.max(axis=1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+
+
+def test_cross_entropy_matches_numpy():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(4, 7)).astype(np.float32)
+    rows = np.array([True, True, False, True])
+    cols = np.array([True, True, False, True, True, True, True])
+    got = float(cross_entropy_loss(tf.constant(logits), tf.constant(rows), tf.constant(cols)))
+    masked = np.where(cols[None, :], logits, -1e9)
+    want = -sum(np_log_softmax(masked)[i, i] for i in range(4) if rows[i])
+    assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_bpr_max_matches_numpy():
+    rng = np.random.default_rng(2)
+    logits = rng.normal(size=(3, 6)).astype(np.float32)
+    rows = np.array([True, True, True])
+    cols = np.array([True, True, True, True, False, True])
+    bpreg, alpha = 0.7, 0.5
+    got = float(bpr_max_loss(tf.constant(logits), tf.constant(rows), tf.constant(cols), bpreg, alpha))
+    o = np.where(logits > 0, logits, alpha * (np.exp(logits) - 1))
+    want = 0.0
+    for i in range(3):
+        neg = [j for j in range(6) if j != i and cols[j]]
+        s = np.exp(o[i, neg] - o[i, neg].max())
+        s /= s.sum()
+        sig = 1 / (1 + np.exp(-(o[i, i] - o[i, neg])))
+        want += -np.log((s * sig).sum() + 1e-24) + bpreg * (s * o[i, neg] ** 2).sum()
+    assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_sampler_follows_support_power():
+    support = np.array([1, 4, 9, 16])
+    sampler = NegativeSampler(support, alpha=0.5, n_sample=1000, cache_size=50_000, seed=0)
+    draws = sampler.take(60)
+    assert draws.shape == (60, 1000)
+    freq = np.bincount(draws.ravel(), minlength=4) / draws.size
+    np.testing.assert_allclose(freq, np.sqrt(support) / np.sqrt(support).sum(), atol=0.01)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    data = rule_sessions(600)
+    cfg = GRU4RecConfig(layers=(32,), batch_size=16, n_sample=8, epochs=6, learning_rate=0.1, momentum=0.2,
+                        steps_per_call=8, seed=3)
+    train, valid = data[data[SESSION] < 450], data[data[SESSION] >= 450]
+    return GRU4Rec(cfg).fit(train, valid, progress=False), data
+
+
+def test_learns_deterministic_rule(trained):
+    model, data = trained
+    test = data[data[SESSION] >= 450]
+    res = evaluation.evaluate(model, test, evaluation.EvalConfig(ks=(1,)), progress=False)
+    assert res.metrics["recall@1"] > 0.9
+    assert list(model.history.columns[:4]) == ["epoch", "loss", "seconds", "events_per_second"]
+    assert model.history["loss"].iloc[-1] < model.history["loss"].iloc[0]
+
+
+def test_reset_slot_equals_fresh_state(trained):
+    model, _ = trained
+    model.reset(3)
+    model.step(np.array([1, 2, 3]), np.array([True, True, True]))
+    second = model.step(np.array([5, 6, 7]), np.array([True, False, False]))  # slot 0 restarts with item 5
+    model.reset(1)
+    fresh = model.step(np.array([5]), np.array([True]))
+    np.testing.assert_allclose(second[0], fresh[0], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(second[1], fresh[0])
+
+
+def test_save_load_identical_scores(trained, tmp_path):
+    model, data = trained
+    movies = pd.DataFrame({ITEM: np.arange(30), "Title": [f"Movie {i}" for i in range(30)]})
+    model.save(tmp_path / "m", movies=movies)
+    loaded = GRU4Rec.load(tmp_path / "m")
+    for m in (model, loaded):
+        m.reset(2)
+    items, starts = np.array([4, 9]), np.array([True, True])
+    np.testing.assert_array_equal(model.step(items, starts), loaded.step(items, starts))
+    rec = loaded.recommend([3, 4], k=3)
+    assert rec[ITEM].iloc[0] == 5 and rec["Title"].iloc[0] == "Movie 5"
+    pd.testing.assert_frame_equal(model.history, loaded.history, check_dtype=False)
+
+
+def test_recommend_unknown_and_empty(trained):
+    model, _ = trained
+    with pytest.warns(UserWarning, match="unknown to the model: \\[999\\]"):
+        rec = model.recommend([999, 7], k=2)
+    assert rec[ITEM].iloc[0] == 8
+    assert 7 not in rec[ITEM].tolist()  # seen items excluded
+    popular = model.recommend([], k=3)
+    top = np.argsort(-model.popularity(), kind="stable")[:3]
+    assert popular[ITEM].tolist() == model.item_index.to_ids(top).tolist()
+
+
+def test_reproducible_with_seed():
+    data = rule_sessions(80)
+    cfg = GRU4RecConfig(layers=(8,), batch_size=4, n_sample=4, epochs=2, dropout_hidden=0.2, steps_per_call=4)
+    a = GRU4Rec(cfg).fit(data, progress=False)
+    b = GRU4Rec(cfg).fit(data, progress=False)
+    np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-6)
+    for key, value in a.get_weights().items():
+        np.testing.assert_allclose(value, b.get_weights()[key], rtol=1e-6)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"loss": "bpr-max", "n_sample": 8},
+    {"n_sample": 0},
+    {"full_softmax": True},
+    {"constrained_embedding": False, "embedding_dim": 0},
+    {"constrained_embedding": False, "embedding_dim": 12, "layers": (16, 8)},
+    {"optimizer": "adam", "learning_rate": 0.01},
+    {"logq": 1.0, "momentum": 0.5, "nesterov": True},
+])
+def test_variants_train_and_improve(overrides):
+    data = rule_sessions(300)
+    base = {"layers": (16,), "batch_size": 16, "n_sample": 8, "epochs": 4, "learning_rate": 0.1,
+            "steps_per_call": 8}
+    model = GRU4Rec(GRU4RecConfig(**{**base, **overrides})).fit(data, progress=False)
+    res = evaluation.evaluate(model, data[data[SESSION] >= 200], evaluation.EvalConfig(ks=(5,)), progress=False)
+    assert res.metrics["recall@5"] > 0.5, overrides
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="drop probability"):
+        GRU4RecConfig(dropout_hidden=1.2)
+    with pytest.raises(ValueError, match="loss"):
+        GRU4RecConfig(loss="top1")
+
+
+def test_sequence_aware_uses_user_history():
+    data = rule_sessions(200)
+    cfg = GRU4RecConfig(layers=(8,), batch_size=8, n_sample=4, epochs=1, sequence_aware=True, steps_per_call=4)
+    model = GRU4Rec(cfg).fit(data, progress=False).warm_start(data)
+    assert len(model._user_ids) == data[USER].nunique()
+    model.reset(1)
+    with_history = model.step(np.array([3]), np.array([True]), users=np.array([data[USER].iloc[0]]))
+    plain = GRU4Rec.__new__(GRU4Rec)
+    plain.__dict__.update(model.__dict__)
+    plain.config = GRU4RecConfig(**{**cfg.to_dict(), "sequence_aware": False})
+    plain.reset(1)
+    without = plain.step(np.array([3]), np.array([True]))
+    assert not np.allclose(with_history, without)
