@@ -373,6 +373,16 @@ def load_ratings(dataset: str = "ml-1m", data_dir: str | Path | None = None,
     return frame
 
 
+def _meta_file(dataset: str, data_dir, download: bool, role: str) -> tuple[DatasetSpec, Path]:
+    """Spec and path of the ``movies``/``users`` file of ``dataset`` (DataError if missing)."""
+    spec = get_spec(dataset)
+    folder = locate(dataset, data_dir, download=download, role=role)
+    path = folder / spec.files[role]
+    if not path.is_file():
+        raise DataError(f"{path} not found; {_explicit_hint(spec, folder)}")
+    return spec, path
+
+
 def load_movies(dataset: str = "ml-1m", data_dir: str | Path | None = None,
                 download: bool = True) -> pd.DataFrame:
     """Load movies as ``ItemId, Title, Year, Genres`` (Genres: list of str).
@@ -380,11 +390,7 @@ def load_movies(dataset: str = "ml-1m", data_dir: str | Path | None = None,
     Returns:
         DataFrame of shape (n_movies, 4); Year is nullable Int16.
     """
-    spec = get_spec(dataset)
-    folder = locate(dataset, data_dir, download=download, role="movies")
-    path = folder / spec.files["movies"]
-    if not path.is_file():
-        raise DataError(f"{path} not found; {_explicit_hint(spec, folder)}")
+    spec, path = _meta_file(dataset, data_dir, download, "movies")
     text = _decode_text(path)
     rows = [line.rstrip("\r") for line in text.split("\n") if line.strip()]
     if spec.fmt == "ml-1m":
@@ -419,11 +425,7 @@ def load_users(dataset: str = "ml-1m", data_dir: str | Path | None = None,
     Returns:
         DataFrame of shape (n_users, 5). ML-1M Age/Occupation are the release's codes.
     """
-    spec = get_spec(dataset)
-    folder = locate(dataset, data_dir, download=download, role="users")
-    path = folder / spec.files["users"]
-    if not path.is_file():
-        raise DataError(f"{path} not found; {_explicit_hint(spec, folder)}")
+    spec, path = _meta_file(dataset, data_dir, download, "users")
     text = _decode_text(path)
     sep = "::" if spec.fmt == "ml-1m" else "|"
     rows = [line.rstrip("\r").split(sep) for line in text.split("\n") if line.strip()]
