@@ -36,6 +36,14 @@ def to_markdown(table: pd.DataFrame, floatfmt: str = ".4f") -> str:
     cols = [str(table.index.name or "")] + [str(c) for c in table.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for idx, row in table.iterrows():
-        cells = [str(idx)] + [format(v, floatfmt) if isinstance(v, float) else str(v) for v in row]
+        cells = [str(idx)] + [_cell(v, floatfmt) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any, floatfmt: str) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 10:
+        return f"{int(value):,}"  # counts stored as floats
+    if isinstance(value, float):
+        return format(value, floatfmt)
+    return str(value)
