@@ -1,5 +1,5 @@
 # sbrlib – session-based recommendation on MovieLens.
-#   make run-all  [DATASET=ml-1m|ml-100k|synthetic|synthetic-tiny] [PROFILE=full|smoke]
+#   make run-all  [DATASET=ml-1m|ml-100k|synthetic|synthetic-tiny] [PROFILE=full|smoke] [SESSION_MODE=gap|user]
 #   make test | bench | data | lint | clean
 # Every target creates .venv and installs requirements when needed.
 
@@ -8,12 +8,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATASET ?= ml-1m
 PROFILE ?= full
+SESSION_MODE ?= gap
 OUTPUTS := outputs/$(DATASET)
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 export SBR_DATA_DIR
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: venv run-all test test-fast bench data lint strip clean
+.PHONY: venv run-all test test-fast bench data jupyter lint strip clean
 
 venv: $(VENV)/.installed
 
@@ -32,11 +33,11 @@ run-all: venv data
 	@for nb in $(NOTEBOOKS); do \
 	  name=$$(basename $$nb); \
 	  echo "=== $$name ($(DATASET), profile $(PROFILE))"; \
-	  $(BIN)/papermill --cwd notebooks -f params/$(PROFILE).yaml -p DATASET $(DATASET) \
+	  $(BIN)/papermill --cwd notebooks -f params/$(PROFILE).yaml -p DATASET $(DATASET) -p SESSION_MODE $(SESSION_MODE) \
 	    -p DATA_DIR "$${SBR_DATA_DIR:-}" --progress-bar $$nb $(OUTPUTS)/$$name \
 	    || { echo "*** FAILED: $$nb (executed copy with the error: $(OUTPUTS)/$$name)"; exit 1; }; \
 	done
-	@$(BIN)/python -m sbrlib.cli summary --dataset $(DATASET)
+	@$(BIN)/python -m sbrlib.cli summary --dataset $(DATASET)-$(SESSION_MODE)
 
 test: venv
 	$(BIN)/python -m pytest -q
@@ -46,6 +47,9 @@ test-fast: venv
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py --dataset $(if $(filter ml-1m,$(DATASET)),synthetic,$(DATASET))
+
+jupyter: venv
+	$(BIN)/jupyter lab notebooks/
 
 lint: venv
 	$(BIN)/ruff check sbrlib tests benchmarks
