@@ -580,17 +580,21 @@ class GRU4Rec(SessionModel):
         self._states = [s.numpy() for s in new_states]
         return scores.numpy()
 
+    def _user_rows(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of ``users`` in the stored user states and whether each user is known."""
+        pos = np.searchsorted(self._user_ids, users)
+        ok = (pos < len(self._user_ids)) & (self._user_ids[np.minimum(pos, len(self._user_ids) - 1)] == users)
+        return pos, ok
+
     def _remember(self, starts: np.ndarray) -> None:
         rows = np.flatnonzero(starts & (self._slot_users >= 0))
-        pos = np.searchsorted(self._user_ids, self._slot_users[rows])
-        ok = (pos < len(self._user_ids)) & (self._user_ids[np.minimum(pos, len(self._user_ids) - 1)] == self._slot_users[rows])
+        pos, ok = self._user_rows(self._slot_users[rows])
         for layer, state in enumerate(self._states):
             self._user_states[layer][pos[ok]] = state[rows[ok]]
 
     def _restore(self, starts: np.ndarray) -> None:
         rows = np.flatnonzero(starts)
-        pos = np.searchsorted(self._user_ids, self._slot_users[rows])
-        ok = (pos < len(self._user_ids)) & (self._user_ids[np.minimum(pos, len(self._user_ids) - 1)] == self._slot_users[rows])
+        pos, ok = self._user_rows(self._slot_users[rows])
         for layer, state in enumerate(self._states):
             state[rows] = 0.0
             state[rows[ok]] = self._user_states[layer][pos[ok]]
