@@ -100,26 +100,27 @@ def split_timeline(frames: Mapping[str, pd.DataFrame], cutoffs: Mapping[str, int
     return fig
 
 
-def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("recall@20", "mrr@20")):
+def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("recall@20", "mrr@20"), synthetic: bool = False):
     """Loss per epoch and validation metrics per epoch, side by side."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     axes[0].plot(history["epoch"], history["loss"], marker="o")
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("training loss (per event)")
-    axes[0].set_title("Training loss")
+    _label(axes[0], "Training loss", synthetic)
     for m in metrics:
         if m in history:
             axes[1].plot(history["epoch"], history[m], marker="o", label=m)
     axes[1].set_xlabel("epoch")
-    axes[1].set_title("Validation")
+    _label(axes[1], "Validation", synthetic)
     axes[1].legend()
     fig.tight_layout()
     return fig
 
 
-def recall_curves(curves: Mapping[str, pd.Series], metric: str = "Recall@K"):
+def recall_curves(curves: Mapping[str, pd.Series], metric: str = "Recall@K", synthetic: bool = False):
     """Recall@K (or another metric) against K, one line per model."""
     fig, ax = plt.subplots(figsize=(8, 4))
+    _label(ax, f"{metric} against K", synthetic)
     for name, series in curves.items():
         ax.plot(series.index, series.to_numpy(), label=name)
     ax.set_xlabel("K")
@@ -130,14 +131,14 @@ def recall_curves(curves: Mapping[str, pd.Series], metric: str = "Recall@K"):
     return fig
 
 
-def metric_by_group(table: pd.DataFrame, xlabel: str, ylabel: str, title: str):
+def metric_by_group(table: pd.DataFrame, xlabel: str, ylabel: str, title: str, synthetic: bool = False):
     """One line per column of ``table`` against its index (e.g. MRR@20 by position)."""
     fig, ax = plt.subplots(figsize=(8, 3.5))
     for column in table.columns:
         ax.plot(table.index, table[column].to_numpy(), marker=".", label=str(column))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    _label(ax, title, synthetic)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
