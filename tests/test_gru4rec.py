@@ -174,3 +174,38 @@ def test_sequence_aware_uses_user_history():
     plain.reset(1)
     without = plain.step(np.array([3]), np.array([True]))
     assert not np.allclose(with_history, without)
+
+
+def test_adagrad_momentum_step_updates_touched_rows_only():
+    """One compiled training step equals the official update rule applied to the tape's gradients:
+    acc = g^2, mom = -lr * g / sqrt(acc + eps), w += mom, on touched rows of item tables only."""
+    n, h, B = 12, 4, 3
+    cfg = GRU4RecConfig(layers=(h,), batch_size=B, n_sample=2, learning_rate=0.1, momentum=0.5,
+                        steps_per_call=1, jit_compile=False, seed=5)
+    model = GRU4Rec(cfg)
+    model.item_index = __import__("sbrlib.preprocess", fromlist=["ItemIndex"]).ItemIndex(np.arange(n), np.ones(n))
+    from sbrlib.models.gru4rec import build_network
+
+    model.net = build_network(n, cfg)
+    model._build_functions()
+    before = model.get_weights()
+    inputs, targets, negs = (np.array(a, np.int32) for a in ([[1, 2, 3]], [[4, 5, 6]], [[7, 8]]))
+    starts, active = np.ones((1, B), bool), np.ones((1, B), bool)
+    net, variables = model.net, model.net.named_variables()
+    with tf.GradientTape() as tape:
+        out, _ = net(tf.constant(inputs[0]), [tf.zeros((B, h))], training=False)
+        cands = tf.constant(np.r_[targets[0], negs[0]])
+        logits = tf.matmul(out, tf.gather(net.Wy, cands), transpose_b=True) + tf.gather(net.By, cands)
+        loss = cross_entropy_loss(logits, tf.ones(B, tf.bool), tf.ones(B + 2, tf.bool)) / B
+    grads = dict(zip(variables, tape.gradient(loss, [v.value for v in variables.values()]), strict=True))
+    model._train_chunk([np.zeros((B, h), np.float32)], *[tf.constant(a) for a in (inputs, targets, starts, active)],
+                       tf.constant(negs.astype(np.int32)), tf.constant(0))
+    after = model.get_weights()
+    touched_items = sorted(set(np.r_[inputs[0], targets[0], negs[0]].tolist()))
+    for name, grad in grads.items():
+        g = tf.convert_to_tensor(grad).numpy()
+        expected = before[name] - 0.1 * g / np.sqrt(g * g + 1e-6)
+        np.testing.assert_allclose(after[name], expected, rtol=1e-4, atol=1e-6, err_msg=name)
+    untouched = [i for i in range(n) if i not in touched_items]
+    np.testing.assert_array_equal(after["E"][untouched], before["E"][untouched])
+    assert not np.allclose(after["E"][touched_items], before["E"][touched_items])
