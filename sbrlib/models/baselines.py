@@ -79,7 +79,7 @@ class Pop(SessionModel):
         return self
 
     def reset(self, batch_size: int) -> None:
-        self._batch = batch_size
+        """Stateless: nothing to allocate."""
 
     def step(self, items, starts, users=None, active=None):
         return np.broadcast_to(self._scores, (len(items), self.n_items))

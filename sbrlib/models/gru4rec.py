@@ -33,7 +33,7 @@ import math
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -706,9 +706,4 @@ def _chunk(schedule, start: int, size: int) -> tuple[np.ndarray, ...]:
     return tuple(arrays)
 
 
-def with_overrides(config: GRU4RecConfig, **overrides) -> GRU4RecConfig:
-    """``config`` with some fields replaced (validated)."""
-    return replace(config, **overrides)
-
-
-__all__ = ["GRU4Rec", "GRU4RecConfig", "NegativeSampler", "build_network", "with_overrides"]
+__all__ = ["GRU4Rec", "GRU4RecConfig", "NegativeSampler", "bpr_max_loss", "build_network", "cross_entropy_loss"]
