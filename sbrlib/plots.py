@@ -15,6 +15,15 @@ def _label(ax, title: str, synthetic: bool) -> None:
     ax.set_title(f"{title} [SYNTHETIC DATA]" if synthetic else title)
 
 
+def _finish(fig, ax, title: str, synthetic: bool, legend: bool = True):
+    """Legend, title (labelled when synthetic) and layout; returns the figure."""
+    if legend:
+        ax.legend()
+    _label(ax, title, synthetic)
+    fig.tight_layout()
+    return fig
+
+
 def ratings_distribution(ratings: pd.DataFrame, synthetic: bool = False):
     """Bar chart of rating values."""
     fig, ax = plt.subplots(figsize=(5, 3))
@@ -75,10 +84,7 @@ def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool
         ax.loglog(counts.index, counts.to_numpy(), marker=".", linestyle="-", linewidth=0.8, label=label)
     ax.set_xlabel("session length (events)")
     ax.set_ylabel("sessions")
-    ax.legend()
-    _label(ax, "Session lengths", synthetic)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "Session lengths", synthetic)
 
 
 def split_timeline(frames: Mapping[str, pd.DataFrame], cutoffs: Mapping[str, int], time_col: str = "Time",
@@ -94,10 +100,7 @@ def split_timeline(frames: Mapping[str, pd.DataFrame], cutoffs: Mapping[str, int
                 va="top")
     ax.set_yscale("log")
     ax.set_ylabel("events per day")
-    ax.legend()
-    _label(ax, "Temporal split", synthetic)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "Temporal split", synthetic)
 
 
 def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("recall@20", "mrr@20"), synthetic: bool = False):
@@ -120,15 +123,12 @@ def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("recall@20"
 def recall_curves(curves: Mapping[str, pd.Series], metric: str = "Recall@K", synthetic: bool = False):
     """Recall@K (or another metric) against K, one line per model."""
     fig, ax = plt.subplots(figsize=(8, 4))
-    _label(ax, f"{metric} against K", synthetic)
     for name, series in curves.items():
         ax.plot(series.index, series.to_numpy(), label=name)
     ax.set_xlabel("K")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, f"{metric} against K", synthetic)
 
 
 def metric_by_group(table: pd.DataFrame, xlabel: str, ylabel: str, title: str, synthetic: bool = False):
@@ -138,8 +138,5 @@ def metric_by_group(table: pd.DataFrame, xlabel: str, ylabel: str, title: str, s
         ax.plot(table.index, table[column].to_numpy(), marker=".", label=str(column))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    _label(ax, title, synthetic)
     ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title, synthetic)

@@ -36,26 +36,25 @@ ML100K_ITEM = (
 ML100K_USER = "196|49|M|writer|55105\n186|39|F|executive|00000\n22|25|M|writer|40206\n"
 
 
+def _write_folder(folder: Path, files: dict[str, str]) -> Path:
+    """Write text files (latin-1, as MovieLens) into a new folder."""
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_bytes(text.encode("latin-1"))
+    return folder
+
+
 @pytest.fixture
 def ml1m_dir(tmp_path: Path) -> Path:
     """A folder with tiny files in the exact ML-1M format."""
-    folder = tmp_path / "ml-1m"
-    folder.mkdir()
-    (folder / "ratings.dat").write_text(ML1M_RATINGS)
-    (folder / "movies.dat").write_bytes(ML1M_MOVIES.encode("latin-1"))
-    (folder / "users.dat").write_text(ML1M_USERS)
-    return folder
+    return _write_folder(tmp_path / "ml-1m", {"ratings.dat": ML1M_RATINGS, "movies.dat": ML1M_MOVIES,
+                                              "users.dat": ML1M_USERS})
 
 
 @pytest.fixture
 def ml100k_dir(tmp_path: Path) -> Path:
     """A folder with tiny files in the exact ML-100K format."""
-    folder = tmp_path / "ml-100k"
-    folder.mkdir()
-    (folder / "u.data").write_text(ML100K_DATA)
-    (folder / "u.item").write_bytes(ML100K_ITEM.encode("latin-1"))
-    (folder / "u.user").write_text(ML100K_USER)
-    return folder
+    return _write_folder(tmp_path / "ml-100k", {"u.data": ML100K_DATA, "u.item": ML100K_ITEM, "u.user": ML100K_USER})
 
 
 @pytest.fixture(scope="session")
