@@ -2,7 +2,10 @@
 
 ``SBR_PROJECT_DIR`` overrides the project root (default: the folder holding
 ``sbrlib``); ``SBR_DATA_DIR`` points at an existing MovieLens folder that is
-used as is, without network access.
+used as is, without network access; ``SBR_RUN_DIR`` (set by ``make run-all``)
+puts the models and results of one run into that run's own folder, so runs
+never mix. Processed splits stay shared under ``data/processed``: their names
+carry a fingerprint of their parameters.
 """
 
 from __future__ import annotations
@@ -32,14 +35,24 @@ def processed_dir(name: str) -> Path:
     return data_dir() / "processed" / name
 
 
+def run_dir() -> Path | None:
+    """The folder of the current ``make run-all`` run (``$SBR_RUN_DIR``), or None outside a run."""
+    env = os.environ.get("SBR_RUN_DIR", "").strip()
+    return Path(env).expanduser().resolve() if env else None
+
+
+def _products_root() -> Path:
+    return run_dir() or project_dir()
+
+
 def models_dir(name: str) -> Path:
-    """Where a trained model is saved: ``models/<name>``."""
-    return project_dir() / "models" / name
+    """Where a trained model is saved: ``models/<name>`` (inside the run folder during a run)."""
+    return _products_root() / "models" / name
 
 
 def results_dir(name: str) -> Path:
-    """Where metrics of a split are written: ``results/<name>``."""
-    return project_dir() / "results" / name
+    """Where results of a split are written: ``results/<name>`` (inside the run folder during a run)."""
+    return _products_root() / "results" / name
 
 
 def env_data_dir() -> Path | None:

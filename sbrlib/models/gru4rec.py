@@ -679,7 +679,7 @@ class GRU4Rec(SessionModel):
         folder = Path(folder)
         if not (folder / "config.json").is_file():
             raise FileNotFoundError(f"{folder} holds no saved GRU4Rec model (config.json missing); train it with "
-                                    "notebooks/03_train_gru4rec first")
+                                    "notebooks/04_train_gru4rec first")
         data = json.loads((folder / "config.json").read_text())
         name = data.pop("name", "GRU4Rec")
         data["layers"] = tuple(data["layers"])

@@ -1,0 +1,148 @@
+"""Parameter checks for notebooks and ``make run-all``: one clear line per bad value.
+
+A notebook validates its ``parameters`` cell in the next code cell::
+
+    from sbrlib import checks
+    checks.validate_notebook("04_train_gru4rec", globals())
+
+and ``make run-all`` validates every notebook's parameters (defaults merged with the profile)
+before the first notebook runs, with the same specs (:data:`sbrlib.notebook_params.SPECS`).
+
+A spec maps a parameter name to a *check*: a callable that returns None for a good value and a
+short phrase saying what is allowed otherwise (``"an integer >= 1"``). Build checks with
+:func:`one_of`, :func:`integer`, :func:`number`, :func:`boolean`, :func:`text`,
+:func:`int_list`, :func:`number_list`, :func:`optional`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+Check = Callable[[Any], "str | None"]
+
+
+class ParameterError(ValueError):
+    """Bad parameter values; the message has one line per bad value (name, value, allowed values)."""
+
+
+def one_of(*allowed: Any) -> Check:
+    """The value must be one of ``allowed``."""
+    def check(value: Any) -> str | None:
+        return None if value in allowed else "one of " + ", ".join(repr(a) for a in allowed)
+    return check
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def integer(min: int | None = None, max: int | None = None) -> Check:  # noqa: A002 - reads naturally in specs
+    """An integer in ``[min, max]`` (either bound optional)."""
+    def check(value: Any) -> str | None:
+        ok = _is_int(value) and (min is None or value >= min) and (max is None or value <= max)
+        return None if ok else "an integer" + _bounds(min, max)
+    return check
+
+
+def number(min: float | None = None, max: float | None = None, gt: float | None = None,
+           lt: float | None = None) -> Check:  # noqa: A002
+    """A finite number with optional inclusive (``min``/``max``) or strict (``gt``/``lt``) bounds."""
+    def check(value: Any) -> str | None:
+        ok = (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+        ok = ok and (min is None or value >= min) and (max is None or value <= max)
+        ok = ok and (gt is None or value > gt) and (lt is None or value < lt)
+        return None if ok else "a number" + _bounds(min, max, gt, lt)
+    return check
+
+
+def boolean() -> Check:
+    """True or False."""
+    return lambda value: None if isinstance(value, bool) else "True or False"
+
+
+def text(allow_empty: bool = True) -> Check:
+    """A string (optionally non-empty)."""
+    def check(value: Any) -> str | None:
+        ok = isinstance(value, str) and (allow_empty or value.strip() != "")
+        return None if ok else ("a string" if allow_empty else "a non-empty string")
+    return check
+
+
+def int_list(min: int | None = None, min_len: int = 1) -> Check:  # noqa: A002
+    """A list of integers (each ``>= min``), at least ``min_len`` long, e.g. ``[100]``."""
+    def check(value: Any) -> str | None:
+        ok = isinstance(value, (list, tuple)) and len(value) >= min_len and all(
+            _is_int(v) and (min is None or v >= min) for v in value)
+        return None if ok else f"a list of integers{_bounds(min, None)} with at least {min_len} element(s), e.g. [100]"
+    return check
+
+
+def number_list(min: float | None = None, min_len: int = 1) -> Check:  # noqa: A002
+    """A list of numbers (each ``>= min``), at least ``min_len`` long."""
+    inner = number(min=min)
+    def check(value: Any) -> str | None:
+        ok = isinstance(value, (list, tuple)) and len(value) >= min_len and all(inner(v) is None for v in value)
+        return None if ok else f"a list of numbers{_bounds(min, None)} with at least {min_len} element(s)"
+    return check
+
+
+def optional(check: Check) -> Check:
+    """None, or a value accepted by ``check``."""
+    def wrapped(value: Any) -> str | None:
+        if value is None:
+            return None
+        problem = check(value)
+        return None if problem is None else f"None or {problem}"
+    return wrapped
+
+
+def _bounds(min_: Any = None, max_: Any = None, gt: Any = None, lt: Any = None) -> str:
+    parts = [f">= {min_}" if min_ is not None else "", f"> {gt}" if gt is not None else "",
+             f"<= {max_}" if max_ is not None else "", f"< {lt}" if lt is not None else ""]
+    parts = [p for p in parts if p]
+    return (" " + " and ".join(parts)) if parts else ""
+
+
+def problems(values: Mapping[str, Any], spec: Mapping[str, Check], where: str = "") -> list[str]:
+    """One line per bad value: ``where: NAME = value: must be ...``."""
+    prefix = f"{where}: " if where else ""
+    out = []
+    for name, check in spec.items():
+        if name not in values:
+            continue
+        problem = check(values[name])
+        if problem is not None:
+            out.append(f"{prefix}{name} = {values[name]!r}: must be {problem}")
+    return out
+
+
+def validate(values: Mapping[str, Any], spec: Mapping[str, Check], where: str = "") -> None:
+    """Raise :class:`ParameterError` listing every bad value of ``values`` under ``spec``."""
+    lines = problems(values, spec, where)
+    if lines:
+        raise ParameterError("\n".join(lines))
+
+
+def validate_notebook(notebook: str, namespace: Mapping[str, Any]) -> None:
+    """Check a notebook's parameters (its ``globals()``) against its spec in :mod:`sbrlib.notebook_params`.
+
+    Raises:
+        ParameterError: one line per bad value, naming the parameter, its value and what is allowed.
+    """
+    from sbrlib.notebook_params import SPECS
+
+    validate(namespace, SPECS[notebook], notebook)
+
+
+def unknown_names(names: Sequence[str], known: Sequence[str]) -> list[str]:
+    """Names that are not in ``known``, each with the closest known names as a suggestion."""
+    import difflib
+
+    out = []
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3)
+            out.append(f"{name}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+    return out
