@@ -33,6 +33,7 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -364,13 +365,17 @@ class GRU4Rec(SessionModel):
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = True) -> GRU4Rec:
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = True,
+            epoch_callback: Callable[[dict], None] | None = None) -> GRU4Rec:
         """Train on sessionized events; evaluate ``valid`` after every epoch when given.
 
         Args:
             train: events with ``SessionId, ItemId, Time``.
             valid: held-out sessions for per-epoch Recall@20/MRR@20 (and early stopping).
             progress: show tqdm progress bars (loss and events/s).
+            epoch_callback: called with each epoch's history row (``epoch``, ``loss``, ``seconds``,
+                ``events_per_second`` and the validation metrics); it may raise to stop training
+                (e.g. ``optuna.TrialPruned``), and the exception propagates.
 
         Returns:
             self; ``self.history`` holds one row per epoch.
@@ -429,6 +434,9 @@ class GRU4Rec(SessionModel):
                     waited += 1
             rows.append(row)
             log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
+            self.history = pd.DataFrame(rows)
+            if epoch_callback is not None:
+                epoch_callback(dict(row))
             if cfg.early_stopping_patience is not None and valid is not None and waited > cfg.early_stopping_patience:
                 log.info("early stopping after epoch %d (best %s = %.4f)", epoch, cfg.validation_metric, best)
                 break
