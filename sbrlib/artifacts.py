@@ -162,3 +162,43 @@ def prepare(dataset: str, config: PreprocessConfig = PreprocessConfig(), name: s
     split = preprocess(ratings, config)
     save_split(split, folder, source)
     return load_split(folder), folder
+
+
+# --------------------------------------------------------------------------- models
+
+
+def model_provenance(folder: str | Path) -> dict:
+    """What a saved model was made from: ``provenance.json`` of its folder ({} when absent)."""
+    path = Path(folder) / "provenance.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def check_model_target(folder: str | Path, config: dict, split: dict, overwrite: bool = False) -> None:
+    """Refuse to replace a saved model that was made differently, before any training starts.
+
+    A model folder may be replaced by a model of the same config trained on the same split (a
+    re-run), or by anything when ``overwrite`` is True.
+
+    Args:
+        folder: where the model will be saved.
+        config: the new model's config (``to_dict()``).
+        split: the new model's split provenance (:func:`split_provenance`).
+        overwrite: replace whatever is there.
+
+    Raises:
+        ProvenanceError: naming the saved model's differences (config and split).
+    """
+    folder = Path(folder)
+    if overwrite or not (folder / "config.json").is_file():
+        return
+    old_config = json.loads((folder / "config.json").read_text())
+    old_config.pop("name", None)
+    diffs = differences(old_config, config)
+    old_split = model_provenance(folder)
+    if old_split.get("split_fingerprint") and old_split.get("split_fingerprint") != split.get("split_fingerprint"):
+        diffs.append(f"split: {old_split.get('split')} ({old_split.get('split_fingerprint')}) -> "
+                     f"{split.get('split')} ({split.get('split_fingerprint')})")
+    if diffs:
+        raise ProvenanceError(
+            f"model {folder.name} ({folder}) exists and was made differently:\n  " + "\n  ".join(diffs)
+            + "\nChoose another MODEL_NAME (e.g. -p MODEL_NAME my-experiment) or set OVERWRITE=True to replace it")
