@@ -82,6 +82,9 @@ def plan(dataset: str, profile: str, session_mode: str, data_dir: str, start: st
          project: Path) -> list[tuple[Path, dict[str, Any]]]:
     """Check everything and return ``(notebook, parameters)`` for every notebook to run.
 
+    Args:
+        project: the source tree with ``notebooks/`` and ``params/``.
+
     Raises:
         RunError: one line per problem.
     """
@@ -186,13 +189,17 @@ def find_resumable(outputs: Path, key: dict[str, str], first: Path, books: list[
 
 def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start: str | None = None,
         project: Path | None = None) -> Path:
-    """Check, then execute the notebooks; returns the run folder. Raises RunError on any failure."""
+    """Check, then execute the notebooks; returns the run folder. Raises RunError on any failure.
+
+    Notebooks and profiles come from the source tree (:func:`sbrlib.paths.repo_dir`); the run folder
+    goes under ``<project>/outputs/runs`` (default :func:`sbrlib.paths.project_dir`).
+    """
     import papermill as pm
 
-    project = project or paths.project_dir()
-    todo = plan(dataset, profile, session_mode, data_dir, start, project)
-    books = notebooks(project / "notebooks")
-    outputs = project / "outputs"
+    source = paths.repo_dir()
+    todo = plan(dataset, profile, session_mode, data_dir, start, source)
+    books = notebooks(source / "notebooks")
+    outputs = (project or paths.project_dir()) / "outputs"
     key = {"dataset": dataset, "session_mode": session_mode, "profile": profile}
     if start:
         run_dir, record = find_resumable(outputs, key, todo[0][0], books)
@@ -207,7 +214,7 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
         while run_dir.exists():
             suffix += 1
             run_dir = run_dir.with_name(f"{stamp}-{dataset}-{session_mode}-{profile}-{suffix}")
-        record = {**key, "data_dir": data_dir, "commit": _git_commit(project), "started": stamp, "notebooks": {}}
+        record = {**key, "data_dir": data_dir, "commit": _git_commit(source), "started": stamp, "notebooks": {}}
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     record_path = run_dir / "run.json"
     write_json(record_path, record)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -41,10 +40,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
+from sbrlib._tf import keras, tf  # quiet TensorFlow import (no CUDA/absl lines without a GPU)
 from sbrlib.batching import contiguous_sessions, make_schedule, schedule_from_frame
 from sbrlib.columns import ITEM, SESSION, TIME, USER
 from sbrlib.fileio import atomic_dir
