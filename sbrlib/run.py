@@ -89,9 +89,12 @@ def plan(dataset: str, profile: str, session_mode: str, data_dir: str, start: st
         RunError: one line per problem.
     """
     problems = []
+    bad_run_values = set()
     if dataset not in DATASETS:
+        bad_run_values.add("DATASET")
         problems.append(f"DATASET={checks.unknown_names([dataset], DATASETS)[0]}: must be one of {', '.join(DATASETS)}")
     if session_mode not in SESSION_MODES:
+        bad_run_values.add("SESSION_MODE")
         problems.append(f"SESSION_MODE={checks.unknown_names([session_mode], SESSION_MODES)[0]}: "
                         f"must be one of {', '.join(SESSION_MODES)}")
     try:
@@ -132,8 +135,8 @@ def plan(dataset: str, profile: str, session_mode: str, data_dir: str, start: st
         if nb.stem not in SPECS:
             problems.append(f"{nb.name}: no parameter spec in sbrlib/notebook_params.py (developer error)")
         else:
-            problems.extend(checks.problems({**declared[nb], **params}, SPECS[nb.stem],
-                                            f"{nb.stem} (profile {profile})"))
+            spec = {k: v for k, v in SPECS[nb.stem].items() if k not in bad_run_values}  # said once above
+            problems.extend(checks.problems({**declared[nb], **params}, spec, f"{nb.stem} (profile {profile})"))
         if nb in selected:
             out.append((nb, params))
     if problems:
@@ -188,15 +191,15 @@ def find_resumable(outputs: Path, key: dict[str, str], first: Path, books: list[
 
 
 def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start: str | None = None,
-        project: Path | None = None) -> Path:
+        project: Path | None = None, source: Path | None = None) -> Path:
     """Check, then execute the notebooks; returns the run folder. Raises RunError on any failure.
 
-    Notebooks and profiles come from the source tree (:func:`sbrlib.paths.repo_dir`); the run folder
+    Notebooks and profiles come from ``source`` (default: the source tree, :func:`sbrlib.paths.repo_dir`); the run folder
     goes under ``<project>/outputs/runs`` (default :func:`sbrlib.paths.project_dir`).
     """
     import papermill as pm
 
-    source = paths.repo_dir()
+    source = source or paths.repo_dir()
     todo = plan(dataset, profile, session_mode, data_dir, start, source)
     books = notebooks(source / "notebooks")
     outputs = (project or paths.project_dir()) / "outputs"
