@@ -67,6 +67,13 @@ def frame_split(frame: Any) -> tuple[str | None, str | None]:
     return attrs.get("split"), attrs.get("split_fingerprint")
 
 
+def training_provenance(train: Any, config: Mapping[str, Any]) -> dict[str, Any]:
+    """What a model fitted on ``train`` with ``config`` is made from: the split (from the frame's
+    attrs, see :func:`frame_split`) and the fingerprint of its config."""
+    name, fp = frame_split(train)
+    return {"split": name, "split_fingerprint": fp, "config_fingerprint": fingerprint(dict(config))}
+
+
 def check_same_split(model_provenance: Mapping[str, Any] | None, split_name: str | None,
                      split_fingerprint: str | None, model_name: str = "the model") -> None:
     """Refuse to evaluate a model on a split other than the one it was trained on.
