@@ -83,3 +83,22 @@ SPECS: dict[str, dict[str, C.Check]] = {
         "SEED": C.integer(min=0),
     },
 }
+
+
+def preprocess_config(values: dict):
+    """The :class:`~sbrlib.preprocess.PreprocessConfig` that notebook 02's parameters describe.
+
+    Args:
+        values: 02's parameters (``SESSION_MODE``, ``SESSION_GAP``, ``MIN_RATING``, ``TIE_BREAK``,
+            ``MIN_SESSION_LENGTH``, ``MIN_ITEM_SUPPORT``, ``TEST_DAYS``, ``TEST_FRACTION``,
+            ``VALID_DAYS``, ``VALID_FRACTION``).
+    """
+    from sbrlib.preprocess import PreprocessConfig, SplitConfig
+
+    return PreprocessConfig(
+        min_rating=values["MIN_RATING"], session_mode=values["SESSION_MODE"], session_gap=values["SESSION_GAP"],
+        tie_break=values["TIE_BREAK"], min_session_length=values["MIN_SESSION_LENGTH"],
+        min_item_support=values["MIN_ITEM_SUPPORT"],
+        test=SplitConfig(days=values["TEST_DAYS"], fraction=values["TEST_FRACTION"]),
+        valid=SplitConfig(days=values["VALID_DAYS"], fraction=values["VALID_FRACTION"]),
+    )

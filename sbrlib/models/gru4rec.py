@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -41,15 +40,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
+from sbrlib._tf import keras, tf  # quiet TensorFlow import (no CUDA/absl lines without a GPU)
 from sbrlib.batching import contiguous_sessions, make_schedule, schedule_from_frame
 from sbrlib.columns import ITEM, SESSION, TIME, USER
-from sbrlib.fileio import atomic_dir
+from sbrlib.fileio import atomic_dir, write_json
 from sbrlib.models.base import SessionModel
 from sbrlib.preprocess import ItemIndex
+from sbrlib.provenance import training_provenance
 
 log = logging.getLogger(__name__)
 
@@ -362,6 +359,7 @@ class GRU4Rec(SessionModel):
         self.titles: pd.Series | None = None
         self._user_ids = np.zeros(0, np.int64)
         self._user_states: list[np.ndarray] = []
+        self.provenance: dict = {}
 
     # ------------------------------------------------------------------ training
 
@@ -383,6 +381,7 @@ class GRU4Rec(SessionModel):
         from tqdm.auto import tqdm
 
         cfg = self.config
+        self.provenance = training_provenance(train, cfg.to_dict())
         events = contiguous_sessions(train)
         self.item_index = ItemIndex.from_events(events)
         item_idx = self.item_index.to_idx(events[ITEM].to_numpy())
@@ -677,6 +676,7 @@ class GRU4Rec(SessionModel):
             self.item_index.to_frame().to_parquet(tmp / "items.parquet", index=False)
             np.savez(tmp / "weights.npz", **self.get_weights())
             self.history.to_csv(tmp / "history.csv", index=False)
+            write_json(tmp / "provenance.json", self.provenance)
             if self.titles is not None:
                 self.titles.rename("Title").reset_index().to_parquet(tmp / "titles.parquet", index=False)
         return folder
@@ -699,6 +699,8 @@ class GRU4Rec(SessionModel):
             model.set_weights({k: weights[k] for k in weights.files})
         if (folder / "history.csv").is_file() and (folder / "history.csv").stat().st_size > 1:
             model.history = pd.read_csv(folder / "history.csv")
+        if (folder / "provenance.json").is_file():
+            model.provenance = json.loads((folder / "provenance.json").read_text())
         if (folder / "titles.parquet").is_file():
             model.titles = pd.read_parquet(folder / "titles.parquet").set_index(ITEM)["Title"]
         return model
