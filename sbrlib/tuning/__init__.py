@@ -11,6 +11,14 @@ Quick use::
 Search ranges: :data:`sbrlib.tuning.space.SPACES`. Studies: ``results/<split>/tuning.sqlite3``.
 """
 
+from sbrlib.tuning.configs import (
+    CHOICES,
+    fixed_parameters,
+    gru4rec_config,
+    prepare_study_file,
+    refit_estimate,
+    tune_study_path,
+)
 from sbrlib.tuning.search import (
     BEST_FILE,
     METRICS,
@@ -33,7 +41,8 @@ from sbrlib.tuning.search import (
 )
 from sbrlib.tuning.space import MODEL_NAMES, SPACES, Param, SearchSpaceError, describe, make_config, search_space
 
-__all__ = ["BEST_FILE", "METRICS", "MODEL_NAMES", "SPACES", "STUDY_FILE", "Param", "SearchSpaceError", "TuningError",
+__all__ = ["CHOICES", "fixed_parameters", "gru4rec_config", "prepare_study_file", "refit_estimate",
+           "tune_study_path", "BEST_FILE", "METRICS", "MODEL_NAMES", "SPACES", "STUDY_FILE", "Param", "SearchSpaceError", "TuningError",
            "best_config", "best_params", "best_trial", "build_model", "default_base", "describe", "enqueue_params",
            "load_study", "make_config", "read_best", "save_best", "search_space", "study_name", "study_path", "tune",
            "tune_all", "tuned_config"]

@@ -75,13 +75,15 @@ def gru4rec_effects(study) -> pd.DataFrame:
         return pd.DataFrame()
     ce = lambda t: t["loss"] == "cross-entropy"  # noqa: E731
     contrasts = [
-        ("batch size", ("≤ 64", lambda t: t["batch_size"] <= 64), ("> 64", lambda t: t["batch_size"] > 64)),
-        ("dropout", ("none", lambda t: (t["dropout_embed"] == 0) & (t["dropout_hidden"] == 0)),
-         ("some", lambda t: (t["dropout_embed"] > 0) | (t["dropout_hidden"] > 0))),
-        ("logQ (cross-entropy)", ("off", lambda t: ce(t) & (t["logq"].fillna(0) == 0)),
-         ("on", lambda t: ce(t) & (t["logq"].fillna(0) > 0))),
+        ("batch size", ("batch size ≤ 64", lambda t: t["batch_size"] <= 64),
+         ("batch size > 64", lambda t: t["batch_size"] > 64)),
+        ("dropout", ("no dropout", lambda t: (t["dropout_embed"] == 0) & (t["dropout_hidden"] == 0)),
+         ("dropout", lambda t: (t["dropout_embed"] > 0) | (t["dropout_hidden"] > 0))),
+        ("logQ", ("cross-entropy without logQ", lambda t: ce(t) & (t["logq"].fillna(0) == 0)),
+         ("logQ", lambda t: ce(t) & (t["logq"].fillna(0) > 0))),
         ("loss", ("cross-entropy", ce), ("BPR-max", lambda t: t["loss"] == "bpr-max")),
-        ("GRU layer", ("≤ 128 units", lambda t: t["layers"] <= 128), ("> 128 units", lambda t: t["layers"] > 128)),
+        ("layer size", ("≤ 128 GRU units", lambda t: t["layers"] <= 128),
+         ("> 128 GRU units", lambda t: t["layers"] > 128)),
     ]
     rows = [r for r in (_contrast(table, what, a, b) for what, a, b in contrasts) if r is not None]
     return pd.DataFrame(rows).set_index("choice") if rows else pd.DataFrame()
@@ -109,6 +111,25 @@ def best_table(studies: Mapping[str, Any]) -> pd.DataFrame:
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "model"
     return table
+
+
+def best_configs(studies: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per model with a completed trial: the best searched values (GRU4Rec: plus ``epochs``, its best epoch)."""
+    import optuna
+
+    out = {}
+    for model, study in studies.items():
+        if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            continue
+        best = study.best_trial
+        out[model] = dict(best.params)
+        if "best_epoch" in best.user_attrs:
+            out[model]["epochs"] = int(best.user_attrs["best_epoch"])
+    return out
+
+
+def _trials(n: float) -> str:
+    return f"{int(n)} trial" + ("" if int(n) == 1 else "s")
 
 
 def _short(value: Any) -> str:
@@ -141,8 +162,8 @@ def findings_markdown(studies: Mapping[str, Any], metric: str, synthetic: bool =
                 diff = r["B vs A"]
                 verdict = "barely matters" if abs(diff) < 0.02 else ("helps" if diff > 0 else "hurts")
                 lines.append(f"* GRU4Rec, {choice}: best {metric} {r['best A']:.4f} with {r['A']} "
-                             f"({int(r['trials A'])} trials) vs {r['best B']:.4f} with {r['B']} "
-                             f"({int(r['trials B'])} trials): {r['B']} {verdict} here ({diff:+.1%}).")
+                             f"({_trials(r['trials A'])}), {r['best B']:.4f} with {r['B']} "
+                             f"({_trials(r['trials B'])}): {r['B']} {verdict} here ({diff:+.1%}).")
             pruned = int(best.loc[name, "pruned"]) if name in best.index else 0
             if pruned:
                 lines.append(f"* {pruned} GRU4Rec trials were stopped early (pruned below the median curve or "
@@ -153,4 +174,4 @@ def findings_markdown(studies: Mapping[str, Any], metric: str, synthetic: bool =
     return "\n".join(lines)
 
 
-__all__ = ["best_table", "findings_markdown", "gru4rec_effects", "importances", "trials_table"]
+__all__ = ["best_configs", "best_table", "findings_markdown", "gru4rec_effects", "importances", "trials_table"]

@@ -102,9 +102,14 @@ def load_study(study_or_path: Any, model: str | None = None, metric: str = "mrr@
         raise TuningError(f"{path} holds no study {name!r} (it holds: {', '.join(known) or 'none'})") from exc
 
 
-def _fingerprint(frames: Mapping[str, Any]) -> dict[str, int]:
-    return {f"{k}_{what}": int(v) for k in ("train_tr", "valid") for what, v in
-            (("events", len(frames[k])), ("sessions", frames[k][SESSION].nunique()))}
+def _fingerprint(frames: Mapping[str, Any]) -> dict[str, Any]:
+    """What identifies the data of a study: the split's fingerprint (when known) and the sizes."""
+    out: dict[str, Any] = {f"{k}_{what}": int(v) for k in ("train_tr", "valid") for what, v in
+                           (("events", len(frames[k])), ("sessions", frames[k][SESSION].nunique()))}
+    fp = getattr(frames, "fingerprint", None) or frames["train_tr"].attrs.get("split_fingerprint")
+    if fp:
+        out["split_fingerprint"] = fp
+    return out
 
 
 def _jsonable(obj: Any) -> Any:
@@ -256,7 +261,7 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
                           f"{str(exc).splitlines()[0] if str(exc) else ''}); move or delete it to start a new "
                           "search") from exc
     old = stored.user_attrs.get("data")
-    if old is not None and old != fingerprint:
+    if old is not None and any(old[k] != fingerprint[k] for k in set(old) & set(fingerprint)):
         raise TuningError(f"study {name!r} in {path} was made on other data ({old}, now {fingerprint}); "
                           "use restart=True (REUSE_STUDY=False in notebook 03 with a new file) or another storage")
     done_before = len(stored.trials)

@@ -112,6 +112,8 @@ SPACES: dict[str, dict[str, Param]] = {
 }
 """The documented search ranges, by model family."""
 
+_SKIPPED: set[tuple[str, str]] = set()
+
 MODEL_NAMES: dict[str, str] = {"gru4rec": "GRU4Rec", "item-knn": "Item-kNN", "sr": "SR", "v-sknn": "V-SKNN"}
 """Display names of the model families (as in notebook 05's tables)."""
 
@@ -197,8 +199,10 @@ def search_space(model: str, overrides: Mapping[str, Any] | None = None) -> dict
         space[name] = _as_param(model, name, value, space[name])
     fields = {f.name for f in dataclasses.fields(config_class(model))}
     for name in [n for n in space if n not in fields]:
-        log.info("%s: %r is not a field of %s in this version; not searched", model, name,
-                 config_class(model).__name__)
+        if (model, name) not in _SKIPPED:  # said once per session
+            _SKIPPED.add((model, name))
+            log.info("%s: %r is not a field of %s in this version; not searched", model, name,
+                     config_class(model).__name__)
         del space[name]
     for name, param in space.items():
         _validate(model, name, param)
