@@ -148,7 +148,7 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
          n_trials: int | None = None, minutes: float | None = None, overrides: Mapping[str, Any] | None = None,
          base: Any = None, seed: int = 0, storage: str | Path | None = None, restart: bool = False,
          enqueue: Iterable[Mapping[str, Any]] = (), eval_batch_size: int = 512, prune_after: int = 2,
-         progress: bool = True):
+         prune_startup: int = 4, progress: bool = True):
     """Search the hyperparameters of ``model`` on ``frames["train_tr"]`` -> ``frames["valid"]``.
 
     The study ``<model>-<metric>`` in ``storage`` (default :func:`study_path`) is created or
@@ -173,7 +173,8 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
         enqueue: configurations (searched-parameter dicts) to try first, e.g. presets.
         eval_batch_size: parallel sessions when scoring ``valid``.
         prune_after: a GRU4Rec trial may be pruned from this epoch on, when its validation value
-            is below the median of earlier trials at the same epoch (after 4 trials).
+            is below the median of earlier trials at the same epoch, once ``prune_startup`` trials
+            have finished.
         progress: tqdm bar with the best value so far.
 
     Returns:
@@ -216,7 +217,7 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
     done_before = len(stored.trials)
     sampler = optuna.samplers.TPESampler(seed=seed + done_before, multivariate=True, group=True,
                                          n_startup_trials=8)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=prune_after)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=prune_startup, n_warmup_steps=prune_after)
     study = optuna.load_study(study_name=name, storage=rdb, sampler=sampler, pruner=pruner)
     if old is None:
         for key, value in {"data": fingerprint, "split": split_name, "model": model, "metric": metric,

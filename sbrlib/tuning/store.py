@@ -54,7 +54,9 @@ def _storage(path: str | Path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 60}})
+        # heartbeats: a trial whose process died (killed, crashed) is marked failed when a search resumes
+        return optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 60}},
+                                          heartbeat_interval=60, grace_period=180)
     except (SQLAlchemyError, optuna.exceptions.StorageInternalError, RuntimeError) as exc:
         raise TuningError(f"{path} is not a readable Optuna study file ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0]}); move or delete it to start a new search") from exc
