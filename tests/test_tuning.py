@@ -217,3 +217,17 @@ def test_presets_spell_out_the_searched_fields():
         assert preset(name).layers == tuple(values["layers"])
     with pytest.raises(ValueError, match="unknown GRU4Rec preset"):
         preset("movielens")
+
+
+def test_repeated_baseline_configuration_is_not_refitted(split, monkeypatch):
+    fits = {"n": 0}
+    real = tuning.search.build_model
+
+    def counting(model, config):
+        fits["n"] += 1
+        return real(model, config)
+
+    monkeypatch.setattr(tuning.search, "build_model", counting)
+    study = tuning.tune("sr", split, "tiny-gap", n_trials=3, overrides={"steps": [3]}, progress=False)
+    assert [t.value for t in study.trials] == [study.trials[0].value] * 3 and fits["n"] == 1
+    assert study.trials[2].user_attrs["repeat_of"] == 0

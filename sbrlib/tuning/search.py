@@ -235,6 +235,12 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
         trial.set_user_attr("config", _jsonable(dataclasses.asdict(config)))
         if model == "gru4rec":
             return _gru4rec_trial(trial, config, frames, metric, deadline, study)
+        for done in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            if done.params == trial.params:  # baselines are deterministic: a repeat costs nothing
+                for key, value in done.user_attrs.items():
+                    trial.set_user_attr(key, value)
+                trial.set_user_attr("repeat_of", done.number)
+                return float(done.value)
         return _baseline_trial(trial, model, config, frames, metric, eval_batch_size)
 
     bar = tqdm(total=n_trials, desc=f"tuning {model} ({metric})", unit="trial", disable=not progress)
