@@ -148,7 +148,7 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
          n_trials: int | None = None, minutes: float | None = None, overrides: Mapping[str, Any] | None = None,
          base: Any = None, seed: int = 0, storage: str | Path | None = None, restart: bool = False,
          enqueue: Iterable[Mapping[str, Any]] = (), eval_batch_size: int = 512, prune_after: int = 2,
-         prune_startup: int = 4, progress: bool = True):
+         prune_startup: int = 4, random_trials: int = 8, progress: bool = True):
     """Search the hyperparameters of ``model`` on ``frames["train_tr"]`` -> ``frames["valid"]``.
 
     The study ``<model>-<metric>`` in ``storage`` (default :func:`study_path`) is created or
@@ -175,6 +175,8 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
         prune_after: a GRU4Rec trial may be pruned from this epoch on, when its validation value
             is below the median of earlier trials at the same epoch, once ``prune_startup`` trials
             have finished.
+        random_trials: trials sampled at random before TPE models the results (enqueued and
+            stored trials count).
         progress: tqdm bar with the best value so far.
 
     Returns:
@@ -216,7 +218,7 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
                           "use restart=True (REUSE_STUDY=False in notebook 03 with a new file) or another storage")
     done_before = len(stored.trials)
     sampler = optuna.samplers.TPESampler(seed=seed + done_before, multivariate=True, group=True,
-                                         n_startup_trials=8)
+                                         n_startup_trials=random_trials)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=prune_startup, n_warmup_steps=prune_after)
     study = optuna.load_study(study_name=name, storage=rdb, sampler=sampler, pruner=pruner)
     if old is None:

@@ -4,8 +4,9 @@
 parameters. Each :class:`Param` is an integer or float range (optionally on a log scale or with a
 step) or a list of choices, and may apply only when another parameter has a given value (e.g.
 ``logq`` only for cross-entropy). The GRU4Rec space covers what the official GRU4Rec ``paropt``
-spaces cover (layer size 64-512, batch size, learning rate, both dropouts, momentum, sample_alpha,
-bpreg and the ELU of BPR-max) plus the loss, the embedding, ``n_sample`` and ``logq``.
+spaces cover (layer size 64-512, here on a log scale; batch size, learning rate, both dropouts,
+momentum, sample_alpha, bpreg and the ELU of BPR-max) plus the loss, the embedding, ``n_sample``
+and ``logq``.
 
 Override any range with :func:`search_space` (``overrides={"batch_size": (16, 64)}``; a single value
 fixes the parameter). Parameter names are those of the model's config dataclass, except
@@ -83,7 +84,7 @@ SPACES: dict[str, dict[str, Param]] = {
         "constrained_embedding": _cat(True, False, doc="share input and output item vectors"),
         "embedding_dim": _cat(0, 64, 128, 256, when=("constrained_embedding", False),
                               doc="input embedding size (0: one-hot-equivalent input)"),
-        "layers": _int(64, 512, step=32, doc="size of the (single) GRU layer"),
+        "layers": _int(64, 512, log=True, doc="size of the (single) GRU layer"),
         "batch_size": _int(16, 256, log=True, doc="parallel sessions per mini-batch"),
         "dropout_embed": _float(0.0, 0.5, step=0.05, doc="drop probability on the input embedding"),
         "dropout_hidden": _float(0.0, 0.7, step=0.05, doc="drop probability on the GRU output"),
