@@ -207,7 +207,10 @@ def original_parallel_blocks(offsets: np.ndarray, batch_size: int, start_shift: 
       ~320 were expected, before it was interrupted after 2 h 41 min).
 
     The same ``start_shift`` is applied when a slot takes a new session (the learner's ``idx - 1``
-    offsets). ``start_shift=0`` gives the original algorithm with correct offsets, which ends
+    offsets; ``end`` stays ``click_offsets[s + 1]``, so a refilled slot also spans two sessions).
+    A variant that also shifted the refill's ``end`` (``click_offsets[s]``, one whole but wrong
+    session per refill) shows the same two symptoms: the first batch already walks every slot
+    back over the whole data, so the epoch does not end and batches mix users. ``start_shift=0`` gives the original algorithm with correct offsets, which ends
     and keeps pairs inside sessions (but drops the sessions still in the slots when it ends).
     The fix: :func:`sbrlib.batching.make_schedule` (slots flagged on session starts, inactive
     slots at the end, every pair exactly once).
