@@ -170,8 +170,8 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
     tie = float((gaps == 0).mean()) if len(gaps) else 0.0
     b.add(f"* **Ties.** {b.n('tie_share', tie, pct)} of consecutive ratings by the same user carry the "
           "same second, so the order inside a sitting is often not observed. Notebook 02 fixes it "
-          "deterministically (`TIE_BREAK`); notebook 05 measures how much the order matters "
-          f"([ties]({GLOSSARY}#tie-policies) in ranking are a different matter).")
+          f"deterministically (`TIE_BREAK`, see [timestamp ties]({GLOSSARY}#timestamp-ties)); notebook 05 "
+          "measures how much the order matters.")
 
     times = ratings[TIME].to_numpy()
     first, last = pd.to_datetime(times.min(), unit="s"), pd.to_datetime(times.max(), unit="s")
@@ -372,25 +372,26 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
         ties = [str(x) for x in others.index[~others["significant"].to_numpy()]]
         below = [str(x) for x in others.index[others["significant"].to_numpy()]]
         lo, hi = intervals.loc[(best, m), ["low", "high"]]
-        line = (f"* **[{_name(m)}]({_anchor(m)})**: **{b.n(f'leader/{m}', best, text)}** leads with "
+        line = (f"* **[{_name(m)}]({_anchor(m)})**: **{b.n(f'leader/{m}', best, text)}** is highest with "
                 f"{b.n(f'leader_value/{m}', float(cmp['value'].iloc[0]), metric)} "
                 f"(95% interval {b.n(f'leader_low/{m}', float(lo), metric)}–{b.n(f'leader_high/{m}', float(hi), metric)})")
         if len(others):
             runner = str(others.index[0])
             diff = float(others["diff"].iloc[0])
-            line += (f", ahead of {b.n(f'runner_up/{m}', runner, text)} "
-                     f"({b.n(f'runner_up_value/{m}', float(others['value'].iloc[0]), metric)}) by "
-                     f"{b.n(f'lead/{m}', -diff, metric)} "
-                     f"(paired interval of the difference {b.n(f'lead_low/{m}', -float(others['high'].iloc[0]), metric)}"
-                     f" to {b.n(f'lead_high/{m}', -float(others['low'].iloc[0]), metric)}). ")
+            clear = b.keep(f"lead_significant/{m}", bool(others["significant"].iloc[0]))
+            line += (f", {b.n(f'lead/{m}', -diff, metric)} above {b.n(f'runner_up/{m}', runner, text)} "
+                     f"({b.n(f'runner_up_value/{m}', float(others['value'].iloc[0]), metric)}; paired interval of "
+                     f"the difference {b.n(f'lead_low/{m}', -float(others['high'].iloc[0]), metric)} to "
+                     f"{b.n(f'lead_high/{m}', -float(others['low'].iloc[0]), metric)}). ")
             b.keep(f"indistinguishable/{m}", ties)
             b.keep(f"significantly_lower/{m}", below)
             if ties:
-                line += (f"{_join(ties)} {'is' if len(ties) == 1 else 'are'} **not distinguishable** from "
-                         f"{best} here (the interval of the difference includes 0)")
+                line += (f"{'The lead is within the noise: ' if not clear else ''}"
+                         f"{_join(ties)} {'is' if len(ties) == 1 else 'are'} **not distinguishable** from "
+                         f"{best} on this test set (the interval of the difference includes 0)")
                 line += f"; {_join(below)} {'is' if len(below) == 1 else 'are'} significantly lower." if below else "."
             else:
-                line += "Every other model is significantly lower."
+                line += "Every other model is significantly lower (the intervals of the differences exclude 0)."
         else:
             line += "."
         b.add(line)
@@ -404,7 +405,10 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
         b.add(f"* **Different leaders.** {r} finds the next movie within the top {recall_m.split('@')[1]} more "
               f"often, {q} ranks its hits higher: the mean reciprocal rank of a hit is "
               f"{b.n(f'hit_rr/{q}', hit_rr[q], metric)} for {q} against {b.n(f'hit_rr/{r}', hit_rr[r], metric)} "
-              f"for {r} (MRR = Recall × that mean). Which matters depends on how many recommendations are shown.")
+              f"for {r} (MRR = Recall × that mean). Which matters depends on how many recommendations are shown"
+              + (", and on this test set neither lead is distinguishable from noise." if not (
+                  b.numbers.get(f"lead_significant/{recall_m}") or b.numbers.get(f"lead_significant/{mrr_m}"))
+                 else "."))
     if reference in table.index and recall_m:
         best = leaders[recall_m]
         ref = float(table.loc[reference, recall_m])
@@ -422,12 +426,12 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
             most = str(delta.idxmax())
             text_targets = ""
             if excluded_targets is not None:
+                why = "" if synthetic else " (on MovieLens a user rates a movie once)"
                 text_targets = (f" Of the {count(n_predictions)} targets, "
                                 f"{b.n('excluded_targets', int(excluded_targets), count)} had already been rated by "
-                                "the same user" + (": on MovieLens a user rates a movie once, so an already-rated "
-                                                   "movie can never be the next one, and excluding those only removes "
-                                                   "wrong answers." if excluded_targets == 0 else
-                                                   "; those count as misses under exclusion."))
+                                "the same user" + (f"{why}, so an already-rated movie is never the next one here and "
+                                                   "excluding them only removes wrong answers." if excluded_targets == 0
+                                                   else "; those count as misses under exclusion."))
             b.add(f"* **[Seen items]({GLOSSARY}#seen-items).** Excluding items already rated ({z}) instead of "
                   f"nothing ({a}) moves {_name(recall_m)} the most for {b.n('exclusion_most', most, text)}: "
                   f"{b.n('exclusion_most_from', float(exclusion.loc[most, col_a]), metric)} → "
@@ -443,12 +447,17 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
                        "a significant gain" if r["significant"] else "no change distinguishable from noise")
             rows.append(f"{model} {b.n(f'order_change/{model}', float(r['change']), pct)} ({verdict})")
             b.keep(f"order_significant/{model}", bool(r["significant"]))
-        drops = [k for k, v in b.numbers.items() if k.startswith("order_significant/") and v]
-        meaning = ("the order in which a user rates movies carries signal that these models use: the protocol's "
-                   "ordering is not arbitrary noise" if drops else
-                   "these models gain nothing measurable from the order: what they learn is which movies go together")
+        drops = [str(model) for (model, m), r in order.iterrows()
+                 if m.startswith("recall@") and r["significant"] and r["change"] < 0]
+        meaning = (f"the order in which a user rates movies carries signal that {_join(drops)} "
+                   f"use{'s' if len(drops) == 1 else ''}: the protocol's ordering is not arbitrary noise" if drops else
+                   "these models gain nothing measurable from the order: what they use is which movies go together")
         if synthetic:
             meaning += " (on synthetic data the order is planted by construction)"
+        if "Item-kNN" in order.index.get_level_values("model"):
+            meaning += (". Item-kNN's model is the same after shuffling (it counts which movies share a session, "
+                        "in any order), so its change comes from the test side alone: it measures whether the "
+                        "last movie rated is a better clue to the next one than any movie of the same session")
         b.add(f"* **[Does the order matter?]({GLOSSARY}#order-experiment)** Shuffling the items inside every "
               f"session (train and test) changes {_name(recall_m or 'recall@20')}: {'; '.join(rows)}. So "
               f"{meaning}.")

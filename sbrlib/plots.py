@@ -14,11 +14,14 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, PercentFormatter
 
 from sbrlib.columns import RATING
 
 SYNTHETIC_MARK = "[SYNTHETIC DATA]"
+_THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 or v == 0 else f"{v:g}")
 
 
 def style(ax, *, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None,
@@ -45,6 +48,16 @@ def style(ax, *, title: str | None = None, xlabel: str | None = None, ylabel: st
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if integer_y:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    for axis in (ax.xaxis, ax.yaxis):  # plain numbers with thousands separators, no minor labels
+        if axis.get_scale() == "log" and not isinstance(axis.get_major_formatter(), (PercentFormatter, FuncFormatter)):
+            lo, hi = sorted(abs(v) for v in axis.get_view_interval())
+            if lo > 0 and hi / lo < 1000:  # under three decades: label 1, 2, 5 of each decade
+                axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(_THOUSANDS)
+            axis.set_minor_formatter(NullFormatter())
+        elif axis.get_scale() == "linear" and type(axis.get_major_formatter()).__name__ == "ScalarFormatter" \
+                and max(abs(v) for v in axis.get_view_interval()) >= 10_000:
+            axis.set_major_formatter(_THOUSANDS)
     if grid:
         ax.grid(alpha=0.3, linewidth=0.6)
     if legend and ax.get_legend_handles_labels()[0]:
@@ -94,19 +107,21 @@ def activity_over_time(by_month: pd.Series, synthetic: bool = False, first: pd.T
         partial[0] = pd.Timestamp(first) > starts[0]
     if last is not None and len(months):
         partial[-1] = pd.Timestamp(last) < (months[-1] + 1).to_timestamp() - pd.Timedelta(seconds=1)
-    bars = ax.bar(starts, by_month.to_numpy(), width=25, align="edge", color="tab:blue", label="full month")
+    bars = ax.bar(starts, by_month.to_numpy(), width=25, align="edge", color="tab:blue")
     for bar, part in zip(bars, partial):
         if part:
             bar.set_hatch("//")
             bar.set_facecolor("white")
             bar.set_edgecolor("tab:blue")
-    if partial.any():
-        ax.bar([starts[0]], [0], color="white", edgecolor="tab:blue", hatch="//",
-               label="month only partly covered by the data")
     ax.xaxis.set_major_locator(mdates.AutoDateLocator())
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
     style(ax, title="Ratings per calendar month", xlabel="month (UTC)", ylabel="ratings per month (count)",
-          synthetic=synthetic, legend=bool(partial.any()))
+          synthetic=synthetic)
+    if partial.any():
+        ax.legend(handles=[Patch(color="tab:blue", label="full month"),
+                           Patch(facecolor="white", edgecolor="tab:blue", hatch="//",
+                                 label="month only partly covered\nby the data")],
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9, frameon=False)
     return fig
 
 
@@ -124,11 +139,17 @@ def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthet
     ax.set_xscale("log")
     for t, ls in zip(thresholds, ("--", ":", "-.")):
         ax.axvline(t, color="tab:red", linestyle=ls, linewidth=1.2, label=f"session gap {t:,} s")
+    units = [(1, "1 s"), (60, "1 min"), (3600, "1 h"), (86_400, "1 day"),
+             (30 * 86_400, "30 days"), (365 * 86_400, "1 year")]
+    top = positive.max() if len(positive) else 10
+    ticks = [(v, lab) for v, lab in units if v <= top * 1.5]
+    ax.set_xticks([v for v, _ in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     share = (gaps == 0).mean() if len(gaps) else 0.0
-    ax.text(0.01, 0.97, f"{share:.0%} of gaps are exactly 0 s\n(same second; not shown on a log axis)",
-            transform=ax.transAxes, va="top", fontsize=8)
+    ax.add_line(Line2D([], [], linestyle="none", label=f"not shown: {share:.0%} of gaps are\nexactly 0 s (same second)"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: dict(units).get(int(round(v)), "")))
     style(ax, title="Time between consecutive ratings of a user",
-          xlabel="gap (seconds, log scale; 60 = 1 min, 3,600 = 1 h, 86,400 = 1 day)",
+          xlabel="gap between the two ratings (log scale)",
           ylabel="pairs of ratings (count)", synthetic=synthetic, legend=True)
     return fig
 
@@ -141,6 +162,7 @@ def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool
     """
     fig, ax = _figure(9, 3.6)
     x = np.arange(1, cap + 1)
+    any_overflow = False
     for (label, lengths), color in zip(lengths_by_gap.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         lengths = np.asarray(lengths)
         n = max(len(lengths), 1)
@@ -149,13 +171,15 @@ def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool
         ax.plot(x[share > 0], share[share > 0], marker=".", linewidth=0.9, color=color, label=label)
         overflow = counts[cap + 1] / n
         if overflow > 0:
+            any_overflow = True
             ax.plot([cap + 3], [overflow], marker="s", linestyle="none", color=color)
     ax.axvline(cap + 1.5, color="k", linewidth=0.6)
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
-    ticks = [t for t in MaxNLocator(integer=True, nbins=8).tick_values(1, cap) if 1 <= t <= cap]
-    ax.set_xticks(ticks + [cap + 3], [str(int(t)) for t in ticks] + [f"> {cap}"])
-    ax.plot([], [], marker="s", linestyle="none", color="gray", label=f"overflow bin: all sessions\nlonger than {cap}")
+    ticks = [1] + [int(t) for t in MaxNLocator(nbins=6, steps=[1, 2, 5, 10]).tick_values(1, cap) if 1 < t <= cap]
+    ax.set_xticks(ticks + [cap + 3], [str(t) for t in ticks] + [f"> {cap}"])
+    if any_overflow:
+        ax.plot([], [], marker="s", linestyle="none", color="gray", label=f"overflow bin: all sessions\nlonger than {cap}")
     style(ax, title="Session lengths", xlabel=f"session length (ratings; > {cap} pooled in the overflow bin)",
           ylabel="share of sessions (log scale)", synthetic=synthetic, legend=True)
     return fig
@@ -261,19 +285,24 @@ def bucketed_metric(table: pd.DataFrame, metric: str, xlabel: str, title: str, s
     return fig
 
 
-def intervals(table: pd.DataFrame, metric: str, synthetic: bool = False, title: str | None = None):
-    """One point per model with its 95% interval (horizontal), best at the top.
+def intervals(table: pd.DataFrame, metrics: Sequence[str], synthetic: bool = False):
+    """One point per model with its 95% interval, one panel per metric, models in the order of the first metric.
 
     Args:
-        table: indexed by model, with ``estimate``, ``low``, ``high`` for ``metric``.
-        metric: the metric's name, for the x label.
+        table: :func:`sbrlib.uncertainty.intervals_table` (index ``(model, metric)``, columns
+            ``estimate``, ``low``, ``high``).
+        metrics: metrics to draw, one panel each.
     """
-    table = table.sort_values("estimate")
-    fig, ax = _figure(8, 0.45 * len(table) + 1.4)
-    y = np.arange(len(table))
-    err = np.vstack([table["estimate"] - table["low"], table["high"] - table["estimate"]])
-    ax.errorbar(table["estimate"], y, xerr=err, marker="o", linestyle="none", capsize=3, color="tab:blue")
-    ax.set_yticks(y, table.index)
-    style(ax, title=title or f"{metric} with 95% bootstrap intervals (resampling test sessions)",
-          xlabel=f"{metric} (share of predictions)", ylabel="model", synthetic=synthetic)
+    metrics = list(metrics)
+    order = table.xs(metrics[0], level="metric")["estimate"].sort_values().index
+    fig, axes = _figure(5 * len(metrics) + 1.5, 0.42 * len(order) + 1.6, ncols=len(metrics))
+    axes = np.atleast_1d(axes)
+    y = np.arange(len(order))
+    for ax, m in zip(axes, metrics):
+        ci = table.xs(m, level="metric").loc[order]
+        err = np.vstack([ci["estimate"] - ci["low"], ci["high"] - ci["estimate"]])
+        ax.errorbar(ci["estimate"], y, xerr=err, marker="o", linestyle="none", capsize=3, color="tab:blue")
+        ax.set_yticks(y, order if ax is axes[0] else [""] * len(order))
+        style(ax, title=f"{m} (95% interval)", xlabel=f"{m} (share of predictions)",
+              ylabel="model" if ax is axes[0] else None, synthetic=synthetic)
     return fig
