@@ -172,3 +172,48 @@ def test_pruning_and_time_budget(split, monkeypatch):
     assert [t.state for t in other.trials] == [COMPLETE]
     stored = json.loads((paths.results_dir("tiny-gap") / "tuned.json").read_text())
     assert stored["gru4rec"]["metric"] == "recall@20"
+
+
+def test_gru4rec_config_choices(split, monkeypatch):
+    from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig
+    from sbrlib.models.presets import PRESETS, preset
+
+    config, source = tuning.gru4rec_config("tuned", "tiny-gap")  # no study yet: the defaults, and why
+    assert config == GRU4RecConfig() and "run notebooks/03_tuning" in source
+    official, _ = tuning.gru4rec_config("official", "tiny-gap", {"epochs": 3, "loss": None})
+    assert official == preset("official", epochs=3) and official.batch_size == PRESETS["official"]["batch_size"]
+    with pytest.raises(ValueError, match="CONFIG = 'best'"):
+        tuning.gru4rec_config("best", "tiny-gap")
+    monkeypatch.setattr(GRU4Rec, "fit", FakeFit([[0.1, 0.3, 0.2]]))
+    base = tuning.default_base("gru4rec", max_epochs=3)
+    study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=1, overrides=SMALL, base=base, progress=False)
+    tuned, source = tuning.gru4rec_config("tuned", "tiny-gap", {"learning_rate": 0.01})
+    assert tuned.batch_size == 8 and tuned.layers == (16,) and tuned.learning_rate == 0.01
+    assert tuned.epochs == 3  # the search's epoch budget; early stopping picks the epoch again
+    assert f"trial {study.best_trial.number}" in source and "learning_rate=0.01" in source
+
+
+def test_fixed_parameters_and_reuse_of_make_tune_studies(split, tmp_path, monkeypatch):
+    assert tuning.fixed_parameters(layers=[32], n_sample=16) == {"gru4rec": {"layers": 32, "n_sample": 16}}
+    with pytest.raises(ValueError, match="one GRU layer"):
+        tuning.fixed_parameters(layers=[32, 32])
+    # make tune stores studies outside run folders; a run copies them in when it has none
+    tuning.tune("sr", split, "tiny-gap", n_trials=1, storage=tuning.tune_study_path("tiny-gap"), progress=False)
+    monkeypatch.setenv("SBR_RUN_DIR", str(tmp_path / "run"))
+    path = tuning.prepare_study_file("tiny-gap")
+    assert path == tmp_path / "run" / "results" / "tiny-gap" / "tuning.sqlite3" and path.is_file()
+    studies = tuning.tune_all(["sr"], split, "tiny-gap", n_trials=3, storage=path, progress=False)
+    assert len(studies["sr"].trials) == 1  # reused as is
+    studies = tuning.tune_all(["sr"], split, "tiny-gap", n_trials=2, storage=path, reuse=False, progress=False)
+    assert len(studies["sr"].trials) == 3
+
+
+def test_presets_spell_out_the_searched_fields():
+    from sbrlib.models.presets import PRESETS, preset
+
+    searched = set(tuning.SPACES["gru4rec"]) | {"epochs"}
+    for name, values in PRESETS.items():
+        assert searched <= set(values), name
+        assert preset(name).layers == tuple(values["layers"])
+    with pytest.raises(ValueError, match="unknown GRU4Rec preset"):
+        preset("movielens")

@@ -19,7 +19,9 @@ from sbrlib.tuning.configs import (
     refit_estimate,
     tune_study_path,
 )
-from sbrlib.tuning.search import (
+from sbrlib.tuning.search import build_model, default_base, enqueue_params, tune, tune_all
+from sbrlib.tuning.space import MODEL_NAMES, SPACES, Param, SearchSpaceError, describe, make_config, search_space
+from sbrlib.tuning.store import (
     BEST_FILE,
     METRICS,
     STUDY_FILE,
@@ -27,22 +29,18 @@ from sbrlib.tuning.search import (
     best_config,
     best_params,
     best_trial,
-    build_model,
-    default_base,
-    enqueue_params,
     load_study,
     read_best,
     save_best,
     study_name,
     study_path,
-    tune,
-    tune_all,
     tuned_config,
 )
-from sbrlib.tuning.space import MODEL_NAMES, SPACES, Param, SearchSpaceError, describe, make_config, search_space
 
-__all__ = ["CHOICES", "fixed_parameters", "gru4rec_config", "prepare_study_file", "refit_estimate",
-           "tune_study_path", "BEST_FILE", "METRICS", "MODEL_NAMES", "SPACES", "STUDY_FILE", "Param", "SearchSpaceError", "TuningError",
-           "best_config", "best_params", "best_trial", "build_model", "default_base", "describe", "enqueue_params",
-           "load_study", "make_config", "read_best", "save_best", "search_space", "study_name", "study_path", "tune",
-           "tune_all", "tuned_config"]
+__all__ = [
+    "BEST_FILE", "CHOICES", "METRICS", "MODEL_NAMES", "Param", "SPACES", "STUDY_FILE", "SearchSpaceError",
+    "TuningError", "best_config", "best_params", "best_trial", "build_model", "default_base", "describe",
+    "enqueue_params", "fixed_parameters", "gru4rec_config", "load_study", "make_config", "prepare_study_file",
+    "read_best", "refit_estimate", "save_best", "search_space", "study_name", "study_path", "tune",
+    "tune_all", "tune_study_path", "tuned_config",
+]

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sbrlib.tuning.search import TuningError, best_trial, study_path
+from sbrlib.tuning.store import TuningError, best_trial, study_path
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def tune_study_path(split_name: str) -> Path:
     """Where ``make tune`` keeps the studies of a split: ``results/<split>/tuning.sqlite3`` under the
     project folder, outside any ``make run-all`` run folder, so that runs can reuse them."""
     from sbrlib import paths
-    from sbrlib.tuning.search import STUDY_FILE
+    from sbrlib.tuning.store import STUDY_FILE
 
     return paths.project_dir() / "results" / split_name / STUDY_FILE
 

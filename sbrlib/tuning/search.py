@@ -12,52 +12,40 @@ and events/s as Optuna user attributes.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import time
-import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sbrlib import __version__, paths
+from sbrlib import __version__
 from sbrlib.columns import SESSION
-from sbrlib.fileio import write_json
-from sbrlib.tuning.space import Param, check_model, make_config, params_of, search_space, suggest
+from sbrlib.tuning.space import (
+    Param,
+    check_model,
+    make_config,
+    params_of,
+    search_space,
+    suggest,
+)
+from sbrlib.tuning.store import (
+    METRICS,
+    TuningError,
+    _best_value,
+    _jsonable,
+    _n_complete,
+    _optuna,
+    _storage,
+    load_study,
+    save_best,
+    study_name,
+    study_path,
+)
 
 log = logging.getLogger(__name__)
-
-METRICS = ("mrr@20", "recall@20")
-"""Objectives: validation metrics computed after every GRU4Rec epoch (maximized)."""
-STUDY_FILE = "tuning.sqlite3"
-BEST_FILE = "tuned.json"
-
-
-class TuningError(RuntimeError):
-    """A search cannot run or a stored study cannot be used; the message says what to do."""
-
-
-def _optuna():
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    # enqueued presets may lie between grid points (e.g. 100 GRU units on a step-32 grid): used as given
-    warnings.filterwarnings("ignore", message="Fixed parameter .* is out of range", category=UserWarning)
-    return optuna
-
-
-def study_path(split_name: str) -> Path:
-    """Where the studies of a split are stored: ``results/<split>/tuning.sqlite3``."""
-    return paths.results_dir(split_name) / STUDY_FILE
-
-
-def study_name(model: str, metric: str) -> str:
-    """The study's name inside the storage file, e.g. ``gru4rec-mrr@20``."""
-    return f"{model}-{metric}"
 
 
 def _check_budget(n_trials: int | None, minutes: float | None) -> None:
@@ -69,39 +57,6 @@ def _check_budget(n_trials: int | None, minutes: float | None) -> None:
         raise TuningError(f"minutes must be a positive number (or None for no limit), got {minutes!r}")
 
 
-def _storage(path: str | Path):
-    """An Optuna RDB storage on a SQLite file; a file that is not a study database is a clear error."""
-    optuna = _optuna()
-    from sqlalchemy.exc import SQLAlchemyError
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        return optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 60}})
-    except (SQLAlchemyError, optuna.exceptions.StorageInternalError, RuntimeError) as exc:
-        raise TuningError(f"{path} is not a readable Optuna study file ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0]}); move or delete it to start a new search") from exc
-
-
-def load_study(study_or_path: Any, model: str | None = None, metric: str = "mrr@20"):
-    """A stored study: pass a Study (returned as is), or the SQLite path with ``model`` and ``metric``."""
-    optuna = _optuna()
-    if isinstance(study_or_path, optuna.Study):
-        return study_or_path
-    path = Path(study_or_path)
-    if not path.is_file():
-        raise TuningError(f"{path} not found: run notebooks/03_tuning (or sbrlib.tuning.tune) first")
-    if model is None:
-        raise TuningError("load_study(path, model): name the model family whose study to load")
-    storage = _storage(path)
-    name = study_name(model, metric)
-    try:
-        return optuna.load_study(study_name=name, storage=storage)
-    except KeyError as exc:
-        known = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-        raise TuningError(f"{path} holds no study {name!r} (it holds: {', '.join(known) or 'none'})") from exc
-
-
 def _fingerprint(frames: Mapping[str, Any]) -> dict[str, Any]:
     """What identifies the data of a study: the split's fingerprint (when known) and the sizes."""
     out: dict[str, Any] = {f"{k}_{what}": int(v) for k in ("train_tr", "valid") for what, v in
@@ -110,10 +65,6 @@ def _fingerprint(frames: Mapping[str, Any]) -> dict[str, Any]:
     if fp:
         out["split_fingerprint"] = fp
     return out
-
-
-def _jsonable(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
 class _BudgetSpent(Exception):
@@ -182,11 +133,6 @@ def build_model(model: str, config: Any):
     return {"item-knn": B.ItemKNN, "sr": B.SequentialRules, "v-sknn": B.VSKNN}[model](config)
 
 
-def _n_complete(study) -> int:
-    optuna = _optuna()
-    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
-
-
 def default_base(model: str, max_epochs: int = 10, eval_batch_size: int = 512, seed: int = 42) -> Any:
     """The config that searched values are applied on: class defaults; for GRU4Rec ``max_epochs``
     epochs with early stopping (patience 2) on the objective."""
@@ -201,7 +147,8 @@ def default_base(model: str, max_epochs: int = 10, eval_batch_size: int = 512, s
 def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str = "mrr@20",
          n_trials: int | None = None, minutes: float | None = None, overrides: Mapping[str, Any] | None = None,
          base: Any = None, seed: int = 0, storage: str | Path | None = None, restart: bool = False,
-         enqueue: Iterable[Mapping[str, Any]] = (), eval_batch_size: int = 512, progress: bool = True):
+         enqueue: Iterable[Mapping[str, Any]] = (), eval_batch_size: int = 512, prune_after: int = 2,
+         progress: bool = True):
     """Search the hyperparameters of ``model`` on ``frames["train_tr"]`` -> ``frames["valid"]``.
 
     The study ``<model>-<metric>`` in ``storage`` (default :func:`study_path`) is created or
@@ -225,6 +172,8 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
         restart: delete the stored study of this model and metric first.
         enqueue: configurations (searched-parameter dicts) to try first, e.g. presets.
         eval_batch_size: parallel sessions when scoring ``valid``.
+        prune_after: a GRU4Rec trial may be pruned from this epoch on, when its validation value
+            is below the median of earlier trials at the same epoch (after 4 trials).
         progress: tqdm bar with the best value so far.
 
     Returns:
@@ -267,7 +216,7 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
     done_before = len(stored.trials)
     sampler = optuna.samplers.TPESampler(seed=seed + done_before, multivariate=True, group=True,
                                          n_startup_trials=8)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=2)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=prune_after)
     study = optuna.load_study(study_name=name, storage=rdb, sampler=sampler, pruner=pruner)
     if old is None:
         for key, value in {"data": fingerprint, "split": split_name, "model": model, "metric": metric,
@@ -302,80 +251,6 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
     log.info("%s: %d trials stored (%d new), best %s = %s", name, len(study.trials), len(study.trials) - done_before,
              metric, _best_value(study))
     return study
-
-
-def _best_value(study) -> float | None:
-    return study.best_value if _n_complete(study) else None
-
-
-def best_trial(study_or_path: Any, model: str | None = None, metric: str = "mrr@20"):
-    """The best completed trial of a study (or of the study ``<model>-<metric>`` in a SQLite file)."""
-    study = load_study(study_or_path, model, metric)
-    if not _n_complete(study):
-        raise TuningError(f"study {study.study_name!r} has no completed trial yet: run more trials")
-    return study.best_trial
-
-
-def best_params(study_or_path: Any, model: str, metric: str = "mrr@20") -> dict[str, Any]:
-    """The best configuration as keyword arguments of the model's config class.
-
-    For GRU4Rec it is the full config with ``epochs`` set to the best trial's best epoch;
-    for the baselines the searched fields only (use ``ItemKNNConfig(**best_params(...))``).
-
-    Args:
-        study_or_path: a Study, or the SQLite file (``tuning.study_path(split_name)``).
-        model: the model family (``"gru4rec"``, ``"item-knn"``, ``"sr"``, ``"v-sknn"``).
-        metric: the objective of the study.
-    """
-    trial = best_trial(study_or_path, model, metric)
-    if model == "gru4rec":
-        data = dict(trial.user_attrs["config"])
-        data["layers"] = tuple(data["layers"])
-        data["epochs"] = int(trial.user_attrs.get("best_epoch", data["epochs"]))
-        return data
-    return dict(trial.params)
-
-
-def best_config(study_or_path: Any, model: str, metric: str = "mrr@20") -> Any:
-    """The best configuration as a config object (``GRU4RecConfig``, ``ItemKNNConfig``, ...)."""
-    return make_config(model, best_params(study_or_path, model, metric))
-
-
-def save_best(study, model: str, split_name: str, folder: str | Path | None = None) -> Path:
-    """Add (or replace) ``model``'s best configuration in ``<folder>/tuned.json`` (default
-    ``results/<split>/``, next to the default study file)."""
-    metric = study.user_attrs.get("metric", study.study_name.rsplit("-", 1)[-1])
-    path = Path(folder or paths.results_dir(split_name)) / BEST_FILE
-    data = json.loads(path.read_text()) if path.is_file() else {}
-    trial = study.best_trial
-    data[model] = _jsonable({
-        "metric": metric, "value": study.best_value, "valid": trial.user_attrs.get("valid"),
-        "params": best_params(study, model, metric), "searched": trial.params, "trial": trial.number,
-        "trials": len(study.trials), "study": study.study_name, "split": split_name, "sbrlib_version": __version__,
-    })
-    write_json(path, data)
-    return path
-
-
-def read_best(split_name: str, folder: str | Path | None = None) -> dict[str, dict]:
-    """The best configurations recorded for a split (``results/<split>/tuned.json``), by model."""
-    path = Path(folder or paths.results_dir(split_name)) / BEST_FILE
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise TuningError(f"{path} is not valid JSON ({exc}); run notebooks/03_tuning again") from exc
-
-
-def tuned_config(split_name: str, model: str, default: Any = None, folder: str | Path | None = None) -> Any:
-    """The tuned config of ``model`` for ``split_name`` from ``tuned.json``, or ``default`` when none.
-
-    Notebook 05 uses it to compare tuned against tuned, e.g.
-    ``ItemKNN(tuning.tuned_config(SPLIT_NAME, "item-knn", ItemKNNConfig()))``.
-    """
-    entry = read_best(split_name, folder).get(model)
-    return make_config(model, entry["params"]) if entry else default
 
 
 def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, *, metric: str = "mrr@20",
@@ -460,6 +335,4 @@ def _inside(param: Param, value: Any) -> bool:
     return param.low <= value <= param.high
 
 
-__all__ = ["BEST_FILE", "METRICS", "STUDY_FILE", "TuningError", "best_config", "best_params", "best_trial", "build_model",
-           "default_base", "enqueue_params", "load_study", "read_best", "save_best", "study_name", "study_path",
-           "tune", "tune_all", "tuned_config"]
+__all__ = ["build_model", "default_base", "enqueue_params", "tune", "tune_all"]
