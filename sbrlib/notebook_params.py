@@ -34,6 +34,17 @@ def _choices_list(*allowed: str) -> C.Check:
 
 
 SPECS: dict[str, dict[str, C.Check]] = {
+    "00_what_went_wrong": {
+        **_COMMON,
+        "ORIGINAL_SPLIT_DAYS": C.optional(C.number(gt=0)),
+        "ORIGINAL_BATCH_SIZE": C.integer(min=1),
+        "LOADER_MAX_STEPS": C.integer(min=1),
+        "ORIGINAL_UNITS": C.integer(min=1),
+        "ONEHOT_STEPS": C.integer(min=2),
+        "SPEED_STEPS": C.integer(min=2),
+        "ARGSORT_PREDICTIONS": C.integer(min=10),
+        "SEED": C.integer(min=0),
+    },
     "01_eda": {
         **_COMMON,
         "GAPS": C.int_list(min=1),
@@ -113,6 +124,17 @@ SPECS: dict[str, dict[str, C.Check]] = {
         "N_BOOT": C.integer(min=1),
         "ORDER_EXPERIMENT": C.boolean(),
         "ORDER_EPOCHS": C.optional(C.integer(min=0)),
+        "SEED": C.integer(min=0),
+    },
+    "06_try_it": {
+        **_COMMON, **_SPLIT,
+        "MODEL_NAME": C.text(),
+        "TITLES": lambda v: None if isinstance(v, (list, tuple)) and all(isinstance(t, str) and t.strip() for t in v)
+        else 'a list of movie titles, e.g. ["Toy Story", "Heat"] ([]: the first items of a random validation session)',
+        "N_FIRST": C.integer(min=1),
+        "K": C.integer(min=1),
+        "EXCLUDE_SEEN": C.boolean(),
+        "INTERACTIVE": C.optional(C.boolean()),
         "SEED": C.integer(min=0),
     },
 }
