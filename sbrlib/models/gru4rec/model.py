@@ -6,7 +6,6 @@ import json
 import logging
 import math
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -321,35 +320,21 @@ class GRU4Rec(SessionModel):
 
     # ------------------------------------------------------------------ recommend / save / load
 
-    def recommend(self, item_ids, k: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
+    def recommend(self, item_ids, k: int = 10, exclude_seen: bool = True,
+                  movies: pd.DataFrame | None = None) -> pd.DataFrame:
         """Top-``k`` next items for a session given as original item ids (oldest first).
 
-        Unknown ids are ignored with a warning; an empty session gets the most popular items.
-        Equal scores are ordered by item index (deterministic).
+        The same as :func:`sbrlib.recommend.recommend` for every model: unknown ids are ignored
+        with a warning; ``Score`` holds model scores only (NaN for the popularity fallback of an
+        empty or all-unknown session), ``Popularity`` the training counts and ``Source`` says
+        which one ranked the list (``"model"`` or ``"popularity"``); ties by item index.
 
         Returns:
-            DataFrame ``ItemId, Score`` (and ``Title`` when titles are known), best first.
+            DataFrame ``ItemId, Score, Popularity, Source`` (and ``Title`` when titles are known), best first.
         """
-        ids = np.asarray(list(item_ids), dtype=np.int64)
-        known = self.item_index.contains(ids) if len(ids) else np.zeros(0, bool)
-        if (~known).any():
-            warnings.warn(f"ignoring item ids unknown to the model: {ids[~known].tolist()}", UserWarning, stacklevel=2)
-        idx = self.item_index.to_idx(ids[known])
-        if len(idx) == 0:
-            scores = self.popularity().astype(np.float32)
-        else:
-            states = [np.zeros((1, s), np.float32) for s in self.config.layers]
-            for t, item in enumerate(idx):
-                states, scores_t = self._score_step(states, tf.constant([item], tf.int32), tf.constant([t == 0]))
-            scores = scores_t.numpy()[0].copy()
-            if exclude_seen:
-                scores[idx] = -np.inf
-        k = min(k, int(np.isfinite(scores).sum()))
-        top = np.lexsort((np.arange(len(scores)), -scores))[:k]  # ties: lower item index first
-        out = pd.DataFrame({ITEM: self.item_index.to_ids(top), "Score": scores[top]})
-        if self.titles is not None:
-            out["Title"] = out[ITEM].map(self.titles)
-        return out
+        from sbrlib.recommend import recommend
+
+        return recommend(self, item_ids, k, exclude_seen, movies)
 
     def save(self, folder: str | Path, movies: pd.DataFrame | None = None) -> Path:
         """Write config, item index, weights, history (and titles) to ``folder`` atomically."""
