@@ -78,6 +78,17 @@ def counts_per(ratings: pd.DataFrame, column: str) -> pd.Series:
     return ratings.groupby(column).size().sort_values(ascending=False, kind="stable")
 
 
+def _n_distinct(values: pd.Series) -> int:
+    """Number of distinct values; by sorting for integers (hashing 25M mostly distinct times is ~8x slower)."""
+    arr = values.to_numpy()
+    if not np.issubdtype(arr.dtype, np.integer):
+        return int(values.nunique())
+    if len(arr) == 0:
+        return 0
+    ordered = np.sort(arr)
+    return int(np.count_nonzero(ordered[1:] != ordered[:-1]) + 1)
+
+
 def summary(ratings: pd.DataFrame) -> pd.DataFrame:
     """Events, users, items, density, time span and tie share, as a one-column table."""
     n_u, n_i = ratings[USER].nunique(), ratings[ITEM].nunique()
@@ -86,5 +97,5 @@ def summary(ratings: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"value": {
         "ratings": len(ratings), "users": n_u, "items": n_i,
         "density": len(ratings) / max(n_u * n_i, 1), "first": first, "last": last,
-        "distinct timestamps": ratings[TIME].nunique(), "tie share (consecutive)": tie_share(ratings),
+        "distinct timestamps": _n_distinct(ratings[TIME]), "tie share (consecutive)": tie_share(ratings),
     }})
