@@ -10,7 +10,7 @@ from __future__ import annotations
 from sbrlib import checks as C
 from sbrlib.metrics import TIE_POLICIES
 
-DATASETS = ("ml-1m", "ml-100k", "synthetic", "synthetic-tiny")
+DATASETS = ("ml-1m", "ml-100k", "ml-10m", "ml-20m", "ml-25m", "ml-32m", "synthetic", "synthetic-tiny", "synthetic-25m")
 """Datasets the notebooks accept (``DATASET``); :mod:`sbrlib.datasets` may know more."""
 
 _COMMON = {
