@@ -52,3 +52,19 @@ strip: venv
 
 clean:
 	rm -rf outputs results models .pytest_cache .hypothesis
+
+# A longer hyperparameter search (notebook 03) for GRU4Rec and the baselines of one split:
+#   make tune DATASET=ml-100k [SESSION_MODE=gap] [TUNE_MINUTES=60]
+# The studies go to results/<split>/tuning.sqlite3 (outside run folders); running it again adds
+# trials to them; later `make run-all` runs of the same split reuse them (notebook 03, REUSE_STUDY).
+TUNE_MINUTES ?= 60
+.PHONY: tune
+tune: venv
+	@mkdir -p outputs/tune
+	SBR_RUN_DIR= $(BIN)/papermill --cwd notebooks -p DATASET $(DATASET) -p SESSION_MODE $(SESSION_MODE) \
+	  -p DATA_DIR "$${SBR_DATA_DIR:-}" --progress-bar notebooks/02_preprocessing.ipynb \
+	  outputs/tune/02_preprocessing-$(DATASET)-$(SESSION_MODE).ipynb
+	SBR_RUN_DIR= $(BIN)/papermill --cwd notebooks -p DATASET $(DATASET) -p SESSION_MODE $(SESSION_MODE) \
+	  -p DATA_DIR "$${SBR_DATA_DIR:-}" -p TUNE_MINUTES $(TUNE_MINUTES) -y "TUNE_TRIALS: null" -p REUSE_STUDY False \
+	  --progress-bar notebooks/03_tuning.ipynb outputs/tune/03_tuning-$(DATASET)-$(SESSION_MODE).ipynb
+	@echo "studies: results/$(DATASET)-$(SESSION_MODE)/tuning.sqlite3; executed notebook: outputs/tune/03_tuning-$(DATASET)-$(SESSION_MODE).ipynb"

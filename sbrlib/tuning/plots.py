@@ -18,7 +18,7 @@ def _title(ax, title: str, synthetic: bool) -> None:
 def optimization_history(study, metric: str, title: str = "", synthetic: bool = False):
     """Objective value of every trial (pruned trials at their last reported value) and the best so far."""
     table = trials_table(study)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = plt.subplots(figsize=(8, 3.5))
     if len(table):
         last = {t.number: max(t.intermediate_values.values()) for t in study.get_trials(deepcopy=False)
                 if t.intermediate_values}
@@ -35,7 +35,7 @@ def optimization_history(study, metric: str, title: str = "", synthetic: bool = 
     ax.set_xlabel("trial")
     ax.set_ylabel(f"validation {metric}")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")  # off the data
     _title(ax, title or f"Search history ({study.study_name})", synthetic)
     fig.tight_layout()
     return fig
@@ -59,7 +59,7 @@ def validation_curves(study, metric: str, top: int = 5, synthetic: bool = False)
     """Per-epoch validation curves of the ``top`` best trials (GRU4Rec studies)."""
     trials = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("curve") and t.value is not None]
     trials = sorted(trials, key=lambda t: t.value, reverse=True)[:top]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = plt.subplots(figsize=(8, 3.5))
     for t in trials:
         curve = pd.DataFrame(t.user_attrs["curve"])
         ax.plot(curve["epoch"], curve[metric], marker="o", label=f"trial {t.number}")
@@ -67,7 +67,7 @@ def validation_curves(study, metric: str, top: int = 5, synthetic: bool = False)
     ax.set_ylabel(f"validation {metric}")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if trials:
-        ax.legend(fontsize="small")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     _title(ax, f"Validation curves of the {len(trials)} best trials", synthetic)
     fig.tight_layout()
     return fig
