@@ -59,3 +59,9 @@ strip: venv
 
 clean:
 	rm -rf outputs results models .pytest_cache .hypothesis
+
+# make report [RUN=outputs/runs/<run-id>]: (re)build <run>/report/index.html from an existing run
+# (executed notebooks and results); without RUN, the latest run under outputs/runs.
+.PHONY: report
+report: venv
+	$(BIN)/python -m sbrlib.report $(RUN)
