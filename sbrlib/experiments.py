@@ -230,6 +230,31 @@ def estimated_fit_seconds(history: pd.DataFrame, epochs: int) -> float:
     return float(history["seconds"].median() * epochs)
 
 
+def order_models(factories: Mapping[str, Callable[[], SessionModel]], gru=None, gru_epochs: int | None = 0,
+                 names: Sequence[str] = ("SR", "Item-kNN")) -> dict[str, Callable[[], SessionModel]]:
+    """The models of the order experiment: ``names`` from ``factories``, plus GRU4Rec when ``gru_epochs`` > 0.
+
+    GRU4Rec is retrained with the saved model's configuration for ``gru_epochs`` epochs (no early
+    stopping); its estimated cost (median epoch time of ``gru.history``) is logged first. With
+    ``gru_epochs`` 0 or None GRU4Rec is not retrained (the project trains it once, in notebook 04).
+    """
+    models = {name: factories[name] for name in names}
+    epochs = int(gru_epochs or 0)
+    if gru is None:
+        return models
+    if epochs > 0:
+        from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig  # noqa: PLC0415 - TensorFlow only when needed
+
+        log.info("order experiment: retraining GRU4Rec on shuffled sessions for %d epoch(s), about %.0f s "
+                 "(median epoch of the saved model)", epochs, estimated_fit_seconds(gru.history, epochs))
+        config = GRU4RecConfig(**{**gru.config.to_dict(), "epochs": epochs, "early_stopping_patience": None})
+        models["GRU4Rec"] = lambda: GRU4Rec(config)
+    else:
+        log.info("order experiment: GRU4Rec not retrained (ORDER_EPOCHS = 0); one epoch would take about %.0f s",
+                 estimated_fit_seconds(gru.history, 1))
+    return models
+
+
 def order_experiment(factories: Mapping[str, Callable[[], SessionModel]], train: pd.DataFrame, test: pd.DataFrame,
                      real: Mapping[str, EvalResult], config: EvalConfig = EvalConfig(), metrics: Sequence[str] = ("recall@20", "mrr@20"),
                      seed: int = 0, history: pd.DataFrame | None = None,

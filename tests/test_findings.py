@@ -97,3 +97,19 @@ def test_findings_record_as_json():
     found = eda_findings(ratings_with_times(np.arange(2000) * 500))
     payload = json.loads(json.dumps(found.to_dict()))
     assert payload["markdown"] == found.markdown and payload["shown"] == found.shown
+
+
+from conftest import ML100K, needs  # noqa: E402
+
+
+@needs(ML100K)
+def test_real_ml100k_activity_is_not_called_a_decline_and_the_spike_at_20_is_explained():
+    from sbrlib import datasets
+
+    ratings = datasets.load_ratings("ml-100k", ML100K)
+    found = eda_findings(ratings, gaps=(1800, 3600, 10_800))
+    assert_consistent(found)
+    assert found.numbers["trend"] != "declines" and "thinner tail" not in found.markdown
+    assert found.numbers["month_max"] == 23_980  # November 1997, the busiest month
+    assert found.numbers["spike_at_min"] and found.numbers["min_ratings_per_user"] == 20
+    assert found.numbers["tie_share"] == pytest.approx(0.5104, abs=1e-4)
