@@ -46,28 +46,28 @@ ORIGINAL_MIN_RATING = 3
 
 
 def original_events(ratings: pd.DataFrame, min_rating: int | None = ORIGINAL_MIN_RATING) -> pd.DataFrame:
-    """The original notebook's event table: ratings ``>= min_rating`` in *file order*, each user's
-    whole history one session (``SessionId = UserId``), with its ``Time2`` column.
+    """The original notebook's event table: ratings ``>= min_rating``, each user's rows together
+    in file order (a stable sort by ``UserId``; ML-1M's file already is in this order), each
+    user's whole history one session (``SessionId = UserId``), and its ``Time2`` column.
 
-    Wrong on purpose (faults 1 and 6): ``Time2`` is :func:`faulty_row_index_time` (the row
-    index as seconds since 1970), the rating filter is applied without discussion, and a user's
-    years of ratings count as one session. The fix: :func:`sbrlib.preprocess.preprocess`
-    (real ``Time``, stable ``(UserId, Time)`` order, ``session_mode="gap"``, ``min_rating=None``).
+    Wrong on purpose (faults 1 and 6): ``Time2`` is :func:`faulty_row_index_time` over this
+    table's rows (the row index as seconds since 1970), the rating filter is applied without
+    discussion, and a user's years of ratings count as one session. The fix:
+    :func:`sbrlib.preprocess.preprocess` (real ``Time``, stable ``(UserId, Time)`` order,
+    ``session_mode="gap"``, ``min_rating=None``).
 
     Args:
         ratings: ``UserId, ItemId, Rating, Time`` in file order (:func:`sbrlib.datasets.load_ratings`).
         min_rating: the original's filter (3); None keeps every rating.
 
     Returns:
-        A new frame with ``SessionId`` and ``Time2`` (datetime64) added, rows grouped by user
-        in file order (a stable sort by ``UserId``: ML-1M's file order is kept), fresh RangeIndex.
+        A new frame with ``SessionId`` and ``Time2`` (datetime64) added, fresh RangeIndex.
     """
     out = ratings if min_rating is None else ratings[ratings[RATING] >= min_rating]
-    out = out.reset_index(drop=True)
-    out["Time2"] = faulty_row_index_time(len(out))
+    out = out.sort_values(USER, kind="stable").reset_index(drop=True)
     out[SESSION] = out[USER].to_numpy()
-    # each user's rows together, in file order (ML-1M's file already is; ML-100K's is not)
-    return out.sort_values(USER, kind="stable").reset_index(drop=True)
+    out["Time2"] = faulty_row_index_time(len(out))
+    return out
 
 
 def faulty_row_index_time(n_events: int) -> pd.DatetimeIndex:
@@ -150,15 +150,17 @@ def split_report(train: pd.DataFrame, test: pd.DataFrame, valid: pd.DataFrame | 
     Returns:
         ``first_shown``/``last_shown`` (dates of ``time_column``), user counts, ``test_user_ids``
         (min, max), ``test_ends`` (real dates of the earliest and latest end of a test session)
-        and ``train_later_than_test``: the share of training events that happen after the
-        earliest end of a test session. A temporal split that holds out sessions *ending* after a
-        cutoff has 0 here (no training event follows the cutoff, every test session ends after it).
+        and ``test_ends_first``: over all (test session, training session) pairs, the share in
+        which the test session ends first in real time. A temporal split that holds out the
+        sessions ending after a cutoff has 0 (up to events removed after the split, e.g. items
+        unseen in training); choosing test sessions at random gives about 0.5.
     """
     every = pd.concat([f for f in (train, valid, test) if f is not None])
     shown = pd.to_datetime(_seconds(every[time_column]), unit="s") if len(every) else pd.DatetimeIndex([])
-    ends = test.groupby(SESSION, sort=False)[TIME].max() if len(test) else pd.Series(dtype=np.int64)
-    first_end = int(ends.min()) if len(ends) else None
-    later = float((train[TIME].to_numpy() > first_end).mean()) if first_end is not None and len(train) else 0.0
+    ends = test.groupby(SESSION, sort=False)[TIME].max().to_numpy() if len(test) else np.zeros(0, np.int64)
+    train_ends = np.sort(train.groupby(SESSION, sort=False)[TIME].max().to_numpy()) if len(train) else np.zeros(0)
+    first = float((len(train_ends) - np.searchsorted(train_ends, ends, side="right")).sum()
+                  / (len(ends) * len(train_ends))) if len(ends) and len(train_ends) else 0.0
     return {
         "first_shown": str(shown.min().date()) if len(shown) else None,
         "last_shown": str(shown.max().date()) if len(shown) else None,
@@ -167,7 +169,7 @@ def split_report(train: pd.DataFrame, test: pd.DataFrame, valid: pd.DataFrame | 
         "test_users": int(test[USER].nunique()),
         "test_user_ids": [int(test[USER].min()), int(test[USER].max())] if len(test) else None,
         "test_ends": [_date(ends.min()), _date(ends.max())] if len(ends) else None,
-        "train_later_than_test": later,
+        "test_ends_first": first,
     }
 
 
@@ -654,6 +656,10 @@ def _bytes(n: float) -> str:
     return f"{n:,.0f} bytes"
 
 
+def _duration(days: float) -> str:
+    return f"{days:,.0f} days" if days >= 2 else f"{days * 24:,.1f} hours"
+
+
 def _users(n: int) -> str:
     return f"{n:,} user" + ("" if n == 1 else "s")
 
@@ -679,10 +685,10 @@ def summary_table(m: dict) -> pd.DataFrame:
     ended = "did not end within" if lo_bad["hit_cap"] else "ended after"
     rows = [
         ("1 row-index time",
-         f"dates {t_row['first_shown']} to {t_row['last_shown']}; test = users {t_row['test_user_ids'][0]}–"
-         f"{t_row['test_user_ids'][1]}, the end of the file",
-         f"{t_row['train_later_than_test']:.0%} of training events come after a test history ends "
-         f"(real-time cutoff: {t_fix['train_later_than_test']:.0%})",
+         f"dates {t_row['first_shown']} to {t_row['last_shown']}; test = the {_users(t_row['test_users'])} at the "
+         f"end of the table (ids {t_row['test_user_ids'][0]}–{t_row['test_user_ids'][1]})",
+         f"a test history ends before a training one in {t_row['test_ends_first']:.0%} of pairs (chance: 50%; "
+         f"real-time cutoff: {t_fix['test_ends_first']:.0%})",
          "real Time, stable (UserId, Time) order, whole sessions split at a real-time cutoff",
          "preprocess.order_events, preprocess.temporal_split"),
         ("2 loader offsets",
@@ -712,7 +718,7 @@ def summary_table(m: dict) -> pd.DataFrame:
          "evaluation.evaluate, metrics.ranks_from_scores"),
         ("6 undiscussed choices",
          f"Rating >= 3 drops {rf['dropped']:,} of {rf['ratings']:,} ratings ({rf['dropped_share']:.0%}); "
-         f"a user 'session' spans a median {s_user['median_days']:,.0f} days",
+         f"a user 'session' spans a median {_duration(s_user['median_days'])}",
          f"{s_user['sessions']:,} user histories (median {s_user['median_length']:,.0f} events) instead of "
          f"{s_gap['sessions']:,} gap sessions (median {s_gap['median_length']:,.0f} events)",
          "all ratings by default; sessions cut at inactivity gaps; both are explicit parameters",
@@ -736,11 +742,15 @@ def findings_markdown(m: dict) -> str:
     lines = [f"### What we found ({data}, batch size {m['batch_size']})", ""]
     lines.append(
         f"* **Row-index time** dated every event between {t_row['first_shown']} and {t_row['last_shown']}. The "
-        f"'last day' split put users {t_row['test_user_ids'][0]}–{t_row['test_user_ids'][1]} (the end of the file) in "
-        f"test; their histories end between {t_row['test_ends'][0]} and {t_row['test_ends'][1]} in real time, and "
-        f"{t_row['train_later_than_test']:.0%} of training events come later than the first of those ends. With real "
-        f"time the same rule picks {_users(t_real['test_users'])} for test, and sbrlib's real-time cutoff leaves "
-        f"{t_fix['train_later_than_test']:.0%} of training events after any test session's end.")
+        f"'last day' split put the {_users(t_row['test_users'])} at the end of the table (ids "
+        f"{t_row['test_user_ids'][0]}–{t_row['test_user_ids'][1]}) in test; their histories end between "
+        f"{t_row['test_ends'][0]} and {t_row['test_ends'][1]} in real time, and a test history ends before a training "
+        f"one in {t_row['test_ends_first']:.0%} of (test, training) pairs, where a temporal split has 0% and a random "
+        f"choice 50%. With real time the same rule picks {_users(t_real['test_users'])} for test "
+        f"({t_real['test_ends_first']:.0%} of pairs); sbrlib's real-time cutoff gives {_users(t_fix['test_users'])} "
+        f"and {t_fix['test_ends_first']:.1%}"
+        + (" (above 0 only because held-out events with unseen items are removed after the split)."
+           if t_fix["test_ends_first"] > 0 else "."))
     if lo_bad["hit_cap"]:
         epoch = f"had not ended after {lo_bad['steps']:,} steps (the cap)"
     else:
@@ -777,7 +787,7 @@ def findings_markdown(m: dict) -> str:
         f"* **Undiscussed choices**: `Rating >= 3` dropped {rf['dropped']:,} of {rf['ratings']:,} ratings "
         f"({rf['dropped_share']:.1%}; the original's comment said 420k). A user's history as one session gave "
         f"{s_user['sessions']:,} 'sessions' with a median of {s_user['median_length']:,.0f} events over "
-        f"{s_user['median_days']:,.0f} days; inactivity gaps give {s_gap['sessions']:,} sessions with a median of "
+        f"{_duration(s_user['median_days'])}; inactivity gaps give {s_gap['sessions']:,} sessions with a median of "
         f"{s_gap['median_length']:,.0f} events.")
     lines += ["", "Timings are from this run on this machine; compare them within the run only."]
     return "\n".join(lines)

@@ -37,9 +37,9 @@ def test_row_index_time_dates_everything_in_1970(original, ratings):
 def test_original_events_keeps_file_order_and_filters(ratings, original):
     assert (original[RATING] >= 3).all() and len(original) == int((ratings[RATING] >= 3).sum())
     assert (original[SESSION] == original[USER]).all()
-    kept = ratings[ratings[RATING] >= 3].reset_index(drop=True)
+    kept = ratings[ratings[RATING] >= 3].sort_values(USER, kind="stable").reset_index(drop=True)
     assert (original["Time2"].to_numpy() == P.faulty_row_index_time(len(kept)).to_numpy()).all()
-    assert original[ITEM].tolist() == kept[ITEM].tolist()  # the tiny file is grouped by user already
+    assert original[ITEM].tolist() == kept[ITEM].tolist()  # file order within each user
 
 
 def _two_users():
@@ -55,13 +55,15 @@ def test_last_day_split_on_row_index_picks_users_by_file_position():
     assert set(faulty["test"][USER]) == {2}  # the last rows of the file, although the oldest in real time
     assert set(real["test"][USER]) == {1}
     report = P.split_report(faulty["train"], faulty["test"], faulty["valid"], "Time2")
-    assert report["last_shown"].startswith("1970") and report["train_later_than_test"] == 1.0
+    assert report["last_shown"].startswith("1970") and report["test_ends_first"] == 1.0
 
 
 def test_sbrlib_user_split_has_no_training_event_after_a_test_session_ends(ratings):
     split = preprocess.preprocess(ratings, PreprocessConfig(min_rating=3, session_mode="user"))
     report = P.split_report(split["train"], split["test"], split["valid"], TIME)
-    assert report["train_later_than_test"] == 0.0 and report["first_shown"] > "1970-12-31"
+    assert report["test_ends_first"] < 0.05 and report["first_shown"] > "1970-12-31"
+    faulty = P.original_last_day_split(P.original_events(ratings), "Time2", 0.002, 0.002)
+    assert P.split_report(faulty["train"], faulty["test"])["test_ends_first"] > 0.2
 
 
 def test_split_days_shrink_on_small_files():
@@ -246,7 +248,7 @@ def test_summary_and_findings_are_built_from_the_measurements():
     m = {
         "dataset": "x", "synthetic": True, "batch_size": 8,
         "time": {k: {"first_shown": "1970-01-01", "last_shown": "1970-01-10", "test_users": 3, "test_user_ids": [7, 9],
-                     "test_ends": ["2000-01-01", "2001-01-01"], "train_later_than_test": v}
+                     "test_ends": ["2000-01-01", "2001-01-01"], "test_ends_first": v}
                  for k, v in (("a", 0.5), ("b", 0.0), ("c", 0.0))},
         "loader": {"a": {"steps": 10, "hit_cap": True, "pairs": 80, "crossing_pairs": 4, "wrapped_pairs": 9,
                          "mixed_steps": 3, "expected_pairs": 50},
