@@ -7,10 +7,11 @@ year, e.g. ``"Hamlet (1990)"``, to choose another). Errors are one line on stder
 status 2: an unknown model (the available names are listed), a title that matches nothing
 (close titles are suggested), missing titles.
 
-Models are looked up in ``paths.models_dir`` (``models/<name>``, or the current run's folder when
-``$SBR_RUN_DIR`` is set) unless ``--models-dir`` is given. Movie titles, years and genres come
-from the dataset's movies file (``--dataset``, default: the known dataset name the model name
-starts with; ``--data-dir`` or ``$SBR_DATA_DIR``), else from the titles saved with the model.
+Models are looked up, unless ``--models-dir`` is given, in the run folder named by ``$SBR_RUN_DIR``,
+then in the newest ``make run-all`` run (``outputs/latest/models``), then in ``models/``; the first
+folder holding the name wins. Movie titles, years and genres come from the dataset's movies file
+(``--dataset``, default: the dataset the model's split or name starts with; ``--data-dir`` or
+``$SBR_DATA_DIR``), else from the titles saved with the model.
 
 Any other first argument is passed on to :mod:`sbrlib.cli` (``python -m sbrlib data ...``).
 """
@@ -38,27 +39,38 @@ class UsageError(Exception):
     """A problem with the command line; printed as one line, exit status 2."""
 
 
-def available_models(models_root: Path) -> list[str]:
-    """Names of the saved models under ``models_root`` (folders holding ``config.json``)."""
-    if not models_root.is_dir():
-        return []
-    return sorted(p.name for p in models_root.iterdir() if (p / "config.json").is_file())
+def model_roots() -> list[Path]:
+    """Folders that may hold saved models, in the order they are searched: the current run
+    (``$SBR_RUN_DIR/models``), the newest ``make run-all`` run (``outputs/latest/models``), ``models/``."""
+    roots = [paths.models_dir("x").parent, paths.project_dir() / "outputs" / "latest" / "models",
+             paths.project_dir() / "models"]
+    return list(dict.fromkeys(roots))
 
 
-def model_folder(name: str, models_root: Path) -> Path:
-    """The folder of model ``name``; UsageError listing the available names when it is not there."""
-    folder = models_root / name
-    if (folder / "config.json").is_file():
-        return folder
-    known = available_models(models_root)
+def available_models(roots: list[Path]) -> list[str]:
+    """Names of the saved models under ``roots`` (folders holding ``config.json``), sorted."""
+    names = set()
+    for root in roots:
+        if root.is_dir():
+            names.update(p.name for p in root.iterdir() if (p / "config.json").is_file())
+    return sorted(names)
+
+
+def model_folder(name: str, roots: list[Path]) -> Path:
+    """The folder of model ``name`` (first root holding it); UsageError listing the available names."""
+    for root in roots:
+        if (root / name / "config.json").is_file():
+            return root / name
+    where = " or ".join(str(r) for r in roots)
+    known = available_models(roots)
     if not known:
-        raise UsageError(f"no model {name!r}: no saved models in {models_root} "
+        raise UsageError(f"no model {name!r}: no saved models in {where} "
                          "(train one with `make run-all` or notebooks/04_train_gru4rec)")
     import difflib
 
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
-    raise UsageError(f"no model {name!r}{hint} in {models_root}; available: {', '.join(known)}")
+    raise UsageError(f"no model {name!r}{hint} in {where}; available: {', '.join(known)}")
 
 
 def guess_dataset(model_name: str) -> str | None:
@@ -66,6 +78,19 @@ def guess_dataset(model_name: str) -> str | None:
     -> ``synthetic-tiny``), or None."""
     names = sorted(datasets.SPECS, key=len, reverse=True)
     return next((d for d in names if model_name == d or model_name.startswith(d + "-")), None)
+
+
+def model_dataset(folder: Path) -> str | None:
+    """The dataset of a saved model: from the split recorded in its ``provenance.json``, else its name."""
+    provenance = folder / "provenance.json"
+    if provenance.is_file():
+        try:
+            split = json.loads(provenance.read_text()).get("split")
+        except (ValueError, AttributeError):
+            split = None
+        if split and (found := guess_dataset(str(split))):
+            return found
+    return guess_dataset(folder.name)
 
 
 def load_catalog(folder: Path, dataset: str | None, data_dir: str | None) -> pd.DataFrame:
@@ -107,11 +132,11 @@ def recommend_command(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         raise UsageError(f"--k must be >= 1, got {args.k}")
-    root = Path(args.models_dir).expanduser() if args.models_dir else paths.models_dir(args.model).parent
-    folder = model_folder(args.model, root)
+    roots = [Path(args.models_dir).expanduser()] if args.models_dir else model_roots()
+    folder = model_folder(args.model, roots)
     index = ItemIndex.from_frame(pd.read_parquet(folder / "items.parquet"))
     support = pd.Series(index.support, index=index.ids)
-    movies = load_catalog(folder, args.dataset or guess_dataset(args.model), args.data_dir)
+    movies = load_catalog(folder, args.dataset or model_dataset(folder), args.data_dir)
     titles = TitleIndex(movies, popularity=support)
     session = []
     for query in args.titles:
@@ -150,9 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, help="saved model name (folder under models/)")
     parser.add_argument("--k", type=int, default=10, help="number of recommendations (default 10)")
     parser.add_argument("--include-seen", action="store_true", help="allow the session's own movies in the list")
-    parser.add_argument("--dataset", default=None, help="dataset of the titles (default: from the model name)")
+    parser.add_argument("--dataset", default=None, help="dataset of the titles (default: from the model's split or name)")
     parser.add_argument("--data-dir", default=None, help="folder with the movies file (default: $SBR_DATA_DIR / data/raw)")
-    parser.add_argument("--models-dir", default=None, help="folder holding saved models (default: models/)")
+    parser.add_argument("--models-dir", default=None,
+                        help="folder holding saved models (default: $SBR_RUN_DIR/models, outputs/latest/models, models/)")
     return parser
 
 

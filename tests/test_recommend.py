@@ -281,6 +281,23 @@ def test_catalog_falls_back_to_the_titles_saved_with_the_model(saved):
     assert {ITEM, "Title", "Year"} <= set(catalog.columns) and catalog["Year"].notna().all()
 
 
+def test_models_are_found_in_the_newest_run_first(stub, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from sbrlib.__main__ import model_folder, model_roots
+
+    monkeypatch.setenv("SBR_PROJECT_DIR", str(tmp_path))
+    monkeypatch.delenv("SBR_RUN_DIR", raising=False)
+    run_models = tmp_path / "outputs" / "runs" / "r1" / "models"
+    shutil.copytree(stub / MODEL, run_models / MODEL)
+    (tmp_path / "outputs" / "latest").symlink_to(tmp_path / "outputs" / "runs" / "r1")
+    (tmp_path / "models" / "other").mkdir(parents=True)
+    (tmp_path / "models" / "other" / "config.json").write_text("{}")
+    assert model_folder(MODEL, model_roots()).resolve() == (run_models / MODEL).resolve()
+    code, _, err = _cli(capsys, "--model", "nope", "Heat")
+    assert code == 2 and f"available: other, {MODEL}" in err and "outputs/latest/models" in err
+
+
 def test_guess_dataset_from_model_name():
     assert guess_dataset("synthetic-tiny-gap-gru4rec") == "synthetic-tiny"
     assert guess_dataset("synthetic-gap-gru4rec") == "synthetic"
