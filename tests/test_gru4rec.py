@@ -117,13 +117,17 @@ def test_save_load_identical_scores(trained, tmp_path):
 
 def test_recommend_unknown_and_empty(trained):
     model, _ = trained
-    with pytest.warns(UserWarning, match="unknown to the model: \\[999\\]"):
+    with pytest.warns(UserWarning, match=r"unknown to GRU4Rec: \[999\]"):
         rec = model.recommend([999, 7], k=2)
     assert rec[ITEM].iloc[0] == 8
     assert 7 not in rec[ITEM].tolist()  # seen items excluded
+    assert (rec["Source"] == "model").all() and rec["Score"].notna().all()
     popular = model.recommend([], k=3)
     top = np.argsort(-model.popularity(), kind="stable")[:3]
     assert popular[ITEM].tolist() == model.item_index.to_ids(top).tolist()
+    # one kind of number per column: no popularity counts in the Score column
+    assert (popular["Source"] == "popularity").all() and popular["Score"].isna().all()
+    assert popular["Popularity"].tolist() == model.popularity()[top].tolist()
 
 
 def test_reproducible_with_seed():
