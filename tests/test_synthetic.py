@@ -100,3 +100,19 @@ def test_failed_generation_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         synthetic.write_dataset(tmp_path / "s", preset="ml-25m", **SMALL_CSV)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_eda_statistics_match_the_preprocessing_definitions(tiny_dir):
+    from sbrlib import eda, preprocess
+
+    ratings = datasets.load_ratings("synthetic-tiny", tiny_dir)
+    for gap in (600, 3600):
+        expected = preprocess.sessionize(preprocess.order_events(ratings), "gap", gap).groupby("SessionId").size()
+        pd.testing.assert_series_equal(eda.session_lengths(ratings, gap), expected, check_names=False)
+    by_gap = eda.sessions_by_gap(ratings, (600, 3600)).set_index("gap_s")
+    assert by_gap.loc[3600, "sessions"] == len(eda.session_lengths(ratings, 3600))
+    summary = eda.summary(ratings)["value"]
+    assert summary["distinct timestamps"] == ratings[TIME].nunique()
+    months = eda.activity_by_month(ratings)
+    assert months.sum() == len(ratings) and months.index.is_monotonic_increasing
+    assert str(months.index[0]) == pd.Timestamp(ratings[TIME].min(), unit="s").strftime("%Y-%m")
