@@ -35,6 +35,11 @@ class GRU4RecConfig:
         batch_size: parallel sessions per mini-batch.
         epochs: training epochs.
         steps_per_call: mini-batch steps per compiled call.
+        shrink_batch: at the end of an epoch, once no session is left to enter, compute only the
+            slots that still hold a session, as the official code drops finished slots (the loss
+            is still divided by ``batch_size``). ``"auto"``: in the smaller widths that pay for
+            their compilation (:func:`sbrlib.batching.plan_widths`); ``"always"``: halving the width
+            whenever the remaining sessions fit; ``"never"``: every slot at every step.
         jit_compile: compile the step functions with XLA.
         init_scale: weights are uniform in ±init_scale * sqrt(6 / (fan_in + fan_out)).
         eval_batch_size: parallel sessions when scoring (evaluation, validation).
@@ -67,6 +72,7 @@ class GRU4RecConfig:
     batch_size: int = 64
     epochs: int = 10
     steps_per_call: int = 32
+    shrink_batch: Literal["auto", "always", "never"] = "auto"
     jit_compile: bool = True
     init_scale: float = 1.0
     eval_batch_size: int = 512
@@ -87,6 +93,8 @@ class GRU4RecConfig:
                 raise ValueError(f"{name} is a drop probability in [0, 1), got {getattr(self, name)}")
         if self.full_softmax and self.loss != "cross-entropy":
             raise ValueError("full_softmax is only defined for loss='cross-entropy'")
+        if self.shrink_batch not in ("auto", "always", "never"):
+            raise ValueError(f"shrink_batch must be 'auto', 'always' or 'never', got {self.shrink_batch!r}")
         if self.n_sample < 0 or self.batch_size < 1 or self.epochs < 0 or self.steps_per_call < 1:
             raise ValueError("n_sample >= 0, batch_size >= 1, epochs >= 0, steps_per_call >= 1 required")
         object.__setattr__(self, "layers", tuple(int(s) for s in self.layers))

@@ -13,14 +13,24 @@ import numpy as np
 import pandas as pd
 
 from sbrlib._tf import tf  # quiet TensorFlow import (no CUDA/absl lines without a GPU)
-from sbrlib.batching import contiguous_sessions, make_schedule, schedule_from_frame
+from sbrlib.batching import (
+    Block,
+    contiguous_sessions,
+    make_schedule,
+    occupancy,
+    plan_widths,
+    schedule_from_frame,
+    shrink_schedule,
+)
 from sbrlib.columns import ITEM, SESSION, TIME, USER
 from sbrlib.fileio import atomic_dir, write_json
 from sbrlib.models.base import SessionModel
 from sbrlib.models.gru4rec.config import GRU4RecConfig
-from sbrlib.models.gru4rec.losses import bpr_max_loss, cross_entropy_loss
 from sbrlib.models.gru4rec.network import build_network
+from sbrlib.models.gru4rec.optim import Optimizer
 from sbrlib.models.gru4rec.sampler import NegativeSampler
+from sbrlib.models.gru4rec.scoring import make_score_functions
+from sbrlib.models.gru4rec.train import make_train_chunk
 from sbrlib.preprocess import ItemIndex
 from sbrlib.provenance import training_provenance
 
@@ -56,11 +66,15 @@ class GRU4Rec(SessionModel):
             valid: held-out sessions for per-epoch Recall@20/MRR@20 (and early stopping).
             progress: show tqdm progress bars (loss and events/s).
             epoch_callback: called with each epoch's history row (``epoch``, ``loss``, ``seconds``,
-                ``events_per_second`` and the validation metrics); it may raise to stop training
-                (e.g. ``optuna.TrialPruned``), and the exception propagates.
+                ``events_per_second``, ``occupancy`` and the validation metrics); it may raise to
+                stop training (e.g. ``optuna.TrialPruned``), and the exception propagates.
 
         Returns:
-            self; ``self.history`` holds one row per epoch.
+            self; ``self.history`` holds one row per epoch (``occupancy``: mean fraction of the
+            computed slots that held a session).
+
+        Raises:
+            FloatingPointError: when the loss becomes NaN or infinite.
         """
         from tqdm.auto import tqdm
 
@@ -74,35 +88,47 @@ class GRU4Rec(SessionModel):
         sampler = NegativeSampler(self.item_index.support, cfg.sample_alpha, max(cfg.n_sample, 1),
                                   cfg.sample_cache_size, cfg.seed)
         schedule = schedule_from_frame(events, item_idx, cfg.batch_size)
-        S, B = cfg.steps_per_call, cfg.batch_size
+        blocks = self._blocks(schedule)
+        occ = occupancy(blocks)
+        S = cfg.steps_per_call
+        # the schedule is the same every epoch: its chunks become tensors once
+        chunks = [[[tf.constant(a) for a in _chunk(b.schedule, c0, S)] for c0 in range(0, b.schedule.n_steps, S)]
+                  for b in blocks]
+        carries = [tf.constant(np.maximum(b.carry, 0).astype(np.int32)) for b in blocks]
+        no_negatives = tf.zeros((S, 1), tf.int32)
         rows, best, best_weights, waited = [], -np.inf, None, 0
         step = 0
         for epoch in range(1, cfg.epochs + 1):
-            states = [np.zeros((B, s), np.float32) for s in cfg.layers]
             t0 = time.perf_counter()
             total_loss, total_n = 0.0, 0
+            states = None
             with tqdm(total=schedule.n_pairs, unit="ev", desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress,
                       leave=False) as bar:
-                for c0 in range(0, schedule.n_steps, S):
-                    chunk = _chunk(schedule, c0, S)
-                    negatives = sampler.take(S) if cfg.n_sample > 0 else np.zeros((S, 1), np.int32)
-                    out = self._train_chunk(states, *[tf.constant(a) for a in chunk],
-                                            tf.constant(negatives), tf.constant(step, tf.int32))
-                    states = [s.numpy() for s in out[0]]
-                    loss_sum, n = float(out[1]), int(out[2])
-                    if not math.isfinite(loss_sum):
-                        raise FloatingPointError(
-                            f"training diverged at epoch {epoch} (loss {loss_sum}); lower learning_rate "
-                            f"(now {cfg.learning_rate}) or momentum (now {cfg.momentum})")
-                    total_loss += loss_sum
-                    total_n += n
-                    step += S
-                    bar.update(n)
-                    elapsed = time.perf_counter() - t0
-                    bar.set_postfix(loss=f"{total_loss / max(total_n, 1):.4f}", ev_s=f"{total_n / max(elapsed, 1e-9):,.0f}")
+                for block, block_chunks, carry in zip(blocks, chunks, carries, strict=True):
+                    if states is None:
+                        states = [tf.zeros((block.width, s), tf.float32) for s in cfg.layers]
+                    else:  # the sessions still running continue in fewer slots
+                        states = [tf.gather(h, carry) for h in states]
+                    for c, arrays in enumerate(block_chunks):
+                        n = min(S, block.schedule.n_steps - c * S)
+                        negatives = self._negatives(sampler, n) if cfg.n_sample > 0 else no_negatives
+                        states, loss_sum, count = self._train_chunk(
+                            states, *arrays, negatives, tf.constant(n, tf.int32), tf.constant(step, tf.int32))
+                        loss_sum, count = float(loss_sum), int(count)
+                        if not math.isfinite(loss_sum):
+                            raise FloatingPointError(
+                                f"training diverged at epoch {epoch} (loss {loss_sum}); lower learning_rate "
+                                f"(now {cfg.learning_rate}) or momentum (now {cfg.momentum})")
+                        total_loss += loss_sum
+                        total_n += count
+                        step += n
+                        bar.update(count)
+                        elapsed = time.perf_counter() - t0
+                        bar.set_postfix(loss=f"{total_loss / max(total_n, 1):.4f}",
+                                        ev_s=f"{total_n / max(elapsed, 1e-9):,.0f}")
             seconds = time.perf_counter() - t0
             row = {"epoch": epoch, "loss": total_loss / max(total_n, 1), "seconds": seconds,
-                   "events_per_second": total_n / max(seconds, 1e-9)}
+                   "events_per_second": total_n / max(seconds, 1e-9), "occupancy": occ}
             if valid is not None and len(valid):
                 from sbrlib.evaluation import EvalConfig, evaluate
 
@@ -128,119 +154,34 @@ class GRU4Rec(SessionModel):
         self.history = pd.DataFrame(rows)
         return self
 
+    def _blocks(self, schedule) -> list[Block]:
+        """The schedule as blocks of decreasing width (``config.shrink_batch``)."""
+        cfg = self.config
+        B = cfg.batch_size
+        if cfg.shrink_batch == "never":
+            return [Block(schedule, 0, np.arange(B), np.arange(B))]
+        widths = plan_widths(schedule, passes=max(cfg.epochs, 1)) if cfg.shrink_batch == "auto" else None
+        return shrink_schedule(schedule, widths)
+
+    def _negatives(self, sampler: NegativeSampler, n: int) -> tf.Tensor:
+        """Negatives for ``n`` steps as a (steps_per_call, n_sample) tensor (rows past ``n`` unused)."""
+        negatives = sampler.take(n)
+        pad = self.config.steps_per_call - n
+        if pad:
+            negatives = np.concatenate([negatives, np.zeros((pad, negatives.shape[1]), np.int32)])
+        return tf.constant(negatives)
+
     def _build_functions(self) -> None:
         cfg, net = self.config, self.net
         variables = net.named_variables()
-        names = list(variables)
-        tf_vars = [variables[k].value for k in names]
-        sparse = [k in net.sparse_names for k in names]
-        slots = {"acc": [], "mom": [], "m": [], "v": []}
-        for var in tf_vars:
-            for key in slots:
-                slots[key].append(tf.Variable(tf.zeros_like(var), trainable=False))
-        self._slots = slots
-        self._opt_step = tf.Variable(0.0, trainable=False, dtype=tf.float32)
-        logp0 = None
-        if cfg.logq > 0:
-            pop = np.asarray(self.item_index.support, np.float64)
-            logp0 = tf.constant(np.log(pop).astype(np.float32))
-        lr = tf.constant(cfg.learning_rate, tf.float32)
-        mu = tf.constant(cfg.momentum, tf.float32)
-
-        def apply(grads, gate):
-            if cfg.optimizer == "adam":
-                self._opt_step.assign_add(gate)
-                t = tf.maximum(self._opt_step, 1.0)
-                b1, b2, eps = 0.9, 0.999, 1e-7
-                for var, g, m, v in zip(tf_vars, grads, slots["m"], slots["v"], strict=True):
-                    m_new = b1 * m + (1 - b1) * g
-                    v_new = b2 * v + (1 - b2) * g * g
-                    upd = lr * (m_new / (1 - b1 ** t)) / (tf.sqrt(v_new / (1 - b2 ** t)) + eps)
-                    m.assign(gate * m_new + (1 - gate) * m)
-                    v.assign(gate * v_new + (1 - gate) * v)
-                    var.assign_sub(gate * upd)
-                return
-            for var, g, acc, mom, is_sparse in zip(tf_vars, grads, slots["acc"], slots["mom"], sparse, strict=True):
-                if is_sparse:  # only rows touched in this step change (as the official sparse update)
-                    axes = list(range(1, len(g.shape)))
-                    touched = tf.cast(tf.reduce_any(tf.not_equal(g, 0.0), axis=axes) if axes else tf.not_equal(g, 0.0),
-                                      tf.float32)
-                    touched = tf.reshape(touched, [-1] + [1] * len(axes)) * gate
-                else:
-                    touched = gate
-                acc_new = acc + g * g
-                step_ = lr * g / tf.sqrt(acc_new + cfg.adagrad_eps)
-                acc.assign(touched * acc_new + (1 - touched) * acc)
-                if cfg.momentum > 0:
-                    mom_new = mu * mom - step_
-                    mom.assign(touched * mom_new + (1 - touched) * mom)
-                    delta = mu * mom_new - step_ if cfg.nesterov else mom_new
-                    var.assign_add(touched * delta)
-                else:
-                    var.assign_sub(touched * step_)
-
-        def loss_fn(out, targets, active, negatives):
-            activef = tf.cast(active, tf.float32)
-            if cfg.full_softmax:
-                logits = tf.matmul(out, net.Wy, transpose_b=True) + net.By
-                losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
-                return tf.reduce_sum(losses * activef)
-            cands = tf.concat([targets, tf.reshape(negatives, [-1])], 0) if cfg.n_sample > 0 else targets
-            logits = tf.matmul(out, tf.gather(net.Wy, cands), transpose_b=True) + tf.gather(net.By, cands)
-            n_b = tf.shape(targets)[0]
-            col_ok = tf.concat([active, tf.ones([tf.shape(cands)[0] - n_b], tf.bool)], 0)  # inactive slots are no negatives
-            if cfg.loss == "cross-entropy":
-                if logp0 is not None:  # logQ: in-batch targets ~ pop, samples ~ pop ** alpha (official)
-                    logq = tf.gather(logp0, cands) * tf.concat(
-                        [tf.ones([n_b]), tf.fill([tf.shape(cands)[0] - n_b], cfg.sample_alpha)], 0)
-                    logits = logits - cfg.logq * logq
-                return cross_entropy_loss(logits, active, col_ok)
-            return bpr_max_loss(logits, active, col_ok, cfg.bpreg, cfg.elu_param)
-
-        def train_chunk(states, inputs, targets, starts, active, negatives, step0):
-            n_layers = len(cfg.layers)
-
-            def body(t, loss_sum, count, *hs):
-                keep = 1.0 - tf.cast(starts[t], tf.float32)[:, None]
-                hs = [h * keep for h in hs]  # zero the state of slots whose session starts now
-                seed = tf.stack([tf.constant(cfg.seed, tf.int32), step0 + t])
-                with tf.GradientTape() as tape:
-                    out, new_hs = net(inputs[t], hs, training=True, seed=seed)
-                    loss = loss_fn(out, targets[t], active[t], negatives[t])
-                    # summed over the mini-batch, divided by batch_size (as the official code)
-                    objective = loss / cfg.batch_size
-                grads = tape.gradient(objective, tf_vars)
-                grads = [tf.convert_to_tensor(g) if g is not None else tf.zeros_like(v) for g, v in zip(grads, tf_vars, strict=True)]
-                gate = tf.cast(tf.reduce_any(active[t]), tf.float32)
-                apply(grads, gate)
-                n = tf.reduce_sum(tf.cast(active[t], tf.float32))
-                return (t + 1, loss_sum + loss, count + n, *[tf.stop_gradient(h) for h in new_hs])
-
-            init = (tf.constant(0), tf.constant(0.0), tf.constant(0.0), *states)
-            result = tf.while_loop(lambda t, *_: t < tf.shape(inputs)[0], body, init,
-                                   maximum_iterations=cfg.steps_per_call)
-            return list(result[3: 3 + n_layers]), result[1], result[2]
-
-        def score_step(states, items, starts):
-            keep = 1.0 - tf.cast(starts, tf.float32)[:, None]
-            states = [h * keep for h in states]
-            out, new_states = net(items, states, training=False)
-            scores = tf.matmul(out, net.Wy, transpose_b=True) + net.By
-            return new_states, scores
-
-        def run_sequence(states, items, starts):  # (T, B) steps without scoring, for warm starts
-            def body(t, *hs):
-                keep = 1.0 - tf.cast(starts[t], tf.float32)[:, None]
-                _, new_hs = net(items[t], [h * keep for h in hs], training=False)
-                return (t + 1, *new_hs)
-
-            result = tf.while_loop(lambda t, *_: t < tf.shape(items)[0], body, (tf.constant(0), *states))
-            return list(result[1:])
-
-        jit = cfg.jit_compile
-        self._train_chunk = tf.function(train_chunk, jit_compile=jit, reduce_retracing=True)
-        self._score_step = tf.function(score_step, jit_compile=jit, reduce_retracing=True)
-        self._run_sequence = tf.function(run_sequence, reduce_retracing=True)
+        tables = net.table_names()
+        self._optimizer = Optimizer(cfg, {k: v.value for k, v in variables.items() if k not in tables},
+                                    {k: variables[k].value for k in tables})
+        self._train_chunk = make_train_chunk(net, cfg, self._optimizer, self.item_index.support)
+        functions = make_score_functions(net, cfg)
+        self._score_step = functions["score_step"]
+        self._score_rows = functions["score_rows"]
+        self._run_sequence = functions["run_sequence"]
 
     # ------------------------------------------------------------------ weights
 
@@ -256,20 +197,34 @@ class GRU4Rec(SessionModel):
     # ------------------------------------------------------------------ inference (evaluator interface)
 
     def reset(self, batch_size: int) -> None:
-        self._states = [np.zeros((batch_size, s), np.float32) for s in self.config.layers]
+        self._states = [tf.zeros((batch_size, s), tf.float32) for s in self.config.layers]
         self._slot_users = np.full(batch_size, -1, np.int64)
 
     def step(self, items, starts, users=None, active=None):
+        """One evaluation step (see :meth:`SessionModel.step`): one compiled call; when fewer than half
+        of the slots are active, only those are computed (in a power-of-two width) and the rows of
+        idle slots are zeros."""
+        items = np.asarray(items, np.int32)
         starts = np.asarray(starts, bool)
-        if self.config.sequence_aware and users is not None and len(self._user_ids):
-            self._remember(starts)
+        if self.config.sequence_aware and users is not None and len(self._user_ids) and starts.any():
+            states = [s.numpy().copy() for s in self._states]
+            self._remember(starts, states)
             self._slot_users = np.where(starts, users, self._slot_users)
-            self._restore(starts)
+            self._restore(starts, states)
+            self._states = [tf.constant(s) for s in states]
             starts = np.zeros_like(starts)  # restored states must not be zeroed
-        new_states, scores = self._score_step(self._states, tf.constant(np.asarray(items, np.int32)),
-                                              tf.constant(starts))
-        self._states = [s.numpy() for s in new_states]
-        return scores.numpy()
+        B = len(items)
+        rows = np.flatnonzero(active) if active is not None else None
+        if rows is None or 2 * len(rows) > B or len(rows) == 0:
+            self._states, scores = self._score_step(self._states, tf.constant(items), tf.constant(starts))
+            return scores.numpy()
+        width = 1 << int(np.ceil(np.log2(len(rows))))
+        padded = np.r_[rows, np.full(width - len(rows), rows[-1])].astype(np.int32)
+        self._states, scores = self._score_rows(self._states, tf.constant(items), tf.constant(starts),
+                                                tf.constant(padded))
+        out = np.zeros((B, self.n_items), np.float32)
+        out[rows] = scores.numpy()[: len(rows)]
+        return out
 
     def _user_rows(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows of ``users`` in the stored user states and whether each user is known."""
@@ -277,16 +232,18 @@ class GRU4Rec(SessionModel):
         ok = (pos < len(self._user_ids)) & (self._user_ids[np.minimum(pos, len(self._user_ids) - 1)] == users)
         return pos, ok
 
-    def _remember(self, starts: np.ndarray) -> None:
+    def _remember(self, starts: np.ndarray, states: list[np.ndarray]) -> None:
+        """Store the final state of each slot whose session (of a known user) ends now."""
         rows = np.flatnonzero(starts & (self._slot_users >= 0))
         pos, ok = self._user_rows(self._slot_users[rows])
-        for layer, state in enumerate(self._states):
+        for layer, state in enumerate(states):
             self._user_states[layer][pos[ok]] = state[rows[ok]]
 
-    def _restore(self, starts: np.ndarray) -> None:
+    def _restore(self, starts: np.ndarray, states: list[np.ndarray]) -> None:
+        """Start each new session from its user's stored state (zeros for unknown users)."""
         rows = np.flatnonzero(starts)
         pos, ok = self._user_rows(self._slot_users[rows])
-        for layer, state in enumerate(self._states):
+        for layer, state in enumerate(states):
             state[rows] = 0.0
             state[rows[ok]] = self._user_states[layer][pos[ok]]
 
@@ -374,7 +331,6 @@ class GRU4Rec(SessionModel):
         if (folder / "titles.parquet").is_file():
             model.titles = pd.read_parquet(folder / "titles.parquet").set_index(ITEM)["Title"]
         return model
-
 
 
 def _chunk(schedule, start: int, size: int) -> tuple[np.ndarray, ...]:

@@ -38,7 +38,6 @@ def build_network(n_items: int, config: GRU4RecConfig):
                 init = keras.initializers.RandomUniform(-scale, scale, seed=rng_seed + k)
                 return self.add_weight(shape=shape, initializer=init, name=name)
 
-            self.sparse_names = {"E", "Wy", "By"}
             if config.constrained_embedding:
                 self.E = uniform((n_items, layers[-1]), "E", 1)
                 self.Wy = self.E
@@ -69,6 +68,10 @@ def build_network(n_items: int, config: GRU4RecConfig):
                 self.bh.append(None if table_layer else
                                self.add_weight(shape=(3 * size,), initializer="zeros", name=f"bh{i}"))
 
+        def table_names(self) -> list[str]:
+            """Names of the item tables (one row per item), as in :meth:`named_variables`."""
+            return [k for k in ("E", "Wy", "By") if k in self.named_variables()]
+
         def named_variables(self) -> dict:
             """Unique trainable variables by name (``Wy`` is ``E`` when constrained)."""
             out = {"E": self.E, "By": self.By}
@@ -95,8 +98,15 @@ def build_network(n_items: int, config: GRU4RecConfig):
             Returns:
                 ``(output (B, layers[-1]), new_states)``.
             """
+            return self.recur(tf.gather(self.E, items), states, training=training, seed=seed)
+
+        def recur(self, x, states, training=False, seed=None):
+            """One time step from already looked-up input rows ``x`` = ``E[items]`` (B, E.shape[1]).
+
+            Returns:
+                ``(output (B, layers[-1]), new_states)``.
+            """
             cfg = self.config
-            x = tf.gather(self.E, items)
             if training and cfg.dropout_embed > 0 and not self.input_table:
                 x = _dropout(x, cfg.dropout_embed, seed, 0)
             new_states = []
