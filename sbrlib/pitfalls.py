@@ -368,7 +368,7 @@ def faulty_one_hot(idx: np.ndarray, n_items: int) -> np.ndarray:
     Returns:
         (n, n_items) float64 one-hot rows.
     """
-    import keras
+    from sbrlib._tf import keras
 
     return keras.utils.to_categorical(np.asarray(idx), num_classes=n_items)
 
@@ -407,7 +407,7 @@ def original_onehot_gru(n_items: int, batch_size: int, units: int = 50, learning
     Returns:
         A compiled ``keras.Sequential`` model; its GRU layer is ``model.layers[0]``.
     """
-    import keras
+    from sbrlib._tf import keras
 
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([
