@@ -68,3 +68,9 @@ tune: venv
 	  -p DATA_DIR "$${SBR_DATA_DIR:-}" -p TUNE_MINUTES $(TUNE_MINUTES) -y "TUNE_TRIALS: null" -p REUSE_STUDY False \
 	  --progress-bar notebooks/03_tuning.ipynb outputs/tune/03_tuning-$(DATASET)-$(SESSION_MODE).ipynb
 	@echo "studies: results/$(DATASET)-$(SESSION_MODE)/tuning.sqlite3; executed notebook: outputs/tune/03_tuning-$(DATASET)-$(SESSION_MODE).ipynb"
+
+# make report [RUN=outputs/runs/<run-id>]: (re)build <run>/report/index.html from an existing run
+# (executed notebooks and results); without RUN, the latest run under outputs/runs.
+.PHONY: report
+report: venv
+	$(BIN)/python -m sbrlib.report $(RUN)

@@ -90,7 +90,7 @@ def load_split(name_or_folder: str | Path, frames: tuple[str, ...] = FRAMES) -> 
         if not path.is_file():
             raise DataError(f"{path} missing: the split is incomplete; run 02_preprocessing again")
         frame = pd.read_parquet(path)
-        frame.attrs.update(split=folder.name, split_fingerprint=fp)  # provenance travels with the frames
+        frame.attrs.update(split=folder.name, split_fingerprint=fp, frame=key)  # provenance travels with the frames
         loaded[key] = frame
     split = Split(loaded, manifest["cutoffs"], config)
     split.name, split.fingerprint = folder.name, fp

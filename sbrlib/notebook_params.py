@@ -10,7 +10,7 @@ from __future__ import annotations
 from sbrlib import checks as C
 from sbrlib.metrics import TIE_POLICIES
 
-DATASETS = ("ml-1m", "ml-100k", "synthetic", "synthetic-tiny")
+DATASETS = ("ml-1m", "ml-100k", "ml-10m", "ml-20m", "ml-25m", "ml-32m", "synthetic", "synthetic-tiny", "synthetic-25m")
 """Datasets the notebooks accept (``DATASET``); :mod:`sbrlib.datasets` may know more."""
 
 _COMMON = {
@@ -34,6 +34,17 @@ def _choices_list(*allowed: str) -> C.Check:
 
 
 SPECS: dict[str, dict[str, C.Check]] = {
+    "00_what_went_wrong": {
+        **_COMMON,
+        "ORIGINAL_SPLIT_DAYS": C.optional(C.number(gt=0)),
+        "ORIGINAL_BATCH_SIZE": C.integer(min=1),
+        "LOADER_MAX_STEPS": C.integer(min=1),
+        "ORIGINAL_UNITS": C.integer(min=1),
+        "ONEHOT_STEPS": C.integer(min=2),
+        "SPEED_STEPS": C.integer(min=2),
+        "ARGSORT_PREDICTIONS": C.integer(min=10),
+        "SEED": C.integer(min=0),
+    },
     "01_eda": {
         **_COMMON,
         "GAPS": C.int_list(min=1),
@@ -102,15 +113,28 @@ SPECS: dict[str, dict[str, C.Check]] = {
         "MODEL_NAME": C.text(),
         "KS": C.int_list(min=1),
         "TIE_POLICY": C.one_of(*TIE_POLICIES),
-        "EXCLUDE_SEEN": C.boolean(),
+        "EXCLUDE_SEEN": C.one_of("none", "session", "user", True, False),
         "EVAL_BATCH_SIZE": C.integer(min=1),
+        "BASELINE_PARAMS": C.one_of("defaults", "tuned"),
         "ITEMKNN_LAMBDA": C.number(min=0),
         "ITEMKNN_ALPHA": C.number(min=0, max=1),
         "SR_STEPS": C.integer(min=1),
         "VSKNN_K": C.integer(min=1),
         "VSKNN_SAMPLE": C.integer(min=1),
+        "N_BOOT": C.integer(min=1),
         "ORDER_EXPERIMENT": C.boolean(),
-        "ORDER_EPOCHS": C.optional(C.integer(min=1)),
+        "ORDER_EPOCHS": C.optional(C.integer(min=0)),
+        "SEED": C.integer(min=0),
+    },
+    "06_try_it": {
+        **_COMMON, **_SPLIT,
+        "MODEL_NAME": C.text(),
+        "TITLES": lambda v: None if isinstance(v, (list, tuple)) and all(isinstance(t, str) and t.strip() for t in v)
+        else 'a list of movie titles, e.g. ["Toy Story", "Heat"] ([]: the first items of a random validation session)',
+        "N_FIRST": C.integer(min=1),
+        "K": C.integer(min=1),
+        "EXCLUDE_SEEN": C.boolean(),
+        "INTERACTIVE": C.optional(C.boolean()),
         "SEED": C.integer(min=0),
     },
 }

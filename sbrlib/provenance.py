@@ -68,10 +68,12 @@ def frame_split(frame: Any) -> tuple[str | None, str | None]:
 
 
 def training_provenance(train: Any, config: Mapping[str, Any]) -> dict[str, Any]:
-    """What a model fitted on ``train`` with ``config`` is made from: the split (from the frame's
-    attrs, see :func:`frame_split`) and the fingerprint of its config."""
+    """What a model fitted on ``train`` with ``config`` is made from: the split and which of its
+    frames (``train`` or ``train_tr``; from the frame's attrs, see :func:`frame_split`) and the
+    fingerprint of its config."""
     name, fp = frame_split(train)
-    return {"split": name, "split_fingerprint": fp, "config_fingerprint": fingerprint(dict(config))}
+    return {"split": name, "split_fingerprint": fp, "trained_on": (getattr(train, "attrs", {}) or {}).get("frame"),
+            "config_fingerprint": fingerprint(dict(config))}
 
 
 def check_same_split(model_provenance: Mapping[str, Any] | None, split_name: str | None,

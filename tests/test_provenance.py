@@ -93,3 +93,19 @@ def test_checks_name_the_parameter_value_and_allowed_values():
                      "nb: LOSS = 'c': must be one of 'a', 'b'",
                      "nb: FLAG = 1: must be True or False"]
     checks.validate({"EPOCHS": 3, "LAYERS": [100], "LOSS": "a", "P": 2, "FLAG": True}, spec)
+
+
+def test_evaluate_refuses_a_model_trained_on_another_split(tiny_dir):
+    from sbrlib.evaluation import evaluate
+    from sbrlib.models import Pop
+
+    base = preprocess.PreprocessConfig(**SMALL)
+    split, _ = artifacts.prepare("synthetic-tiny", base, data_dir=tiny_dir)
+    other, _ = artifacts.prepare("synthetic-tiny", preprocess.PreprocessConfig(**SMALL, session_gap=600),
+                                 data_dir=tiny_dir)
+    model = Pop().fit(split["train"])
+    model.provenance = provenance.training_provenance(split["train"], {})
+    assert model.provenance["trained_on"] == "train" and model.provenance["split"] == split.name
+    assert evaluate(model, split["test"], progress=False).metrics["predictions"] > 0
+    with pytest.raises(ProvenanceError, match=f"trained on split {split.name} .* split {other.name}"):
+        evaluate(model, other["test"], progress=False)

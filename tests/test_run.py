@@ -65,8 +65,8 @@ def test_plan_checks_every_profile_entry_before_running(tmp_path):
         _plan(profile="bad", project=src)
     text = str(err.value)
     assert "EPOCH (did you mean EPOCHS" in text and "no notebook declares this parameter" in text
-    assert "04_train_gru4rec (profile bad): EPOCHS = 0: must be an integer >= 1" in text
-    assert "LAYERS = 100: must be a list of integers" in text
+    assert "04_train_gru4rec (profile bad): EPOCHS = 0: must be None or an integer >= 1" in text
+    assert "LAYERS = 100: must be None or a list of integers" in text
 
 
 def _tiny_notebook(path: Path, body: str) -> None:
