@@ -1,5 +1,5 @@
 # sbrlib – session-based recommendation on MovieLens.
-#   make run-all  [DATASET=ml-1m|ml-100k|synthetic|synthetic-tiny] [PROFILE=full|smoke] [SESSION_MODE=gap|user]
+#   make run-all  [DATASET=ml-1m|ml-100k|synthetic|synthetic-tiny] [PROFILE=full|smoke] [SESSION_MODE=gap|user] [FROM=04]
 #   make test | bench | data | lint | clean
 # Every target creates .venv and installs requirements when needed.
 
@@ -9,8 +9,7 @@ BIN := $(VENV)/bin
 DATASET ?= ml-1m
 PROFILE ?= full
 SESSION_MODE ?= gap
-OUTPUTS := outputs/$(DATASET)
-NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+FROM ?=
 export SBR_DATA_DIR
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
@@ -28,16 +27,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 data: venv
 	$(BIN)/python -m sbrlib.cli data --dataset $(DATASET)
 
-run-all: venv data
-	@mkdir -p $(OUTPUTS)
-	@for nb in $(NOTEBOOKS); do \
-	  name=$$(basename $$nb); \
-	  echo "=== $$name ($(DATASET), profile $(PROFILE))"; \
-	  $(BIN)/papermill --cwd notebooks -f params/$(PROFILE).yaml -p DATASET $(DATASET) -p SESSION_MODE $(SESSION_MODE) \
-	    -p DATA_DIR "$${SBR_DATA_DIR:-}" --progress-bar $$nb $(OUTPUTS)/$$name \
-	    || { echo "*** FAILED: $$nb (executed copy with the error: $(OUTPUTS)/$$name)"; exit 1; }; \
-	done
-	@$(BIN)/python -m sbrlib.cli summary --dataset $(DATASET)-$(SESSION_MODE)
+# checks DATASET, PROFILE, SESSION_MODE, FROM and the profile first; then runs the notebooks into
+# outputs/runs/<time>-<dataset>-<mode>-<profile>/ (outputs/latest points at the newest run)
+run-all: venv
+	@$(BIN)/python -m sbrlib.run --dataset "$(DATASET)" --profile "$(PROFILE)" --session-mode "$(SESSION_MODE)" --from "$(FROM)"
 
 test: venv
 	$(BIN)/python -m pytest -q
@@ -59,6 +52,22 @@ strip: venv
 
 clean:
 	rm -rf outputs results models .pytest_cache .hypothesis
+
+# A longer hyperparameter search (notebook 03) for GRU4Rec and the baselines of one split:
+#   make tune DATASET=ml-100k [SESSION_MODE=gap] [TUNE_MINUTES=60]
+# The studies go to results/<split>/tuning.sqlite3 (outside run folders); running it again adds
+# trials to them; later `make run-all` runs of the same split reuse them (notebook 03, REUSE_STUDY).
+TUNE_MINUTES ?= 60
+.PHONY: tune
+tune: venv
+	@mkdir -p outputs/tune
+	SBR_RUN_DIR= $(BIN)/papermill --cwd notebooks -p DATASET $(DATASET) -p SESSION_MODE $(SESSION_MODE) \
+	  -p DATA_DIR "$${SBR_DATA_DIR:-}" --progress-bar notebooks/02_preprocessing.ipynb \
+	  outputs/tune/02_preprocessing-$(DATASET)-$(SESSION_MODE).ipynb
+	SBR_RUN_DIR= $(BIN)/papermill --cwd notebooks -p DATASET $(DATASET) -p SESSION_MODE $(SESSION_MODE) \
+	  -p DATA_DIR "$${SBR_DATA_DIR:-}" -p TUNE_MINUTES $(TUNE_MINUTES) -y "TUNE_TRIALS: null" -p REUSE_STUDY False \
+	  --progress-bar notebooks/03_tuning.ipynb outputs/tune/03_tuning-$(DATASET)-$(SESSION_MODE).ipynb
+	@echo "studies: results/$(DATASET)-$(SESSION_MODE)/tuning.sqlite3; executed notebook: outputs/tune/03_tuning-$(DATASET)-$(SESSION_MODE).ipynb"
 
 # make report [RUN=outputs/runs/<run-id>]: (re)build <run>/report/index.html from an existing run
 # (executed notebooks and results); without RUN, the latest run under outputs/runs.

@@ -141,6 +141,131 @@ def make_schedule(session_ids: np.ndarray, items: np.ndarray, batch_size: int,
                     position_m.astype(np.int32), ids, lengths)
 
 
+@dataclass(frozen=True)
+class Block:
+    """Consecutive steps of a schedule computed with fewer slots (see :func:`shrink_schedule`).
+
+    Attributes:
+        schedule: the block's steps as a :class:`Schedule` of ``width`` slots (``session_order``
+            and ``session_length`` are those of the whole schedule).
+        first_step: index of the block's first step in the whole schedule.
+        slots: (width,) slot of the whole schedule that each slot of the block holds (-1: idle).
+        carry: (width,) slot of the previous block whose state each slot continues (-1: none; for
+            the first block, the slot of the whole schedule).
+    """
+
+    schedule: Schedule
+    first_step: int
+    slots: np.ndarray
+    carry: np.ndarray
+
+    @property
+    def width(self) -> int:
+        """Number of slots computed at each step of the block."""
+        return self.schedule.inputs.shape[1]
+
+
+def _slots_in_use(schedule: Schedule) -> tuple[np.ndarray, np.ndarray]:
+    """``(used, last_active)``: slots with a pair at step t or later (non-increasing in t), and
+    each slot's last step with a pair (-1: never)."""
+    n_steps, B = schedule.inputs.shape
+    ever = schedule.active.any(axis=0)
+    last_active = np.where(ever, n_steps - 1 - np.argmax(schedule.active[::-1], axis=0), -1)
+    used = B - np.searchsorted(np.sort(last_active), np.arange(n_steps), side="left")
+    return used, last_active
+
+
+def _width_per_step(used: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """The smallest of ``widths`` (decreasing, first = full width) holding ``used[t]`` slots."""
+    fits = widths[None, :] >= used[:, None]
+    return widths[np.maximum(fits.sum(axis=1) - 1, 0)]
+
+
+def shrink_schedule(schedule: Schedule, widths: tuple[int, ...] | None = None, min_width: int = 1) -> list[Block]:
+    """Split a schedule into blocks of decreasing width so idle slots are not computed.
+
+    Once no session is left to enter, finished slots stay idle (the official GRU4Rec code drops
+    them and shrinks the mini-batch). Here a new block starts whenever the slots that still have
+    pairs fit into a smaller allowed width (a few static shapes for compiled code). Remaining slots
+    keep their order and their sessions continue (see ``Block.carry``); pairs, starts and sessions
+    are those of ``schedule``, step for step.
+
+    Args:
+        schedule: a whole-epoch schedule (:func:`make_schedule`).
+        widths: allowed widths below the full one (default: every power of two >= ``min_width``).
+        min_width: smallest width when ``widths`` is None (>= 1).
+
+    Returns:
+        The blocks in step order; together they hold every pair of ``schedule`` exactly once.
+    """
+    if min_width < 1:
+        raise ValueError(f"min_width must be >= 1, got {min_width}")
+    n_steps, B = schedule.inputs.shape
+    if widths is None:
+        widths = tuple(1 << k for k in range(B.bit_length()) if min_width <= (1 << k) < B)
+    allowed = np.array(sorted({B, *[int(w) for w in widths if 1 <= int(w) < B]}, reverse=True), np.int64)
+    if n_steps == 0:
+        return [Block(schedule, 0, np.arange(B), np.arange(B))]
+    used, last_active = _slots_in_use(schedule)
+    width = _width_per_step(used, allowed)
+    bounds = np.r_[0, np.flatnonzero(np.diff(width)) + 1, n_steps]
+    blocks: list[Block] = []
+    prev_slots = np.arange(B)
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        w = int(width[lo])
+        keep = np.flatnonzero(last_active >= lo)
+        slots = np.full(w, -1, np.int64)
+        slots[: len(keep)] = keep
+        pos_in_prev = np.full(B, -1, np.int64)
+        pos_in_prev[prev_slots[prev_slots >= 0]] = np.flatnonzero(prev_slots >= 0)
+        carry = np.where(slots >= 0, pos_in_prev[np.maximum(slots, 0)], -1)
+        safe = np.maximum(slots, 0)
+        idle = (slots < 0)[None, :]
+
+        def cut(a, fill, safe=safe, idle=idle, lo=lo, hi=hi):
+            return np.where(idle, fill, a[lo:hi][:, safe]).astype(a.dtype)
+
+        sub = Schedule(cut(schedule.inputs, 0), cut(schedule.targets, 0), cut(schedule.starts, False),
+                       cut(schedule.active, False), cut(schedule.session, -1), cut(schedule.position, -1),
+                       schedule.session_order, schedule.session_length)
+        blocks.append(Block(sub, int(lo), slots, carry))
+        prev_slots = slots
+    return blocks
+
+
+def plan_widths(schedule: Schedule, passes: int = 1, step_overhead: float = 32.0,
+                width_cost: float = 300_000.0, min_width: int = 1) -> tuple[int, ...]:
+    """Choose the widths of :func:`shrink_schedule` that minimize an estimated compute cost.
+
+    Cost model, in units of one slot's work in one step: a step of width w costs
+    ``step_overhead + w``, every width beyond the full one costs ``width_cost`` once (compiling
+    another static shape), and the schedule runs ``passes`` times (epochs). Every subset of the
+    powers of two below the full width (>= ``min_width``) is tried; ties keep fewer widths.
+
+    Returns:
+        The chosen widths below the full one, decreasing (empty: do not shrink).
+    """
+    n_steps, B = schedule.inputs.shape
+    candidates = [1 << k for k in range(B.bit_length()) if min_width <= (1 << k) < B][::-1]
+    if n_steps == 0 or not candidates:
+        return ()
+    used, _ = _slots_in_use(schedule)
+    best, best_cost = (), float(passes) * n_steps * (step_overhead + B)
+    for mask in range(1, 1 << len(candidates)):
+        chosen = tuple(w for i, w in enumerate(candidates) if mask >> i & 1)
+        width = _width_per_step(used, np.array((B, *chosen), np.int64))
+        cost = passes * float((step_overhead + width).sum()) + width_cost * len(chosen)
+        if cost < best_cost:
+            best, best_cost = chosen, cost
+    return best
+
+
+def occupancy(blocks: list[Block]) -> float:
+    """Mean fraction of computed slots that hold a pair (pairs / sum of step widths)."""
+    slots = sum(b.schedule.n_steps * b.width for b in blocks)
+    return sum(b.schedule.n_pairs for b in blocks) / slots if slots else float("nan")
+
+
 def schedule_from_frame(events: pd.DataFrame, item_idx: np.ndarray, batch_size: int) -> Schedule:
     """:func:`make_schedule` for a sessionized frame (sorted by session then time).
 

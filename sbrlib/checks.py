@@ -20,11 +20,14 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from sbrlib.errors import UserFacingError
+
 Check = Callable[[Any], "str | None"]
 
 
-class ParameterError(ValueError):
-    """Bad parameter values; the message has one line per bad value (name, value, allowed values)."""
+class ParameterError(UserFacingError, ValueError):
+    """Bad parameter values; the message has one line per bad value (name, value, allowed values).
+    Shown without a traceback in notebooks."""
 
 
 def one_of(*allowed: Any) -> Check:

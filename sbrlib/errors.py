@@ -1,7 +1,15 @@
 """Exceptions raised by sbrlib with messages written for users."""
 
 
-class DataError(Exception):
+class UserFacingError(Exception):
+    """An error whose message says everything: in Jupyter it is shown without a traceback."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows these lines instead of the traceback
+        return [f"{type(self).__name__}: {line}" if i == 0 else f"    {line}"
+                for i, line in enumerate(str(self).splitlines() or [""])]
+
+
+class DataError(UserFacingError):
     """Bad or missing input data; the message says what, where and how to fix it."""
 
 

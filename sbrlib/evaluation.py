@@ -23,6 +23,7 @@ from sbrlib import metrics as M
 from sbrlib.batching import contiguous_sessions, schedule_from_frame
 from sbrlib.columns import ITEM, SESSION, TIME, USER
 from sbrlib.models.base import SessionModel
+from sbrlib.provenance import check_same_split, frame_split
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +176,13 @@ def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalC
 
     Returns:
         An :class:`EvalResult`.
+
+    Raises:
+        ProvenanceError: the model was trained on another split than the one ``test`` comes from
+            (both known from their provenance), naming both.
     """
     start_time = time.perf_counter()
+    check_same_split(getattr(model, "provenance", None), *frame_split(test), model_name=f"model {model.name}")
     test = contiguous_sessions(test)
     test, item_idx = _map_items(model, test)
     sch = schedule_from_frame(test, item_idx, config.batch_size)

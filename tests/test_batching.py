@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sbrlib.batching import make_schedule
+from sbrlib.batching import make_schedule, occupancy, plan_widths, shrink_schedule
 
 
 @st.composite
@@ -21,16 +21,21 @@ def sessions(draw):
     return ids, items, times, lengths
 
 
+def expected_pairs(ids, items) -> Counter:
+    """Every within-session (current, next) pair of the event list."""
+    expected = Counter()
+    for k in range(len(ids) - 1):
+        if ids[k] == ids[k + 1]:
+            expected[(items[k], items[k + 1])] += 1
+    return expected
+
+
 @settings(max_examples=150, deadline=None)
 @given(data=sessions(), batch_size=st.integers(1, 8))
 def test_schedule_properties(data, batch_size):
     ids, items, times, lengths = data
     sch = make_schedule(ids, items, batch_size, times)
-    # the expected within-session pairs
-    expected = Counter()
-    for k in range(len(ids) - 1):
-        if ids[k] == ids[k + 1]:
-            expected[(items[k], items[k + 1])] += 1
+    expected = expected_pairs(ids, items)
     got = Counter(zip(sch.inputs[sch.active].tolist(), sch.targets[sch.active].tolist()))
     assert got == expected  # every pair exactly once, none across sessions
     assert sch.n_pairs == sum(lengths) - len(lengths)
@@ -63,3 +68,56 @@ def test_tiny_example():
     assert sch.targets.tolist() == [[2, 5], [3, 7], [0, 8]]
     assert sch.starts.tolist() == [[True, True], [False, True], [False, False]]
     assert sch.active.tolist() == [[True, True], [True, True], [False, True]]
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=sessions(), batch_size=st.integers(1, 12), widths=st.none() | st.lists(st.integers(1, 12), max_size=4))
+def test_shrunk_schedule_properties(data, batch_size, widths):
+    """Shrinking the batch keeps every pair exactly once, none across sessions, and resets exactly
+    where a session starts, while sessions continue across blocks in their carried slot."""
+    ids, items, times, lengths = data
+    sch = make_schedule(ids, items, batch_size, times)
+    blocks = shrink_schedule(sch, widths)
+    got = Counter()
+    for b in blocks:
+        got.update(zip(b.schedule.inputs[b.schedule.active].tolist(), b.schedule.targets[b.schedule.active].tolist()))
+    assert got == expected_pairs(ids, items)
+    assert sum(b.schedule.n_steps for b in blocks) == sch.n_steps
+    assert [b.first_step for b in blocks] == sorted({b.first_step for b in blocks})
+    allowed = {batch_size, *(w for w in (widths if widths is not None else [1 << k for k in range(4)]) if w < batch_size)}
+    assert all(b.width in allowed for b in blocks)
+    assert all(a.width > b.width for a, b in zip(blocks, blocks[1:]))
+    # follow each slot's session through the blocks: a slot changes session exactly at a start
+    held = None
+    for b in blocks:
+        cur = np.full(b.width, -1) if held is None else np.where(b.carry >= 0, held[np.maximum(b.carry, 0)], -1)
+        for t in range(b.schedule.n_steps):
+            active, session = b.schedule.active[t], b.schedule.session[t]
+            assert ((active & (session != cur)) == b.schedule.starts[t]).all()
+            cur = np.where(active, session, cur)
+            # the block's slot holds the same session as the whole schedule's slot it stands for
+            full = sch.session[b.first_step + t]
+            rows = np.flatnonzero(active)
+            assert (session[rows] == full[b.slots[rows]]).all()
+        held = cur
+    if sch.n_steps:
+        assert occupancy(blocks) >= sch.n_pairs / (sch.n_steps * batch_size) - 1e-12
+
+
+def test_shrink_tiny_example():
+    ids = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2])
+    sch = make_schedule(ids, np.arange(len(ids)) + 1, batch_size=4)
+    blocks = shrink_schedule(sch)
+    assert [b.width for b in blocks] == [4, 2, 1]
+    assert blocks[1].slots.tolist() == [0, 2] and blocks[2].carry.tolist() == [1]
+    assert blocks[2].schedule.inputs.ravel().tolist() == [8, 9, 10]
+    assert occupancy(blocks) == sch.n_pairs / (4 + 2 + 3)
+
+
+def test_plan_widths_trades_compilations_for_idle_slots():
+    lengths = [60] + [2] * 40  # one long session keeps a single slot busy for a long tail
+    ids = np.repeat(np.arange(len(lengths)), lengths)
+    sch = make_schedule(ids, np.arange(len(ids)), batch_size=16)
+    assert plan_widths(sch, passes=1, width_cost=1e12) == ()
+    cheap = plan_widths(sch, passes=10, width_cost=0.0, step_overhead=0.0)
+    assert cheap and occupancy(shrink_schedule(sch, cheap)) > occupancy(shrink_schedule(sch, ()))

@@ -117,13 +117,17 @@ def test_save_load_identical_scores(trained, tmp_path):
 
 def test_recommend_unknown_and_empty(trained):
     model, _ = trained
-    with pytest.warns(UserWarning, match="unknown to the model: \\[999\\]"):
+    with pytest.warns(UserWarning, match=r"unknown to GRU4Rec: \[999\]"):
         rec = model.recommend([999, 7], k=2)
     assert rec[ITEM].iloc[0] == 8
     assert 7 not in rec[ITEM].tolist()  # seen items excluded
+    assert (rec["Source"] == "model").all() and rec["Score"].notna().all()
     popular = model.recommend([], k=3)
     top = np.argsort(-model.popularity(), kind="stable")[:3]
     assert popular[ITEM].tolist() == model.item_index.to_ids(top).tolist()
+    # one kind of number per column: no popularity counts in the Score column
+    assert (popular["Source"] == "popularity").all() and popular["Score"].isna().all()
+    assert popular["Popularity"].tolist() == model.popularity()[top].tolist()
 
 
 def test_reproducible_with_seed():
@@ -198,8 +202,8 @@ def test_adagrad_momentum_step_updates_touched_rows_only():
         logits = tf.matmul(out, tf.gather(net.Wy, cands), transpose_b=True) + tf.gather(net.By, cands)
         loss = cross_entropy_loss(logits, tf.ones(B, tf.bool), tf.ones(B + 2, tf.bool)) / B
     grads = dict(zip(variables, tape.gradient(loss, [v.value for v in variables.values()]), strict=True))
-    model._train_chunk([np.zeros((B, h), np.float32)], *[tf.constant(a) for a in (inputs, targets, starts, active)],
-                       tf.constant(negs.astype(np.int32)), tf.constant(0))
+    model._train_chunk([tf.zeros((B, h))], *[tf.constant(a) for a in (inputs, targets, starts, active)],
+                       tf.constant(negs), tf.constant(1), tf.constant(0))
     after = model.get_weights()
     touched_items = sorted(set(np.r_[inputs[0], targets[0], negs[0]].tolist()))
     for name, grad in grads.items():
@@ -209,3 +213,129 @@ def test_adagrad_momentum_step_updates_touched_rows_only():
     untouched = [i for i in range(n) if i not in touched_items]
     np.testing.assert_array_equal(after["E"][untouched], before["E"][untouched])
     assert not np.allclose(after["E"][touched_items], before["E"][touched_items])
+
+
+def _dense_reference_step(w, acc, mom, g, lr, mu, nesterov, eps=1e-6, table=False):
+    """The dense Adagrad(+momentum) rule, on touched (nonzero-gradient) rows only for item tables."""
+    if table:
+        touched = (g != 0).reshape(len(g), -1).any(axis=1).reshape((-1,) + (1,) * (g.ndim - 1)).astype(np.float32)
+    else:
+        touched = np.float32(1.0)
+    acc_new = acc + g * g
+    step = lr * g / np.sqrt(acc_new + eps)
+    acc = touched * acc_new + (1 - touched) * acc
+    if mu == 0:
+        return w - touched * step, acc, mom
+    mom_new = mu * mom - step
+    mom = touched * mom_new + (1 - touched) * mom
+    delta = mu * mom_new - step if nesterov else mom_new
+    return w + touched * delta, acc, mom
+
+
+@pytest.mark.parametrize("momentum,nesterov,jit,constrained", [
+    (0.0, False, True, True), (0.5, False, True, True), (0.5, True, False, True), (0.3, False, True, False),
+])
+def test_row_updates_equal_dense_rule_with_duplicates(momentum, nesterov, jit, constrained):
+    """Three compiled steps whose inputs, targets and negatives repeat items equal the dense rule
+    applied to the tape's (duplicate-summed) gradients; rows never used keep their weights."""
+    from sbrlib.models.gru4rec import build_network
+    from sbrlib.preprocess import ItemIndex
+
+    n, h, B = 15, 4, 4
+    cfg = GRU4RecConfig(layers=(h,), batch_size=B, n_sample=5, learning_rate=0.1, momentum=momentum,
+                        nesterov=nesterov, steps_per_call=1, jit_compile=jit, seed=7,
+                        constrained_embedding=constrained, embedding_dim=0 if constrained else 3)
+    model = GRU4Rec(cfg)
+    model.item_index = ItemIndex(np.arange(n), np.ones(n))
+    model.net = build_network(n, cfg)
+    model._build_functions()
+    net, variables = model.net, model.net.named_variables()
+    names = list(variables)
+    tables = set(net.table_names())
+    ref = {k: v.numpy().copy() for k, v in variables.items()}
+    acc = {k: np.zeros_like(v) for k, v in ref.items()}
+    mom = {k: np.zeros_like(v) for k, v in ref.items()}
+    steps = [([1, 2, 1, 3], [2, 1, 5, 1], [1, 5, 5, 9, 2], [True, True, True, False]),
+             ([5, 5, 0, 2], [1, 1, 2, 0], [0, 0, 0, 1, 14], [True, True, True, True]),
+             ([3, 1, 2, 2], [9, 9, 9, 3], [3, 9, 12, 12, 1], [False, True, True, True])]
+    for inputs, targets, negs, active in steps:
+        inp, tgt, neg, act = (np.array(a) for a in (inputs, targets, negs, active))
+        with tf.GradientTape() as tape:
+            out, _ = net(tf.constant(inp, tf.int32), [tf.zeros((B, h))], training=False)
+            cands = tf.constant(np.r_[tgt, neg], tf.int32)
+            logits = tf.matmul(out, tf.gather(net.Wy, cands), transpose_b=True) + tf.gather(net.By, cands)
+            loss = cross_entropy_loss(logits, tf.constant(act), tf.constant(np.r_[act, np.ones(5, bool)])) / B
+        grads = tape.gradient(loss, [variables[k].value for k in names])
+        for k, g in zip(names, grads, strict=True):
+            g = tf.convert_to_tensor(g).numpy()
+            ref[k], acc[k], mom[k] = _dense_reference_step(ref[k], acc[k], mom[k], g, 0.1, momentum, nesterov,
+                                                           table=k in tables)
+        model._train_chunk([tf.zeros((B, h))], *[tf.constant(a[None]) for a in (inp.astype(np.int32),
+                           tgt.astype(np.int32), np.ones(B, bool), act)],
+                           tf.constant(neg[None].astype(np.int32)), tf.constant(1), tf.constant(0))
+        got = model.get_weights()
+        for k in names:
+            np.testing.assert_allclose(got[k], ref[k], rtol=1e-5, atol=1e-7, err_msg=k)
+        model.set_weights(ref)  # continue both from the same weights
+    never = sorted(set(range(n)) - {i for s in steps for a in s[:3] for i in a})
+    assert never and np.array_equal(model.get_weights()["By"][never], np.zeros(len(never)))
+
+
+def test_adam_is_dense_equivalent():
+    """Adam updates every row (moments decay everywhere), as Adam on the dense gradient."""
+    from sbrlib.models.gru4rec import build_network
+    from sbrlib.preprocess import ItemIndex
+
+    n, h, B, lr = 10, 3, 2, 0.01
+    cfg = GRU4RecConfig(layers=(h,), batch_size=B, n_sample=2, optimizer="adam", learning_rate=lr,
+                        steps_per_call=1, seed=1)
+    model = GRU4Rec(cfg)
+    model.item_index = ItemIndex(np.arange(n), np.ones(n))
+    model.net = build_network(n, cfg)
+    model._build_functions()
+    net, variables = model.net, model.net.named_variables()
+    names = list(variables)
+    w = model.get_weights()
+    m = {k: np.zeros_like(v) for k, v in w.items()}
+    v2 = {k: np.zeros_like(v) for k, v in w.items()}
+    got = w
+    for t, (inp, tgt, neg) in enumerate([([1, 1], [2, 3], [3, 4]), ([2, 5], [5, 1], [0, 0])], start=1):
+        with tf.GradientTape() as tape:
+            out, _ = net(tf.constant(inp, tf.int32), [tf.zeros((B, h))])
+            cands = tf.constant(tgt + neg, tf.int32)
+            logits = tf.matmul(out, tf.gather(net.Wy, cands), transpose_b=True) + tf.gather(net.By, cands)
+            loss = cross_entropy_loss(logits, tf.ones(B, tf.bool), tf.ones(B + 2, tf.bool)) / B
+        grads = tape.gradient(loss, [variables[k].value for k in names])
+        for k, g in zip(names, grads, strict=True):
+            g = tf.convert_to_tensor(g).numpy()
+            m[k] = 0.9 * m[k] + 0.1 * g
+            v2[k] = 0.999 * v2[k] + 0.001 * g * g
+            w[k] = w[k] - lr * (m[k] / (1 - 0.9 ** t)) / (np.sqrt(v2[k] / (1 - 0.999 ** t)) + 1e-7)
+        model._train_chunk([tf.zeros((B, h))], *[tf.constant(np.array([a])) for a in (
+            np.int32(inp), np.int32(tgt), np.ones(B, bool), np.ones(B, bool))], tf.constant([neg], tf.int32),
+            tf.constant(1), tf.constant(0))
+        previous, got = got, model.get_weights()
+        for k in names:
+            np.testing.assert_allclose(got[k], w[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    # items 3 and 4 are used only in the first step, yet move in the second (not lazy Adam)
+    assert (got["By"][[3, 4]] != previous["By"][[3, 4]]).all()
+
+
+def test_shrinking_the_batch_does_not_change_training():
+    """Computing only the slots that hold a session at the end of an epoch trains the same model
+    (same pairs, negatives and loss scaling), with a higher occupancy."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for s, length in enumerate([25, 3, 4, 2, 3, 12, 2, 5, 3, 2]):
+        rows += [(s, 0, int(rng.integers(0, 12)), 100 * s + p) for p in range(length)]
+    data = pd.DataFrame(rows, columns=[SESSION, USER, ITEM, TIME])
+    base = dict(layers=(6,), batch_size=8, n_sample=3, epochs=2, steps_per_call=4, momentum=0.3, seed=2,
+                jit_compile=False)
+    never = GRU4Rec(GRU4RecConfig(**base, shrink_batch="never")).fit(data, progress=False)
+    always = GRU4Rec(GRU4RecConfig(**base, shrink_batch="always")).fit(data, progress=False)
+    np.testing.assert_allclose(always.history["loss"], never.history["loss"], rtol=1e-5)
+    for key, value in never.get_weights().items():
+        np.testing.assert_allclose(always.get_weights()[key], value, rtol=1e-4, atol=1e-6, err_msg=key)
+    assert (always.history["occupancy"] > never.history["occupancy"]).all()
+    assert never.history["occupancy"].iloc[0] == pytest.approx(sum(np.array([25, 3, 4, 2, 3, 12, 2, 5, 3, 2]) - 1)
+                                                               / (24 * 8))

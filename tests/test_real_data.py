@@ -46,3 +46,18 @@ def test_ml1m_movies_and_users():
     assert movies["Year"].notna().all()
     assert "Toy Story (1995)" in set(movies["Title"])
     assert len(datasets.load_users("ml-1m", ML1M_META)) == 6_040
+
+
+@needs(ML100K)
+def test_ml100k_given_folder_verified_and_cached():
+    source = datasets.describe_source("ml-100k", ML100K)
+    assert source["verified"] is True
+    assert source["sha256"] == datasets.SPECS["ml-100k"].ratings_sha256
+    assert datasets.describe_source("ml-100k", ML100K)["sha256"] == source["sha256"]  # from the cache
+
+
+@needs(ML1M_META)
+def test_ml1m_metadata_matches_release_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)  # genuine files: no count, encoding or line-end warning
+        assert len(datasets.load_movies("ml-1m", ML1M_META)) == 3_883

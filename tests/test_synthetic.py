@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from sbrlib import datasets, synthetic
 from sbrlib.columns import ITEM, TIME, USER
@@ -57,3 +58,61 @@ def test_planted_successors_make_transitions_predictable():
     shuffled = ratings.sample(frac=1.0, random_state=0).sort_values(USER, kind="stable")[ITEM].to_numpy()
     # the 3 most frequent successors of an item explain far more transitions than in shuffled order
     assert _top3_share(users, items) > 1.5 * _top3_share(users, shuffled)
+
+
+SMALL_CSV = dict(n_users=300, n_items=250, n_movies=280, n_ratings=20_000, block_users=64)
+
+
+def test_csv_preset_in_ml25m_format_exact_count(tmp_path):
+    folder = synthetic.write_dataset(tmp_path / "synthetic-25m", preset="ml-25m", **SMALL_CSV)
+    assert sorted(p.name for p in folder.iterdir()) == ["README", "SYNTHETIC", "movies.csv", "ratings.csv"]
+    lines = (folder / "ratings.csv").read_text().splitlines()
+    assert lines[0] == "userId,movieId,rating,timestamp"
+    assert all(line.split(",")[2] in {f"{v:.1f}" for v in synthetic.HALF_STARS} for line in lines[1:200])
+    ratings = datasets.load_ratings("synthetic-25m", folder)
+    assert len(ratings) == SMALL_CSV["n_ratings"]  # exact_count
+    assert ratings[USER].nunique() == SMALL_CSV["n_users"]
+    # min_user_events are drawn per user; a repeated user-item pair drawn among them is removed
+    assert (ratings.groupby(USER).size() >= synthetic.PRESETS["ml-25m"].min_user_events).mean() > 0.9
+    assert not ratings.duplicated([USER, ITEM]).any()
+    assert set(ratings["Rating"].unique()) <= set(synthetic.HALF_STARS) and ratings["Rating"].dtype == "float32"
+    ordered = ratings.sort_values([USER, TIME], kind="stable")
+    assert ordered.index.equals(ratings.index)  # sorted by user then time, as the release
+    movies = datasets.load_movies("synthetic-25m", folder)
+    assert len(movies) == SMALL_CSV["n_movies"]
+    assert movies["Title"].str.contains(", The (", regex=False).any()  # quoted titles with commas
+    assert movies["Year"].notna().all()
+
+
+def test_csv_preset_deterministic_and_blocks_independent_of_writing(tmp_path):
+    a = synthetic.write_dataset(tmp_path / "a", preset="ml-25m", **SMALL_CSV)
+    b = synthetic.write_dataset(tmp_path / "b", preset="ml-25m", **SMALL_CSV)
+    assert (a / "ratings.csv").read_bytes() == (b / "ratings.csv").read_bytes()
+    ratings, _, _ = synthetic.generate(synthetic.replace(synthetic.PRESETS["ml-25m"], **SMALL_CSV))
+    assert len(ratings) == len((a / "ratings.csv").read_text().splitlines()) - 1
+
+
+def test_failed_generation_leaves_nothing(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(synthetic, "_write_movies_csv", broken)
+    with pytest.raises(OSError, match="disk full"):
+        synthetic.write_dataset(tmp_path / "s", preset="ml-25m", **SMALL_CSV)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_eda_statistics_match_the_preprocessing_definitions(tiny_dir):
+    from sbrlib import eda, preprocess
+
+    ratings = datasets.load_ratings("synthetic-tiny", tiny_dir)
+    for gap in (600, 3600):
+        expected = preprocess.sessionize(preprocess.order_events(ratings), "gap", gap).groupby("SessionId").size()
+        pd.testing.assert_series_equal(eda.session_lengths(ratings, gap), expected, check_names=False)
+    by_gap = eda.sessions_by_gap(ratings, (600, 3600)).set_index("gap_s")
+    assert by_gap.loc[3600, "sessions"] == len(eda.session_lengths(ratings, 3600))
+    summary = eda.summary(ratings)["value"]
+    assert summary["distinct timestamps"] == ratings[TIME].nunique()
+    months = eda.activity_by_month(ratings)
+    assert months.sum() == len(ratings) and months.index.is_monotonic_increasing
+    assert str(months.index[0]) == pd.Timestamp(ratings[TIME].min(), unit="s").strftime("%Y-%m")
