@@ -184,8 +184,8 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
     full = _full_months(by_month, first, last)
     months = full if len(full) >= 3 else by_month
     which = "full calendar months" if len(full) >= 3 else "calendar months (some only partly covered)"
-    last_day = float(np.mean(times > times.max() - 86_400))
-    last_week = float(np.mean(times > times.max() - 7 * 86_400))
+    last_day_n = int(np.sum(times > times.max() - 86_400))
+    last_week_n = int(np.sum(times > times.max() - 7 * 86_400))
     b.add(f"* **Activity over time.** Ratings span {b.n('span_days', int((last - first).days), count)} days "
           f"({b.n('first_date', f'{first:%Y-%m-%d}', text)} to {b.n('last_date', f'{last:%Y-%m-%d}', text)}). "
           f"The first quarter of that span holds {b.n('first_quarter_share', act['first_quarter_share'], pct)} of "
@@ -193,8 +193,10 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
           f"{wording}. {which.capitalize()} hold between "
           f"{b.n('month_min', int(months.min()), count)} ({b.n('month_min_at', str(months.idxmin()), text)}) and "
           f"{b.n('month_max', int(months.max()), count)} ({b.n('month_max_at', str(months.idxmax()), text)}) "
-          f"ratings. The last day holds {b.n('last_day_share', last_day, pct)} of all ratings and the last "
-          f"7 days {b.n('last_week_share', last_week, pct)}: that is what a test set of \"the last day\" or "
+          f"ratings. The last day holds {b.n('last_day_ratings', last_day_n, count)} ratings "
+          f"({b.n('last_day_share', last_day_n / len(times), pct)}) and the last 7 days "
+          f"{b.n('last_week_ratings', last_week_n, count)} ({b.n('last_week_share', last_week_n / len(times), pct)}): "
+          "that is what a test set of \"the last day\" or "
           "\"the last week\" would contain, which is why notebook 02 holds out a *fraction of sessions* instead.")
 
     table = by_gap.set_index("gap_s")
@@ -308,8 +310,7 @@ def preprocessing(ratings: pd.DataFrame, sessions: pd.DataFrame, split: Any, syn
           f"{b.n('test_sessions_again', n['test'][1], count)} test sessions"
           + (": few enough that differences between models must come with intervals."
              if b.keep("few_test_sessions", n_test_sessions < 1000) else
-             ": enough for tight intervals on the main metrics, though breakdowns by session length "
-             "thin out quickly."))
+             "; notebook 05 gives every metric an interval over them all the same."))
     return b.build()
 
 

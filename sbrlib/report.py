@@ -187,7 +187,11 @@ def build(run_folder: str | Path, out: str | Path | None = None) -> Path:
 
 
 def latest_run(root: Path | None = None) -> Path:
-    """The most recently modified run folder under ``outputs/runs``."""
+    """The newest run: ``outputs/latest`` when it exists, else the most recently modified folder under ``outputs/runs``."""
+    if root is None:
+        latest = paths.project_dir() / "outputs" / "latest"
+        if latest.exists():
+            return latest.resolve()
     root = root or paths.project_dir() / "outputs" / "runs"
     runs = [p for p in root.glob("*") if p.is_dir()] if root.is_dir() else []
     if not runs:

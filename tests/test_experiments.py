@@ -70,3 +70,17 @@ def test_display_and_exclusion_tables():
     both = E.exclusion_table({"none": table, "user": user}, ["recall@20"])
     assert list(both.columns) == ["none recall@20", "user recall@20"]
     assert (both["user recall@20"] >= both["none recall@20"] - 1e-12).all()  # no repeats here: exclusion only helps
+
+
+def test_order_models_adds_gru4rec_only_with_epochs():
+    from types import SimpleNamespace
+
+    from sbrlib.models.gru4rec import GRU4RecConfig
+
+    saved = SimpleNamespace(config=GRU4RecConfig(epochs=7, early_stopping_patience=2),
+                            history=pd.DataFrame({"seconds": [30.0, 10.0, 12.0]}))
+    assert "GRU4Rec" not in E.order_models(E.baseline_factories(), saved, 0)
+    models = E.order_models(E.baseline_factories(), saved, 2)
+    gru = models["GRU4Rec"]()
+    assert gru.config.epochs == 2 and gru.config.early_stopping_patience is None
+    assert E.estimated_fit_seconds(saved.history, 2) == pytest.approx(24.0)  # median epoch, not the first
