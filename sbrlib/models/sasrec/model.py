@@ -188,9 +188,14 @@ class SASRec(SessionModel):
         def score_all(ids):
             return tf.einsum("btd,nd->btn", net(ids, training=False), net.item_table())
 
+        def score_incremental(ids, positions, caches):
+            hidden, caches = net.call_incremental(ids, positions, caches)
+            return tf.matmul(hidden, net.item_table(), transpose_b=True), caches
+
         jit = cfg.jit_compile
-        self._train_step = tf.function(train_step, jit_compile=jit)
+        self._train_step = tf.function(train_step, jit_compile=jit, reduce_retracing=True)
         self._score_last = tf.function(score_last, jit_compile=jit)
+        self._score_incremental = tf.function(score_incremental, jit_compile=jit)
         self._score_all = tf.function(score_all)
 
     # ------------------------------------------------------------------ weights
@@ -219,21 +224,42 @@ class SASRec(SessionModel):
         return self._score_all(tf.constant((ids + 1).astype(np.int32))).numpy()
 
     def reset(self, batch_size: int) -> None:
-        self._buffer = np.zeros((batch_size, self.config.max_len), np.int32)
+        cfg = self.config
+        self._buffer = np.zeros((batch_size, cfg.max_len), np.int32)
         self._count = np.zeros(batch_size, np.int64)
+        zeros = tf.zeros((batch_size, cfg.max_len, cfg.dim))
+        self._caches = [(zeros, zeros) for _ in range(cfg.blocks)]
 
     def step(self, items, starts, users=None, active=None):
+        """Scores after appending ``items`` to every slot (see :class:`SessionModel`).
+
+        While a slot holds at most ``max_len`` items, the new item is scored incrementally from the
+        keys/values cached for the slot's earlier positions (exactly what full scoring gives, at a
+        fraction of its cost). Once a session is longer, the window slides and every position
+        shifts, so those slots (active ones only) are rescored from their last ``max_len`` items.
+        """
+        cfg = self.config
         starts = np.asarray(starts, bool)
+        items = np.asarray(items, np.int32)
         buf = self._buffer
         buf[starts] = 0
         self._count[starts] = 0
         buf[:, :-1] = buf[:, 1:]
-        buf[:, -1] = np.asarray(items, np.int32) + 1
+        buf[:, -1] = items + 1
         self._count += 1
-        counts = self._count if active is None else self._count[np.asarray(active, bool)]
-        longest = min(int(counts.max()) if len(counts) else 1, self.config.max_len)
-        T = self._buckets[int(bucket_of(np.array([longest]), self._buckets)[0])]
-        return self._score_last(tf.constant(buf[:, -T:])).numpy()
+        positions = np.minimum(self._count - 1, cfg.max_len - 1).astype(np.int32)
+        scores, self._caches = self._score_incremental(tf.constant(items + 1), tf.constant(positions), self._caches)
+        scores = scores.numpy()
+        over = self._count > cfg.max_len
+        if active is not None:
+            over &= np.asarray(active, bool)
+        rows = np.flatnonzero(over)
+        if len(rows):
+            size = next(s for s in (4, 16, 64, 256, 1024, len(buf)) if s >= len(rows))
+            window = np.zeros((size, cfg.max_len), np.int32)
+            window[: len(rows)] = buf[rows]
+            scores[rows] = self._score_last(tf.constant(window)).numpy()[: len(rows)]
+        return scores
 
     # ------------------------------------------------------------------ recommend / save / load
 

@@ -132,6 +132,43 @@ class SASRecNet(keras.layers.Layer):
         return _layer_norm(x, v["lnf_g"], v["lnf_b"])
 
 
+    def call_incremental(self, ids, positions, caches):
+        """Hidden state of one new item per row, reusing cached keys/values of earlier positions.
+
+        Equals :meth:`call` at the last position of the row's sequence when ``caches`` hold the keys
+        and values of positions ``0 .. positions - 1`` (written by earlier calls) and the sequence
+        has at most ``max_len`` items (positions do not shift).
+
+        Args:
+            ids: (B,) int32 shifted item ids (all real).
+            positions: (B,) int32 position of the new item in its sequence (0-based, < max_len).
+            caches: per block ``(K, V)``, each (B, max_len, dim).
+
+        Returns:
+            ``(hidden (B, dim), new caches)`` (the new item's key and value written at ``positions``).
+        """
+        cfg, v = self.config, self._vars
+        d, h, L = cfg.dim, cfg.heads, cfg.max_len
+        dh = d // h
+        B = tf.shape(ids)[0]
+        x = tf.gather(v["E"], ids) * math.sqrt(d) + tf.gather(v["P"], positions)
+        slot = tf.one_hot(positions, L, dtype=tf.float32)[:, :, None]              # (B, L, 1)
+        bias = tf.where(tf.range(L)[None, :] <= positions[:, None], 0.0, MASKED)[:, None, :]  # (B, 1, L)
+        new_caches = []
+        for b, (K, V) in enumerate(caches):
+            q_in = _layer_norm(x, v[f"ln1_g{b}"], v[f"ln1_b{b}"])
+            q = tf.reshape(tf.matmul(q_in, v[f"Wq{b}"]) + v[f"bq{b}"], [B, h, dh])
+            K = K * (1.0 - slot) + slot * (tf.matmul(x, v[f"Wk{b}"]) + v[f"bk{b}"])[:, None, :]
+            V = V * (1.0 - slot) + slot * (tf.matmul(x, v[f"Wv{b}"]) + v[f"bv{b}"])[:, None, :]
+            new_caches.append((K, V))
+            att = tf.einsum("bhe,blhe->bhl", q, tf.reshape(K, [B, L, h, dh])) / math.sqrt(dh) + bias
+            out = tf.einsum("bhl,blhe->bhe", tf.nn.softmax(att, axis=-1), tf.reshape(V, [B, L, h, dh]))
+            x = q_in + tf.matmul(tf.reshape(out, [B, d]), v[f"Wo{b}"]) + v[f"bo{b}"]
+            x = _layer_norm(x, v[f"ln2_g{b}"], v[f"ln2_b{b}"])
+            x = x + tf.matmul(tf.nn.relu(tf.matmul(x, v[f"W1{b}"]) + v[f"b1{b}"]), v[f"W2{b}"]) + v[f"b2{b}"]
+        return _layer_norm(x, v["lnf_g"], v["lnf_b"]), new_caches
+
+
 def build_network(n_items: int, config: SASRecConfig) -> SASRecNet:
     """A fresh :class:`SASRecNet` for ``n_items`` items."""
     return SASRecNet(n_items, config)
