@@ -1,5 +1,5 @@
 # sbrlib – session-based recommendation on MovieLens.
-#   make run-all  [DATASET=ml-1m|ml-100k|synthetic|synthetic-tiny] [PROFILE=full|smoke] [SESSION_MODE=gap|user]
+#   make run-all  [DATASET=ml-1m|ml-100k|synthetic|synthetic-tiny] [PROFILE=full|smoke] [SESSION_MODE=gap|user] [FROM=04]
 #   make test | bench | data | lint | clean
 # Every target creates .venv and installs requirements when needed.
 
@@ -9,8 +9,7 @@ BIN := $(VENV)/bin
 DATASET ?= ml-1m
 PROFILE ?= full
 SESSION_MODE ?= gap
-OUTPUTS := outputs/$(DATASET)
-NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+FROM ?=
 export SBR_DATA_DIR
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
@@ -28,16 +27,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 data: venv
 	$(BIN)/python -m sbrlib.cli data --dataset $(DATASET)
 
-run-all: venv data
-	@mkdir -p $(OUTPUTS)
-	@for nb in $(NOTEBOOKS); do \
-	  name=$$(basename $$nb); \
-	  echo "=== $$name ($(DATASET), profile $(PROFILE))"; \
-	  $(BIN)/papermill --cwd notebooks -f params/$(PROFILE).yaml -p DATASET $(DATASET) -p SESSION_MODE $(SESSION_MODE) \
-	    -p DATA_DIR "$${SBR_DATA_DIR:-}" --progress-bar $$nb $(OUTPUTS)/$$name \
-	    || { echo "*** FAILED: $$nb (executed copy with the error: $(OUTPUTS)/$$name)"; exit 1; }; \
-	done
-	@$(BIN)/python -m sbrlib.cli summary --dataset $(DATASET)-$(SESSION_MODE)
+# checks DATASET, PROFILE, SESSION_MODE, FROM and the profile first; then runs the notebooks into
+# outputs/runs/<time>-<dataset>-<mode>-<profile>/ (outputs/latest points at the newest run)
+run-all: venv
+	@$(BIN)/python -m sbrlib.run --dataset "$(DATASET)" --profile "$(PROFILE)" --session-mode "$(SESSION_MODE)" --from "$(FROM)"
 
 test: venv
 	$(BIN)/python -m pytest -q

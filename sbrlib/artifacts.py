@@ -1,6 +1,14 @@
 """Processed splits on disk: ``data/processed/<name>/{train,test,train_tr,valid}.parquet``,
 ``items.parquet`` (the train item index) and ``manifest.json`` (parameters, counts,
-cutoffs, source file hashes). Re-running with the same parameters and source reuses them.
+cutoffs, source file hashes, fingerprint).
+
+A split's identity is its dataset, its parameters and its source file (:func:`split_fingerprint`).
+Its default name is readable for the default parameters of a session mode (``ml-1m-gap``) and
+carries a short fingerprint of the parameters otherwise (``ml-1m-gap-3f9c1a2b``), so a changed
+parameter makes a new split instead of replacing one. Re-running with the same parameters and
+source reuses the files; a split whose name is given explicitly and that exists with other
+parameters (or another source file) is never replaced silently: :func:`prepare` refuses and names
+the differences, unless ``force=True``.
 """
 
 from __future__ import annotations
@@ -17,10 +25,25 @@ from sbrlib.columns import ITEM, SESSION, USER
 from sbrlib.errors import DataError
 from sbrlib.fileio import atomic_dir, write_json
 from sbrlib.preprocess import ItemIndex, PreprocessConfig, Split, preprocess
+from sbrlib.provenance import ProvenanceError, differences, fingerprint
 
 log = logging.getLogger(__name__)
 
 FRAMES = ("train", "test", "train_tr", "valid")
+
+
+def split_name(dataset: str, config: PreprocessConfig = PreprocessConfig()) -> str:
+    """The default name of a split: ``<dataset>-<mode>`` for the default parameters of that session
+    mode, else ``<dataset>-<mode>-<fingerprint of the parameters>``."""
+    base = f"{dataset}-{config.session_mode}"
+    if config == PreprocessConfig(session_mode=config.session_mode):
+        return base
+    return f"{base}-{fingerprint(config.to_dict())}"
+
+
+def split_fingerprint(config: PreprocessConfig, source: dict) -> str:
+    """Fingerprint of a split's identity: its parameters and its source file's content."""
+    return fingerprint({"config": config.to_dict(), "source_sha256": source.get("sha256")})
 
 
 def save_split(split: Split, folder: str | Path, source: dict) -> Path:
@@ -32,7 +55,8 @@ def save_split(split: Split, folder: str | Path, source: dict) -> Path:
         for k, f in split.frames.items()
     }
     manifest = {
-        "name": folder.name, "source": source, "config": split.config.to_dict(),
+        "name": folder.name, "fingerprint": split_fingerprint(split.config, source),
+        "source": source, "config": split.config.to_dict(),
         "cutoffs": split.cutoffs, "counts": counts, "sbrlib_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -58,13 +82,31 @@ def load_split(name_or_folder: str | Path, frames: tuple[str, ...] = FRAMES) -> 
     if not folder.is_dir():
         folder = paths.processed_dir(str(name_or_folder))
     manifest = read_manifest(folder)
+    config = PreprocessConfig.from_dict(manifest["config"])
+    fp = manifest.get("fingerprint") or split_fingerprint(config, manifest.get("source", {}))
     loaded = {}
     for key in frames:
         path = folder / f"{key}.parquet"
         if not path.is_file():
             raise DataError(f"{path} missing: the split is incomplete; run 02_preprocessing again")
-        loaded[key] = pd.read_parquet(path)
-    return Split(loaded, manifest["cutoffs"], PreprocessConfig.from_dict(manifest["config"]))
+        frame = pd.read_parquet(path)
+        frame.attrs.update(split=folder.name, split_fingerprint=fp, frame=key)  # provenance travels with the frames
+        loaded[key] = frame
+    split = Split(loaded, manifest["cutoffs"], config)
+    split.name, split.fingerprint = folder.name, fp
+    return split
+
+
+def split_provenance(split_or_folder: Split | str | Path) -> dict:
+    """``{"split": name, "split_fingerprint": fp}`` of a loaded split or a split folder."""
+    if isinstance(split_or_folder, Split):
+        return {"split": getattr(split_or_folder, "name", None),
+                "split_fingerprint": getattr(split_or_folder, "fingerprint", None)}
+    folder = Path(split_or_folder)
+    if not folder.is_dir():
+        folder = paths.processed_dir(str(split_or_folder))
+    manifest = read_manifest(folder)
+    return {"split": folder.name, "split_fingerprint": manifest.get("fingerprint")}
 
 
 def is_current(folder: str | Path, config: PreprocessConfig, source: dict) -> bool:
@@ -74,27 +116,89 @@ def is_current(folder: str | Path, config: PreprocessConfig, source: dict) -> bo
         manifest = read_manifest(folder)
     except DataError:
         return False
-    same = manifest.get("config") == json.loads(json.dumps(config.to_dict())) and \
-        manifest.get("source", {}).get("sha256") == source.get("sha256")
-    return same and all((folder / f"{k}.parquet").is_file() for k in FRAMES)
+    return not _mismatches(manifest, config, source) and all((folder / f"{k}.parquet").is_file() for k in FRAMES)
+
+
+def _mismatches(manifest: dict, config: PreprocessConfig, source: dict) -> list[str]:
+    """What differs between an existing split's manifest and the requested parameters/source."""
+    out = differences(manifest.get("config", {}), json.loads(json.dumps(config.to_dict())))
+    old_sha, new_sha = manifest.get("source", {}).get("sha256"), source.get("sha256")
+    if old_sha != new_sha:
+        out.append(f"source file: sha256 {str(old_sha)[:12]}... -> {str(new_sha)[:12]}... ({source.get('path')})")
+    return out
 
 
 def prepare(dataset: str, config: PreprocessConfig = PreprocessConfig(), name: str | None = None,
             data_dir: str | Path | None = None, force: bool = False) -> tuple[Split, Path]:
     """Load ``dataset``, preprocess it with ``config`` and save it as ``data/processed/<name>``.
 
-    An existing split made with the same parameters from the same source file is reused.
+    ``name`` defaults to :func:`split_name` (readable for default parameters, fingerprinted
+    otherwise). An existing split made with the same parameters from the same source file is
+    reused; one made differently is replaced only with ``force=True``.
 
     Returns:
-        ``(split, folder)``.
+        ``(split, folder)``; the frames carry ``attrs["split"]`` and ``attrs["split_fingerprint"]``.
+
+    Raises:
+        ProvenanceError: the folder holds a split made with other parameters or another source
+            file, and ``force`` is False; the message names every difference.
     """
-    name = name or f"{dataset}-{config.session_mode}"
+    name = name or split_name(dataset, config)
     folder = paths.processed_dir(name)
     source = datasets.describe_source(dataset, data_dir)
-    if not force and is_current(folder, config, source):
-        log.info("reusing %s", folder)
-        return load_split(folder), folder
+    if (folder / "manifest.json").is_file() and not force:
+        manifest = read_manifest(folder)
+        diffs = _mismatches(manifest, config, source)
+        if diffs:
+            raise ProvenanceError(
+                f"split {name} ({folder}) exists and was made differently:\n  " + "\n  ".join(diffs)
+                + f"\nLeave SPLIT_NAME empty to get a split named after these parameters ({split_name(dataset, config)}),"
+                  " choose another SPLIT_NAME, or set FORCE=True to rebuild it (models trained on the old one will"
+                  " then be refused by the evaluation)")
+        if is_current(folder, config, source):
+            log.info("reusing %s", folder)
+            return load_split(folder), folder
     ratings = datasets.load_ratings(dataset, data_dir)
     split = preprocess(ratings, config)
     save_split(split, folder, source)
-    return split, folder
+    return load_split(folder), folder
+
+
+# --------------------------------------------------------------------------- models
+
+
+def model_provenance(folder: str | Path) -> dict:
+    """What a saved model was made from: ``provenance.json`` of its folder ({} when absent)."""
+    path = Path(folder) / "provenance.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def check_model_target(folder: str | Path, config: dict, split: dict, overwrite: bool = False) -> None:
+    """Refuse to replace a saved model that was made differently, before any training starts.
+
+    A model folder may be replaced by a model of the same config trained on the same split (a
+    re-run), or by anything when ``overwrite`` is True.
+
+    Args:
+        folder: where the model will be saved.
+        config: the new model's config (``to_dict()``).
+        split: the new model's split provenance (:func:`split_provenance`).
+        overwrite: replace whatever is there.
+
+    Raises:
+        ProvenanceError: naming the saved model's differences (config and split).
+    """
+    folder = Path(folder)
+    if overwrite or not (folder / "config.json").is_file():
+        return
+    old_config = json.loads((folder / "config.json").read_text())
+    old_config.pop("name", None)
+    diffs = differences(old_config, config)
+    old_split = model_provenance(folder)
+    if old_split.get("split_fingerprint") and old_split.get("split_fingerprint") != split.get("split_fingerprint"):
+        diffs.append(f"split: {old_split.get('split')} ({old_split.get('split_fingerprint')}) -> "
+                     f"{split.get('split')} ({split.get('split_fingerprint')})")
+    if diffs:
+        raise ProvenanceError(
+            f"model {folder.name} ({folder}) exists and was made differently:\n  " + "\n  ".join(diffs)
+            + "\nChoose another MODEL_NAME (e.g. -p MODEL_NAME my-experiment) or set OVERWRITE=True to replace it")

@@ -21,9 +21,11 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    found = sorted(paths.project_dir().glob(f"results/{args.dataset}*/metrics.csv"))
+    latest = paths.project_dir() / "outputs" / "latest" / "results"
+    root = latest if args.latest else paths.project_dir() / "results"
+    found = sorted(root.glob(f"{args.dataset}*/metrics.csv"))
     if not found:
-        print(f"no results for {args.dataset} yet (results/{args.dataset}*/metrics.csv)")
+        print(f"no results for {args.dataset} yet ({root}/{args.dataset}*/metrics.csv)")
         return 0
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.precision", 4):
         for path in found:
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p_data.add_argument("--data-dir", default=None, help="existing folder (default: $SBR_DATA_DIR)")
     p_sum = sub.add_parser("summary", help="print the recorded results tables")
     p_sum.add_argument("--dataset", default="ml-1m")
+    p_sum.add_argument("--latest", action="store_true", help="the newest make run-all run instead of results/")
     args = parser.parse_args(argv)
     try:
         return {"data": _data, "summary": _summary}[args.command](args)

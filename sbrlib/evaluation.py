@@ -12,17 +12,26 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from sbrlib import metrics as M
 from sbrlib.batching import contiguous_sessions, schedule_from_frame
-from sbrlib.columns import ITEM, SESSION, USER
+from sbrlib.columns import ITEM, SESSION, TIME, USER
 from sbrlib.models.base import SessionModel
+from sbrlib.provenance import check_same_split, frame_split
 
 log = logging.getLogger(__name__)
+
+
+ExcludeSeen = Literal["none", "session", "user"]
+EXCLUDE_SEEN = ("none", "session", "user")
+Positions = Literal["all", "last"]
+POSITIONS = ("all", "last")
 
 
 @dataclass(frozen=True)
@@ -33,8 +42,15 @@ class EvalConfig:
         ks: cut-offs for Recall/MRR/NDCG.
         tie_policy: ``conservative`` | ``standard`` | ``median``.
         batch_size: parallel test sessions per step.
-        exclude_seen: give items already in the session prefix the lowest score (a repeated
-            target then counts as a miss).
+        exclude_seen: items given the lowest score before ranking (a target among them counts as
+            a miss; ``excluded_targets`` counts those):
+            ``"none"``; ``"session"`` – items already in the session prefix; ``"user"`` – every
+            item the user rated before the target: the session prefix, the user's earlier test
+            sessions and the ``history`` frame passed to :func:`evaluate` (e.g. the training
+            split). ``True``/``False`` are accepted as ``"session"``/``"none"``.
+        positions: ``"all"`` – every next-item prediction of a session counts; ``"last"`` – only
+            the prediction of each session's final item (leave-one-out; the model still reads
+            the whole prefix).
         coverage_ks: cut-offs for item coverage and mean popularity of the top-K lists
             (empty: skip them, which is faster).
         max_k: largest K for recall curves.
@@ -43,13 +59,20 @@ class EvalConfig:
     ks: tuple[int, ...] = (1, 5, 10, 20)
     tie_policy: M.TiePolicy = "conservative"
     batch_size: int = 512
-    exclude_seen: bool = False
+    exclude_seen: ExcludeSeen = "none"
+    positions: Positions = "all"
     coverage_ks: tuple[int, ...] = (20,)
     max_k: int = 50
 
     def __post_init__(self) -> None:
         if self.tie_policy not in M.TIE_POLICIES:
             raise ValueError(f"tie_policy must be one of {M.TIE_POLICIES}, got {self.tie_policy!r}")
+        if isinstance(self.exclude_seen, bool):
+            object.__setattr__(self, "exclude_seen", "session" if self.exclude_seen else "none")
+        if self.exclude_seen not in EXCLUDE_SEEN:
+            raise ValueError(f"exclude_seen must be one of {EXCLUDE_SEEN} (or True/False), got {self.exclude_seen!r}")
+        if self.positions not in POSITIONS:
+            raise ValueError(f"positions must be one of {POSITIONS}, got {self.positions!r}")
 
 
 @dataclass
@@ -58,9 +81,12 @@ class EvalResult:
 
     Attributes:
         model: model name.
-        metrics: ``recall@K``, ``mrr@K``, ``ndcg@K``, ``coverage@K``, ``popularity@K``, counts, seconds.
+        metrics: ``recall@K``, ``mrr@K``, ``ndcg@K``, ``coverage@K``, ``popularity@K``, counts
+            (``predictions``, ``sessions``, ``n_items``, ``excluded_targets``: targets that were
+            among the excluded seen items), seconds and the settings that change the numbers.
         predictions: one row per prediction: ``rank``, ``position`` (1 = predicting the 2nd item),
-            ``session_length``, ``SessionId``.
+            ``session_length``, ``SessionId`` and ``popularity@K`` (mean normalised popularity
+            of that prediction's top-K list) for every coverage cut-off.
         config: the evaluation settings.
     """
 
@@ -98,8 +124,46 @@ def _map_items(model: SessionModel, test: pd.DataFrame) -> tuple[pd.DataFrame, n
     return test, idx
 
 
+def _prior_items(test: pd.DataFrame, item_idx: np.ndarray, history: pd.DataFrame | None, model: SessionModel,
+                 session_order: np.ndarray) -> sp.csr_matrix:
+    """Items each user rated before each test session starts, shape (len(session_order), n_items).
+
+    A session's row holds the user's items in ``history`` and in the user's earlier test sessions
+    (earlier by first-event time, ties by session id: the order the schedule uses). Items unknown
+    to the model are ignored.
+    """
+    n_items = model.n_items
+    first = test.groupby(SESSION, sort=True).agg(user=(USER, "first"), start=(TIME, "min"))
+    hist_users = history[USER].to_numpy() if history is not None else np.zeros(0, first["user"].dtype)
+    codes, uniques = pd.factorize(np.concatenate([hist_users, first["user"].to_numpy()]))
+    n_users = len(uniques)
+    hist_codes, sess_users = codes[:len(hist_users)], codes[len(hist_users):]
+    if history is not None and len(history):
+        h_items = model.item_index.to_idx(history[ITEM].to_numpy(), missing="mask")
+        known = h_items >= 0
+        h = sp.csr_matrix((np.ones(int(known.sum()), np.float32), (hist_codes[known], h_items[known])),
+                          shape=(n_users, n_items))
+    else:
+        h = sp.csr_matrix((n_users, n_items), dtype=np.float32)
+    n_sess = len(first)
+    sess_code = pd.Index(first.index).get_indexer(test[SESSION].to_numpy())
+    t = sp.csr_matrix((np.ones(len(test), np.float32), (sess_code, item_idx)), shape=(n_sess, n_items))
+    # earlier test sessions of the same user: pairs (later i, earlier j) within each user's run
+    order = np.lexsort((np.arange(n_sess), first["start"].to_numpy(), sess_users))
+    u_sorted = sess_users[order]
+    group_start = np.flatnonzero(np.r_[True, u_sorted[1:] != u_sorted[:-1]])
+    g = np.repeat(group_start, np.diff(np.r_[group_start, n_sess]))
+    r = np.arange(n_sess) - g  # number of earlier sessions of the same user
+    rows = np.repeat(np.arange(n_sess), r)
+    cols = np.repeat(g, r) + (np.arange(int(r.sum())) - np.repeat(np.cumsum(r) - r, r))
+    earlier = sp.csr_matrix((np.ones(len(rows), np.float32), (order[rows], order[cols])), shape=(n_sess, n_sess))
+    prior = (h[sess_users] + earlier @ t).tocsr()
+    prior.data[:] = 1.0
+    return prior[pd.Index(first.index).get_indexer(session_order)]
+
+
 def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalConfig(),
-             progress: bool = True) -> EvalResult:
+             progress: bool = True, history: pd.DataFrame | None = None) -> EvalResult:
     """Evaluate ``model`` on every next-item prediction of ``test``.
 
     Args:
@@ -107,11 +171,18 @@ def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalC
         test: sessionized test events (``SessionId, ItemId, Time``, optionally ``UserId``).
         config: evaluation settings.
         progress: show a tqdm progress bar.
+        history: events before the test period (``UserId, ItemId``, e.g. the training split);
+            needed by ``exclude_seen="user"``, ignored otherwise.
 
     Returns:
         An :class:`EvalResult`.
+
+    Raises:
+        ProvenanceError: the model was trained on another split than the one ``test`` comes from
+            (both known from their provenance), naming both.
     """
     start_time = time.perf_counter()
+    check_same_split(getattr(model, "provenance", None), *frame_split(test), model_name=f"model {model.name}")
     test = contiguous_sessions(test)
     test, item_idx = _map_items(model, test)
     sch = schedule_from_frame(test, item_idx, config.batch_size)
@@ -120,13 +191,25 @@ def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalC
     if USER in test:
         first = test.groupby(SESSION, sort=False)[USER].first()
         users_by_session = first.reindex(sch.session_order).to_numpy()
+    exclude = config.exclude_seen
+    prior = None
+    if exclude == "user":
+        if USER not in test:
+            raise ValueError(f"exclude_seen='user' needs a {USER} column in the test frame")
+        if history is not None and USER not in history:
+            raise ValueError(f"exclude_seen='user': the history frame has no {USER} column")
+        if history is None:
+            log.warning("exclude_seen='user' without history: only the user's test sessions are excluded")
+        prior = _prior_items(test, item_idx, history, model, sch.session_order)
     popularity = model.popularity()
     pop_norm = popularity / popularity.max() if len(popularity) and popularity.max() > 0 else popularity
     cov_ks = tuple(sorted(config.coverage_ks))
     kmax = cov_ks[-1] if cov_ks else 0
     recommended = {k: np.zeros(n_items, bool) for k in cov_ks}
-    pop_sum = dict.fromkeys(cov_ks, 0.0)
-    seen = np.zeros((B, n_items), bool) if config.exclude_seen else None
+    pop_lists: dict[int, list[np.ndarray]] = {k: [] for k in cov_ks}
+    seen = np.zeros((B, n_items), bool) if exclude != "none" else None
+    last_only = config.positions == "last"
+    excluded_targets = 0
     ranks_all, pos_all, sess_all = [], [], []
     model.reset(B)
     for t in tqdm(range(sch.n_steps), desc=f"evaluate {model.name}", disable=not progress, leave=False):
@@ -136,12 +219,21 @@ def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalC
             users = np.where(active, users_by_session[np.maximum(sch.session[t], 0)], -1)
         scores = np.asarray(model.step(inputs, starts, users, active), dtype=np.float32)
         rows = np.flatnonzero(active)
-        scores = scores[rows]
         if seen is not None:
-            seen[starts] = False
+            new = np.flatnonzero(starts & active)
+            if len(new):
+                seen[new] = False if prior is None else prior[sch.session[t, new]].toarray() > 0
             seen[rows, inputs[rows]] = True
-            scores[seen[rows]] = -np.inf
+        if last_only:
+            rows = rows[sch.position[t, rows] + 2 == sch.session_length[sch.session[t, rows]]]
+            if not len(rows):
+                continue
+        scores = scores[rows]
         targets = sch.targets[t, rows]
+        if seen is not None:
+            mask = seen[rows]
+            excluded_targets += int(mask[np.arange(len(rows)), targets].sum())
+            scores[mask] = -np.inf
         ranks_all.append(M.ranks_from_scores(scores, targets, config.tie_policy))
         pos_all.append(sch.position[t, rows] + 1)
         sess_all.append(sch.session[t, rows])
@@ -152,7 +244,7 @@ def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalC
             top = np.take_along_axis(top, order, axis=1)
             for k in cov_ks:
                 recommended[k][top[:, :k].ravel()] = True
-                pop_sum[k] += float(pop_norm[top[:, :k]].mean(axis=1).sum())
+                pop_lists[k].append(pop_norm[top[:, :k]].mean(axis=1))
     ranks = np.concatenate(ranks_all) if ranks_all else np.zeros(0)
     sessions = np.concatenate(sess_all) if sess_all else np.zeros(0, np.int64)
     predictions = pd.DataFrame({
@@ -161,12 +253,15 @@ def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalC
         "session_length": sch.session_length[sessions] if len(sessions) else np.zeros(0, np.int64),
         SESSION: sch.session_order[sessions] if len(sessions) else np.zeros(0, np.int64),
     })
+    for k in cov_ks:
+        predictions[f"popularity@{k}"] = np.concatenate(pop_lists[k]) if pop_lists[k] else np.zeros(0)
     result = M.metric_table(ranks, config.ks)
     for k in cov_ks:
         result[f"coverage@{k}"] = float(recommended[k].mean()) if n_items else float("nan")
-        result[f"popularity@{k}"] = pop_sum[k] / max(len(ranks), 1)
-    result.update(predictions=len(ranks), sessions=int(len(sch.session_order)), n_items=n_items,
-                  eval_seconds=time.perf_counter() - start_time, tie_policy=config.tie_policy)
+        result[f"popularity@{k}"] = float(predictions[f"popularity@{k}"].mean()) if len(ranks) else float("nan")
+    result.update(predictions=len(ranks), sessions=int(len(np.unique(sessions))), n_items=n_items,
+                  excluded_targets=excluded_targets, eval_seconds=time.perf_counter() - start_time,
+                  tie_policy=config.tie_policy, exclude_seen=exclude, positions=config.positions)
     return EvalResult(model.name, result, predictions, config)
 
 

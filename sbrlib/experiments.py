@@ -1,18 +1,31 @@
-"""Experiment helpers the notebooks share: fit-and-time models, compare them with the one
-evaluator, the "does the order matter?" experiment and example recommendations."""
+"""Experiment helpers the notebooks share: baseline factories, fit-and-time models, compare them
+with the one evaluator (with intervals), the seen-items comparison, the "does the order matter?"
+experiment and example recommendations."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from sbrlib import uncertainty as U
 from sbrlib.columns import ITEM, SESSION, TIME
 from sbrlib.evaluation import EvalConfig, EvalResult, evaluate, results_table
 from sbrlib.models.base import SessionModel
+from sbrlib.models.baselines import (
+    VSKNN,
+    ItemKNN,
+    ItemKNNConfig,
+    Markov,
+    Pop,
+    SequentialRules,
+    SessionPop,
+    SRConfig,
+    VSKNNConfig,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +52,12 @@ def fit_timed(models: Mapping[str, Callable[[], SessionModel]], train: pd.DataFr
 
 
 def compare(models: Mapping[str, SessionModel], test: pd.DataFrame, config: EvalConfig = EvalConfig(),
-            fit_seconds: Mapping[str, float] | None = None, progress: bool = True) -> tuple[pd.DataFrame, dict[str, EvalResult]]:
+            fit_seconds: Mapping[str, float] | None = None, progress: bool = True,
+            history: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, EvalResult]]:
     """Evaluate every model on ``test`` with the same settings.
+
+    Args:
+        history: events before the test period, for ``exclude_seen="user"`` (see :func:`evaluate`).
 
     Returns:
         ``(table, results)``: one row per model (metrics, ``fit_seconds``, ``eval_seconds``) and
@@ -48,7 +65,7 @@ def compare(models: Mapping[str, SessionModel], test: pd.DataFrame, config: Eval
     """
     results = {}
     for name, model in models.items():
-        results[name] = evaluate(model, test, config, progress=progress)
+        results[name] = evaluate(model, test, config, progress=progress, history=history)
     extra = {name: {"fit_seconds": float(fit_seconds.get(name, np.nan))} for name in models} if fit_seconds else None
     return results_table(list(results.values()), extra), results
 
@@ -90,3 +107,166 @@ def example_recommendations(model, test: pd.DataFrame, titles: pd.Series | None,
             rows.append({"session": sid, "prefix": " → ".join(name(i) for i in prefix), "rank": rank,
                          "recommended": name(item), "score": round(float(score), 3), "true next": bool(item == truth)})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- baselines
+
+BASELINE_DEFAULTS: dict[str, dict] = {
+    "Item-kNN": {"lam": ItemKNNConfig.lam, "alpha": ItemKNNConfig.alpha},
+    "SR": {"steps": SRConfig.steps},
+    "V-SKNN": {"k": VSKNNConfig.k, "sample_size": VSKNNConfig.sample_size},
+}
+"""Parameters of the tunable baselines when nothing else is given (their config defaults)."""
+
+
+def baseline_factories(params: Mapping[str, Mapping] | None = None) -> dict[str, Callable[[], SessionModel]]:
+    """Display name -> factory of every baseline (Pop, S-Pop, Item-kNN, Markov, SR, V-SKNN).
+
+    Args:
+        params: per model, keyword arguments of its config (``{"SR": {"steps": 5}}``); models
+            not listed use :data:`BASELINE_DEFAULTS`.
+    """
+    p = {name: {**BASELINE_DEFAULTS[name], **dict((params or {}).get(name, {}))} for name in BASELINE_DEFAULTS}
+    return {
+        "Pop": Pop, "S-Pop": SessionPop,
+        "Item-kNN": lambda: ItemKNN(ItemKNNConfig(**p["Item-kNN"])),
+        "Markov": Markov,
+        "SR": lambda: SequentialRules(SRConfig(**p["SR"])),
+        "V-SKNN": lambda: VSKNN(VSKNNConfig(**p["V-SKNN"])),
+    }
+
+
+def tuned_baseline_params(split_name: str) -> dict[str, dict]:
+    """The best baseline parameters found by notebook 03's study on ``split_name``.
+
+    Raises:
+        RuntimeError: when :mod:`sbrlib.tuning` (or its result for this split) is not available,
+            saying how to proceed.
+    """
+    try:
+        from sbrlib import tuning  # noqa: PLC0415 - optional until the tuning notebook is merged
+        best = tuning.best_baseline_params  # type: ignore[attr-defined]
+    except (ImportError, AttributeError) as exc:
+        raise RuntimeError("BASELINE_PARAMS='tuned' needs sbrlib.tuning.best_baseline_params (notebook 03); "
+                           "run notebook 03 first or set BASELINE_PARAMS='defaults'") from exc
+    return best(split_name)
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+def with_intervals(results: Mapping[str, EvalResult], metrics: Sequence[str], compare_on: Sequence[str],
+                   config: U.BootstrapConfig = U.BootstrapConfig()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Bootstrap intervals of ``metrics`` for every model, and the best model against each other one.
+
+    Args:
+        results: model name -> :class:`EvalResult` (all on the same test predictions).
+        metrics: metrics that get an interval.
+        compare_on: metrics on which the best model is compared with every other (paired).
+        config: bootstrap settings.
+
+    Returns:
+        ``(intervals, comparisons)``: :func:`sbrlib.uncertainty.intervals_table` and, per metric of
+        ``compare_on``, :func:`sbrlib.uncertainty.compare_to_best`.
+    """
+    preds = {name: res.predictions for name, res in results.items()}
+    intervals = U.intervals_table(preds, metrics, config)
+    comparisons = {m: U.compare_to_best(preds, m, config) for m in compare_on}
+    return intervals, comparisons
+
+
+def display_table(table: pd.DataFrame, intervals: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame],
+                  columns: Sequence[str], order_by: str) -> pd.DataFrame:
+    """The results table as text: ``"0.2123 (0.1901–0.2350)"`` per metric with an interval, the
+    difference to the best model per compared metric (``"−0.0025 (−0.0061–0.0010)"``, ``*`` when
+    the interval excludes 0), other columns as they are; rows sorted by ``order_by``.
+    """
+    out = pd.DataFrame(index=table.sort_values(order_by, ascending=False).index)
+    for col in columns:
+        if col in intervals.index.get_level_values("metric"):
+            ci = intervals.xs(col, level="metric")
+            out[col] = [f"{ci.loc[m, 'estimate']:.4f} ({ci.loc[m, 'low']:.4f}–{ci.loc[m, 'high']:.4f})"
+                        for m in out.index]
+        elif col in table:
+            vals = table.loc[out.index, col]
+            fmt = "{:,.2f}" if col.endswith("seconds") else "{:.4f}"
+            out[col] = [fmt.format(v) for v in vals]
+    for m, cmp in comparisons.items():
+        best = cmp.index[0]
+        cells = []
+        for name in out.index:
+            r = cmp.loc[name]
+            cells.append("best" if name == best else
+                         f"{r['diff']:+.4f} ({r['low']:+.4f} to {r['high']:+.4f}){' *' if r['significant'] else ''}")
+        out[f"{m} vs {best}"] = cells
+    out.index.name = "model"
+    return out
+
+
+def exclusion_table(tables: Mapping[str, pd.DataFrame], metrics: Sequence[str]) -> pd.DataFrame:
+    """Metrics of every model under several ``exclude_seen`` settings, side by side.
+
+    Args:
+        tables: setting (``"none"``, ``"user"``...) -> :func:`compare` table.
+        metrics: columns to keep.
+
+    Returns:
+        Index model, columns ``"<setting> <metric>"``.
+    """
+    parts = [t[list(metrics)].add_prefix(f"{setting} ") for setting, t in tables.items()]
+    return pd.concat(parts, axis=1)
+
+
+# --------------------------------------------------------------------------- order experiment
+
+
+def estimated_fit_seconds(history: pd.DataFrame, epochs: int) -> float:
+    """Seconds ``epochs`` more epochs should take, from a saved model's per-epoch ``seconds``
+    (median, so a slow first epoch with compilation does not dominate); NaN when unknown."""
+    if epochs <= 0:
+        return 0.0
+    if history is None or "seconds" not in history or not len(history):
+        return float("nan")
+    return float(history["seconds"].median() * epochs)
+
+
+def order_experiment(factories: Mapping[str, Callable[[], SessionModel]], train: pd.DataFrame, test: pd.DataFrame,
+                     real: Mapping[str, EvalResult], config: EvalConfig = EvalConfig(), metrics: Sequence[str] = ("recall@20", "mrr@20"),
+                     seed: int = 0, history: pd.DataFrame | None = None,
+                     bootstrap: U.BootstrapConfig = U.BootstrapConfig()) -> pd.DataFrame:
+    """Retrain each model on within-session shuffled training data and evaluate it on shuffled test data.
+
+    Shuffling keeps sessions, lengths and times, so the shuffled test has the same sessions and
+    positions as the real one and the comparison is paired (same resampled sessions).
+
+    Args:
+        factories: display name -> factory of an unfitted model (names must be in ``real``).
+        train, test: the real-order split.
+        real: results of the same models on the real-order test.
+        config: evaluation settings (as for ``real``).
+        metrics: metrics to compare.
+        seed: shuffle seed (train uses ``seed``, test ``seed + 1``).
+        history: for ``exclude_seen="user"`` (the real training split is right: shuffling inside
+            sessions does not change which items a user rated).
+
+    Returns:
+        One row per (model, metric): ``real``, ``shuffled``, ``change`` (shuffled/real - 1),
+        ``diff`` (shuffled - real), ``low``, ``high`` (interval of ``diff``), ``significant``.
+    """
+    shuffled_train = shuffle_within_sessions(train, seed=seed)
+    shuffled_test = shuffle_within_sessions(test, seed=seed + 1)
+    rows = {}
+    for name, factory in factories.items():
+        model = factory().fit(shuffled_train)
+        model.name = name
+        res = evaluate(model, shuffled_test, config, progress=False, history=history)
+        cmp = U.paired(res.predictions, real[name].predictions, metrics, bootstrap)
+        for m in metrics:
+            r = cmp.loc[m]
+            rows[(name, m)] = {"real": r["b"], "shuffled": r["a"],
+                               "change": r["a"] / r["b"] - 1 if r["b"] > 0 else float("nan"),
+                               "diff": r["diff"], "low": r["low"], "high": r["high"],
+                               "significant": bool(r["significant"])}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.names = ["model", "metric"]
+    return out

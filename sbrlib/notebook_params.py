@@ -22,6 +22,17 @@ _SPLIT = {
     "SPLIT_NAME": C.text(),
 }
 
+
+
+def _choices_list(*allowed: str) -> C.Check:
+    """A non-empty list of distinct values from ``allowed`` (e.g. notebook 03's ``MODELS``)."""
+    def check(value) -> str | None:
+        ok = isinstance(value, (list, tuple)) and len(value) > 0 and len(set(value)) == len(value) and all(
+            v in allowed for v in value)
+        return None if ok else "a non-empty list of distinct values from " + ", ".join(repr(a) for a in allowed)
+    return check
+
+
 SPECS: dict[str, dict[str, C.Check]] = {
     "01_eda": {
         **_COMMON,
@@ -41,29 +52,49 @@ SPECS: dict[str, dict[str, C.Check]] = {
         "VALID_FRACTION": C.number(gt=0, lt=1),
         "FORCE": C.boolean(),
     },
+    "03_tuning": {
+        **_COMMON, **_SPLIT,
+        "MODELS": _choices_list("gru4rec", "item-knn", "sr", "v-sknn"),
+        "METRIC": C.one_of("mrr@20", "recall@20"),
+        "TUNE_MINUTES": C.optional(C.number(gt=0)),
+        "TUNE_TRIALS": C.optional(C.integer(min=1)),
+        "EPOCHS": C.integer(min=1),
+        "LAYERS": C.optional(C.int_list(min=1)),
+        "BATCH_SIZE": C.optional(C.integer(min=1)),
+        "N_SAMPLE": C.optional(C.integer(min=0)),
+        "VSKNN_SAMPLE": C.optional(C.integer(min=1)),
+        "REUSE_STUDY": C.boolean(),
+        "STUDY_FILE": C.text(),
+        "EVAL_BATCH_SIZE": C.integer(min=1),
+        "SEED": C.integer(min=0),
+    },
     "04_train_gru4rec": {
         **_COMMON, **_SPLIT,
         "MODEL_NAME": C.text(),
-        "LOSS": C.one_of("cross-entropy", "bpr-max"),
-        "LAYERS": C.int_list(min=1),
-        "EMBEDDING_DIM": C.integer(min=0),
-        "CONSTRAINED_EMBEDDING": C.boolean(),
-        "BATCH_SIZE": C.integer(min=1),
-        "EPOCHS": C.integer(min=1),
-        "N_SAMPLE": C.integer(min=0),
-        "SAMPLE_ALPHA": C.number(min=0, max=1),
-        "LOGQ": C.number(min=0),
-        "BPREG": C.number(min=0),
-        "ELU_PARAM": C.number(min=0),
-        "DROPOUT_EMBED": C.number(min=0, lt=1),
-        "DROPOUT_HIDDEN": C.number(min=0, lt=1),
-        "OPTIMIZER": C.one_of("adagrad", "adam"),
-        "LEARNING_RATE": C.number(gt=0),
-        "MOMENTUM": C.number(min=0, lt=1),
+        "CONFIG": C.one_of("tuned", "default", "official", "movielens-gap", "movielens-user"),
+        "STUDY_FILE": C.text(),
+        "METRIC": C.one_of("mrr@20", "recall@20"),
+        "LOSS": C.optional(C.one_of("cross-entropy", "bpr-max")),
+        "LAYERS": C.optional(C.int_list(min=1)),
+        "EMBEDDING_DIM": C.optional(C.integer(min=0)),
+        "CONSTRAINED_EMBEDDING": C.optional(C.boolean()),
+        "BATCH_SIZE": C.optional(C.integer(min=1)),
+        "EPOCHS": C.optional(C.integer(min=1)),
+        "N_SAMPLE": C.optional(C.integer(min=0)),
+        "SAMPLE_ALPHA": C.optional(C.number(min=0, max=1)),
+        "LOGQ": C.optional(C.number(min=0)),
+        "BPREG": C.optional(C.number(min=0)),
+        "ELU_PARAM": C.optional(C.number(min=0)),
+        "DROPOUT_EMBED": C.optional(C.number(min=0, lt=1)),
+        "DROPOUT_HIDDEN": C.optional(C.number(min=0, lt=1)),
+        "OPTIMIZER": C.optional(C.one_of("adagrad", "adam")),
+        "LEARNING_RATE": C.optional(C.number(gt=0)),
+        "MOMENTUM": C.optional(C.number(min=0, lt=1)),
+        "SEED": C.optional(C.integer(min=0)),
         "EARLY_STOPPING_PATIENCE": C.optional(C.integer(min=1)),
         "REFIT": C.boolean(),
+        "REFIT_EPOCHS": C.optional(C.integer(min=1)),
         "EVAL_BATCH_SIZE": C.integer(min=1),
-        "SEED": C.integer(min=0),
         "OVERWRITE": C.boolean(),
     },
     "05_evaluation": {
@@ -71,15 +102,36 @@ SPECS: dict[str, dict[str, C.Check]] = {
         "MODEL_NAME": C.text(),
         "KS": C.int_list(min=1),
         "TIE_POLICY": C.one_of(*TIE_POLICIES),
-        "EXCLUDE_SEEN": C.boolean(),
+        "EXCLUDE_SEEN": C.one_of("none", "session", "user", True, False),
         "EVAL_BATCH_SIZE": C.integer(min=1),
+        "BASELINE_PARAMS": C.one_of("defaults", "tuned"),
         "ITEMKNN_LAMBDA": C.number(min=0),
         "ITEMKNN_ALPHA": C.number(min=0, max=1),
         "SR_STEPS": C.integer(min=1),
         "VSKNN_K": C.integer(min=1),
         "VSKNN_SAMPLE": C.integer(min=1),
+        "N_BOOT": C.integer(min=1),
         "ORDER_EXPERIMENT": C.boolean(),
-        "ORDER_EPOCHS": C.optional(C.integer(min=1)),
+        "ORDER_EPOCHS": C.optional(C.integer(min=0)),
         "SEED": C.integer(min=0),
     },
 }
+
+
+def preprocess_config(values: dict):
+    """The :class:`~sbrlib.preprocess.PreprocessConfig` that notebook 02's parameters describe.
+
+    Args:
+        values: 02's parameters (``SESSION_MODE``, ``SESSION_GAP``, ``MIN_RATING``, ``TIE_BREAK``,
+            ``MIN_SESSION_LENGTH``, ``MIN_ITEM_SUPPORT``, ``TEST_DAYS``, ``TEST_FRACTION``,
+            ``VALID_DAYS``, ``VALID_FRACTION``).
+    """
+    from sbrlib.preprocess import PreprocessConfig, SplitConfig
+
+    return PreprocessConfig(
+        min_rating=values["MIN_RATING"], session_mode=values["SESSION_MODE"], session_gap=values["SESSION_GAP"],
+        tie_break=values["TIE_BREAK"], min_session_length=values["MIN_SESSION_LENGTH"],
+        min_item_support=values["MIN_ITEM_SUPPORT"],
+        test=SplitConfig(days=values["TEST_DAYS"], fraction=values["TEST_FRACTION"]),
+        valid=SplitConfig(days=values["VALID_DAYS"], fraction=values["VALID_FRACTION"]),
+    )

@@ -20,6 +20,11 @@ def project_dir() -> Path:
     return Path(env).resolve() if env else Path(__file__).resolve().parent.parent
 
 
+def repo_dir() -> Path:
+    """The source tree holding ``sbrlib``, ``notebooks/`` and ``params/`` (not moved by ``SBR_PROJECT_DIR``)."""
+    return Path(__file__).resolve().parent.parent
+
+
 def data_dir() -> Path:
     """``<project>/data``: raw downloads and processed artifacts (git-ignored)."""
     return project_dir() / "data"

@@ -1,142 +1,308 @@
-"""Matplotlib figures used by the notebooks. Each function returns the Figure."""
+"""Matplotlib figures used by the notebooks. Each function returns the Figure.
+
+Every figure goes through one style helper, :func:`style`: each axis gets a label with its unit,
+integer ticks where the values are counts or epochs, legends sit outside the data (to the right of
+the axes), and the title says **SYNTHETIC DATA** when the data are synthetic. No figure draws bars
+on a log axis: long-tailed counts are drawn as lines or points.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, PercentFormatter
 
 from sbrlib.columns import RATING
 
+SYNTHETIC_MARK = "[SYNTHETIC DATA]"
+_THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 or v == 0 else f"{v:g}")
 
-def _label(ax, title: str, synthetic: bool) -> None:
-    ax.set_title(f"{title} [SYNTHETIC DATA]" if synthetic else title)
+
+def style(ax, *, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None,
+          synthetic: bool = False, legend: bool = False, integer_x: bool = False, integer_y: bool = False,
+          grid: bool = True) -> None:
+    """The one style of every figure.
+
+    Args:
+        ax: the axes.
+        title: title; ``[SYNTHETIC DATA]`` is appended on synthetic data.
+        xlabel, ylabel: axis labels, with units (``"ratings per month (count)"``).
+        synthetic: the data are synthetic.
+        legend: draw the legend outside the axes, on the right, so it never covers data.
+        integer_x, integer_y: integer tick positions (counts, epochs).
+        grid: a light grid.
+    """
+    if title is not None:
+        ax.set_title(f"{title} {SYNTHETIC_MARK}" if synthetic else title, fontsize=11)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    if integer_x:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if integer_y:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    for axis in (ax.xaxis, ax.yaxis):  # plain numbers with thousands separators, no minor labels
+        if axis.get_scale() == "log" and not isinstance(axis.get_major_formatter(), (PercentFormatter, FuncFormatter)):
+            lo, hi = sorted(abs(v) for v in axis.get_view_interval())
+            if lo > 0 and hi / lo < 1000:  # under three decades: label 1, 2, 5 of each decade
+                axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(_THOUSANDS)
+            axis.set_minor_formatter(NullFormatter())
+        elif axis.get_scale() == "linear" and type(axis.get_major_formatter()).__name__ == "ScalarFormatter" \
+                and max(abs(v) for v in axis.get_view_interval()) >= 10_000:
+            axis.set_major_formatter(_THOUSANDS)
+    if grid:
+        ax.grid(alpha=0.3, linewidth=0.6)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9, frameon=False)
 
 
-def _finish(fig, ax, title: str, synthetic: bool, legend: bool = True):
-    """Legend, title (labelled when synthetic) and layout; returns the figure."""
-    if legend:
-        ax.legend()
-    _label(ax, title, synthetic)
-    fig.tight_layout()
-    return fig
+def _figure(width: float = 8.0, height: float = 3.5, ncols: int = 1):
+    fig, axes = plt.subplots(1, ncols, figsize=(width, height), layout="constrained")
+    return fig, axes
 
 
 def ratings_distribution(ratings: pd.DataFrame, synthetic: bool = False):
-    """Bar chart of rating values."""
-    fig, ax = plt.subplots(figsize=(5, 3))
-    ratings[RATING].value_counts().sort_index().plot.bar(ax=ax, color="tab:blue")
-    ax.set_xlabel("rating")
-    ax.set_ylabel("ratings")
-    _label(ax, "Rating distribution", synthetic)
-    fig.tight_layout()
+    """Bar chart of rating values (linear axis), each bar labelled with its share."""
+    fig, ax = _figure(5.5, 3.2)
+    counts = ratings[RATING].value_counts().sort_index()
+    bars = ax.bar(counts.index.astype(str), counts.to_numpy(), color="tab:blue")
+    ax.bar_label(bars, labels=[f"{c / counts.sum():.0%}" for c in counts], fontsize=8)
+    ax.margins(y=0.12)
+    style(ax, title="Rating values", xlabel="rating (stars)", ylabel="ratings (count)", synthetic=synthetic)
     return fig
 
 
 def long_tail(per_user: pd.Series, per_item: pd.Series, synthetic: bool = False):
-    """Log-log rank plots of events per user and per item."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    """Log-log rank plots of events per user and per item (points, not bars)."""
+    fig, axes = _figure(10, 3.5, ncols=2)
     for ax, counts, what in ((axes[0], per_user, "user"), (axes[1], per_item, "item")):
         values = np.sort(counts.to_numpy())[::-1]
         ax.loglog(np.arange(1, len(values) + 1), values, marker=".", linestyle="none", markersize=3)
-        ax.set_xlabel(f"{what} rank")
-        ax.set_ylabel(f"events per {what}")
-        _label(ax, f"Events per {what} (log-log)", synthetic)
-    fig.tight_layout()
+        style(ax, title=f"Ratings per {what}, most to least", xlabel=f"{what} rank (1 = most ratings; log scale)",
+              ylabel=f"ratings per {what} (count, log scale)", synthetic=synthetic)
     return fig
 
 
-def activity_over_time(by_month: pd.Series, synthetic: bool = False):
-    """Ratings per calendar month."""
-    fig, ax = plt.subplots(figsize=(10, 3))
-    ax.bar(by_month.index.to_timestamp(), by_month.to_numpy(), width=25)
-    ax.set_yscale("log")
-    ax.set_ylabel("ratings per month")
-    _label(ax, "Activity over calendar time", synthetic)
-    fig.tight_layout()
+def activity_over_time(by_month: pd.Series, synthetic: bool = False, first: pd.Timestamp | None = None,
+                       last: pd.Timestamp | None = None):
+    """Ratings per calendar month, bars on a linear axis.
+
+    Args:
+        by_month: ratings per month (``PeriodIndex``).
+        first, last: first and last rating times; months only partly covered by the data are hatched.
+    """
+    fig, ax = _figure(10, 3.2)
+    months = by_month.index
+    starts = months.to_timestamp()
+    partial = np.zeros(len(months), bool)
+    if first is not None and len(months):
+        partial[0] = pd.Timestamp(first) > starts[0]
+    if last is not None and len(months):
+        partial[-1] = pd.Timestamp(last) < (months[-1] + 1).to_timestamp() - pd.Timedelta(seconds=1)
+    bars = ax.bar(starts, by_month.to_numpy(), width=25, align="edge", color="tab:blue")
+    for bar, part in zip(bars, partial):
+        if part:
+            bar.set_hatch("//")
+            bar.set_facecolor("white")
+            bar.set_edgecolor("tab:blue")
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator())
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    style(ax, title="Ratings per calendar month", xlabel="month (UTC)", ylabel="ratings per month (count)",
+          synthetic=synthetic)
+    if partial.any():
+        ax.legend(handles=[Patch(color="tab:blue", label="full month"),
+                           Patch(facecolor="white", edgecolor="tab:blue", hatch="//",
+                                 label="month only partly covered\nby the data")],
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9, frameon=False)
     return fig
 
 
 def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthetic: bool = False):
-    """Histogram of inter-event gaps on a log scale (zero gaps counted separately in the title)."""
-    fig, ax = plt.subplots(figsize=(8, 3))
+    """Histogram (outline) of positive inter-event gaps on a log time axis, thresholds marked.
+
+    Zero gaps cannot be drawn on a log axis; their share is written on the figure.
+    """
+    fig, ax = _figure(9, 3.4)
+    gaps = np.asarray(gaps)
     positive = gaps[gaps > 0]
     bins = np.logspace(0, np.log10(max(positive.max(), 10)), 60) if len(positive) else 10
-    ax.hist(positive, bins=bins, color="tab:gray")
+    ax.hist(positive, bins=bins, histtype="step", color="tab:gray", linewidth=1.2,
+            label="pairs of consecutive ratings")
     ax.set_xscale("log")
-    for t in thresholds:
-        ax.axvline(t, color="tab:red", linestyle="--", linewidth=1)
-        ax.text(t, ax.get_ylim()[1] * 0.9, f" {t}s", color="tab:red")
-    ax.set_xlabel("seconds between consecutive ratings of a user")
-    share = (gaps == 0).mean() if len(gaps) else 0
-    _label(ax, f"Inter-event gaps ({share:.0%} are exactly 0 s, not shown)", synthetic)
-    fig.tight_layout()
+    for t, ls in zip(thresholds, ("--", ":", "-.")):
+        ax.axvline(t, color="tab:red", linestyle=ls, linewidth=1.2, label=f"session gap {t:,} s")
+    units = [(1, "1 s"), (60, "1 min"), (3600, "1 h"), (86_400, "1 day"),
+             (30 * 86_400, "30 days"), (365 * 86_400, "1 year")]
+    top = positive.max() if len(positive) else 10
+    ticks = [(v, lab) for v, lab in units if v <= top * 1.5]
+    ax.set_xticks([v for v, _ in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    share = (gaps == 0).mean() if len(gaps) else 0.0
+    ax.add_line(Line2D([], [], linestyle="none", label=f"not shown: {share:.0%} of gaps are\nexactly 0 s (same second)"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: dict(units).get(int(round(v)), "")))
+    style(ax, title="Time between consecutive ratings of a user",
+          xlabel="gap between the two ratings (log scale)",
+          ylabel="pairs of ratings (count)", synthetic=synthetic, legend=True)
     return fig
 
 
-def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool = False):
-    """Overlaid log-log histograms of session lengths for several settings."""
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    for label, lengths in lengths_by_gap.items():
-        counts = lengths.value_counts().sort_index()
-        ax.loglog(counts.index, counts.to_numpy(), marker=".", linestyle="-", linewidth=0.8, label=label)
-    ax.set_xlabel("session length (events)")
-    ax.set_ylabel("sessions")
-    return _finish(fig, ax, "Session lengths", synthetic)
+def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool = False, cap: int = 50):
+    """Share of sessions of each length (1..cap), one line per setting; longer sessions in one overflow bin.
+
+    The overflow bin (all sessions longer than ``cap``) is drawn apart, as a labelled square at
+    ``cap + 3``: it holds many lengths at once, so it is expected to stand above the line.
+    """
+    fig, ax = _figure(9, 3.6)
+    x = np.arange(1, cap + 1)
+    any_overflow = False
+    for (label, lengths), color in zip(lengths_by_gap.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        lengths = np.asarray(lengths)
+        n = max(len(lengths), 1)
+        counts = np.bincount(np.minimum(lengths, cap + 1), minlength=cap + 2)
+        share = counts[1:cap + 1] / n
+        ax.plot(x[share > 0], share[share > 0], marker=".", linewidth=0.9, color=color, label=label)
+        overflow = counts[cap + 1] / n
+        if overflow > 0:
+            any_overflow = True
+            ax.plot([cap + 3], [overflow], marker="s", linestyle="none", color=color)
+    ax.axvline(cap + 1.5, color="k", linewidth=0.6)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+    ticks = [1] + [int(t) for t in MaxNLocator(nbins=6, steps=[1, 2, 5, 10]).tick_values(1, cap) if 1 < t <= cap]
+    ax.set_xticks(ticks + [cap + 3], [str(t) for t in ticks] + [f"> {cap}"])
+    if any_overflow:
+        ax.plot([], [], marker="s", linestyle="none", color="gray", label=f"overflow bin: all sessions\nlonger than {cap}")
+    style(ax, title="Session lengths", xlabel=f"session length (ratings; > {cap} pooled in the overflow bin)",
+          ylabel="share of sessions (log scale)", synthetic=synthetic, legend=True)
+    return fig
 
 
 def split_timeline(frames: Mapping[str, pd.DataFrame], cutoffs: Mapping[str, int], time_col: str = "Time",
                    synthetic: bool = False):
-    """Events per day for each frame of a split, with the cutoffs marked."""
-    fig, ax = plt.subplots(figsize=(10, 3))
+    """Events per day of each part of a split (lines), with the cutoffs as labelled vertical lines.
+
+    The cutoffs are named in the legend (with their date), so their labels never overlap.
+    """
+    fig, ax = _figure(10, 3.4)
     for name, frame in frames.items():
         days = pd.to_datetime(frame[time_col], unit="s").dt.floor("D").value_counts().sort_index()
-        ax.plot(days.index, days.to_numpy(), label=name, linewidth=0.8)
-    for name, cut in cutoffs.items():
-        ax.axvline(pd.to_datetime(cut, unit="s"), color="k", linestyle="--", linewidth=1)
-        ax.text(pd.to_datetime(cut, unit="s"), ax.get_ylim()[1] if ax.get_ylim()[1] > 0 else 1, f" {name} cutoff",
-                va="top")
+        ax.plot(days.index, days.to_numpy(), label=f"{name} ({len(frame):,} events)", linewidth=0.9)
+    for (name, cut), ls in zip(cutoffs.items(), ("--", ":", "-.")):
+        when = pd.to_datetime(cut, unit="s")
+        ax.axvline(when, color="k", linestyle=ls, linewidth=1.2, label=f"{name} cutoff ({when:%Y-%m-%d %H:%M})")
     ax.set_yscale("log")
-    ax.set_ylabel("events per day")
-    return _finish(fig, ax, "Temporal split", synthetic)
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator())
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    style(ax, title="Temporal split", xlabel="date (UTC)", ylabel="events per day (count, log scale)",
+          synthetic=synthetic, legend=True)
+    return fig
 
 
-def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("recall@20", "mrr@20"), synthetic: bool = False):
-    """Loss per epoch and validation metrics per epoch, side by side."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    axes[0].plot(history["epoch"], history["loss"], marker="o")
-    axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("training loss (per event)")
-    _label(axes[0], "Training loss", synthetic)
-    for m in metrics:
-        if m in history:
-            axes[1].plot(history["epoch"], history[m], marker="o", label=m)
-    axes[1].set_xlabel("epoch")
-    _label(axes[1], "Validation", synthetic)
-    axes[1].legend()
-    fig.tight_layout()
+def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("recall@20", "mrr@20"), synthetic: bool = False,
+                    best_epoch: int | None = None):
+    """Training loss and validation metrics per epoch, side by side, the best epoch marked.
+
+    Args:
+        history: one row per epoch: ``epoch``, ``loss`` and validation metrics.
+        metrics: validation columns to draw (missing ones are skipped).
+        synthetic: the data are synthetic.
+        best_epoch: the epoch to mark; None: the epoch with the highest first metric in ``history``.
+    """
+    fig, axes = _figure(11, 3.6, ncols=2)
+    epochs = history["epoch"].to_numpy()
+    present = [m for m in metrics if m in history]
+    if best_epoch is None and present and history[present[0]].notna().any():
+        best_epoch = int(history.loc[history[present[0]].idxmax(), "epoch"])
+    axes[0].plot(epochs, history["loss"], marker="o", color="tab:gray", label="training loss")
+    for m in present:
+        axes[1].plot(epochs, history[m], marker="o", label=f"validation {m}")
+    for ax in axes:
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="tab:green", linestyle="--", linewidth=1.2, label=f"best epoch ({best_epoch})")
+        if len(epochs):
+            ax.set_xlim(epochs.min() - 0.5, epochs.max() + 0.5)
+    style(axes[0], title="Training loss", xlabel="epoch", ylabel="training loss (per event)", synthetic=synthetic,
+          integer_x=True)
+    axes[0].legend(loc="upper right", fontsize=9, frameon=False)
+    style(axes[1], title="Validation", xlabel="epoch", ylabel="validation metric (share of predictions)",
+          synthetic=synthetic, legend=True, integer_x=True)
     return fig
 
 
 def recall_curves(curves: Mapping[str, pd.Series], metric: str = "Recall@K", synthetic: bool = False):
     """Recall@K (or another metric) against K, one line per model."""
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = _figure(9, 4)
     for name, series in curves.items():
         ax.plot(series.index, series.to_numpy(), label=name)
-    ax.set_xlabel("K")
-    ax.set_ylabel(metric)
-    ax.grid(alpha=0.3)
-    return _finish(fig, ax, f"{metric} against K", synthetic)
+    style(ax, title=f"{metric} against K", xlabel="K (length of the recommendation list, items)",
+          ylabel=f"{metric} (share of predictions)", synthetic=synthetic, legend=True, integer_x=True)
+    return fig
 
 
 def metric_by_group(table: pd.DataFrame, xlabel: str, ylabel: str, title: str, synthetic: bool = False):
     """One line per column of ``table`` against its index (e.g. MRR@20 by position)."""
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+    fig, ax = _figure(9, 3.6)
     for column in table.columns:
         ax.plot(table.index, table[column].to_numpy(), marker=".", label=str(column))
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    return _finish(fig, ax, title, synthetic)
+    style(ax, title=title, xlabel=xlabel, ylabel=ylabel, synthetic=synthetic, legend=True)
+    return fig
+
+
+def bucketed_metric(table: pd.DataFrame, metric: str, xlabel: str, title: str, synthetic: bool = False):
+    """A metric per bucket with 95% intervals, one line per model, counts under each bucket.
+
+    Args:
+        table: :func:`sbrlib.uncertainty.bucketed` output (``bucket``, ``model``, ``estimate``,
+            ``low``, ``high``, ``predictions``, ``sessions``).
+        metric: the metric's name, for the y label.
+        xlabel: what the buckets are (e.g. ``"session length (ratings)"``).
+        title: figure title.
+    """
+    fig, ax = _figure(10, 3.8)
+    buckets = list(dict.fromkeys(table["bucket"]))
+    x = np.arange(len(buckets))
+    models = list(dict.fromkeys(table["model"]))
+    width = 0.6 / max(len(models), 1)
+    for i, model in enumerate(models):
+        sub = table[table["model"] == model].set_index("bucket").loc[buckets]
+        offset = (i - (len(models) - 1) / 2) * width
+        err = np.vstack([sub["estimate"] - sub["low"], sub["high"] - sub["estimate"]])
+        ax.errorbar(x + offset, sub["estimate"], yerr=err, marker="o", markersize=4, capsize=2, linewidth=1,
+                    label=model)
+    counts = table.drop_duplicates("bucket").set_index("bucket").loc[buckets]
+    ax.set_xticks(x, [f"{b}\n{int(s):,} sess.\n{int(p):,} pred." for b, s, p in
+                      zip(buckets, counts["sessions"], counts["predictions"])], fontsize=8)
+    style(ax, title=title + " (95% intervals)", xlabel=xlabel, ylabel=f"{metric} (share of predictions)",
+          synthetic=synthetic, legend=True)
+    return fig
+
+
+def intervals(table: pd.DataFrame, metrics: Sequence[str], synthetic: bool = False):
+    """One point per model with its 95% interval, one panel per metric, models in the order of the first metric.
+
+    Args:
+        table: :func:`sbrlib.uncertainty.intervals_table` (index ``(model, metric)``, columns
+            ``estimate``, ``low``, ``high``).
+        metrics: metrics to draw, one panel each.
+    """
+    metrics = list(metrics)
+    order = table.xs(metrics[0], level="metric")["estimate"].sort_values().index
+    fig, axes = _figure(5 * len(metrics) + 1.5, 0.42 * len(order) + 1.6, ncols=len(metrics))
+    axes = np.atleast_1d(axes)
+    y = np.arange(len(order))
+    for ax, m in zip(axes, metrics):
+        ci = table.xs(m, level="metric").loc[order]
+        err = np.vstack([ci["estimate"] - ci["low"], ci["high"] - ci["estimate"]])
+        ax.errorbar(ci["estimate"], y, xerr=err, marker="o", linestyle="none", capsize=3, color="tab:blue")
+        ax.set_yticks(y, order if ax is axes[0] else [""] * len(order))
+        style(ax, title=f"{m} (95% interval)", xlabel=f"{m} (share of predictions)",
+              ylabel="model" if ax is axes[0] else None, synthetic=synthetic)
+    return fig

@@ -329,11 +329,15 @@ class Split:
         frames: ``train``, ``test``, ``train_tr``, ``valid`` (sessionized events).
         cutoffs: ``test`` and ``valid`` cutoff times (Unix seconds).
         config: the protocol that produced it.
+        name: the split's name once saved (``data/processed/<name>``), else None.
+        fingerprint: the split's identity once saved (:func:`sbrlib.artifacts.split_fingerprint`).
     """
 
     frames: dict[str, pd.DataFrame]
     cutoffs: dict[str, int]
     config: PreprocessConfig
+    name: str | None = None
+    fingerprint: str | None = None
 
     def __getitem__(self, key: str) -> pd.DataFrame:
         return self.frames[key]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sbrlib import metrics as M
-from sbrlib.columns import ITEM, SESSION, TIME
+from sbrlib.columns import ITEM, SESSION, TIME, USER
 from sbrlib.evaluation import EvalConfig, evaluate
 from sbrlib.models.base import SessionModel
 from sbrlib.preprocess import ItemIndex
@@ -129,3 +129,87 @@ def test_unknown_test_items_are_dropped():
     test = pd.DataFrame({SESSION: [0, 0, 0, 1, 1], ITEM: [1, 2, 99, 3, 99], TIME: range(5)})
     res = evaluate(NextIdModel(20), test, progress=False)
     assert res.metrics["predictions"] == 1  # session 1 keeps one event and is dropped
+
+
+def test_exclude_seen_accepts_booleans_and_rejects_unknown_values():
+    assert EvalConfig(exclude_seen=True).exclude_seen == "session"
+    assert EvalConfig(exclude_seen=False).exclude_seen == "none"
+    with pytest.raises(ValueError, match="exclude_seen"):
+        EvalConfig(exclude_seen="all")
+    with pytest.raises(ValueError, match="positions"):
+        EvalConfig(positions="first")
+
+
+class FixedScores(NextIdModel):
+    """Scores item j with n_items - j: item 0 always first, then 1, 2, ..."""
+
+    def step(self, items, starts, users=None, active=None):
+        return np.tile(np.arange(self.n_items, 0, -1, dtype=np.float32), (len(items), 1))
+
+
+def test_exclude_user_history_removes_items_rated_in_history_and_earlier_sessions():
+    # user 7: history has item 0; test session 10 = [3, 1], later session 11 = [4, 2]
+    history = pd.DataFrame({USER: [7, 8], ITEM: [0, 1], TIME: [0, 0], SESSION: [1, 2]})
+    test = pd.DataFrame({SESSION: [10, 10, 11, 11], USER: [7, 7, 7, 7], ITEM: [3, 1, 4, 2],
+                         TIME: [100, 101, 5000, 5001]})
+    model = FixedScores(6)
+    none = evaluate(model, test, EvalConfig(ks=(1,)), progress=False)
+    sess = evaluate(model, test, EvalConfig(ks=(1,), exclude_seen="session"), progress=False)
+    user = evaluate(model, test, EvalConfig(ks=(1,), exclude_seen="user"), progress=False, history=history)
+    by_session = {name: r.predictions.set_index(SESSION)["rank"].to_dict() for name, r in
+                  (("none", none), ("session", sess), ("user", user))}
+    # session 10 predicts 1 after [3]: item 0 ranks above it unless the history (item 0) is excluded
+    assert by_session["none"][10] == 2 and by_session["session"][10] == 2 and by_session["user"][10] == 1
+    # session 11 predicts 2 after [4]: items 0 (history) and 1 (earlier test session) are excluded
+    assert by_session["none"][11] == 3 and by_session["user"][11] == 1
+    assert user.metrics["excluded_targets"] == 0 and user.metrics["exclude_seen"] == "user"
+    with pytest.raises(ValueError, match="UserId"):
+        evaluate(model, test.drop(columns=USER), EvalConfig(exclude_seen="user"), progress=False, history=history)
+
+
+def test_a_target_already_rated_counts_as_excluded_miss():
+    history = pd.DataFrame({USER: [7], ITEM: [2], TIME: [0]})
+    test = pd.DataFrame({SESSION: [10, 10], USER: [7, 7], ITEM: [3, 2], TIME: [100, 101]})
+    res = evaluate(FixedScores(6), test, EvalConfig(ks=(1,), exclude_seen="user"), progress=False, history=history)
+    assert res.metrics["excluded_targets"] == 1 and res.predictions["rank"].iloc[0] == 6
+
+
+def test_user_exclusion_matches_a_per_prediction_reference():
+    rng = np.random.default_rng(3)
+    n_items = 15
+    rows, t = [], 0
+    for s in range(40):
+        user = s % 6
+        for _ in range(int(rng.integers(2, 6))):
+            rows.append((s, user, int(rng.integers(n_items)), t))
+            t += 1
+    test = pd.DataFrame(rows, columns=[SESSION, USER, ITEM, TIME])
+    history = pd.DataFrame({USER: rng.integers(0, 6, 30), ITEM: rng.integers(0, n_items, 30), TIME: 0})
+    res = evaluate(FixedScores(n_items), test, EvalConfig(ks=(5,), exclude_seen="user", batch_size=3),
+                   progress=False, history=history)
+    want = {}
+    for (s, user, _item, time_), nxt in zip(rows[:-1], rows[1:]):
+        if nxt[0] != s:
+            continue
+        before = set(history.loc[history[USER] == user, ITEM]) | {r[2] for r in rows if r[1] == user and r[3] <= time_}
+        target = nxt[2]
+        ranked = [j for j in range(n_items) if j not in before]  # FixedScores: lower index first
+        want[(s, time_)] = ranked.index(target) + 1 if target not in before else n_items
+    got = res.predictions.sort_values([SESSION, "position"])["rank"].tolist()
+    assert got == [want[k] for k in sorted(want)]
+
+
+def test_positions_last_keeps_one_prediction_per_session():
+    test = chain_sessions()
+    every = evaluate(NextIdModel(20), test, EvalConfig(batch_size=4), progress=False)
+    last = evaluate(NextIdModel(20), test, EvalConfig(batch_size=4, positions="last"), progress=False)
+    assert last.metrics["predictions"] == test[SESSION].nunique()
+    assert (last.predictions["position"] == last.predictions["session_length"] - 1).all()
+    merged = last.predictions.merge(every.predictions, on=[SESSION, "position"], suffixes=("", "_all"))
+    assert len(merged) == len(last.predictions) and (merged["rank"] == merged["rank_all"]).all()
+
+
+def test_popularity_per_prediction_averages_to_the_metric():
+    res = evaluate(NextIdModel(20), chain_sessions(), EvalConfig(coverage_ks=(5, 20)), progress=False)
+    for k in (5, 20):
+        assert res.predictions[f"popularity@{k}"].mean() == pytest.approx(res.metrics[f"popularity@{k}"])

@@ -1,21 +1,21 @@
-"""Papermill smoke run of every numbered notebook, in order, on the tiny synthetic preset."""
+"""The notebook series on the tiny synthetic preset: `make run-all`'s driver end to end (quiet, one run
+folder), then exploration as a user would do it — changed parameters, notebooks re-run one by one —
+which must either stay consistent or stop with a clear message, never mix artifacts."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import papermill as pm
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    return tmp_path_factory.mktemp("nbproject")
+NOISE = ("unknown parameter", "cuInit", "absl::", "cudart_stub", "Traceback", "without encryption")
 
 
 def test_notebooks_are_committed_clean_and_parameterized():
@@ -24,35 +24,103 @@ def test_notebooks_are_committed_clean_and_parameterized():
         nb = json.loads(path.read_text())
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
         assert not any(c.get("outputs") or c.get("execution_count") for c in code), f"{path.name} has outputs"
-        tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+        tagged = [i for i, c in enumerate(code) if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
-        assert "DATASET" in "".join(tagged[0]["source"])
+        assert "DATASET" in "".join(code[tagged[0]]["source"])
+        check = "".join(code[tagged[0] + 1]["source"])
+        assert f'validate_notebook("{path.stem}"' in check, f"{path.name}: the cell after 'parameters' must validate them"
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """`python -m sbrlib.run --dataset synthetic-tiny --profile smoke` in a fresh project folder."""
+    project = tmp_path_factory.mktemp("nbproject")
+    env = {**os.environ, "SBR_PROJECT_DIR": str(project), "TQDM_DISABLE": "1"}
+    env.pop("SBR_DATA_DIR", None)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # quiet must not depend on the caller's environment
+    proc = subprocess.run([sys.executable, "-m", "sbrlib.run", "--dataset", "synthetic-tiny", "--profile", "smoke",
+                           "--session-mode", "gap"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    return project, proc
 
 
 @pytest.mark.slow
-def test_run_all_notebooks_on_tiny_synthetic(project, monkeypatch):
-    monkeypatch.setenv("SBR_PROJECT_DIR", str(project))
-    params = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text())
-    out_dir = project / "outputs"
-    out_dir.mkdir()
-    for path in NOTEBOOKS:
-        pm.execute_notebook(str(path), str(out_dir / path.name), parameters={"DATASET": "synthetic-tiny", **params},
-                            cwd=str(ROOT / "notebooks"), progress_bar=False, kernel_name="python3")
-    eda = json.loads((project / "results" / "synthetic-tiny" / "eda.json").read_text())
+def test_run_all_on_tiny_synthetic_is_quiet_and_records_everything(smoke_run):
+    project, proc = smoke_run
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    for noise in NOISE:
+        assert noise not in output, f"{noise!r} printed by make run-all:\n{output[-3000:]}"
+    run_dir = (project / "outputs" / "latest").resolve()
+    record = json.loads((run_dir / "run.json").read_text())
+    assert {nb.stem for nb in NOTEBOOKS} == set(record["notebooks"])
+    assert all(v["status"] == "ok" for v in record["notebooks"].values())
+    assert sorted(p.name for p in (run_dir / "notebooks").iterdir()) == [nb.name for nb in NOTEBOOKS]
+
+    results = run_dir / "results"
+    eda = json.loads((results / "synthetic-tiny" / "eda.json").read_text())
     assert eda["synthetic"] is True and eda["users"] == 40
-    prep = json.loads((project / "results" / "synthetic-tiny-gap" / "preprocessing.json").read_text())
+    prep = json.loads((results / "synthetic-tiny-gap" / "preprocessing.json").read_text())
     assert prep["counts"]["test"]["events"] > 0
-    assert (project / "data" / "processed" / "synthetic-tiny-gap" / "manifest.json").is_file()
-    training = json.loads((project / "results" / "synthetic-tiny-gap" / "gru4rec_training.json").read_text())
+    manifest = json.loads((project / "data" / "processed" / "synthetic-tiny-gap" / "manifest.json").read_text())
+    assert prep["provenance"]["split_fingerprint"] == manifest["fingerprint"] == record["split_fingerprint"]
+    training = json.loads((results / "synthetic-tiny-gap" / "gru4rec_training.json").read_text())
     assert training["best_epoch"] >= 1 and training["events_per_second"] > 0
-    assert (project / "models" / "synthetic-tiny-gap-gru4rec" / "weights.npz").is_file()
-    metrics = json.loads((project / "results" / "synthetic-tiny-gap" / "metrics.json").read_text())
+    assert training["provenance"]["split_fingerprint"] == manifest["fingerprint"]
+    model_dir = run_dir / "models" / "synthetic-tiny-gap-gru4rec"
+    assert (model_dir / "weights.npz").is_file()
+    assert not (project / "models").exists() and not (project / "results").exists()  # nothing outside the run
+
+    metrics = json.loads((results / "synthetic-tiny-gap" / "metrics.json").read_text())
+    assert metrics["provenance"]["split_fingerprint"] == manifest["fingerprint"]
+    assert metrics["provenance"]["run"] == run_dir.name
     table = metrics["metrics"]
-    assert set(table) == {"Pop", "S-Pop", "Item-kNN", "Markov", "SR", "V-SKNN", "GRU4Rec"}
+    assert {"Pop", "S-Pop", "Item-kNN", "Markov", "SR", "V-SKNN", "GRU4Rec"} <= set(table)
     assert len({row["predictions"] for row in table.values()}) == 1  # every model judged on the same predictions
     for row in table.values():
         assert 0.0 <= row["recall@20"] <= 1.0 and row["mrr@20"] <= row["recall@20"]
     # the planted sequential structure: order-aware models beat popularity (tolerance: 81 predictions)
     assert table["SR"]["mrr@20"] > table["Pop"]["mrr@20"]
-    assert metrics["order_experiment"] is not None
-    assert (project / "results" / "synthetic-tiny-gap" / "metrics.csv").is_file()
+
+
+def _execute(project: Path, stem: str, **params) -> None:
+    nb = ROOT / "notebooks" / f"{stem}.ipynb"
+    out = project / "explore" / f"{stem}-{len(list((project / 'explore').glob('*')))}.ipynb"
+    pm.execute_notebook(str(nb), str(out), parameters={"DATASET": "synthetic-tiny", **params}, cwd=str(nb.parent),
+                        progress_bar=False, kernel_name="python3")
+
+
+@pytest.mark.slow
+def test_exploring_never_mixes_artifacts(smoke_run, monkeypatch):
+    """Interactive use (no run folder): change parameters, re-run notebooks one by one in any order."""
+    project, proc = smoke_run
+    assert proc.returncode == 0
+    monkeypatch.setenv("SBR_PROJECT_DIR", str(project))
+    monkeypatch.delenv("SBR_RUN_DIR", raising=False)
+    (project / "explore").mkdir()
+    smoke = {"EPOCHS": 1, "LAYERS": [16], "BATCH_SIZE": 8, "N_SAMPLE": 8, "EARLY_STOPPING_PATIENCE": None}
+    _execute(project, "02_preprocessing")
+    _execute(project, "04_train_gru4rec", **smoke)
+    default_split = project / "data" / "processed" / "synthetic-tiny-gap"
+    stamp = {p.name: p.stat().st_mtime_ns for p in default_split.iterdir()}
+    model = project / "models" / "synthetic-tiny-gap-gru4rec"
+    weights = (model / "weights.npz").read_bytes()
+
+    # another gap under the default split name: refused, the split untouched
+    with pytest.raises(pm.PapermillExecutionError, match=r"session_gap: 3600 -> 600"):
+        _execute(project, "02_preprocessing", SESSION_GAP=600, SPLIT_NAME="synthetic-tiny-gap")
+    assert {p.name: p.stat().st_mtime_ns for p in default_split.iterdir()} == stamp
+    # another gap with the name left empty: a new split named after its parameters
+    _execute(project, "02_preprocessing", SESSION_GAP=600)
+    new = [p.name for p in (project / "data" / "processed").iterdir() if p.name.startswith("synthetic-tiny-gap-")]
+    assert len(new) == 1
+    # evaluating the default model on the new split: refused, naming both splits
+    with pytest.raises(pm.PapermillExecutionError, match=r"trained on split synthetic-tiny-gap .*" + new[0]):
+        _execute(project, "05_evaluation", SPLIT_NAME=new[0], MODEL_NAME="synthetic-tiny-gap-gru4rec",
+                 ORDER_EXPERIMENT=False)
+    # training another loss under the default model name: refused before training, the model untouched
+    with pytest.raises(pm.PapermillExecutionError, match=r"loss: 'cross-entropy' -> 'bpr-max'"):
+        _execute(project, "04_train_gru4rec", **smoke, LOSS="bpr-max")
+    assert (model / "weights.npz").read_bytes() == weights
+    # a bad parameter stops the notebook in its first cells with one clear line
+    with pytest.raises(pm.PapermillExecutionError, match=r"EPOCHS = 0: must be an integer >= 1"):
+        _execute(project, "04_train_gru4rec", **{**smoke, "EPOCHS": 0})

@@ -1,0 +1,97 @@
+"""GRU4Rec hyperparameters (:class:`GRU4RecConfig`)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Loss = Literal["cross-entropy", "bpr-max"]
+
+@dataclass(frozen=True)
+class GRU4RecConfig:
+    """Every hyperparameter of GRU4Rec, with documented defaults (official defaults where they exist).
+
+    Attributes:
+        layers: sizes of the stacked GRU layers.
+        embedding_dim: input embedding size; 0 = one-hot-equivalent input (per-item lookup of the
+            first layer's input weights). Ignored when ``constrained_embedding`` is True.
+        constrained_embedding: share the input embedding with the output item vectors (its size is
+            then ``layers[-1]``).
+        loss: ``"cross-entropy"`` or ``"bpr-max"``.
+        n_sample: extra negatives shared by the mini-batch per step (0: in-batch negatives only).
+        sample_alpha: sampling probability ∝ support ** sample_alpha (0 uniform, 1 popularity).
+        sample_cache_size: number of negative samples drawn in bulk at a time.
+        full_softmax: score all items at each step (cross-entropy only; small catalogues).
+        logq: weight of the logQ correction for cross-entropy (0 = off; 1 = full correction).
+        bpreg: score regularization of BPR-max.
+        elu_param: ELU alpha applied to scores for BPR-max (0 = linear).
+        dropout_embed: drop probability on the input embedding.
+        dropout_hidden: drop probability on the hidden output of every layer.
+        optimizer: ``"adagrad"`` (official) or ``"adam"``.
+        learning_rate: step size.
+        momentum: Adagrad momentum (0 = none).
+        nesterov: Nesterov variant of the momentum.
+        adagrad_eps: epsilon of Adagrad.
+        batch_size: parallel sessions per mini-batch.
+        epochs: training epochs.
+        steps_per_call: mini-batch steps per compiled call.
+        jit_compile: compile the step functions with XLA.
+        init_scale: weights are uniform in ±init_scale * sqrt(6 / (fan_in + fan_out)).
+        eval_batch_size: parallel sessions when scoring (evaluation, validation).
+        validation_metric: metric of :func:`sbrlib.evaluation.evaluate` checked after each epoch.
+        early_stopping_patience: stop after this many epochs without improvement of the validation
+            metric and restore the best weights (None = train all epochs).
+        sequence_aware: at inference, start each session from the hidden state left by the same
+            user's earlier sessions instead of zeros (requires :meth:`GRU4Rec.warm_start`).
+        seed: seed of initialization, sampling and dropout.
+    """
+
+    layers: tuple[int, ...] = (100,)
+    embedding_dim: int = 0
+    constrained_embedding: bool = True
+    loss: Loss = "cross-entropy"
+    n_sample: int = 2048
+    sample_alpha: float = 0.5
+    sample_cache_size: int = 10_000_000
+    full_softmax: bool = False
+    logq: float = 0.0
+    bpreg: float = 1.0
+    elu_param: float = 0.5
+    dropout_embed: float = 0.0
+    dropout_hidden: float = 0.0
+    optimizer: Literal["adagrad", "adam"] = "adagrad"
+    learning_rate: float = 0.05
+    momentum: float = 0.0
+    nesterov: bool = False
+    adagrad_eps: float = 1e-6
+    batch_size: int = 64
+    epochs: int = 10
+    steps_per_call: int = 32
+    jit_compile: bool = True
+    init_scale: float = 1.0
+    eval_batch_size: int = 512
+    validation_metric: str = "recall@20"
+    early_stopping_patience: int | None = None
+    sequence_aware: bool = False
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("cross-entropy", "bpr-max"):
+            raise ValueError(f"loss must be 'cross-entropy' or 'bpr-max', got {self.loss!r}")
+        if self.optimizer not in ("adagrad", "adam"):
+            raise ValueError(f"optimizer must be 'adagrad' or 'adam', got {self.optimizer!r}")
+        if not self.layers or any(int(s) < 1 for s in self.layers):
+            raise ValueError(f"layers must be positive sizes, got {self.layers}")
+        for name in ("dropout_embed", "dropout_hidden"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} is a drop probability in [0, 1), got {getattr(self, name)}")
+        if self.full_softmax and self.loss != "cross-entropy":
+            raise ValueError("full_softmax is only defined for loss='cross-entropy'")
+        if self.n_sample < 0 or self.batch_size < 1 or self.epochs < 0 or self.steps_per_call < 1:
+            raise ValueError("n_sample >= 0, batch_size >= 1, epochs >= 0, steps_per_call >= 1 required")
+        object.__setattr__(self, "layers", tuple(int(s) for s in self.layers))
+
+    def to_dict(self) -> dict:
+        """JSON-friendly dict."""
+        return asdict(self)
+

@@ -1,0 +1,59 @@
+"""Named GRU4Rec configurations.
+
+* ``official``: the defaults of the official GRU4Rec implementation (hidasib/GRU4Rec_PyTorch_Official):
+  one GRU layer of 100, batch 64, cross-entropy, 2048 shared negatives, sample_alpha 0.5, no logQ,
+  no dropout, Adagrad with learning rate 0.05, 10 epochs.
+* ``movielens-gap`` / ``movielens-user``: the best configurations of a real hyperparameter search
+  (:mod:`sbrlib.tuning`, TPE, objective MRR@20 on ``valid`` after training on ``train_tr``) on
+  the real MovieLens 100K split of each session mode (``ml-100k-gap``: 1-hour gap sessions;
+  ``ml-100k-user``: a user's history is one session). See :data:`PROVENANCE`.
+
+Use :func:`preset` (``preset("official", epochs=5)``) or the ``CONFIG`` parameter of
+notebook 04. Every value is spelled out, so a preset does not change when the class defaults do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sbrlib.models.gru4rec import GRU4RecConfig
+
+_COMMON: dict[str, Any] = {
+    "embedding_dim": 0, "constrained_embedding": True, "optimizer": "adagrad", "nesterov": False,
+    "full_softmax": False,
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "official": {
+        **_COMMON, "layers": (100,), "loss": "cross-entropy", "n_sample": 2048, "sample_alpha": 0.5, "logq": 0.0,
+        "bpreg": 1.0, "elu_param": 0.5, "dropout_embed": 0.0, "dropout_hidden": 0.0, "learning_rate": 0.05,
+        "momentum": 0.0, "batch_size": 64, "epochs": 10,
+    },
+}
+"""Preset name -> GRU4RecConfig fields (every searched field spelled out)."""
+
+PROVENANCE: dict[str, str] = {
+    "official": "defaults of the official GRU4Rec implementation",
+}
+"""Where each preset comes from."""
+
+
+def preset_names() -> tuple[str, ...]:
+    """The names :func:`preset` accepts."""
+    return tuple(PRESETS)
+
+
+def preset(name: str, **overrides: Any) -> GRU4RecConfig:
+    """The GRU4RecConfig of preset ``name``, with ``overrides`` applied.
+
+    Raises:
+        ValueError: unknown preset name (the message lists the known ones).
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown GRU4Rec preset {name!r}; known: {', '.join(PRESETS)}")
+    values = {**PRESETS[name], **overrides}
+    values["layers"] = tuple(values["layers"])
+    return GRU4RecConfig(**values)
+
+
+__all__ = ["PRESETS", "PROVENANCE", "preset", "preset_names"]

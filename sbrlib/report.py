@@ -1,0 +1,216 @@
+"""An HTML report of one run: every executed notebook as a page, and an index with the results.
+
+A run folder (written by ``make run-all``) holds ``notebooks/*.ipynb`` (executed copies, with
+outputs) and ``results/<split>/*.json|csv``. :func:`build` writes ``<run>/report/``:
+
+* ``<notebook>.html`` for each executed notebook (nbconvert, images embedded as ``data:`` URIs);
+* ``glossary.html`` (``docs/GLOSSARY.md``), so the notebooks' glossary links keep working;
+* ``index.html``: links to every page, the final results table of each split, the
+  "What we found" text of each notebook (cells tagged ``findings``) and its key figures (cells
+  tagged ``key-figure``), all self-contained.
+
+Usage::
+
+    python -m sbrlib.report outputs/runs/<run-id>     # or no argument: the latest run
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from sbrlib import paths
+from sbrlib.fileio import atomic_dir
+
+log = logging.getLogger(__name__)
+
+GLOSSARY_LINK = re.compile(r"""(href=["'])(?:\.\./)?docs/GLOSSARY\.md(#[^"']*)?(["'])""")
+_HEADING = re.compile(r"<h([1-6])>(.*?)</h\1>", re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px; margin: 2em auto;
+       padding: 0 1em; line-height: 1.5; color: #222; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+code { background: #f4f4f4; padding: 0 0.2em; }
+nav a { margin-right: 1em; }
+.finding { background: #f7faff; border-left: 4px solid #4a7fd0; padding: 0.2em 1em; margin: 1em 0; }
+"""
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = html.unescape(_TAG.sub("", heading)).strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def markdown_to_html(markdown: str) -> str:
+    """Markdown to HTML with GitHub-style ids on headings and glossary links pointing at ``glossary.html``."""
+    import mistune
+
+    body = mistune.html(markdown)
+    body = _HEADING.sub(lambda m: f'<h{m.group(1)} id="{slug(m.group(2))}">{m.group(2)}</h{m.group(1)}>', body)
+    return fix_links(body)
+
+
+def fix_links(body: str) -> str:
+    """Point links to ``../docs/GLOSSARY.md#x`` at the report's own ``glossary.html#x``."""
+    return GLOSSARY_LINK.sub(lambda m: f"{m.group(1)}glossary.html{m.group(2) or ''}{m.group(3)}", body)
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{_STYLE}</style></head><body>\n{body}\n</body></html>\n")
+
+
+def render_notebook(path: Path) -> str:
+    """An executed notebook as one self-contained HTML page (images embedded)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(path, as_version=4)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    return fix_links(body)
+
+
+def _tagged_outputs(nb: dict, tag: str) -> list[dict]:
+    return [o for c in nb.get("cells", []) if tag in c.get("metadata", {}).get("tags", [])
+            for o in c.get("outputs", [])]
+
+
+def _joined(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def _findings_html(nb: dict) -> str:
+    parts = []
+    for out in _tagged_outputs(nb, "findings"):
+        data = out.get("data", {})
+        if "text/markdown" in data:
+            parts.append(f'<div class="finding">{markdown_to_html(_joined(data["text/markdown"]))}</div>')
+    return "\n".join(parts)
+
+
+def _figures_html(nb: dict) -> str:
+    parts = []
+    for out in _tagged_outputs(nb, "key-figure"):
+        png = out.get("data", {}).get("image/png")
+        if png:
+            parts.append(f'<img alt="figure" src="data:image/png;base64,{_joined(png).strip()}">')
+    return "\n".join(parts)
+
+
+def _results_tables(run: Path) -> str:
+    parts = []
+    for folder in sorted(p for p in (run / "results").glob("*") if p.is_dir()):
+        for name, title in (("metrics_display", "Final table (95% intervals; * = differs from the best)"),
+                            ("metrics", "Final table")):
+            csv = folder / f"{name}.csv"
+            if csv.is_file():
+                table = pd.read_csv(csv, index_col=0, dtype=str) if name == "metrics_display" else \
+                    pd.read_csv(csv, index_col=0)
+                settings = ""
+                meta = folder / "metrics.json"
+                if meta.is_file():
+                    info = json.loads(meta.read_text())
+                    settings = (f"<p>tie policy <code>{html.escape(str(info.get('tie_policy')))}</code>, seen items "
+                                f"excluded: <code>{html.escape(str(info.get('exclude_seen')))}</code></p>")
+                parts.append(f"<h3>{html.escape(folder.name)}: {title}</h3>{settings}"
+                             + table.to_html(float_format=lambda v: f"{v:.4f}", border=0, na_rep="", escape=True))
+                break
+    return "\n".join(parts) or "<p>No results table in this run.</p>"
+
+
+def glossary_path() -> Path:
+    """``docs/GLOSSARY.md`` of the project."""
+    for root in (paths.project_dir(), Path(__file__).resolve().parent.parent):
+        if (root / "docs" / "GLOSSARY.md").is_file():
+            return root / "docs" / "GLOSSARY.md"
+    raise FileNotFoundError("docs/GLOSSARY.md not found in the project")
+
+
+def notebooks_of(run: Path) -> list[Path]:
+    """Executed notebooks of a run, in order (``<run>/notebooks/NN_*.ipynb``, else ``<run>/NN_*.ipynb``)."""
+    folder = run / "notebooks" if (run / "notebooks").is_dir() else run
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def build(run_folder: str | Path, out: str | Path | None = None) -> Path:
+    """Render the report of ``run_folder`` into ``out`` (default ``<run>/report``).
+
+    Returns:
+        The path of ``index.html``.
+
+    Raises:
+        FileNotFoundError: the folder has no executed notebooks.
+    """
+    run = Path(run_folder).resolve()
+    notebooks = notebooks_of(run)
+    if not notebooks:
+        raise FileNotFoundError(f"no executed notebooks (NN_*.ipynb) in {run}/notebooks or {run}: "
+                                "run `make run-all` first, or pass the folder of a run")
+    out = Path(out) if out else run / "report"
+    nav = " ".join(f'<a href="{p.stem}.html">{html.escape(p.stem)}</a>' for p in notebooks)
+    nav = f'<nav>{nav} <a href="glossary.html">glossary</a></nav>'
+    sections = []
+    with atomic_dir(out) as tmp:
+        for path in notebooks:
+            log.info("rendering %s", path.name)
+            (tmp / f"{path.stem}.html").write_text(render_notebook(path), encoding="utf-8")
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            found, figures = _findings_html(nb), _figures_html(nb)
+            if found or figures:
+                sections.append(f'<h2 id="{path.stem}"><a href="{path.stem}.html">{html.escape(path.stem)}</a></h2>'
+                                + found + figures)
+        glossary = glossary_path().read_text(encoding="utf-8")
+        (tmp / "glossary.html").write_text(
+            _page("Glossary", '<nav><a href="index.html">report index</a></nav>' + markdown_to_html(glossary)),
+            encoding="utf-8")
+        index = (f"<h1>Run {html.escape(run.name)}</h1>{nav}"
+                 f"<p>Executed notebooks of this run, rendered with their outputs; each section below is "
+                 f"the notebook's own <em>What we found</em> and key figures. Terms: "
+                 f'<a href="glossary.html">glossary</a>.</p>'
+                 f"<h2>Results</h2>{_results_tables(run)}" + "\n".join(sections))
+        (tmp / "index.html").write_text(_page(f"Report of run {run.name}", index), encoding="utf-8")
+    return out / "index.html"
+
+
+def latest_run(root: Path | None = None) -> Path:
+    """The most recently modified run folder under ``outputs/runs``."""
+    root = root or paths.project_dir() / "outputs" / "runs"
+    runs = [p for p in root.glob("*") if p.is_dir()] if root.is_dir() else []
+    if not runs:
+        raise FileNotFoundError(f"no run folders in {root}: run `make run-all` first")
+    return max(runs, key=lambda p: p.stat().st_mtime)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sbrlib.report [run_folder]``; returns the exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m sbrlib.report", description=__doc__.splitlines()[0])
+    parser.add_argument("run", nargs="?", default="", help="run folder (default: the latest in outputs/runs)")
+    parser.add_argument("--out", default=None, help="output folder (default: <run>/report)")
+    args = parser.parse_args(argv)
+    try:
+        run = Path(args.run) if args.run else latest_run()
+        index = build(run, args.out)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"report: {index}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Hyperparameter search for GRU4Rec and the baselines (Optuna TPE, pruning, SQLite studies).
+
+Quick use::
+
+    from sbrlib import artifacts, tuning
+    split = artifacts.load_split("ml-100k-gap")
+    study = tuning.tune("gru4rec", split, "ml-100k-gap", metric="mrr@20", minutes=60)
+    config = tuning.best_config(study, "gru4rec")          # GRU4RecConfig, epochs = best epoch
+    tuning.tuned_config("ml-100k-gap", "sr")                # from results/<split>/tuned.json
+
+Search ranges: :data:`sbrlib.tuning.space.SPACES`. Studies: ``results/<split>/tuning.sqlite3``.
+"""
+
+from sbrlib.tuning.configs import (
+    CHOICES,
+    fixed_parameters,
+    gru4rec_config,
+    prepare_study_file,
+    refit_estimate,
+    tune_study_path,
+)
+from sbrlib.tuning.search import (
+    BEST_FILE,
+    METRICS,
+    STUDY_FILE,
+    TuningError,
+    best_config,
+    best_params,
+    best_trial,
+    build_model,
+    default_base,
+    enqueue_params,
+    load_study,
+    read_best,
+    save_best,
+    study_name,
+    study_path,
+    tune,
+    tune_all,
+    tuned_config,
+)
+from sbrlib.tuning.space import MODEL_NAMES, SPACES, Param, SearchSpaceError, describe, make_config, search_space
+
+__all__ = ["CHOICES", "fixed_parameters", "gru4rec_config", "prepare_study_file", "refit_estimate",
+           "tune_study_path", "BEST_FILE", "METRICS", "MODEL_NAMES", "SPACES", "STUDY_FILE", "Param", "SearchSpaceError", "TuningError",
+           "best_config", "best_params", "best_trial", "build_model", "default_base", "describe", "enqueue_params",
+           "load_study", "make_config", "read_best", "save_best", "search_space", "study_name", "study_path", "tune",
+           "tune_all", "tuned_config"]

@@ -1,0 +1,99 @@
+"""'What we found' text is built from numbers: the numbers shown are the numbers used, and the
+wording follows the data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sbrlib import eda, findings
+from sbrlib import uncertainty as U
+from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
+
+
+def assert_consistent(found: findings.Findings):
+    """Every shown string is in the text and is its number, formatted."""
+    assert found.shown, "no numbers shown"
+    for key, shown in found.shown.items():
+        assert shown in found.markdown, f"{key}: {shown!r} not in the text"
+        assert key in found.numbers
+
+
+def ratings_with_times(times, n_users=10, seed=0):
+    rng = np.random.default_rng(seed)
+    times = np.sort(np.asarray(times, np.int64))
+    return pd.DataFrame({USER: rng.integers(0, n_users, len(times)), ITEM: rng.integers(0, 40, len(times)),
+                         RATING: rng.integers(1, 6, len(times)), TIME: times})
+
+
+@pytest.mark.parametrize("shape, trend", [("early", "declines"), ("even", "steady"), ("late", "grows")])
+def test_activity_pattern_follows_the_data(shape, trend):
+    rng = np.random.default_rng(0)
+    span = 200 * 86_400
+    u = rng.random(5000)
+    x = {"early": u ** 3, "even": u, "late": u ** (1 / 3)}[shape]
+    assert findings.activity_pattern(x * span + 880_000_000)["trend"] == trend
+
+
+def eda_findings(ratings, gaps=(600, 3600, 10_800)):
+    by_gap = eda.sessions_by_gap(ratings, gaps)
+    return findings.eda(ratings, eda.inter_event_gaps(ratings), by_gap, 3600, eda.activity_by_month(ratings))
+
+
+def test_eda_findings_state_the_computed_numbers_and_never_claim_a_decline_on_even_data():
+    rng = np.random.default_rng(1)
+    even = ratings_with_times(rng.integers(880_000_000, 880_000_000 + 200 * 86_400, 3000))
+    found = eda_findings(even)
+    assert_consistent(found)
+    assert found.numbers["trend"] == "steady" and "declines" not in found.markdown
+    assert found.shown["tie_share"] == findings.pct(float((eda.inter_event_gaps(even) == 0).mean()))
+    early = ratings_with_times(880_000_000 + (rng.random(3000) ** 4 * 200 * 86_400).astype(np.int64))
+    assert "**declines**" in eda_findings(early).markdown
+
+
+def test_the_length_spike_at_the_minimum_ratings_per_user_is_explained_only_when_present():
+    # 30 users rate exactly 20 movies in one sitting; 30 others spread 25 ratings over days
+    rows = []
+    for u in range(30):
+        rows += [(u, i, 4, 1_000_000 + u * 10 * 86_400 + i) for i in range(20)]
+    for u in range(30, 60):
+        rows += [(u, i, 4, 1_000_000 + u * 10 * 86_400 + i * 2 * 86_400) for i in range(25)]
+    spiky = pd.DataFrame(rows, columns=[USER, ITEM, RATING, TIME])
+    found = eda_findings(spiky)
+    assert found.numbers["spike_at_min"] and found.numbers["users_min_one_session"] == 30
+    assert "spike at length 20" in found.markdown
+    assert not eda_findings(ratings_with_times(np.arange(3000) * 100)).numbers["spike_at_min"]
+
+
+def fake_predictions(n_sessions, shift, seed):
+    rng = np.random.default_rng(seed)
+    sess = np.repeat(np.arange(n_sessions), 5)
+    return pd.DataFrame({"rank": np.maximum(rng.integers(1, 60, len(sess)) - shift, 1).astype(float),
+                         "position": np.tile(np.arange(1, 6), n_sessions), SESSION: sess})
+
+
+def test_evaluation_findings_name_the_leader_and_the_indistinguishable():
+    preds = {"A": fake_predictions(200, 0, 0), "B": fake_predictions(200, 0, 0), "Pop": fake_predictions(200, -30, 0)}
+    preds["B"].loc[::7, "rank"] = 1.0  # B clearly better than A on the same predictions
+    metrics = ["recall@20", "mrr@20"]
+    cfg = U.BootstrapConfig(n_boot=200)
+    intervals = U.intervals_table(preds, metrics, cfg)
+    comparisons = {m: U.compare_to_best(preds, m, cfg) for m in metrics}
+    table = pd.DataFrame({m: {n: float(U.prediction_values(p, m).mean()) for n, p in preds.items()} for m in metrics})
+    found = findings.evaluation(table, comparisons, intervals, 1000, 200, 60, "conservative", "user",
+                                synthetic=True)
+    assert_consistent(found)
+    for m in metrics:
+        assert found.numbers[f"leader/{m}"] == table[m].idxmax() == "B"
+        assert found.shown[f"leader_value/{m}"] == findings.metric(table.loc["B", m])
+        assert found.numbers[f"significantly_lower/{m}"] == ["A", "Pop"]
+    assert "SYNTHETIC" in found.markdown and "**not distinguishable**" not in found.markdown
+
+
+def test_findings_record_as_json():
+    import json
+
+    found = eda_findings(ratings_with_times(np.arange(2000) * 500))
+    payload = json.loads(json.dumps(found.to_dict()))
+    assert payload["markdown"] == found.markdown and payload["shown"] == found.shown

@@ -1,0 +1,137 @@
+"""HTML report of a run folder: pages for every executed notebook, index with table, findings and figures."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from sbrlib import report  # noqa: E402
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs, self.srcs, self.ids = [], [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("href"):
+            self.hrefs.append(attrs["href"])
+        if tag == "img" and attrs.get("src"):
+            self.srcs.append(attrs["src"])
+
+
+def parse(path: Path) -> _Links:
+    p = _Links()
+    p.feed(path.read_text(encoding="utf-8"))
+    return p
+
+
+def check_report(folder: Path) -> dict[str, _Links]:
+    """Every local link of every page resolves (file and fragment); every image is embedded."""
+    pages = {p.name: parse(p) for p in folder.glob("*.html")}
+    assert "index.html" in pages and "glossary.html" in pages
+    for name, page in pages.items():
+        for href in page.hrefs:
+            if href.startswith(("http://", "https://", "mailto:", "data:")):
+                continue
+            target, _, fragment = href.partition("#")
+            target = target or name
+            assert target in pages, f"{name}: link to missing {href}"
+            if fragment:
+                assert fragment in pages[target].ids, f"{name}: {href}: no id {fragment!r} in {target}"
+        for src in page.srcs:
+            assert src.startswith("data:image/"), f"{name}: image not embedded: {src[:60]}"
+    return pages
+
+
+def png_base64() -> str:
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.plot([0, 1], [0, 1])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def fake_run(tmp_path: Path) -> Path:
+    """A run folder with one executed notebook (findings + key figure) and a results table."""
+    run = tmp_path / "runs" / "20250101-000000"
+    (run / "notebooks").mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    intro = nbformat.v4.new_markdown_cell("# 05 · Evaluation\nSee [MRR@K](../docs/GLOSSARY.md#mrrk).")
+    fig = nbformat.v4.new_code_cell("plot()", metadata={"tags": ["key-figure"]}, outputs=[
+        nbformat.v4.new_output("display_data", data={"image/png": png_base64(), "text/plain": "<Figure>"})])
+    found = nbformat.v4.new_code_cell("Markdown(...)", metadata={"tags": ["findings"]}, outputs=[
+        nbformat.v4.new_output("execute_result", data={
+            "text/markdown": "## What we found\n\n* **SR** is highest ([Recall@K](../docs/GLOSSARY.md#recallk)).",
+            "text/plain": "<Markdown>"}, execution_count=2)])
+    nb.cells = [intro, fig, found]
+    nbformat.write(nb, run / "notebooks" / "05_evaluation.ipynb")
+    (run / "results" / "ml-100k-gap").mkdir(parents=True)
+    pd.DataFrame({"recall@20": ["0.2721 (0.2440–0.3020)"], "mrr@20": ["0.0646 (0.0565–0.0737)"]},
+                 index=pd.Index(["GRU4Rec"], name="model")).to_csv(run / "results" / "ml-100k-gap" / "metrics_display.csv")
+    (run / "results" / "ml-100k-gap" / "metrics.json").write_text(json.dumps({"tie_policy": "conservative",
+                                                                               "exclude_seen": "user"}))
+    return run
+
+
+def test_report_of_a_fake_run_links_resolve_and_images_are_embedded(tmp_path):
+    run = fake_run(tmp_path)
+    index = report.build(run)
+    assert index == run / "report" / "index.html"
+    pages = check_report(index.parent)
+    html = index.read_text()
+    assert "0.2721 (0.2440–0.3020)" in html and "GRU4Rec" in html  # the table
+    assert "What we found" in html and "data:image/png;base64," in html
+    assert any(s.startswith("data:image/png") for s in pages["05_evaluation.html"].srcs)
+    assert "glossary.html#mrrk" in pages["05_evaluation.html"].hrefs
+
+
+def test_cli_picks_the_latest_run_and_fails_clearly_without_notebooks(tmp_path, capsys, monkeypatch):
+    run = fake_run(tmp_path)
+    monkeypatch.setenv("SBR_PROJECT_DIR", str(tmp_path))
+    assert report.latest_run(tmp_path / "runs") == run
+    assert report.main([str(run)]) == 0 and "index.html" in capsys.readouterr().out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert report.main([str(empty)]) == 2
+    assert "no executed notebooks" in capsys.readouterr().err
+
+
+def test_slugs_match_github_anchors():
+    assert report.slug("Recall@K") == "recallk"
+    assert report.slug("Tie policies") == "tie-policies"
+    assert report.slug("Train, valid, test") == "train-valid-test"
+    assert report.slug("S-Pop") == "s-pop"
+
+
+def test_every_glossary_link_in_the_notebooks_exists():
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    glossary = report.markdown_to_html((root / "docs" / "GLOSSARY.md").read_text())
+    ids = set(re.findall(r'id="([^"]+)"', glossary))
+    sources = [c for nb in (root / "notebooks").glob("*.ipynb")
+               for c in json.loads(nb.read_text())["cells"]] + [{"source": (root / "sbrlib" / "findings.py").read_text()}]
+    anchors = {a for c in sources for a in re.findall(r"GLOSSARY\.md#([\w-]+)", "".join(c["source"]))}
+    anchors |= {f"{k}k" for k in ("recall", "mrr", "ndcg", "coverage", "popularity")}  # findings._anchor
+    assert anchors and anchors <= ids, anchors - ids
+
+
+def test_build_needs_notebooks(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run-all"):
+        report.build(tmp_path)

@@ -1,0 +1,174 @@
+"""Hyperparameter search: GRU4Rec and baseline searches, resume, bad input, corrupt study, divergence."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from sbrlib import artifacts, paths, preprocess, tuning
+from sbrlib.models.baselines import SRConfig
+
+optuna = pytest.importorskip("optuna")
+COMPLETE, FAIL, PRUNED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL,
+                          optuna.trial.TrialState.PRUNED)
+SMALL = {"layers": 16, "batch_size": 8, "n_sample": 8, "constrained_embedding": True}
+
+
+@pytest.fixture
+def split(tiny_dir):
+    cfg = preprocess.PreprocessConfig(min_item_support=2)
+    return artifacts.prepare("synthetic-tiny", cfg, name="tiny-gap", data_dir=tiny_dir)[0]
+
+
+class FakeFit:
+    """Replaces GRU4Rec.fit: reports ``values`` as per-epoch validation MRR@20 (no training); a
+    call whose value is an exception raises it (a diverging trial)."""
+
+    def __init__(self, outcomes):
+        self.outcomes = list(outcomes)
+        self.calls = 0
+
+    def __call__(self, model, train, valid=None, progress=True, epoch_callback=None):
+        outcome = self.outcomes[min(self.calls, len(self.outcomes) - 1)]
+        self.calls += 1
+        if isinstance(outcome, BaseException):
+            raise outcome
+        for epoch, value in enumerate(outcome, start=1):
+            epoch_callback({"epoch": epoch, "loss": 1.0, "seconds": 0.5, "events_per_second": 2000.0,
+                            "recall@20": min(1.0, 3 * value), "mrr@20": value})
+        return model
+
+
+@pytest.mark.slow
+def test_two_trial_gru4rec_search_records_trials(split):
+    base = tuning.default_base("gru4rec", max_epochs=2)
+    study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=2, overrides=SMALL, base=base, progress=False)
+    assert [t.state for t in study.trials] == [COMPLETE, COMPLETE]
+    for trial in study.trials:
+        assert {"config", "curve", "train_seconds", "events_per_second", "best_epoch"} <= set(trial.user_attrs)
+        assert 1 <= len(trial.user_attrs["curve"]) <= 2 and trial.user_attrs["events_per_second"] > 0
+        assert trial.value == max(row["mrr@20"] for row in trial.user_attrs["curve"])
+    config = tuning.best_config(study, "gru4rec")
+    assert config.layers == (16,) and config.batch_size == 8
+    assert config.epochs == study.best_trial.user_attrs["best_epoch"]
+    assert (paths.results_dir("tiny-gap") / "tuning.sqlite3").is_file()
+    assert tuning.read_best("tiny-gap")["gru4rec"]["value"] == pytest.approx(study.best_value)
+
+
+def test_two_trial_baseline_search_and_best_config(split):
+    study = tuning.tune("item-knn", split, "tiny-gap", n_trials=2, progress=False)
+    assert [t.state for t in study.trials] == [COMPLETE, COMPLETE]
+    assert set(study.best_params) == {"lam", "alpha"}
+    assert all(0 <= t.value <= 1 and t.user_attrs["valid"]["mrr@20"] == t.value for t in study.trials)
+    config = tuning.tuned_config("tiny-gap", "item-knn")
+    assert config.lam == study.best_params["lam"] and config.alpha == study.best_params["alpha"]
+    # the same through the stored file
+    assert tuning.best_params(tuning.study_path("tiny-gap"), "item-knn") == study.best_params
+    assert tuning.tuned_config("tiny-gap", "v-sknn", "fallback") == "fallback"
+
+
+def test_resume_keeps_earlier_trials(split, monkeypatch):
+    calls = {"n": 0}
+    real = tuning.search.build_model
+
+    def interrupted(model, config):  # the 3rd trial is interrupted (Ctrl+C)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(model, config)
+
+    monkeypatch.setattr(tuning.search, "build_model", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tuning.tune("sr", split, "tiny-gap", n_trials=5, progress=False)
+    first = tuning.load_study(tuning.study_path("tiny-gap"), "sr")
+    done = [(t.number, t.params) for t in first.trials if t.state == COMPLETE]
+    assert len(done) == 2
+    study = tuning.tune("sr", split, "tiny-gap", n_trials=3, progress=False)
+    assert len([t for t in study.trials if t.state == COMPLETE]) == 5
+    assert [(t.number, t.params) for t in study.trials if t.state == COMPLETE][:2] == done
+
+
+def test_search_space_only_has_fields_of_this_version():
+    space = tuning.search_space("sr")
+    assert set(space) <= {f.name for f in dataclasses.fields(SRConfig)} and "steps" in space
+    assert set(tuning.search_space("gru4rec")) >= {"loss", "batch_size", "dropout_embed", "dropout_hidden",
+                                                    "learning_rate", "momentum", "n_sample", "sample_alpha",
+                                                    "logq", "bpreg", "elu_param", "layers", "embedding_dim"}
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"batch_sise": (16, 64)}, "batch_sise.*did you mean batch_size"),
+    ({"learning_rate": (0.5, 0.01)}, "'learning_rate'.*inverted"),
+    ({"n_sample": []}, "'n_sample'.*empty"),
+    ({"learning_rate": (0.0, 0.1)}, "'learning_rate'.*log-scale"),
+])
+def test_bad_search_space_names_the_parameter(split, overrides, match):
+    with pytest.raises(tuning.SearchSpaceError, match=match):
+        tuning.tune("gru4rec", split, "tiny-gap", n_trials=1, overrides=overrides, progress=False)
+
+
+@pytest.mark.parametrize("budget, match", [
+    ({"n_trials": 0}, "n_trials must be a positive integer"),
+    ({"n_trials": -3}, "n_trials must be a positive integer"),
+    ({"minutes": 0}, "minutes must be a positive number"),
+    ({}, "give a trial count"),
+])
+def test_bad_budget(split, budget, match):
+    with pytest.raises(tuning.TuningError, match=match):
+        tuning.tune("sr", split, "tiny-gap", progress=False, **budget)
+
+
+def test_unknown_model_and_metric(split):
+    with pytest.raises(tuning.SearchSpaceError, match="unknown model 'sasrec'"):
+        tuning.tune("sasrec", split, "tiny-gap", n_trials=1)
+    with pytest.raises(tuning.TuningError, match="metric must be one of"):
+        tuning.tune("sr", split, "tiny-gap", n_trials=1, metric="ndcg@10")
+
+
+def test_corrupt_study_file_names_the_file(split, tmp_path):
+    bad = tmp_path / "broken.sqlite3"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(tuning.TuningError, match="broken.sqlite3"):
+        tuning.tune("sr", split, "tiny-gap", n_trials=1, storage=bad, progress=False)
+    with pytest.raises(tuning.TuningError, match="broken.sqlite3"):
+        tuning.best_params(bad, "sr")
+
+
+def test_study_of_other_data_is_refused(split, tmp_path):
+    path = tmp_path / "s.sqlite3"
+    tuning.tune("sr", split, "tiny-gap", n_trials=1, storage=path, progress=False)
+    other = {k: split[k].iloc[: len(split[k]) // 2] for k in ("train_tr", "valid")}
+    with pytest.raises(tuning.TuningError, match="other data"):
+        tuning.tune("sr", other, "tiny-gap", n_trials=1, storage=path, progress=False)
+
+
+def test_diverging_trial_is_failed_and_search_goes_on(split, monkeypatch):
+    from sbrlib.models.gru4rec import GRU4Rec
+
+    fake = FakeFit([FloatingPointError("training diverged"), [0.1, float("nan")], [0.1, 0.2]])
+    monkeypatch.setattr(GRU4Rec, "fit", fake)
+    study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=3, overrides=SMALL, progress=False)
+    assert [t.state for t in study.trials] == [FAIL, FAIL, COMPLETE]
+    assert study.best_value == pytest.approx(0.2)
+    assert study.best_trial.user_attrs["best_epoch"] == 2
+    assert tuning.best_config(study, "gru4rec").epochs == 2
+
+
+def test_pruning_and_time_budget(split, monkeypatch):
+    from sbrlib.models.gru4rec import GRU4Rec
+
+    good, bad = [0.2, 0.3, 0.4, 0.5], [0.01, 0.01, 0.01, 0.01]
+    monkeypatch.setattr(GRU4Rec, "fit", FakeFit([good] * 5 + [bad] * 3))
+    study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=8, overrides=SMALL, progress=False)
+    states = [t.state for t in study.trials]
+    assert states[:5] == [COMPLETE] * 5 and states[5:] == [PRUNED] * 3
+    assert all(len(t.user_attrs["curve"]) == 2 for t in study.trials[5:])  # pruned at epoch 2 (warm-up)
+    # a tiny time budget still completes one trial and stops
+    monkeypatch.setattr(GRU4Rec, "fit", FakeFit([good]))
+    other = tuning.tune("gru4rec", split, "tiny-gap", metric="recall@20", minutes=1e-4, overrides=SMALL,
+                        progress=False)
+    assert [t.state for t in other.trials] == [COMPLETE]
+    stored = json.loads((paths.results_dir("tiny-gap") / "tuned.json").read_text())
+    assert stored["gru4rec"]["metric"] == "recall@20"
