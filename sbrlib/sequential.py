@@ -1,9 +1,7 @@
 """Helpers of notebook 07 (sequential models under two protocols): early stopping then refit,
 bootstrap intervals over sessions/users, paired differences, and published ML-1M figures.
 
-The bootstrap here is a small local helper (until a shared ``sbrlib.uncertainty`` exists): test
-sessions (in leave-one-out: users) are resampled with replacement, each keeping all of its
-predictions, so predictions of one session are never treated as independent.
+Intervals come from :mod:`sbrlib.uncertainty` (test sessions resampled, in leave-one-out: users).
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from sbrlib import uncertainty as U
 from sbrlib.columns import SESSION, TIME, USER
 from sbrlib.evaluation import EvalConfig, EvalResult
 from sbrlib.loo import evaluate_positions
@@ -36,58 +35,25 @@ PUBLISHED_ML1M = pd.DataFrame(
 """Published leave-one-out ML-1M figures (HR@10 = Recall@10 with one held-out item; full ranking)."""
 
 
-def _values(ranks: np.ndarray, metric: str) -> np.ndarray:
-    name, k = metric.split("@")
-    k = int(k)
-    ranks = np.asarray(ranks, np.float64)
-    hit = ranks <= k
-    if name in ("recall", "hr"):
-        return hit.astype(np.float64)
-    if name == "mrr":
-        return np.where(hit, 1.0 / ranks, 0.0)
-    if name == "ndcg":
-        return np.where(hit, 1.0 / np.log2(ranks + 1.0), 0.0)
-    raise ValueError(f"unknown metric {metric!r}; use recall@K, mrr@K or ndcg@K")
-
-
-def _session_sums(pred: pd.DataFrame, metrics: tuple[str, ...], sessions: pd.Index) -> tuple[np.ndarray, np.ndarray]:
-    codes = sessions.get_indexer(pred[SESSION].to_numpy())
-    if (codes < 0).any():
-        raise ValueError("predictions of a session outside the bootstrap's session set")
-    n = len(sessions)
-    counts = np.bincount(codes, minlength=n).astype(np.float64)
-    sums = np.stack([np.bincount(codes, weights=_values(pred["rank"].to_numpy(), m), minlength=n)
-                     for m in metrics], axis=1)
-    return sums, counts
-
-
-def _resample_weights(n: int, n_boot: int, seed: int, chunk: int = 200):
-    rng = np.random.default_rng(seed)
-    for start in range(0, n_boot, chunk):
-        yield rng.multinomial(n, np.full(n, 1.0 / n), size=min(chunk, n_boot - start)).astype(np.float64)
+def _bootstrap_config(n_boot: int, level: float, seed: int) -> U.BootstrapConfig:
+    return U.BootstrapConfig(n_boot=n_boot, level=level, seed=seed)
 
 
 def bootstrap_table(results: Mapping[str, EvalResult], metrics: tuple[str, ...] = ("recall@10", "ndcg@10"),
                     n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
-    """Point estimates and percentile intervals, resampling test sessions (users in leave-one-out).
+    """Point estimates and percentile intervals (:func:`sbrlib.uncertainty.bootstrap`, resampling
+    test sessions; users in leave-one-out), one row per model.
 
     Returns:
-        One row per model; columns ``<metric>``, ``<metric> lo``, ``<metric> hi`` for every metric.
+        Columns ``<metric>``, ``<metric> lo``, ``<metric> hi`` for every metric.
     """
+    config = _bootstrap_config(n_boot, level, seed)
     rows = {}
     for name, res in results.items():
-        pred = res.predictions
-        sessions = pd.Index(pd.unique(pred[SESSION]))
-        sums, counts = _session_sums(pred, metrics, sessions)
-        boots = []
-        for w in _resample_weights(len(sessions), n_boot, seed):
-            boots.append((w @ sums) / np.maximum(w @ counts, 1.0)[:, None])
-        boots = np.concatenate(boots) if boots else np.zeros((0, len(metrics)))
-        lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2], axis=0) if len(boots) else (np.nan, np.nan)
+        boot = U.bootstrap(res.predictions, metrics, config)
         row = {}
-        for j, m in enumerate(metrics):
-            row[m] = sums[:, j].sum() / counts.sum()
-            row[f"{m} lo"], row[f"{m} hi"] = float(np.atleast_1d(lo)[j]), float(np.atleast_1d(hi)[j])
+        for m in metrics:
+            row[m], row[f"{m} lo"], row[f"{m} hi"] = (float(boot.loc[m, c]) for c in ("estimate", "low", "high"))
         rows[name] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "model"
@@ -95,21 +61,19 @@ def bootstrap_table(results: Mapping[str, EvalResult], metrics: tuple[str, ...] 
 
 
 def paired_difference(a: EvalResult, b: EvalResult, metric: str, n_boot: int = 1000, level: float = 0.95,
-                      seed: int = 0) -> dict[str, float]:
-    """``metric(a) - metric(b)`` on the sessions both scored, with a paired bootstrap interval
-    (the same resampled sessions for both models)."""
-    sessions = pd.Index(np.intersect1d(a.predictions[SESSION].unique(), b.predictions[SESSION].unique()))
-    parts = []
-    for res in (a, b):
-        pred = res.predictions[res.predictions[SESSION].isin(sessions)]
-        parts.append(_session_sums(pred, (metric,), sessions))
-    (sa, ca), (sb, cb) = parts
-    diffs = [((w @ sa) / np.maximum(w @ ca, 1.0)[:, None] - (w @ sb) / np.maximum(w @ cb, 1.0)[:, None])[:, 0]
-             for w in _resample_weights(len(sessions), n_boot, seed)]
-    diffs = np.concatenate(diffs)
-    lo, hi = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
-    return {"metric": metric, "difference": float(sa.sum() / ca.sum() - sb.sum() / cb.sum()), "lo": float(lo),
-            "hi": float(hi), "sessions": len(sessions)}
+                      seed: int = 0) -> dict:
+    """``metric(a) - metric(b)`` with a paired bootstrap interval (:func:`sbrlib.uncertainty.paired`)
+    on the sessions both scored. When both score one prediction per session (leave-one-out), the
+    predictions are matched by session alone, so views of the same held-out item with different
+    prefixes (whole history, last session) can be compared."""
+    pa, pb = a.predictions, b.predictions
+    common = np.intersect1d(pa[SESSION].unique(), pb[SESSION].unique())
+    pa, pb = pa[pa[SESSION].isin(common)], pb[pb[SESSION].isin(common)]
+    if not pa[SESSION].duplicated().any() and not pb[SESSION].duplicated().any():
+        pa, pb = pa.assign(position=0), pb.assign(position=0)
+    row = U.paired(pa, pb, [metric], _bootstrap_config(n_boot, level, seed)).iloc[0]
+    return {"metric": metric, "difference": float(row["diff"]), "lo": float(row["low"]), "hi": float(row["high"]),
+            "p_value": float(row["p_value"]), "sessions": int(len(common))}
 
 
 def format_interval(table: pd.DataFrame, metrics: tuple[str, ...], digits: int = 4) -> pd.DataFrame:
@@ -129,7 +93,7 @@ def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFra
                       train: pd.DataFrame, eval_config: EvalConfig, positions: Literal["all", "last"],
                       metric: str, patience: int, progress: bool = False) -> tuple[object, dict]:
     """Fit on ``train_tr``, score ``valid`` after every epoch with the one evaluator (``positions``,
-    ``metric``), stop after ``patience`` epochs without improvement; refit on ``train`` for the best
+    ``metric``; ``train_tr`` is the history for ``exclude_seen="user"``), stop after ``patience`` epochs without improvement; refit on ``train`` for the best
     number of epochs. The same rule for every neural model (GRU4Rec, SASRec).
 
     Args:
@@ -146,7 +110,7 @@ def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFra
     config = replace(eval_config, coverage_ks=())
 
     def callback(row: dict) -> None:
-        res = evaluate_positions(tuned, valid, config, positions=positions, progress=False)
+        res = evaluate_positions(tuned, valid, config, positions=positions, progress=False, history=train_tr)
         curve.append(float(res.metrics[metric]))
         if len(curve) - 1 - int(np.argmax(curve)) >= patience:
             raise _Stop
@@ -186,7 +150,8 @@ def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], objec
                  positions: Literal["all", "last"], validation_metric: str, patience: int,
                  metrics: tuple[str, ...], n_boot: int = 1000, seed: int = 0, progress: bool = False) -> ProtocolRun:
     """Fit baselines on ``train``; neural models with :func:`fit_early_stopped`; evaluate all on ``test``
-    with the same settings; bootstrap intervals over test sessions (users in leave-one-out)."""
+    with the same settings (``train`` is the history for ``exclude_seen="user"``); bootstrap
+    intervals over test sessions (users in leave-one-out)."""
     results, models, extra = {}, {}, {}
     for name, factory in baselines.items():
         start = time.perf_counter()
@@ -201,7 +166,8 @@ def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], objec
         models[name] = model
         extra[name] = {k: info[k] for k in ("fit_seconds", "tune_seconds", "best_epoch")}
     for name, model in models.items():
-        results[name] = evaluate_positions(model, split["test"], eval_config, positions=positions, progress=progress)
+        results[name] = evaluate_positions(model, split["test"], eval_config, positions=positions, progress=progress,
+                                           history=split["train"])
     table = bootstrap_table(results, metrics, n_boot=n_boot, seed=seed)
     for name in table.index:
         for key, value in extra[name].items():
@@ -275,7 +241,7 @@ def history_effect_temporal(gru, split: Split, eval_config: EvalConfig, session_
         ``(result with history, paired difference with-history minus session-only)``.
     """
     gru.warm_start(split["train"])
-    aware = evaluate_positions(gru, split["test"], eval_config, positions="all", progress=False)
+    aware = evaluate_positions(gru, split["test"], eval_config, positions="all", progress=False, history=split["train"])
     aware.model = f"{session_only.model} + user history"
     return aware, paired_difference(aware, session_only, metric, n_boot=n_boot, seed=seed)
 
@@ -298,7 +264,7 @@ def history_effect_loo(make_gru: Callable[[int | None], object], epochs: int, wh
     Returns:
         ``(table of metrics with intervals, [(a, b, paired difference)])``.
     """
-    config = replace(eval_config, exclude_seen=False, coverage_ks=())
+    config = replace(eval_config, exclude_seen="none", coverage_ks=())
     train_gap = sessionize(split["train"].drop(columns=[SESSION]).sort_values([USER, TIME], kind="stable"),
                            "gap", gap)
     gru = make_gru(epochs).fit(train_gap, progress=False)

@@ -154,3 +154,25 @@ def test_evaluate_last_position_scores_held_out_item(tiny_dir):
     np.testing.assert_array_equal(got.sort_index().to_numpy(), want.sort_index().to_numpy())
     full = evaluate(model, split["test"], cfg, progress=False)
     assert full.metrics["predictions"] > res.metrics["predictions"]
+
+
+def test_last_position_shortcut_for_bounded_context_is_exact(tiny_dir):
+    """SASRec sees only its last max_len items: feeding only the last max_len + 1 events of each
+    held-out history gives the ranks of the full evaluation (seen items excluded via the history)."""
+    from sbrlib.models.sasrec import SASRec, SASRecConfig
+
+    split, _ = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
+    model = SASRec(SASRecConfig(max_len=6, blocks=1, dim=8, epochs=1, batch_size=16, jit_compile=False))
+    model.fit(split["train"], progress=False)
+    cfg = EvalConfig(ks=(10,), exclude_seen="user", coverage_ks=(), positions="last")
+    full = evaluate(model, split["test"], cfg, progress=False, history=split["train"])
+    short = loo.evaluate_positions(model, split["test"], cfg, positions="last", progress=False,
+                                   history=split["train"])
+    assert short.predictions["session_length"].max() == 7 < full.predictions["session_length"].max()
+    a = full.predictions.set_index(SESSION)["rank"].sort_index()
+    b = short.predictions.set_index(SESSION)["rank"].sort_index()
+    assert a.index.equals(b.index)
+    assert (a == b).mean() > 0.9 and (a - b).abs().max() <= 1  # equal up to float rounding near ties
+    # without a history holding the cut events the shortcut is not taken
+    untouched = loo.evaluate_positions(model, split["test"], cfg, positions="last", progress=False)
+    assert untouched.predictions["session_length"].max() == full.predictions["session_length"].max()

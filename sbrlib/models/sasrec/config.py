@@ -48,7 +48,9 @@ class SASRecConfig:
             ``"last"`` (only the final one: the leave-one-out protocol).
         early_stopping_patience: stop after this many epochs without improvement of the validation
             metric and restore the best weights (None: train all epochs; needs validation data).
-        jit_compile: compile training and scoring with XLA.
+        jit_compile: compile training and scoring with XLA; None (default): only when TensorFlow sees a
+            GPU. On CPU, XLA took several times longer to compile (once per padded length) and was not
+            faster per batch than TensorFlow's graph mode in ``benchmarks/bench_sasrec.py``.
         seed: seed of initialization, batch order, negatives and dropout.
     """
 
@@ -73,7 +75,7 @@ class SASRecConfig:
     validation_metric: str = "ndcg@10"
     validation_positions: Positions = "all"
     early_stopping_patience: int | None = 3
-    jit_compile: bool = True
+    jit_compile: bool | None = None
     seed: int = 42
 
     def __post_init__(self) -> None:

@@ -13,15 +13,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sbrlib._tf import tf
+from sbrlib._tf import HAS_GPU, tf
 from sbrlib.batching import contiguous_sessions
 from sbrlib.columns import ITEM, SESSION
-from sbrlib.fileio import atomic_dir
+from sbrlib.fileio import atomic_dir, write_json
 from sbrlib.models.base import SessionModel
 from sbrlib.models.sasrec import network as N
 from sbrlib.models.sasrec.config import SASRecConfig
-from sbrlib.models.sasrec.sequences import bucket_of, epoch_batches, length_buckets, take_batch, training_rows
+from sbrlib.models.sasrec.sequences import (
+    TrainingRows,
+    bucket_of,
+    epoch_batches,
+    length_buckets,
+    take_batch,
+    training_rows,
+)
 from sbrlib.preprocess import ItemIndex
+from sbrlib.provenance import training_provenance
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,7 @@ class SASRec(SessionModel):
         self.name = name
         self.net: N.SASRecNet | None = None
         self.history = pd.DataFrame()
+        self.provenance: dict = {}
         self._buckets = length_buckets(config.max_len)
 
     # ------------------------------------------------------------------ training
@@ -69,19 +78,8 @@ class SASRec(SessionModel):
         from tqdm.auto import tqdm
 
         cfg = self.config
-        events = contiguous_sessions(train)
-        self.item_index = ItemIndex.from_events(events)
-        idx = self.item_index.to_idx(events[ITEM].to_numpy())
-        rows = training_rows(events[SESSION].to_numpy(), idx, cfg.max_len, cfg.long_sequences)
-        if rows.n_targets == 0:
-            raise ValueError("SASRec.fit: no session with at least 2 events in the training data")
-        self.net = N.build_network(len(self.item_index), cfg)
-        self._build_functions()
+        rows = self.build(train)
         rng = np.random.default_rng(cfg.seed)
-        n_items = len(self.item_index)
-        p_sample = None
-        if cfg.loss == "sampled-softmax":
-            p_sample = np.exp(N.sampling_log_probs(self.item_index.support, cfg.sample_alpha))
         history, best, best_weights, waited, step = [], -np.inf, None, 0, 0
         for epoch in range(1, cfg.epochs + 1):
             batches = epoch_batches(rows, cfg.batch_size, rng)
@@ -91,15 +89,7 @@ class SASRec(SessionModel):
                       disable=not progress, leave=False) as bar:
                 for bucket, index in batches:
                     inp, tgt = take_batch(rows, bucket, index, cfg.batch_size)
-                    if cfg.loss == "cross-entropy":
-                        negatives = np.zeros(1, np.int32)
-                    elif p_sample is None:  # gBCE: uniform negatives
-                        negatives = rng.integers(0, n_items, cfg.n_negatives).astype(np.int32)
-                    else:
-                        negatives = rng.choice(n_items, cfg.n_negatives, p=p_sample).astype(np.int32)
-                    loss_sum, n = self._train_step(tf.constant(inp), tf.constant(tgt), tf.constant(negatives),
-                                                   tf.constant(step, tf.int32))
-                    loss_sum, n = float(loss_sum), int(n)
+                    loss_sum, n = self.train_batch(inp, tgt, step, rng)
                     if not math.isfinite(loss_sum):
                         raise FloatingPointError(f"SASRec training diverged at epoch {epoch} (loss {loss_sum}); "
                                                  f"lower learning_rate (now {cfg.learning_rate})")
@@ -132,6 +122,50 @@ class SASRec(SessionModel):
         if best_weights is not None:
             self.set_weights(best_weights)
         return self
+
+    def build(self, train: pd.DataFrame) -> TrainingRows:
+        """Item index, fresh network and compiled functions for ``train``; returns its training rows.
+
+        (:meth:`fit` calls it; benchmarks call it and then :meth:`train_batch` directly.)
+        """
+        cfg = self.config
+        self.provenance = training_provenance(train, cfg.to_dict())
+        events = contiguous_sessions(train)
+        self.item_index = ItemIndex.from_events(events)
+        idx = self.item_index.to_idx(events[ITEM].to_numpy())
+        rows = training_rows(events[SESSION].to_numpy(), idx, cfg.max_len, cfg.long_sequences)
+        if rows.n_targets == 0:
+            raise ValueError("SASRec.fit: no session with at least 2 events in the training data")
+        self.net = N.build_network(len(self.item_index), cfg)
+        self._build_functions()
+        self._p_sample = None
+        if cfg.loss == "sampled-softmax":
+            self._p_sample = np.exp(N.sampling_log_probs(self.item_index.support, cfg.sample_alpha))
+        return rows
+
+    def train_batch(self, inputs: np.ndarray, targets: np.ndarray, step: int,
+                    rng: np.random.Generator) -> tuple[float, int]:
+        """One compiled training step (forward, loss, Adam update) on a padded batch.
+
+        Args:
+            inputs, targets: (batch_size, T) shifted ids (see :mod:`~sbrlib.models.sasrec.sequences`).
+            step: global step number (seeds dropout).
+            rng: draws the negatives of the sampled losses.
+
+        Returns:
+            ``(sum of the batch's target losses, number of targets)``.
+        """
+        cfg = self.config
+        n_items = len(self.item_index)
+        if cfg.loss == "cross-entropy":
+            negatives = np.zeros(1, np.int32)
+        elif self._p_sample is None:  # gBCE: uniform negatives
+            negatives = rng.integers(0, n_items, cfg.n_negatives).astype(np.int32)
+        else:
+            negatives = rng.choice(n_items, cfg.n_negatives, p=self._p_sample).astype(np.int32)
+        loss_sum, n = self._train_step(tf.constant(inputs), tf.constant(targets), tf.constant(negatives),
+                                       tf.constant(step, tf.int32))
+        return float(loss_sum), int(n)
 
     def _validate(self, valid: pd.DataFrame) -> dict[str, float]:
         from sbrlib.evaluation import EvalConfig
@@ -192,10 +226,10 @@ class SASRec(SessionModel):
             hidden, caches = net.call_incremental(ids, positions, caches)
             return tf.matmul(hidden, net.item_table(), transpose_b=True), caches
 
-        jit = cfg.jit_compile
+        jit = HAS_GPU if cfg.jit_compile is None else cfg.jit_compile
         self._train_step = tf.function(train_step, jit_compile=jit, reduce_retracing=True)
-        self._score_last = tf.function(score_last, jit_compile=jit)
-        self._score_incremental = tf.function(score_incremental, jit_compile=jit)
+        self._score_last = tf.function(score_last, jit_compile=jit, reduce_retracing=True)
+        self._score_incremental = tf.function(score_incremental, jit_compile=jit, reduce_retracing=True)
         self._score_all = tf.function(score_all)
 
     # ------------------------------------------------------------------ weights
@@ -210,6 +244,12 @@ class SASRec(SessionModel):
             var.assign(weights[key])
 
     # ------------------------------------------------------------------ scoring
+
+    @property
+    def context_length(self) -> int:
+        """Most recent items the scores depend on (``max_len``): scoring only the last prediction of
+        a session needs only its last ``max_len + 1`` events (see :func:`sbrlib.loo.evaluate_positions`)."""
+        return self.config.max_len
 
     def score_sequences(self, ids: np.ndarray) -> np.ndarray:
         """Scores after every position of left-padded sequences (the direct, non-incremental path).
@@ -292,13 +332,14 @@ class SASRec(SessionModel):
         return pd.DataFrame({ITEM: self.item_index.to_ids(top), "Score": scores[top]})
 
     def save(self, folder: str | Path) -> Path:
-        """Write config, item index, weights and training history to ``folder`` atomically."""
+        """Write config, item index, weights, training history and provenance to ``folder`` atomically."""
         folder = Path(folder)
         with atomic_dir(folder) as tmp:
             (tmp / "config.json").write_text(json.dumps({"name": self.name, **self.config.to_dict()}, indent=2))
             self.item_index.to_frame().to_parquet(tmp / "items.parquet", index=False)
             np.savez(tmp / "weights.npz", **self.get_weights())
             self.history.to_csv(tmp / "history.csv", index=False)
+            write_json(tmp / "provenance.json", self.provenance)
         return folder
 
     @classmethod
@@ -318,4 +359,6 @@ class SASRec(SessionModel):
             model.set_weights({k: weights[k] for k in weights.files})
         if (folder / "history.csv").is_file() and (folder / "history.csv").stat().st_size > 1:
             model.history = pd.read_csv(folder / "history.csv")
+        if (folder / "provenance.json").is_file():
+            model.provenance = json.loads((folder / "provenance.json").read_text())
         return model
