@@ -176,3 +176,74 @@ def test_last_position_shortcut_for_bounded_context_is_exact(tiny_dir):
     # without a history holding the cut events the shortcut is not taken
     untouched = loo.evaluate_positions(model, split["test"], cfg, positions="last", progress=False)
     assert untouched.predictions["session_length"].max() == full.predictions["session_length"].max()
+
+
+# --------------------------------------------------------------------------- notebook 07 helpers
+
+
+def test_last_session_view():
+    from sbrlib.sequential import last_session_view
+
+    df = frame([(1, 1, 3, 0), (1, 2, 3, 10), (1, 3, 3, 5000), (1, 4, 3, 5010), (2, 5, 3, 0), (2, 6, 3, 9000)])
+    df[SESSION] = df[USER]
+    earlier, last = last_session_view(df, gap=3600)
+    assert last.groupby(USER)[ITEM].apply(list).to_dict() == {1: [3, 4], 2: [6]}
+    assert (last[SESSION] == last[USER]).all()
+    assert earlier.groupby(USER)[ITEM].apply(list).to_dict() == {1: [1, 2], 2: [5]}
+    assert earlier[SESSION].nunique() == 2  # earlier events keep their gap sessions
+
+
+class _Counting(Pop):
+    """Pop with epochs: validation scores follow a script, to test early stopping."""
+
+    scripted: list = []
+    fits: list = []
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs or 10
+
+    def fit(self, train, progress=False, epoch_callback=None):
+        super().fit(train)
+        _Counting.fits.append(self.epochs)
+        for epoch in range(1, self.epochs + 1):
+            if epoch_callback is not None:
+                epoch_callback({"epoch": epoch})
+        return self
+
+
+def test_fit_early_stopped_refits_best_epoch(tiny_dir, monkeypatch):
+    from sbrlib import sequential
+
+    split, _ = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
+    scores = iter([0.1, 0.3, 0.2, 0.25, 0.9])
+    fake = type("R", (), {})
+
+    def fake_eval(model, frame, config, positions, progress, history):
+        res = fake()
+        res.metrics = {"ndcg@10": next(scores)}
+        return res
+
+    monkeypatch.setattr(sequential, "evaluate_positions", fake_eval)
+    _Counting.fits = []
+    model, info = sequential.fit_early_stopped(_Counting, split["train_tr"], split["valid"], split["train"],
+                                               EvalConfig(ks=(10,)), "last", "ndcg@10", patience=2)
+    assert info["best_epoch"] == 2 and info["curve"] == [0.1, 0.3, 0.2, 0.25]  # stopped 2 epochs after the best
+    assert _Counting.fits == [10, 2] and model.epochs == 2  # refit on train for the best epoch count
+
+
+def test_bootstrap_and_paired_difference_match_point_estimates(tiny_dir):
+    from sbrlib import sequential
+    from sbrlib.models import ItemKNN
+
+    split, _ = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
+    cfg = EvalConfig(ks=(10,), coverage_ks=())
+    res = {name: loo.evaluate_positions(m.fit(split["train"]), split["test"], cfg, "last", progress=False)
+           for name, m in (("Pop", Pop()), ("Item-kNN", ItemKNN()))}
+    table = sequential.bootstrap_table(res, ("recall@10", "ndcg@10"), n_boot=200)
+    for name, r in res.items():
+        assert table.loc[name, "ndcg@10"] == pytest.approx(r.metrics["ndcg@10"])
+        assert table.loc[name, "ndcg@10 lo"] <= r.metrics["ndcg@10"] <= table.loc[name, "ndcg@10 hi"]
+    diff = sequential.paired_difference(res["Item-kNN"], res["Pop"], "ndcg@10", n_boot=200)
+    assert diff["difference"] == pytest.approx(res["Item-kNN"].metrics["ndcg@10"] - res["Pop"].metrics["ndcg@10"])
+    assert diff["lo"] <= diff["difference"] <= diff["hi"] and diff["sessions"] == split["test"][USER].nunique()
