@@ -93,7 +93,8 @@ def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFra
                       train: pd.DataFrame, eval_config: EvalConfig, positions: Literal["all", "last"],
                       metric: str, patience: int, progress: bool = False) -> tuple[object, dict]:
     """Fit on ``train_tr``, score ``valid`` after every epoch with the one evaluator (``positions``,
-    ``metric``; ``train_tr`` is the history for ``exclude_seen="user"``), stop after ``patience`` epochs without improvement; refit on ``train`` for the best
+    ``metric``; ``train_tr`` is the history for ``exclude_seen="user"``), stop once more than ``patience``
+    epochs passed without improvement; refit on ``train`` for the best
     number of epochs. The same rule for every neural model (GRU4Rec, SASRec).
 
     Args:
@@ -112,7 +113,7 @@ def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFra
     def callback(row: dict) -> None:
         res = evaluate_positions(tuned, valid, config, positions=positions, progress=False, history=train_tr)
         curve.append(float(res.metrics[metric]))
-        if len(curve) - 1 - int(np.argmax(curve)) >= patience:
+        if len(curve) - 1 - int(np.argmax(curve)) > patience:  # as GRU4Rec's and SASRec's own early stopping
             raise _Stop
 
     try:

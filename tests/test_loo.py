@@ -227,8 +227,8 @@ def test_fit_early_stopped_refits_best_epoch(tiny_dir, monkeypatch):
     monkeypatch.setattr(sequential, "evaluate_positions", fake_eval)
     _Counting.fits = []
     model, info = sequential.fit_early_stopped(_Counting, split["train_tr"], split["valid"], split["train"],
-                                               EvalConfig(ks=(10,)), "last", "ndcg@10", patience=2)
-    assert info["best_epoch"] == 2 and info["curve"] == [0.1, 0.3, 0.2, 0.25]  # stopped 2 epochs after the best
+                                               EvalConfig(ks=(10,)), "last", "ndcg@10", patience=1)
+    assert info["best_epoch"] == 2 and info["curve"] == [0.1, 0.3, 0.2, 0.25]  # 2 epochs without improvement
     assert _Counting.fits == [10, 2] and model.epochs == 2  # refit on train for the best epoch count
 
 
