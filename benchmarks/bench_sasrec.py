@@ -10,7 +10,7 @@ softmax cross-entropy. On a machine with a GPU the same command uses it (TensorF
 must be installed there, e.g. ``pip install "tensorflow[and-cuda]==<the pinned version>"``).
 
 Usage: python benchmarks/bench_sasrec.py [--dataset synthetic] [--protocol loo|temporal] [--steps 200]
-       [--batch-size 128] [--max-len 200] [--no-jit] [--eval-users 256]
+       [--batch-size 128] [--max-len 200] [--jit auto|on|off] [--eval-users 256]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from sbrlib import artifacts, loo, preprocess  # noqa: E402
 from sbrlib._tf import HAS_GPU  # noqa: E402
 from sbrlib.columns import USER  # noqa: E402
-from sbrlib.evaluation import EvalConfig, evaluate  # noqa: E402
+from sbrlib.evaluation import EvalConfig  # noqa: E402
 from sbrlib.models.sasrec import SASRec, SASRecConfig  # noqa: E402
 from sbrlib.models.sasrec.sequences import epoch_batches, take_batch  # noqa: E402
 
@@ -40,9 +40,11 @@ def _rss_mb() -> float:
 
 
 def run(dataset: str = "synthetic", protocol: str = "loo", steps: int = 200, batch_size: int = 128,
-        max_len: int = 200, blocks: int = 2, dim: int = 50, jit: bool = True, loss: str = "cross-entropy",
+        max_len: int = 200, blocks: int = 2, dim: int = 50, jit: bool | None = None, loss: str = "cross-entropy",
         eval_users: int = 0) -> dict:
-    """Measure SASRec training (and optionally evaluation) speed; returns the figures."""
+    """Measure SASRec training (and optionally evaluation) speed; returns the figures.
+
+    ``jit``: XLA on/off; None: the model's default (XLA only when a GPU is visible)."""
     if protocol == "loo":
         split, _ = loo.prepare_loo(dataset)
     else:
@@ -69,7 +71,7 @@ def run(dataset: str = "synthetic", protocol: str = "loo", steps: int = 200, bat
         n_targets += model.train_batch(*take_batch(rows, bucket, index, batch_size), len(first) + step, rng)[1]
     train_s = time.perf_counter() - t0
     out = {
-        "dataset": dataset, "protocol": protocol, "gpu": HAS_GPU, "jit": jit, "loss": loss,
+        "dataset": dataset, "protocol": protocol, "gpu": HAS_GPU, "jit": HAS_GPU if jit is None else jit, "loss": loss,
         "train_events": len(train), "epoch_targets": rows.n_targets, "epoch_batches": len(batches),
         "buckets": {int(rows.buckets[b]): len(rows.inputs[b]) for b in range(len(rows.buckets))},
         "build_seconds": build_s, "compile_seconds": compile_s, "timed_batches": steps,
@@ -81,10 +83,11 @@ def run(dataset: str = "synthetic", protocol: str = "loo", steps: int = 200, bat
         test = split["test"]
         users = np.sort(test[USER].unique())[:eval_users]
         subset = test[test[USER].isin(users)]
-        config = EvalConfig(ks=(10,), coverage_ks=(), positions="last" if protocol == "loo" else "all",
-                            batch_size=min(256, len(users)))
+        positions = "last" if protocol == "loo" else "all"
+        config = EvalConfig(ks=(10,), coverage_ks=(), exclude_seen="user", batch_size=min(256, len(users)))
         t0 = time.perf_counter()
-        res = evaluate(model, subset, config, progress=False)
+        # leave-one-out: only the held-out item counts, so SASRec reads the last max_len + 1 events
+        res = loo.evaluate_positions(model, subset, config, positions, progress=False, history=split["train"])
         seconds = time.perf_counter() - t0
         out.update(eval_seconds=seconds, eval_events=len(subset), eval_predictions=res.metrics["predictions"],
                    eval_seconds_per_1k_events=seconds / len(subset) * 1000, peak_rss_mb=_rss_mb())
@@ -101,11 +104,12 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=2)
     parser.add_argument("--dim", type=int, default=50)
     parser.add_argument("--loss", default="cross-entropy", choices=("cross-entropy", "sampled-softmax", "gbce"))
-    parser.add_argument("--no-jit", action="store_true", help="graph mode without XLA")
+    parser.add_argument("--jit", default="auto", choices=("auto", "on", "off"),
+                        help="XLA: auto = the model's default (only with a GPU)")
     parser.add_argument("--eval-users", type=int, default=0, help="also time the evaluator on this many test users")
     args = parser.parse_args()
     r = run(args.dataset, args.protocol, args.steps, args.batch_size, args.max_len, args.blocks, args.dim,
-            not args.no_jit, args.loss, args.eval_users)
+            {"auto": None, "on": True, "off": False}[args.jit], args.loss, args.eval_users)
     where = "GPU" if r["gpu"] else f"CPU ({os.cpu_count()} cores visible)"
     print(f"SASRec on {r['dataset']} ({r['protocol']}), {where}, XLA {'on' if r['jit'] else 'off'}, loss {r['loss']}: "
           f"{r['train_events']:,} training events, {r['epoch_targets']:,} targets in {r['epoch_batches']} batches "
