@@ -464,3 +464,110 @@ def preprocess(ratings: pd.DataFrame, config: PreprocessConfig = PreprocessConfi
     log.info("split: train %d / test %d events", len(train), len(test))
     return Split({"train": train, "test": test, "train_tr": train_tr, "valid": valid},
                  {"test": test_cut, "valid": valid_cut}, config)
+
+
+# --------------------------------------------------------------------------- leave-one-out
+
+
+@dataclass(frozen=True)
+class LOOConfig:
+    """Parameters of the leave-one-out protocol on user histories (:func:`leave_one_out`).
+
+    Attributes:
+        min_rating: keep ratings ``>= min_rating``; None keeps all (the usual implicit-feedback view).
+        tie_break: order of a user's events with equal ``Time`` (see :func:`order_events`).
+        min_user_events: users with fewer events are dropped (at least 3: train, valid and test item).
+        min_item_support: items with fewer events are dropped; iterated with ``min_user_events`` to a
+            fixpoint (the "5-core" of the SASRec papers with the defaults) before the split.
+        seed: seed for ``tie_break="random"``.
+    """
+
+    min_rating: int | None = None
+    tie_break: TieBreak = "file"
+    min_user_events: int = 5
+    min_item_support: int = 5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _choice("tie_break", self.tie_break, ("file", "item", "random"))
+        if self.min_user_events < 3:
+            raise ValueError("min_user_events must be >= 3 (one training, one validation and one test item)")
+        if self.min_item_support < 1:
+            raise ValueError(f"min_item_support must be >= 1, got {self.min_item_support}")
+
+    @property
+    def session_mode(self) -> str:
+        """Sessions are whole user histories (for code that names splits by mode)."""
+        return "loo"
+
+    def to_dict(self) -> dict:
+        """Plain dict (for manifests), with ``protocol: "leave-one-out"``."""
+        return {"protocol": "leave-one-out", **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LOOConfig:
+        """Inverse of :meth:`to_dict`."""
+        data = {k: v for k, v in data.items() if k != "protocol"}
+        return cls(**data)
+
+
+def leave_one_out(ratings: pd.DataFrame, config: LOOConfig = LOOConfig()) -> Split:
+    """The leave-one-out protocol on user histories (as in the SASRec/BERT4Rec literature).
+
+    Each user's whole history, ordered by :func:`order_events` (stable ``(UserId, Time)`` sort,
+    ``tie_break`` for equal times), is one session (``SessionId = UserId``). The last event is the
+    test target, the one before it the validation target, the rest is training data:
+
+    * ``train_tr``: all but the last two events (fit while tuning);
+    * ``valid``: all but the last event; its final event is the validation target;
+    * ``train``: all but the last event (fit before testing: validation items are training data);
+    * ``test``: the whole history; its final event is the test target.
+
+    The held-out frames hold the full prefix, so the one evaluator scores the held-out item from the
+    user's whole past when only the last prediction of each session is counted (``positions="last"``,
+    see :func:`sbrlib.loo.evaluate_positions`); since an item cannot be rated twice, items the user
+    already rated are excluded from the ranking with ``exclude_seen=True`` (the prefix is the whole
+    history). A user whose held-out item never occurs in the frame the model is fit on (``train``
+    for test, ``train_tr`` for valid) is dropped from that held-out frame: the model cannot score it
+    and the evaluator would otherwise score a different item. The number of such users is the
+    difference of user counts between the frames; count them as misses to be conservative.
+
+    Why this leaks across time: the split is per user, not per calendar time. One user's test item
+    may be older than other users' training events, so the model is trained on interactions from
+    the "future" of many test predictions (popularity trends, items released later). The temporal
+    split of :func:`preprocess` cuts everything at one time: no training event follows a test event.
+
+    Args:
+        ratings: ``UserId, ItemId, Time`` (and ``Rating`` with ``min_rating``).
+        config: the protocol's parameters.
+
+    Returns:
+        A :class:`Split` with frames ``train``, ``test``, ``train_tr``, ``valid`` (no time cutoffs).
+    """
+    _require(ratings, (USER, ITEM, TIME), "leave_one_out")
+    events = filter_ratings(ratings, config.min_rating)
+    events = order_events(events, config.tie_break, config.seed)
+    events[SESSION] = events[USER].to_numpy()
+    events = filter_sessions(events, config.min_user_events, config.min_item_support)
+    if events.empty:
+        raise DataError("leave_one_out: no users left after filtering; lower min_user_events/min_item_support")
+    users = events[USER].to_numpy()
+    rank = events.groupby(USER, sort=False).cumcount().to_numpy()
+    size = events.groupby(USER, sort=False)[USER].transform("size").to_numpy()
+    from_end = size - 1 - rank
+
+    def users_with_known_target(held: pd.DataFrame, known_items: np.ndarray, target_from_end: int) -> np.ndarray:
+        target = held[(from_end[held.index] == target_from_end)]
+        return target.loc[np.isin(target[ITEM].to_numpy(), known_items), USER].to_numpy()
+
+    train_tr = events[from_end >= 2]
+    train = events[from_end >= 1]
+    valid_all = events[from_end >= 1]
+    ok_valid = users_with_known_target(valid_all, train_tr[ITEM].unique(), 1)
+    valid = valid_all[np.isin(valid_all[USER].to_numpy(), ok_valid)]
+    ok_test = users_with_known_target(events, train[ITEM].unique(), 0)
+    test = events[np.isin(users, ok_test)]
+    frames = {k: f.reset_index(drop=True) for k, f in
+              (("train", train), ("test", test), ("train_tr", train_tr), ("valid", valid))}
+    log.info("leave-one-out: %d users; %d test and %d valid targets", len(np.unique(users)), len(ok_test), len(ok_valid))
+    return Split(frames, {}, config)

@@ -1,0 +1,106 @@
+"""Hyperparameters of SASRec (one frozen dataclass with documented defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Loss = Literal["cross-entropy", "sampled-softmax", "gbce"]
+LongSequences = Literal["windows", "last"]
+Positions = Literal["all", "last"]
+
+
+@dataclass(frozen=True)
+class SASRecConfig:
+    """Every hyperparameter of SASRec.
+
+    Defaults follow Kang & McAuley (ICDM 2018) for MovieLens-1M (``max_len`` 200, 2 blocks, 1 head,
+    50 dimensions, dropout 0.2, Adam lr 1e-3 with beta2 0.98, batch 128) with the full-softmax
+    cross-entropy of Klenitskiy & Vasilev (RecSys 2023) as the default loss.
+
+    Attributes:
+        max_len: longest input sequence; the model attends to at most the last ``max_len`` items.
+        blocks: number of self-attention blocks.
+        heads: attention heads (``dim`` must be divisible by it).
+        dim: embedding / hidden size (item and position embeddings, attention, feed-forward).
+        dropout: drop probability on embeddings, attention weights and feed-forward outputs.
+        loss: ``"cross-entropy"`` (softmax over all items), ``"sampled-softmax"`` (softmax over the
+            target and ``n_negatives`` items drawn ∝ support ** ``sample_alpha``, with the logQ
+            correction when ``logq``) or ``"gbce"`` (generalised binary cross-entropy of Petrov &
+            Macdonald, RecSys 2023, with ``n_negatives`` uniform negatives and calibration ``gbce_t``).
+        n_negatives: negatives per mini-batch (shared by all its positions) for the sampled losses.
+        sample_alpha: exponent of the sampling distribution of ``"sampled-softmax"`` (0 uniform).
+        logq: subtract log(sampling probability) from the logits of ``"sampled-softmax"``.
+        gbce_t: calibration parameter t of gBCE (0: plain BCE; 1: fully calibrated).
+        learning_rate: Adam step size.
+        adam_beta1: Adam first-moment decay.
+        adam_beta2: Adam second-moment decay (0.98 as in the original SASRec).
+        adam_eps: Adam epsilon.
+        batch_size: training sequences per mini-batch.
+        epochs: maximum training epochs.
+        long_sequences: how sessions longer than ``max_len + 1`` items become training rows:
+            ``"windows"`` cuts them into consecutive non-overlapping windows of ``max_len`` next-item
+            pairs counted from the end (every pair is trained once per epoch); ``"last"`` keeps only
+            the last window (the original SASRec, which drops older items).
+        eval_batch_size: parallel sessions when scoring (evaluation, validation).
+        validation_metric: metric checked after each epoch (a key of the evaluator's metrics).
+        validation_positions: ``"all"`` (every next-item prediction of the validation sessions) or
+            ``"last"`` (only the final one: the leave-one-out protocol).
+        early_stopping_patience: stop after this many epochs without improvement of the validation
+            metric and restore the best weights (None: train all epochs; needs validation data).
+        jit_compile: compile training and scoring with XLA; None (default): only when TensorFlow sees a
+            GPU. On CPU, XLA took several times longer to compile (once per padded length) and was not
+            faster per batch than TensorFlow's graph mode in ``benchmarks/bench_sasrec.py``.
+        seed: seed of initialization, batch order, negatives and dropout.
+    """
+
+    max_len: int = 200
+    blocks: int = 2
+    heads: int = 1
+    dim: int = 50
+    dropout: float = 0.2
+    loss: Loss = "cross-entropy"
+    n_negatives: int = 256
+    sample_alpha: float = 1.0
+    logq: bool = True
+    gbce_t: float = 0.75
+    learning_rate: float = 1e-3
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.98
+    adam_eps: float = 1e-8
+    batch_size: int = 128
+    epochs: int = 50
+    long_sequences: LongSequences = "windows"
+    eval_batch_size: int = 256
+    validation_metric: str = "ndcg@10"
+    validation_positions: Positions = "all"
+    early_stopping_patience: int | None = 3
+    jit_compile: bool | None = None
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        checks = {
+            "loss": self.loss in ("cross-entropy", "sampled-softmax", "gbce"),
+            "long_sequences": self.long_sequences in ("windows", "last"),
+            "validation_positions": self.validation_positions in ("all", "last"),
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"SASRecConfig.{name}: unknown value {getattr(self, name)!r}")
+        for name in ("max_len", "blocks", "heads", "dim", "batch_size", "eval_batch_size", "n_negatives"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"SASRecConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.dim % self.heads:
+            raise ValueError(f"SASRecConfig.dim ({self.dim}) must be divisible by heads ({self.heads})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"SASRecConfig.dropout is a drop probability in [0, 1), got {self.dropout}")
+        if self.epochs < 0 or self.learning_rate <= 0:
+            raise ValueError("SASRecConfig: epochs >= 0 and learning_rate > 0 required")
+        if not 0.0 <= self.gbce_t <= 1.0:
+            raise ValueError(f"SASRecConfig.gbce_t must be in [0, 1], got {self.gbce_t}")
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 0:
+            raise ValueError("SASRecConfig.early_stopping_patience must be >= 0 or None")
+
+    def to_dict(self) -> dict:
+        """JSON-friendly dict."""
+        return asdict(self)

@@ -1,0 +1,241 @@
+"""SASRec's network (Keras 3 layer, TensorFlow ops) and its training losses.
+
+Kang & McAuley, *Self-attentive sequential recommendation*, ICDM 2018, as in the authors'
+TensorFlow code and its faithful PyTorch port (pmixer/SASRec.pytorch):
+
+* input ``E[item] * sqrt(dim) + P[position]``, dropout, padded positions zeroed;
+* per block: ``q = LN(x)``; causal multi-head attention with queries from ``q`` and keys/values
+  from ``x`` (dropout on the attention weights, output projection); ``x = q + attention``;
+  ``x = LN(x)``; ``x = x + Dropout(W2 · Dropout(ReLU(W1 · x)))``; padded positions zeroed again;
+* a final LayerNorm; scores ``h · E^T`` with the item embedding shared by input and output.
+
+Padding (id 0) is masked out of the keys, so a real position never attends to padding; positions
+count from the first real item of the row (not from the start of the padded array), so left
+padding does not change the scores of real positions, and the position of an item never reveals
+how many items follow it. Dropout is stateless (seeded per step), so training is reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sbrlib._tf import keras, tf
+from sbrlib.models.sasrec.config import SASRecConfig
+
+LN_EPS = 1e-8
+MASKED = -1e9
+
+
+def _dropout(x, rate: float, seed, salt: int):
+    if rate <= 0:
+        return x
+    s = seed + tf.constant([0, 7919], tf.int32) * salt
+    keep = tf.random.stateless_uniform(tf.shape(x), seed=s) >= rate
+    return tf.where(keep, x / (1.0 - rate), tf.zeros_like(x))
+
+
+def _layer_norm(x, gamma, beta):
+    mean, var = tf.nn.moments(x, axes=[-1], keepdims=True)
+    return (x - mean) * tf.math.rsqrt(var + LN_EPS) * gamma + beta
+
+
+class SASRecNet(keras.layers.Layer):
+    """The weights of SASRec and its forward pass (see module docstring).
+
+    Weights: ``E`` (n_items + 1, dim) item embedding (row 0 = padding), ``P`` (max_len, dim)
+    learned positions, per block ``b``: ``ln1_g/ln1_b``, ``Wq/bq``, ``Wk/bk``, ``Wv/bv``, ``Wo/bo``,
+    ``ln2_g/ln2_b``, ``W1/b1``, ``W2/b2``; final ``lnf_g/lnf_b``.
+    """
+
+    def __init__(self, n_items: int, config: SASRecConfig) -> None:
+        super().__init__(name="sasrec")
+        self.n_items, self.config = n_items, config
+        d, seed = config.dim, config.seed
+        self._vars: dict[str, object] = {}
+
+        def weight(name, shape, kind, k=0):
+            if kind == "glorot":
+                init = keras.initializers.GlorotNormal(seed=seed + k)
+            else:
+                init = kind
+            var = self.add_weight(shape=shape, initializer=init, name=name)
+            self._vars[name] = var
+            return var
+
+        weight("E", (n_items + 1, d), "glorot", 0)
+        weight("P", (config.max_len, d), "glorot", 1)
+        for b in range(config.blocks):
+            k = 10 * (b + 1)
+            weight(f"ln1_g{b}", (d,), "ones"), weight(f"ln1_b{b}", (d,), "zeros")
+            for i, name in enumerate(("q", "k", "v", "o")):
+                weight(f"W{name}{b}", (d, d), "glorot", k + i)
+                weight(f"b{name}{b}", (d,), "zeros")
+            weight(f"ln2_g{b}", (d,), "ones"), weight(f"ln2_b{b}", (d,), "zeros")
+            weight(f"W1{b}", (d, d), "glorot", k + 5), weight(f"b1{b}", (d,), "zeros")
+            weight(f"W2{b}", (d, d), "glorot", k + 6), weight(f"b2{b}", (d,), "zeros")
+        weight("lnf_g", (d,), "ones"), weight("lnf_b", (d,), "zeros")
+        self._vars["E"].assign(tf.tensor_scatter_nd_update(self._vars["E"].value, [[0]], tf.zeros((1, d))))
+
+    def named_variables(self) -> dict:
+        """All trainable variables by name."""
+        return dict(self._vars)
+
+    def item_table(self):
+        """(n_items, dim) output item vectors (the input embedding without the padding row)."""
+        return self._vars["E"][1:]
+
+    def call(self, ids, training: bool = False, seed=None):
+        """Hidden state at every position.
+
+        Args:
+            ids: (B, T) int32 shifted item ids, left-padded with 0 (real items are the last ones).
+            training: apply dropout (needs ``seed``, a (2,) int32 tensor).
+
+        Returns:
+            (B, T, dim) float32; rows of padded positions are meaningless.
+        """
+        cfg, v = self.config, self._vars
+        d, h = cfg.dim, cfg.heads
+        dh = d // h
+        rate = cfg.dropout if training else 0.0
+        shape = tf.shape(ids)
+        B, T = shape[0], shape[1]
+        real = ids > 0
+        realf = tf.cast(real, tf.float32)[:, :, None]
+        n_real = tf.reduce_sum(tf.cast(real, tf.int32), axis=1)
+        pos = tf.range(T)[None, :] - (T - n_real)[:, None]
+        pos = tf.clip_by_value(pos, 0, cfg.max_len - 1)
+        x = tf.gather(v["E"], ids) * math.sqrt(d) + tf.gather(v["P"], pos)
+        x = _dropout(x, rate, seed, 1) * realf
+        causal = tf.linalg.band_part(tf.ones((T, T), tf.bool), -1, 0)
+        allowed = tf.logical_and(causal[None, :, :], real[:, None, :])           # (B, T_query, T_key)
+        bias = tf.where(allowed, 0.0, MASKED)[:, None, :, :]                     # (B, 1, T, T)
+
+        def heads(t):
+            return tf.transpose(tf.reshape(t, [B, T, h, dh]), [0, 2, 1, 3])     # (B, h, T, dh)
+
+        for b in range(cfg.blocks):
+            q_in = _layer_norm(x, v[f"ln1_g{b}"], v[f"ln1_b{b}"])
+            q = heads(tf.matmul(q_in, v[f"Wq{b}"]) + v[f"bq{b}"])
+            k = heads(tf.matmul(x, v[f"Wk{b}"]) + v[f"bk{b}"])
+            val = heads(tf.matmul(x, v[f"Wv{b}"]) + v[f"bv{b}"])
+            att = tf.matmul(q, k, transpose_b=True) / math.sqrt(dh) + bias
+            att = _dropout(tf.nn.softmax(att, axis=-1), rate, seed, 10 * b + 2)
+            out = tf.reshape(tf.transpose(tf.matmul(att, val), [0, 2, 1, 3]), [B, T, d])
+            x = q_in + tf.matmul(out, v[f"Wo{b}"]) + v[f"bo{b}"]
+            x = _layer_norm(x, v[f"ln2_g{b}"], v[f"ln2_b{b}"])
+            f = _dropout(tf.nn.relu(tf.matmul(x, v[f"W1{b}"]) + v[f"b1{b}"]), rate, seed, 10 * b + 3)
+            f = _dropout(tf.matmul(f, v[f"W2{b}"]) + v[f"b2{b}"], rate, seed, 10 * b + 4)
+            x = (x + f) * realf
+        return _layer_norm(x, v["lnf_g"], v["lnf_b"])
+
+
+    def call_incremental(self, ids, positions, caches):
+        """Hidden state of one new item per row, reusing cached keys/values of earlier positions.
+
+        Equals :meth:`call` at the last position of the row's sequence when ``caches`` hold the keys
+        and values of positions ``0 .. positions - 1`` (written by earlier calls) and the sequence
+        has at most ``max_len`` items (positions do not shift).
+
+        Args:
+            ids: (B,) int32 shifted item ids (all real).
+            positions: (B,) int32 position of the new item in its sequence (0-based, < max_len).
+            caches: per block ``(K, V)``, each (B, max_len, dim).
+
+        Returns:
+            ``(hidden (B, dim), new caches)`` (the new item's key and value written at ``positions``).
+        """
+        cfg, v = self.config, self._vars
+        d, h, L = cfg.dim, cfg.heads, cfg.max_len
+        dh = d // h
+        B = tf.shape(ids)[0]
+        x = tf.gather(v["E"], ids) * math.sqrt(d) + tf.gather(v["P"], positions)
+        slot = tf.one_hot(positions, L, dtype=tf.float32)[:, :, None]              # (B, L, 1)
+        bias = tf.where(tf.range(L)[None, :] <= positions[:, None], 0.0, MASKED)[:, None, :]  # (B, 1, L)
+        new_caches = []
+        for b, (K, V) in enumerate(caches):
+            q_in = _layer_norm(x, v[f"ln1_g{b}"], v[f"ln1_b{b}"])
+            q = tf.reshape(tf.matmul(q_in, v[f"Wq{b}"]) + v[f"bq{b}"], [B, h, dh])
+            K = K * (1.0 - slot) + slot * (tf.matmul(x, v[f"Wk{b}"]) + v[f"bk{b}"])[:, None, :]
+            V = V * (1.0 - slot) + slot * (tf.matmul(x, v[f"Wv{b}"]) + v[f"bv{b}"])[:, None, :]
+            new_caches.append((K, V))
+            att = tf.einsum("bhe,blhe->bhl", q, tf.reshape(K, [B, L, h, dh])) / math.sqrt(dh) + bias
+            out = tf.einsum("bhl,blhe->bhe", tf.nn.softmax(att, axis=-1), tf.reshape(V, [B, L, h, dh]))
+            x = q_in + tf.matmul(tf.reshape(out, [B, d]), v[f"Wo{b}"]) + v[f"bo{b}"]
+            x = _layer_norm(x, v[f"ln2_g{b}"], v[f"ln2_b{b}"])
+            x = x + tf.matmul(tf.nn.relu(tf.matmul(x, v[f"W1{b}"]) + v[f"b1{b}"]), v[f"W2{b}"]) + v[f"b2{b}"]
+        return _layer_norm(x, v["lnf_g"], v["lnf_b"]), new_caches
+
+
+def build_network(n_items: int, config: SASRecConfig) -> SASRecNet:
+    """A fresh :class:`SASRecNet` for ``n_items`` items."""
+    return SASRecNet(n_items, config)
+
+
+# --------------------------------------------------------------------------- losses
+# Each returns (sum of per-target losses, number of targets); targets are shifted ids (0 = none).
+
+
+def full_cross_entropy(hidden, targets, items):
+    """Softmax cross-entropy over all items.
+
+    Args:
+        hidden: (B, T, d); targets: (B, T) shifted ids; items: (n_items, d) output vectors.
+    """
+    mask = tf.cast(targets > 0, tf.float32)
+    logits = tf.einsum("btd,nd->btn", hidden, items)
+    labels = tf.maximum(targets - 1, 0)
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    return tf.reduce_sum(losses * mask), tf.reduce_sum(mask)
+
+
+def _sampled_logits(hidden, targets, items, negatives):
+    labels = tf.maximum(targets - 1, 0)
+    pos = tf.reduce_sum(hidden * tf.gather(items, labels), axis=-1)                  # (B, T)
+    neg = tf.einsum("btd,kd->btk", hidden, tf.gather(items, negatives))              # (B, T, K)
+    hit = tf.equal(negatives[None, None, :], labels[:, :, None])                     # accidental hits
+    return labels, pos, neg, hit
+
+
+def sampled_softmax(hidden, targets, items, negatives, log_p=None):
+    """Softmax over the target and shared sampled negatives, with the logQ correction.
+
+    Args:
+        negatives: (K,) int32 item indices drawn with probabilities ``exp(log_p)``.
+        log_p: (n_items,) log sampling probabilities; None: no correction (e.g. uniform sampling).
+
+    Negatives equal to a row's target are masked out of that row's softmax.
+    """
+    mask = tf.cast(targets > 0, tf.float32)
+    labels, pos, neg, hit = _sampled_logits(hidden, targets, items, negatives)
+    if log_p is not None:  # logQ: logit - log Q(item) for the target and the negatives (Yi et al. 2019)
+        pos = pos - tf.gather(log_p, labels)
+        neg = neg - tf.gather(log_p, negatives)[None, None, :]
+    neg = tf.where(hit, MASKED, neg)
+    logits = tf.concat([pos[:, :, None], neg], axis=-1)
+    losses = tf.reduce_logsumexp(logits, axis=-1) - pos
+    return tf.reduce_sum(losses * mask), tf.reduce_sum(mask)
+
+
+def gbce_beta(n_negatives: int, n_items: int, t: float) -> float:
+    """β of gBCE: α (t (1 - 1/α) + 1/α) with sampling rate α = n_negatives / (n_items - 1)."""
+    alpha = n_negatives / max(n_items - 1, 1)
+    return alpha * (t * (1.0 - 1.0 / alpha) + 1.0 / alpha)
+
+
+def gbce(hidden, targets, items, negatives, beta: float):
+    """Generalised binary cross-entropy (Petrov & Macdonald, RecSys 2023), summed over targets:
+    ``-β log σ(s⁺) - Σ_k log(1 - σ(s⁻_k))`` with uniform negatives (accidental hits excluded)."""
+    mask = tf.cast(targets > 0, tf.float32)
+    _, pos, neg, hit = _sampled_logits(hidden, targets, items, negatives)
+    neg_term = tf.reduce_sum(tf.where(hit, 0.0, tf.math.log_sigmoid(-neg)), axis=-1)
+    losses = -beta * tf.math.log_sigmoid(pos) - neg_term
+    return tf.reduce_sum(losses * mask), tf.reduce_sum(mask)
+
+
+def sampling_log_probs(support: np.ndarray, alpha: float) -> np.ndarray:
+    """(n_items,) log probabilities ∝ support ** alpha."""
+    w = np.asarray(support, np.float64) ** alpha
+    return np.log(w / w.sum())

@@ -1,0 +1,249 @@
+"""Leave-one-out split: examples, hypothesis properties, artifacts, last-position evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sbrlib import loo
+from sbrlib import preprocess as pp
+from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
+from sbrlib.errors import DataError
+from sbrlib.evaluation import EvalConfig, evaluate
+from sbrlib.models import Pop
+
+
+def frame(rows):
+    return pd.DataFrame(rows, columns=[USER, ITEM, RATING, TIME]).astype(
+        {USER: "int32", ITEM: "int32", RATING: "int8", TIME: "int64"})
+
+
+@st.composite
+def histories(draw, max_rows=150):
+    """Ratings where a user rates an item at most once (as MovieLens), with many equal times."""
+    n = draw(st.integers(1, max_rows))
+    users = draw(st.lists(st.integers(1, 8), min_size=n, max_size=n))
+    items = draw(st.lists(st.integers(1, 15), min_size=n, max_size=n))
+    times = draw(st.lists(st.integers(0, 30).map(lambda x: 1_000_000 + 60 * x), min_size=n, max_size=n))
+    ratings = draw(st.lists(st.integers(1, 5), min_size=n, max_size=n))
+    df = frame(list(zip(users, items, ratings, times)))
+    return df.drop_duplicates([USER, ITEM]).reset_index(drop=True)
+
+
+def test_example():
+    df = frame([(1, 10, 5, 3), (1, 11, 4, 1), (1, 12, 3, 2), (1, 13, 3, 2), (2, 11, 5, 9), (2, 12, 4, 8),
+                (2, 10, 3, 7), (3, 10, 3, 1), (3, 11, 3, 1)])
+    split = pp.leave_one_out(df, pp.LOOConfig(min_user_events=3, min_item_support=1))
+    # user 1 ordered: 11 (t1), 12 (t2), 13 (t2, file order), 10 (t3); user 3 has only 2 events
+    assert split["test"].groupby(USER)[ITEM].apply(list).to_dict() == {1: [11, 12, 13, 10], 2: [10, 12, 11]}
+    assert split["train_tr"].groupby(USER)[ITEM].apply(list).to_dict() == {1: [11, 12], 2: [10]}
+    # user 1's valid target 13 never occurs in train_tr: no validation prediction for user 1
+    assert split["valid"].groupby(USER)[ITEM].apply(list).to_dict() == {2: [10, 12]}
+    assert loo.dropped_targets(split) == {"valid": 1, "test": 0}
+    assert (split["test"][SESSION] == split["test"][USER]).all()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(df=histories(), tie=st.sampled_from(["file", "item", "random"]))
+def test_properties(df, tie):
+    original = df.copy()
+    cfg = pp.LOOConfig(min_user_events=3, min_item_support=1, tie_break=tie, seed=3)
+    try:
+        split = pp.leave_one_out(df, cfg)
+    except DataError:
+        assert (df.groupby(USER).size() < 3).all()
+        return
+    pd.testing.assert_frame_equal(df, original)  # input untouched
+    ordered = pp.order_events(df, tie, seed=3)
+    counts = ordered.groupby(USER).size()
+    kept = counts[counts >= 3].index
+    assert sorted(split["train"][USER].unique()) == sorted(kept)  # users with enough events, all kept
+    train_items = set(split["train"][ITEM])
+    train_tr_items = set(split["train_tr"][ITEM])
+    for user in kept:
+        history = ordered[ordered[USER] == user].reset_index(drop=True)
+        tr = split["train_tr"][split["train_tr"][USER] == user].reset_index(drop=True)
+        train = split["train"][split["train"][USER] == user].reset_index(drop=True)
+        test = split["test"][split["test"][USER] == user].reset_index(drop=True)
+        valid = split["valid"][split["valid"][USER] == user].reset_index(drop=True)
+        cols = [ITEM, RATING, TIME]
+        # train_tr + valid target + test target = the user's events, in order: no future item in train
+        pd.testing.assert_frame_equal(tr[cols], history[cols].iloc[:-2].reset_index(drop=True), check_dtype=False)
+        pd.testing.assert_frame_equal(train[cols], history[cols].iloc[:-1].reset_index(drop=True), check_dtype=False)
+        assert tr[TIME].max() <= history[TIME].iloc[-2] <= history[TIME].iloc[-1]
+        # exactly one test and one valid target, present when the model can score it
+        test_target, valid_target = history[ITEM].iloc[-1], history[ITEM].iloc[-2]
+        if test_target in train_items:
+            pd.testing.assert_frame_equal(test[cols], history[cols], check_dtype=False)
+        else:
+            assert test.empty
+        if valid_target in train_tr_items:
+            pd.testing.assert_frame_equal(valid[cols], history[cols].iloc[:-1].reset_index(drop=True), check_dtype=False)
+        else:
+            assert valid.empty
+        for f in (tr, test, valid):
+            assert f.empty or (f[SESSION] == user).all()  # one session per user
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(df=histories(max_rows=200))
+def test_filters_before_split(df):
+    cfg = pp.LOOConfig(min_user_events=4, min_item_support=2)
+    try:
+        split = pp.leave_one_out(df, cfg)
+    except DataError:
+        return
+    # every kept user had >= min_user_events events after filtering (train = all but the last)
+    assert (split["train"].groupby(USER).size() >= cfg.min_user_events - 1).all()
+    # every held-out frame row is one of the input's events
+    keys = [USER, ITEM, TIME]
+    for key in ("train", "test", "train_tr", "valid"):
+        merged = split[key][keys].merge(df[keys], how="left", indicator=True)
+        assert (merged["_merge"] == "both").all()
+
+
+def test_filters_can_empty_everything():
+    df = frame([(1, 1, 3, 1), (1, 2, 3, 2), (1, 3, 3, 3)])
+    with pytest.raises(DataError, match="no users left"):
+        pp.leave_one_out(df, pp.LOOConfig(min_user_events=3, min_item_support=2))
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="min_user_events"):
+        pp.LOOConfig(min_user_events=2)
+    assert pp.LOOConfig.from_dict(pp.LOOConfig(tie_break="item").to_dict()) == pp.LOOConfig(tie_break="item")
+
+
+def test_prepare_loo_saves_reuses_and_loads(tiny_dir):
+    split, folder = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
+    assert folder.name == "synthetic-tiny-loo"
+    manifest = loo.read_manifest(folder)
+    assert manifest["config"]["protocol"] == "leave-one-out" and manifest["source"]["sha256"]
+    mtime = (folder / "manifest.json").stat().st_mtime_ns
+    again, _ = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
+    assert (folder / "manifest.json").stat().st_mtime_ns == mtime  # reused
+    for key in ("train", "test", "train_tr", "valid"):
+        pd.testing.assert_frame_equal(again[key], split[key])
+    with pytest.raises(DataError, match="not a leave-one-out split"):
+        from sbrlib import artifacts, preprocess
+
+        _, temporal = artifacts.prepare("synthetic-tiny", preprocess.PreprocessConfig(), data_dir=tiny_dir)
+        loo.load_loo(temporal)
+
+
+def test_evaluate_last_position_scores_held_out_item(tiny_dir):
+    split, _ = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
+    model = Pop().fit(split["train"])
+    cfg = EvalConfig(ks=(10,), exclude_seen=True, coverage_ks=())
+    res = loo.evaluate_positions(model, split["test"], cfg, positions="last", progress=False)
+    test = split["test"]
+    assert res.metrics["predictions"] == test[USER].nunique() == len(res.predictions)
+    # the rank of each user's last item among the items the user has not rated, by popularity
+    pop = model.popularity()
+    expected = []
+    for _, hist in test.groupby(SESSION, sort=False):
+        idx = model.item_index.to_idx(hist[ITEM].to_numpy())
+        scores = pop.astype(np.float32).copy()
+        scores[idx[:-1]] = -np.inf
+        expected.append((scores >= scores[idx[-1]]).sum())
+    got = res.predictions.set_index(SESSION)["rank"]
+    want = pd.Series(expected, index=test.groupby(SESSION, sort=False).size().index)
+    np.testing.assert_array_equal(got.sort_index().to_numpy(), want.sort_index().to_numpy())
+    full = evaluate(model, split["test"], cfg, progress=False)
+    assert full.metrics["predictions"] > res.metrics["predictions"]
+
+
+def test_last_position_shortcut_for_bounded_context_is_exact(tiny_dir):
+    """SASRec sees only its last max_len items: feeding only the last max_len + 1 events of each
+    held-out history gives the ranks of the full evaluation (seen items excluded via the history)."""
+    from sbrlib.models.sasrec import SASRec, SASRecConfig
+
+    split, _ = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
+    model = SASRec(SASRecConfig(max_len=6, blocks=1, dim=8, epochs=1, batch_size=16, jit_compile=False))
+    model.fit(split["train"], progress=False)
+    cfg = EvalConfig(ks=(10,), exclude_seen="user", coverage_ks=(), positions="last")
+    full = evaluate(model, split["test"], cfg, progress=False, history=split["train"])
+    short = loo.evaluate_positions(model, split["test"], cfg, positions="last", progress=False,
+                                   history=split["train"])
+    assert short.predictions["session_length"].max() == 7 < full.predictions["session_length"].max()
+    a = full.predictions.set_index(SESSION)["rank"].sort_index()
+    b = short.predictions.set_index(SESSION)["rank"].sort_index()
+    assert a.index.equals(b.index)
+    assert (a == b).mean() > 0.9 and (a - b).abs().max() <= 1  # equal up to float rounding near ties
+    # without a history holding the cut events the shortcut is not taken
+    untouched = loo.evaluate_positions(model, split["test"], cfg, positions="last", progress=False)
+    assert untouched.predictions["session_length"].max() == full.predictions["session_length"].max()
+
+
+# --------------------------------------------------------------------------- notebook 07 helpers
+
+
+def test_last_session_view():
+    from sbrlib.sequential import last_session_view
+
+    df = frame([(1, 1, 3, 0), (1, 2, 3, 10), (1, 3, 3, 5000), (1, 4, 3, 5010), (2, 5, 3, 0), (2, 6, 3, 9000)])
+    df[SESSION] = df[USER]
+    earlier, last = last_session_view(df, gap=3600)
+    assert last.groupby(USER)[ITEM].apply(list).to_dict() == {1: [3, 4], 2: [6]}
+    assert (last[SESSION] == last[USER]).all()
+    assert earlier.groupby(USER)[ITEM].apply(list).to_dict() == {1: [1, 2], 2: [5]}
+    assert earlier[SESSION].nunique() == 2  # earlier events keep their gap sessions
+
+
+class _Counting(Pop):
+    """Pop with epochs: validation scores follow a script, to test early stopping."""
+
+    scripted: list = []
+    fits: list = []
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs or 10
+
+    def fit(self, train, progress=False, epoch_callback=None):
+        super().fit(train)
+        _Counting.fits.append(self.epochs)
+        for epoch in range(1, self.epochs + 1):
+            if epoch_callback is not None:
+                epoch_callback({"epoch": epoch})
+        return self
+
+
+def test_fit_early_stopped_refits_best_epoch(tiny_dir, monkeypatch):
+    from sbrlib import sequential
+
+    split, _ = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
+    scores = iter([0.1, 0.3, 0.2, 0.25, 0.9])
+    fake = type("R", (), {})
+
+    def fake_eval(model, frame, config, positions, progress, history):
+        res = fake()
+        res.metrics = {"ndcg@10": next(scores)}
+        return res
+
+    monkeypatch.setattr(sequential, "evaluate_positions", fake_eval)
+    _Counting.fits = []
+    model, info = sequential.fit_early_stopped(_Counting, split["train_tr"], split["valid"], split["train"],
+                                               EvalConfig(ks=(10,)), "last", "ndcg@10", patience=1)
+    assert info["best_epoch"] == 2 and info["curve"] == [0.1, 0.3, 0.2, 0.25]  # 2 epochs without improvement
+    assert _Counting.fits == [10, 2] and model.epochs == 2  # refit on train for the best epoch count
+
+
+def test_bootstrap_and_paired_difference_match_point_estimates(tiny_dir):
+    from sbrlib import sequential
+    from sbrlib.models import ItemKNN
+
+    split, _ = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
+    cfg = EvalConfig(ks=(10,), coverage_ks=())
+    res = {name: loo.evaluate_positions(m.fit(split["train"]), split["test"], cfg, "last", progress=False)
+           for name, m in (("Pop", Pop()), ("Item-kNN", ItemKNN()))}
+    table = sequential.bootstrap_table(res, ("recall@10", "ndcg@10"), n_boot=200)
+    for name, r in res.items():
+        assert table.loc[name, "ndcg@10"] == pytest.approx(r.metrics["ndcg@10"])
+        assert table.loc[name, "ndcg@10 lo"] <= r.metrics["ndcg@10"] <= table.loc[name, "ndcg@10 hi"]
+    diff = sequential.paired_difference(res["Item-kNN"], res["Pop"], "ndcg@10", n_boot=200)
+    assert diff["difference"] == pytest.approx(res["Item-kNN"].metrics["ndcg@10"] - res["Pop"].metrics["ndcg@10"])
+    assert diff["lo"] <= diff["difference"] <= diff["hi"] and diff["sessions"] == split["test"][USER].nunique()
