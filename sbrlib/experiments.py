@@ -136,20 +136,32 @@ def baseline_factories(params: Mapping[str, Mapping] | None = None) -> dict[str,
     }
 
 
-def tuned_baseline_params(split_name: str) -> dict[str, dict]:
-    """The best baseline parameters found by notebook 03's study on ``split_name``.
+def tuned_baseline_params(split_name: str, defaults: Mapping[str, Mapping] | None = None) -> dict[str, dict]:
+    """Baseline parameters for notebook 05: the best ones notebook 03 recorded for ``split_name``
+    (``results/<split>/tuned.json``), and ``defaults`` for any baseline it did not tune.
 
-    Raises:
-        RuntimeError: when :mod:`sbrlib.tuning` (or its result for this split) is not available,
-            saying how to proceed.
+    Returns:
+        Display name -> keyword arguments of its config; each entry also says where it came from
+        under the key ``"source"`` removed before use (see :func:`split_params_source`).
     """
-    try:
-        from sbrlib import tuning  # noqa: PLC0415 - optional until the tuning notebook is merged
-        best = tuning.best_baseline_params  # type: ignore[attr-defined]
-    except (ImportError, AttributeError) as exc:
-        raise RuntimeError("BASELINE_PARAMS='tuned' needs sbrlib.tuning.best_baseline_params (notebook 03); "
-                           "run notebook 03 first or set BASELINE_PARAMS='defaults'") from exc
-    return best(split_name)
+    from sbrlib import tuning
+
+    best = tuning.read_best(split_name)
+    out = {}
+    for family, name in tuning.MODEL_NAMES.items():
+        if family == "gru4rec":
+            continue
+        if family in best:
+            out[name] = {**dict(best[family]["params"]), "source": f"tuned (notebook 03, {best[family]['trials']} trials)"}
+        else:
+            out[name] = {**dict((defaults or {}).get(name, {})), "source": "defaults (no study for this split)"}
+    return out
+
+
+def split_params_source(params: Mapping[str, Mapping]) -> tuple[dict[str, dict], dict[str, str]]:
+    """``({name: config kwargs}, {name: source})`` from :func:`tuned_baseline_params`'s result."""
+    kwargs = {name: {k: v for k, v in p.items() if k != "source"} for name, p in params.items()}
+    return kwargs, {name: str(p.get("source", "parameters cell")) for name, p in params.items()}
 
 
 # --------------------------------------------------------------------------- intervals
