@@ -23,7 +23,6 @@ _SPLIT = {
 }
 
 
-
 def _choices_list(*allowed: str) -> C.Check:
     """A non-empty list of distinct values from ``allowed`` (e.g. notebook 03's ``MODELS``)."""
     def check(value) -> str | None:

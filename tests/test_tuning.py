@@ -67,6 +67,9 @@ def test_two_trial_baseline_search_and_best_config(split):
     # the same through the stored file
     assert tuning.best_params(tuning.study_path("tiny-gap"), "item-knn") == study.best_params
     assert tuning.tuned_config("tiny-gap", "v-sknn", "fallback") == "fallback"
+    assert tuning.best_baseline_params("tiny-gap") == {"Item-kNN": study.best_params}  # notebook 05's call
+    with pytest.raises(tuning.TuningError, match="run notebooks/03_tuning"):
+        tuning.best_baseline_params("other-split")
 
 
 def test_resume_keeps_earlier_trials(split, monkeypatch):

@@ -26,6 +26,7 @@ from sbrlib.tuning.store import (
     METRICS,
     STUDY_FILE,
     TuningError,
+    best_baseline_params,
     best_config,
     best_params,
     best_trial,
@@ -39,8 +40,8 @@ from sbrlib.tuning.store import (
 
 __all__ = [
     "BEST_FILE", "CHOICES", "METRICS", "MODEL_NAMES", "Param", "SPACES", "STUDY_FILE", "SearchSpaceError",
-    "TuningError", "best_config", "best_params", "best_trial", "build_model", "default_base", "describe",
-    "enqueue_params", "fixed_parameters", "gru4rec_config", "load_study", "make_config", "prepare_study_file",
-    "read_best", "refit_estimate", "save_best", "search_space", "study_name", "study_path", "tune",
-    "tune_all", "tune_study_path", "tuned_config",
+    "TuningError", "best_baseline_params", "best_config", "best_params", "best_trial", "build_model",
+    "default_base", "describe", "enqueue_params", "fixed_parameters", "gru4rec_config", "load_study",
+    "make_config", "prepare_study_file", "read_best", "refit_estimate", "save_best", "search_space",
+    "study_name", "study_path", "tune", "tune_all", "tune_study_path", "tuned_config",
 ]

@@ -302,6 +302,7 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
             else:
                 if _n_complete(study):
                     log.info("reusing %s in %s (%d trials)", study.study_name, path, len(study.trials))
+                    save_best(study, model, split_name, path.parent)
                     studies[model] = study
                     continue
         overrides = dict((fixed or {}).get(model, {}))

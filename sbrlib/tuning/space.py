@@ -105,7 +105,7 @@ SPACES: dict[str, dict[str, Param]] = {
         "weighting": _cat("div", "linear", "quadratic", "log", "one", doc="rule weight by distance"),
     },
     "v-sknn": {
-        "k": _int(10, 500, log=True, doc="neighbour sessions"),
+        "k": _int(10, 2000, log=True, doc="neighbour sessions"),
         "sample_size": _int(100, 5000, log=True, doc="candidate sessions (most recent sharing an item)"),
         "weighting": _cat("linear", "same", "div", "log", "quadratic", doc="position weight of the current session"),
         "idf_weighting": _cat(False, True, doc="weight shared items by inverse document frequency"),

@@ -164,5 +164,32 @@ def tuned_config(split_name: str, model: str, default: Any = None, folder: str |
     return make_config(model, entry["params"]) if entry else default
 
 
-__all__ = ["BEST_FILE", "METRICS", "STUDY_FILE", "TuningError", "best_config", "best_params", "best_trial",
+def best_baseline_params(split_name: str, folder: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """The tuned baseline parameters of a split by display name, e.g. ``{"SR": {"steps": 14}}``,
+    from ``results/<split>/tuned.json`` (what notebook 05's ``BASELINE_PARAMS="tuned"`` uses).
+
+    Only fields of this version's config classes are returned; baselines that were not tuned are
+    left out (they keep their defaults).
+
+    Raises:
+        TuningError: no tuned baseline for the split, saying how to get one.
+    """
+    import dataclasses
+
+    from sbrlib.tuning.space import MODEL_NAMES, config_class
+
+    out = {}
+    for model, entry in read_best(split_name, folder).items():
+        if model == "gru4rec" or model not in MODEL_NAMES:
+            continue
+        fields = {f.name for f in dataclasses.fields(config_class(model))}
+        out[MODEL_NAMES[model]] = {k: v for k, v in entry["params"].items() if k in fields}
+    if not out:
+        where = Path(folder or paths.results_dir(split_name)) / BEST_FILE
+        raise TuningError(f"no tuned baseline parameters for {split_name} ({where} missing or without baselines): "
+                          "run notebooks/03_tuning first (MODELS with item-knn, sr, v-sknn), or use the defaults")
+    return out
+
+
+__all__ = ["BEST_FILE", "best_baseline_params", "METRICS", "STUDY_FILE", "TuningError", "best_config", "best_params", "best_trial",
            "load_study", "read_best", "save_best", "study_name", "study_path", "tuned_config"]
