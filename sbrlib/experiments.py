@@ -138,23 +138,24 @@ def baseline_factories(params: Mapping[str, Mapping] | None = None) -> dict[str,
 
 def tuned_baseline_params(split_name: str, defaults: Mapping[str, Mapping] | None = None) -> dict[str, dict]:
     """Baseline parameters for notebook 05: the best ones notebook 03 recorded for ``split_name``
-    (``results/<split>/tuned.json``), and ``defaults`` for any baseline it did not tune.
+    (:func:`sbrlib.tuning.best_baseline_params`), and ``defaults`` for any baseline it did not tune.
 
     Returns:
-        Display name -> keyword arguments of its config; each entry also says where it came from
-        under the key ``"source"`` removed before use (see :func:`split_params_source`).
+        Display name -> keyword arguments of its config plus ``"source"`` (where they came from;
+        split it off with :func:`split_params_source`).
     """
     from sbrlib import tuning
 
-    best = tuning.read_best(split_name)
-    out = {}
-    for family, name in tuning.MODEL_NAMES.items():
-        if family == "gru4rec":
-            continue
-        if family in best:
-            out[name] = {**dict(best[family]["params"]), "source": f"tuned (notebook 03, {best[family]['trials']} trials)"}
-        else:
-            out[name] = {**dict((defaults or {}).get(name, {})), "source": "defaults (no study for this split)"}
+    try:
+        best = tuning.best_baseline_params(split_name)
+    except tuning.TuningError as exc:
+        log.warning("%s", exc)
+        best = {}
+    trials = {tuning.MODEL_NAMES.get(k, k): v.get("trials") for k, v in tuning.read_best(split_name).items()}
+    out = {name: {**dict(params), "source": "defaults (not tuned on this split)"}
+           for name, params in (defaults or {}).items()}
+    for name, params in best.items():
+        out[name] = {**dict(params), "source": f"tuned (notebook 03, {trials.get(name)} trials)"}
     return out
 
 
