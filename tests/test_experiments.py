@@ -31,15 +31,23 @@ def test_baseline_factories_use_given_parameters_and_defaults_otherwise():
     assert f["V-SKNN"]().config.k == E.BASELINE_DEFAULTS["V-SKNN"]["k"]
 
 
-def test_tuned_parameters_fail_clearly_when_unavailable():
-    try:
-        params = E.tuned_baseline_params("no-such-split")
-    except RuntimeError as exc:
-        assert "BASELINE_PARAMS" in str(exc)
-    except Exception as exc:  # provided by sbrlib.tuning once merged: its own error for an unknown split
-        assert "no-such-split" in str(exc)
-    else:
-        assert isinstance(params, dict)
+def test_tuned_parameters_come_from_notebook_03_and_defaults_fill_the_rest():
+    import json
+
+    from sbrlib import paths
+
+    defaults = {"SR": {"steps": 10}, "V-SKNN": {"k": 100, "sample_size": 500}}
+    untuned = E.tuned_baseline_params("no-such-split", defaults)  # nothing tuned: the defaults, said so
+    kwargs, source = E.split_params_source(untuned)
+    assert kwargs == defaults and all(v.startswith("defaults") for v in source.values())
+
+    folder = paths.results_dir("tuned-split")
+    folder.mkdir(parents=True)
+    (folder / "tuned.json").write_text(json.dumps({"sr": {"params": {"steps": 4}, "trials": 7}}))
+    kwargs, source = E.split_params_source(E.tuned_baseline_params("tuned-split", defaults))
+    assert kwargs["SR"] == {"steps": 4} and source["SR"] == "tuned (notebook 03, 7 trials)"
+    assert kwargs["V-SKNN"] == defaults["V-SKNN"] and source["V-SKNN"].startswith("defaults")
+    assert E.baseline_factories(kwargs)["SR"]().config.steps == 4
 
 
 def test_order_experiment_pairs_real_and_shuffled_and_sees_the_order():
