@@ -6,15 +6,18 @@ All implement :class:`~sbrlib.models.base.SessionModel` and are fitted on sessio
 * :class:`SessionPop` – items already in the session by count, ties broken by global popularity.
 * :class:`ItemKNN` – item-to-item cosine on session co-occurrence, scored from the last item
   (the baseline of the GRU4Rec paper, with its regularization ``lam`` and ``alpha``).
-* :class:`SequentialRules` – SR: i -> j when j follows i within ``steps`` positions, weighted 1/distance.
+* :class:`SequentialRules` – SR: i -> j when j follows i within ``steps`` positions, weighted by
+  distance (1/distance by default).
 * :class:`Markov` – first-order transition probabilities P(next | last).
-* :class:`VSKNN` – session kNN with linear recency decay of the current session, neighbours chosen
-  among the ``sample_size`` most recent training sessions sharing an item, top ``k`` by cosine.
+* :class:`VSKNN` – session kNN with a position decay of the current session (linear by default),
+  neighbours chosen among the ``sample_size`` most recent training sessions sharing an item, top
+  ``k`` by cosine; incremental per step, vectorized over the evaluation slots.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -65,7 +68,8 @@ class _LastItemModel(SessionModel):
     def step(self, items: np.ndarray, starts: np.ndarray, users: np.ndarray | None = None,
              active: np.ndarray | None = None) -> np.ndarray:
         scores = self.matrix[np.asarray(items)].toarray()
-        return scores + self._tiebreak  # popularity only breaks ties among equal rule scores
+        scores += self._tiebreak  # popularity only breaks ties among equal rule scores
+        return scores
 
 
 class Pop(SessionModel):
@@ -139,19 +143,50 @@ class ItemKNN(_LastItemModel):
         return self
 
 
+SRWeighting = Literal["div", "linear", "quadratic", "log", "one"]
+
+
+def rule_weights(distance: np.ndarray, weighting: SRWeighting) -> np.ndarray:
+    """Weight of one occurrence of a rule i -> j at ``distance`` (>= 1) positions.
+
+    ``div`` 1/d, ``linear`` max(1 - 0.1 (d - 1), 0), ``quadratic`` max(1 - 0.1 (d - 1), 0)^2,
+    ``log`` 1/log2(d + 1), ``one`` 1.
+    """
+    d = np.asarray(distance, np.float64)
+    if weighting == "div":
+        return 1.0 / d
+    if weighting == "linear":
+        return np.maximum(1.0 - 0.1 * (d - 1.0), 0.0)
+    if weighting == "quadratic":
+        return np.maximum(1.0 - 0.1 * (d - 1.0), 0.0) ** 2
+    if weighting == "log":
+        return 1.0 / np.log2(d + 1.0)
+    if weighting == "one":
+        return np.ones_like(d)
+    raise ValueError(f"weighting must be one of div, linear, quadratic, log, one; got {weighting!r}")
+
+
 @dataclass(frozen=True)
 class SRConfig:
     """Sequential rules parameters.
 
     Attributes:
         steps: maximum distance between the two items of a rule.
+        weighting: weight of a rule occurrence at distance d (:func:`rule_weights`); ``div`` (1/d)
+            is the original SR.
     """
 
     steps: int = 10
+    weighting: SRWeighting = "div"
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        rule_weights(np.ones(1), self.weighting)  # validates the name
 
 
 class SequentialRules(_LastItemModel):
-    """SR (Ludewig & Jannach): weight of rule i -> j = sum over occurrences of 1 / distance."""
+    """SR (Ludewig & Jannach): weight of rule i -> j = sum over occurrences of w(distance)."""
 
     name = "SR"
 
@@ -162,7 +197,9 @@ class SequentialRules(_LastItemModel):
         _, self.item_index, items, sessions = _prepared(train)
         src, dst, dist = _forward_pairs(sessions, items, self.config.steps)
         n = len(self.item_index)
-        self.matrix = sp.csr_matrix(((1.0 / dist).astype(np.float32), (src, dst)), shape=(n, n))
+        weights = rule_weights(dist, self.config.weighting).astype(np.float32)
+        self.matrix = sp.csr_matrix((weights, (src, dst)), shape=(n, n))
+        self.matrix.eliminate_zeros()
         return self
 
 
@@ -182,6 +219,43 @@ class Markov(_LastItemModel):
         return self
 
 
+VSKNNWeighting = Literal["linear", "same", "div", "log", "quadratic"]
+
+
+def position_weights(position: np.ndarray, length: np.ndarray | float, weighting: VSKNNWeighting) -> np.ndarray:
+    """Weight of the item at 1-based ``position`` of a current session of ``length`` events
+    (as the decay functions of session-rec's V-SKNN).
+
+    ``linear`` p/L, ``same`` 1, ``div`` 1/p, ``log`` 1/log10(p + 1.7), ``quadratic`` (p/L)^2.
+    """
+    p = np.asarray(position, np.float64)
+    return _position_factor(p, weighting) * _length_factor(np.asarray(length, np.float64), weighting)
+
+
+def _position_factor(p: np.ndarray, weighting: str) -> np.ndarray:
+    """The part of :func:`position_weights` that depends on the position only."""
+    if weighting == "linear":
+        return p
+    if weighting == "same":
+        return np.ones_like(p)
+    if weighting == "div":
+        return 1.0 / p
+    if weighting == "log":
+        return 1.0 / np.log10(p + 1.7)
+    if weighting == "quadratic":
+        return p * p
+    raise ValueError(f"weighting must be one of linear, same, div, log, quadratic; got {weighting!r}")
+
+
+def _length_factor(length: np.ndarray, weighting: str) -> np.ndarray:
+    """The common factor of a session's weights (cancels in the cosine similarity)."""
+    if weighting == "linear":
+        return 1.0 / length
+    if weighting == "quadratic":
+        return 1.0 / (length * length)
+    return np.ones_like(length)
+
+
 @dataclass(frozen=True)
 class VSKNNConfig:
     """V-SKNN parameters (Ludewig & Jannach, 2018).
@@ -190,17 +264,34 @@ class VSKNNConfig:
         k: number of neighbour sessions.
         sample_size: neighbours are chosen among this many most recent training sessions that
             share at least one item with the current session.
+        weighting: decay of the current session's items by position (:func:`position_weights`);
+            ``linear`` (p/L, the most recent item weighs 1) is the V-SKNN default.
+        idf_weighting: multiply each current item's weight by log(n_sessions / sessions containing it).
     """
 
     k: int = 100
     sample_size: int = 500
+    weighting: VSKNNWeighting = "linear"
+    idf_weighting: bool = False
+
+    def __post_init__(self) -> None:
+        if self.k < 1 or self.sample_size < 1:
+            raise ValueError(f"k and sample_size must be >= 1, got k={self.k}, sample_size={self.sample_size}")
+        _position_factor(np.ones(1), self.weighting)  # validates the name
 
 
 class VSKNN(SessionModel):
-    """Session-based kNN with linear decay: the item at position p of a session of length L weighs p/L.
+    """Session-based kNN with a decayed current session (default: item at position p of L weighs p/L).
 
-    sim(current, n) = sum_{i in n} w_i / (||w|| * sqrt(|n|)) (cosine of the decayed current session
+    sim(current, n) = sum_{i in n} w_i / (||w|| * sqrt(|n|)) (cosine of the weighted current session
     with the binary neighbour); score(j) = sum of sim over the top-k neighbours containing j.
+
+    Each step is incremental and vectorized over the slots: every slot keeps its candidates (the
+    ``sample_size`` most recent training sessions sharing an item with it, sorted by recency) with
+    their similarity numerators; a new item merges its own list of most recent sessions into them
+    (one linear-time merge for all slots). Exact: a session among the ``sample_size`` most recent
+    sharing an item is among the ``sample_size`` most recent of every item it shares, so its
+    numerator is complete. Ties between equally similar neighbours keep the more recent first.
     """
 
     name = "V-SKNN"
@@ -211,66 +302,119 @@ class VSKNN(SessionModel):
     def fit(self, train: pd.DataFrame) -> VSKNN:
         events, self.item_index, items, sessions = _prepared(train)
         end = events.groupby(sessions, sort=True)[TIME].max().to_numpy()
-        # renumber sessions by recency (0 = most recent; ties by session order), so that the first
-        # non-zeros of a row of (current @ X.T) in column order are the most recent candidates
+        # renumber sessions by recency (0 = most recent; ties by session order)
         order = np.lexsort((np.arange(len(end)), -end))
         recency = np.empty(len(end), np.int64)
         recency[order] = np.arange(len(end))
         self._x = _session_item_matrix(recency[sessions], items, len(self.item_index))
-        # each item's `sample_size` most recent sessions. Exact for V-SKNN: if c is among the
-        # sample_size most recent sessions sharing an item with the current session, fewer than
-        # sample_size sessions containing any shared item i are more recent than c, so c is in
-        # every shared item's truncated list and its similarity is complete.
+        n_sessions = self._x.shape[0]
+        # each item's `sample_size` most recent sessions, ascending recency index
         xt = sp.csr_matrix(self._x.T)
         xt.sort_indices()
-        rank = np.arange(xt.nnz) - np.repeat(xt.indptr[:-1], np.diff(xt.indptr))
+        counts = np.diff(xt.indptr)
+        rank = np.arange(xt.nnz) - np.repeat(xt.indptr[:-1], counts)
         keep = rank < self.config.sample_size
-        rows = np.repeat(np.arange(xt.shape[0]), np.diff(xt.indptr))[keep]
-        self._x_recent = sp.csr_matrix((xt.data[keep], (xt.indices[keep], rows)), shape=self._x.shape)
-        self._norm = np.sqrt(np.asarray(self._x.sum(axis=1)).ravel()).astype(np.float32)
+        self._recent = xt.indices[keep].astype(np.int64)
+        self._recent_ptr = np.r_[0, np.cumsum(np.minimum(counts, self.config.sample_size))]
+        self._norm = np.sqrt(np.asarray(self._x.sum(axis=1)).ravel())
+        self._idf = (np.log(n_sessions / np.maximum(counts, 1)) if self.config.idf_weighting
+                     else np.ones(len(counts)))
         return self
 
     def reset(self, batch_size: int) -> None:
-        self._pos = np.zeros((batch_size, self.n_items), np.float32)
-        self._len = np.zeros(batch_size, np.float32)
+        K = self.config.sample_size
+        self._none = self._x.shape[0]  # "no candidate"
+        self._cand = np.full((batch_size, K), self._none, np.int64)
+        self._num = np.zeros((batch_size, K), np.float64)
+        self._sq = np.zeros(batch_size, np.float64)  # sum of squared item weights (without length factor)
+        self._len = np.zeros(batch_size, np.int64)
+        self._pos = np.zeros((batch_size, self.n_items), np.int32)  # latest position of each item
         pop = self.popularity()
         self._tiebreak = (pop / (pop.max() + 1.0) * 1e-6).astype(np.float32)
 
+    def _merge(self, rows: np.ndarray, items: np.ndarray, delta: np.ndarray) -> None:
+        """Merge each slot's candidates with its new item's recent sessions, adding ``delta``."""
+        K, none = self.config.sample_size, self._none
+        b = len(rows)
+        span = none + 1
+        key_type = np.int32 if b * span < 2**31 else np.int64
+        offset = np.arange(b, dtype=key_type) * span
+        lengths = self._recent_ptr[items + 1] - self._recent_ptr[items]
+        owner = np.repeat(np.arange(b), lengths)
+        first = np.cumsum(lengths) - lengths
+        within = np.arange(len(owner)) - np.repeat(first, lengths)
+        new_keys = self._recent[np.repeat(self._recent_ptr[items], lengths) + within] + offset[owner]
+        keys = np.concatenate([(self._cand[rows] + offset[:, None]).ravel(), new_keys])
+        vals = np.concatenate([self._num[rows].ravel(), np.repeat(delta, lengths)])
+        order = np.argsort(keys, kind="stable")  # two sorted runs: a linear-time merge
+        vals = vals[order]
+        keys = keys[order]
+        dup = np.flatnonzero(keys[1:] == keys[:-1])  # a session in both runs: add the delta
+        vals[dup] += vals[dup + 1]
+        keep = np.ones(len(keys), bool)
+        keep[dup + 1] = False
+        keep = np.flatnonzero(keep)
+        keys = keys[keep]
+        row = keys // span
+        counts = np.bincount(row, minlength=b)
+        rank = np.arange(len(keys)) - np.repeat(np.cumsum(counts) - counts, counts)
+        take = np.flatnonzero(rank < K)
+        at = row[take] * K + rank[take]
+        cand = np.full(b * K, none, np.int64)
+        num = np.zeros(b * K, np.float64)
+        cand[at] = keys[take] - row[take] * span
+        num[at] = vals[keep[take]]
+        self._cand[rows], self._num[rows] = cand.reshape(b, K), num.reshape(b, K)
+
     def step(self, items, starts, users=None, active=None):
+        cfg = self.config
         items = np.asarray(items)
         starts = np.asarray(starts, bool)
         B = len(items)
-        self._pos[starts] = 0.0
-        self._len[starts] = 0.0
-        self._len += 1.0
-        self._pos[np.arange(B), items] = self._len
+        restart = np.flatnonzero(starts)
+        self._cand[restart] = self._none
+        self._num[restart] = 0.0
+        self._sq[restart] = 0.0
+        self._len[restart] = 0
+        self._pos[restart] = 0
         live = np.arange(B) if active is None else np.flatnonzero(active)
-        out = np.zeros((B, self.n_items), np.float32)
         if not len(live):
-            return out
-        weights = sp.csr_matrix(self._pos[live] / self._len[live, None])
-        wnorm = np.sqrt(np.asarray(weights.multiply(weights).sum(axis=1)).ravel())
-        # (b, n_sessions), columns = recency rank, computed as (X_recent @ W.T) -> CSC: its columns
-        # are our rows with session indices sorted by construction (linear time, no sort).
-        sims = (self._x_recent @ sp.csr_matrix(weights.T)).tocsc()
-        sims = sp.csr_matrix((sims.data, sims.indices, sims.indptr), shape=(len(live), self._x.shape[0]))
-        b = len(live)
-        counts = np.diff(sims.indptr)
-        row = np.repeat(np.arange(b), counts)
-        rank = np.arange(len(sims.indices)) - sims.indptr[row]
-        keep = rank < self.config.sample_size  # the most recent candidates of each row
-        row, rank, col = row[keep], rank[keep], sims.indices[keep]
-        val = sims.data[keep] / (np.maximum(wnorm[row], 1e-12) * self._norm[col])
-        width = max(int(min(counts.max(initial=0), self.config.sample_size)), 1)
-        dense_val = np.full((b, width), -np.inf, np.float32)
-        dense_col = np.zeros((b, width), np.int64)
-        dense_val[row, rank] = val
-        dense_col[row, rank] = col
-        k = min(self.config.k, width)
-        top = np.argpartition(-dense_val, k - 1, axis=1)[:, :k]
-        top_val = np.take_along_axis(dense_val, top, axis=1)
-        top_col = np.take_along_axis(dense_col, top, axis=1)
-        ok = np.isfinite(top_val)
-        neighbours = sp.csr_matrix((top_val[ok], (np.nonzero(ok)[0], top_col[ok])), shape=(b, self._x.shape[0]))
-        out[live] = (neighbours @ self._x).toarray() + self._tiebreak
+            return np.zeros((B, self.n_items), np.float32)
+        item = items[live]
+        self._len[live] += 1
+        length = self._len[live]
+        old = self._pos[live, item]
+        self._pos[live, item] = length
+        idf = self._idf[item]
+        new_w = _position_factor(length.astype(np.float64), cfg.weighting) * idf
+        old_w = np.where(old > 0, _position_factor(np.maximum(old, 1).astype(np.float64), cfg.weighting) * idf, 0.0)
+        self._sq[live] += new_w * new_w - old_w * old_w
+        self._merge(live, item, new_w - old_w)
+        # similarities of the candidates; the k most similar are the neighbours
+        cand, num = self._cand[live], self._num[live]
+        valid = cand != self._none
+        denom = np.sqrt(np.maximum(self._sq[live], 1e-300))[:, None] * self._norm[np.minimum(cand, self._none - 1)]
+        sim = np.where(valid, num / np.where(valid, denom, 1.0), -np.inf)
+        r, c = np.nonzero(_top_k_mask(sim, cfg.k) & valid)
+        # score(j) = sum of the neighbours' similarities over the neighbours containing j
+        neighbour = cand[r, c]
+        x = self._x
+        lengths = x.indptr[neighbour + 1] - x.indptr[neighbour]
+        first = np.cumsum(lengths) - lengths
+        at = np.repeat(x.indptr[neighbour] - first, lengths) + np.arange(lengths.sum())
+        weight = np.repeat(sim[r, c].astype(np.float32), lengths)
+        out = sp.coo_matrix((weight, (np.repeat(live[r], lengths), x.indices[at])), shape=(B, self.n_items)).toarray()
+        out += self._tiebreak  # (rows of idle slots are ignored)
         return out
+
+
+def _top_k_mask(values: np.ndarray, k: int) -> np.ndarray:
+    """(b, m) mask of the ``k`` largest values of each row; ties at the cut keep the leftmost."""
+    b, m = values.shape
+    if k >= m:
+        return np.ones((b, m), bool)
+    kth = -np.partition(-values, k - 1, axis=1)[:, k - 1: k]
+    above = values > kth
+    at = values == kth
+    need = k - above.sum(axis=1, keepdims=True)
+    return above | (at & (np.cumsum(at, axis=1) <= need))
