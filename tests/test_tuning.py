@@ -231,6 +231,7 @@ def test_repeated_baseline_configuration_is_not_refitted(split, monkeypatch):
         return real(model, config)
 
     monkeypatch.setattr(tuning.search, "build_model", counting)
-    study = tuning.tune("sr", split, "tiny-gap", n_trials=3, overrides={"steps": [3]}, progress=False)
+    study = tuning.tune("sr", split, "tiny-gap", n_trials=3, overrides={"steps": [3], "weighting": ["div"]},
+                        progress=False)
     assert [t.value for t in study.trials] == [study.trials[0].value] * 3 and fits["n"] == 1
     assert study.trials[2].user_attrs["repeat_of"] == 0
