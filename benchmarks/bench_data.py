@@ -16,12 +16,12 @@ from _measure import measure  # noqa: E402
 from sbrlib import datasets, preprocess  # noqa: E402
 
 
-def run(dataset: str) -> list[dict]:
+def run(dataset: str, data_dir: str | None = None, repeat: int = 3) -> list[dict]:
     """Benchmark rows: stage, seconds, peak MB, size."""
-    folder = datasets.locate(dataset)  # generates the synthetic data on first use (not timed)
-    load = measure(lambda: datasets.load_ratings(dataset, folder))
+    folder = datasets.locate(dataset, data_dir)  # generates the synthetic data on first use (not timed)
+    load = measure(lambda: datasets.load_ratings(dataset, folder), repeat=repeat)
     ratings = load["result"]
-    prep = measure(lambda: preprocess.preprocess(ratings, preprocess.PreprocessConfig()))
+    prep = measure(lambda: preprocess.preprocess(ratings, preprocess.PreprocessConfig()), repeat=repeat)
     split = prep["result"]
     size = f"{len(ratings):,} ratings -> {len(split['train']):,} train / {len(split['test']):,} test events"
     return [
