@@ -46,13 +46,13 @@ def _timed(fn):
     return result, time.perf_counter() - start, time.process_time() - cpu
 
 
-def run(dataset: str, repeat: int = 3, trace_memory: bool = True) -> list[dict]:
+def run(dataset: str, data_dir: str | None = None, repeat: int = 3, trace_memory: bool = True) -> list[dict]:
     """Benchmark rows (stage, seconds, peak_mb, rss_mb, target_s, size) in this process.
 
     ``seconds`` is the best of ``repeat`` runs; ``peak_mb`` the tracemalloc peak of one more
     run (NaN when ``trace_memory`` is False); ``rss_mb`` the process's peak RSS after the stage.
     """
-    folder = datasets.locate(dataset)  # generates the synthetic data on first use (not timed)
+    folder = datasets.locate(dataset, data_dir)  # generates the synthetic data on first use (not timed)
     load_t, prep_t, _, _ = TARGETS[_size_class(dataset)]
     load = measure(lambda: datasets.load_ratings(dataset, folder), repeat, trace_memory)
     ratings = load["result"]

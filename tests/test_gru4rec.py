@@ -339,3 +339,27 @@ def test_shrinking_the_batch_does_not_change_training():
     assert (always.history["occupancy"] > never.history["occupancy"]).all()
     assert never.history["occupancy"].iloc[0] == pytest.approx(sum(np.array([25, 3, 4, 2, 3, 12, 2, 5, 3, 2]) - 1)
                                                                / (24 * 8))
+
+
+def test_step_on_few_active_slots_matches_full_step(trained):
+    """With few active slots only those are computed; their scores and every slot's state are
+    those of a step over all slots (idle slots keep their state)."""
+    model, _ = trained
+    B = 16
+    rng = np.random.default_rng(0)
+    first, second = rng.integers(0, model.n_items, B), rng.integers(0, model.n_items, B)
+    active = np.zeros(B, bool)
+    active[[2, 9, 11]] = True
+    model.reset(B)
+    model.step(first, np.ones(B, bool))
+    partial = model.step(second, np.zeros(B, bool), active=active)
+    partial_states = [s.numpy() for s in model._states]
+    model.reset(B)
+    model.step(first, np.ones(B, bool))
+    before = [s.numpy() for s in model._states]
+    full = model.step(second, np.zeros(B, bool))
+    np.testing.assert_allclose(partial[active], full[active], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(partial[~active], 0.0)
+    for got, after, old in zip(partial_states, [s.numpy() for s in model._states], before, strict=True):
+        np.testing.assert_allclose(got[active], after[active], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(got[~active], old[~active])

@@ -201,9 +201,9 @@ class GRU4Rec(SessionModel):
         self._slot_users = np.full(batch_size, -1, np.int64)
 
     def step(self, items, starts, users=None, active=None):
-        """One evaluation step (see :meth:`SessionModel.step`): one compiled call; when fewer than half
-        of the slots are active, only those are computed (in a power-of-two width) and the rows of
-        idle slots are zeros."""
+        """One evaluation step (see :meth:`SessionModel.step`): one compiled call; when at most a quarter
+        of the slots are active, only those are computed, in the smallest of the widths B/4, B/16,
+        ... (>= 4) that holds them (a few compiled shapes), and the rows of idle slots are zeros."""
         items = np.asarray(items, np.int32)
         starts = np.asarray(starts, bool)
         if self.config.sequence_aware and users is not None and len(self._user_ids) and starts.any():
@@ -215,10 +215,12 @@ class GRU4Rec(SessionModel):
             starts = np.zeros_like(starts)  # restored states must not be zeroed
         B = len(items)
         rows = np.flatnonzero(active) if active is not None else None
-        if rows is None or 2 * len(rows) > B or len(rows) == 0:
+        if rows is None or 4 * len(rows) > B or len(rows) == 0:
             self._states, scores = self._score_step(self._states, tf.constant(items), tf.constant(starts))
             return scores.numpy()
-        width = 1 << int(np.ceil(np.log2(len(rows))))
+        width = B // 4
+        while width // 4 >= max(len(rows), 4):
+            width //= 4
         padded = np.r_[rows, np.full(width - len(rows), rows[-1])].astype(np.int32)
         self._states, scores = self._score_rows(self._states, tf.constant(items), tf.constant(starts),
                                                 tf.constant(padded))
