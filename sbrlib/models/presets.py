@@ -30,6 +30,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "momentum": 0.0, "batch_size": 64, "epochs": 10,
     },
 }
+# Best of the ML-100K searches (BPR-max); the same configuration was best on both session modes.
+_MOVIELENS = {
+    **_COMMON, "layers": (128,), "loss": "bpr-max", "n_sample": 2048, "sample_alpha": 0.3, "logq": 0.0,
+    "bpreg": 0.9, "elu_param": 1.0, "dropout_embed": 0.5, "dropout_hidden": 0.3, "learning_rate": 0.05,
+    "momentum": 0.15, "batch_size": 32, "epochs": 3,
+}
+PRESETS["movielens-gap"] = dict(_MOVIELENS)
+PRESETS["movielens-user"] = dict(_MOVIELENS)
 """Preset name -> GRU4RecConfig fields (every searched field spelled out)."""
 
 PROVENANCE: dict[str, str] = {
