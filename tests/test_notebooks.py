@@ -55,6 +55,8 @@ def test_run_all_on_tiny_synthetic_is_quiet_and_records_everything(smoke_run):
     assert {nb.stem for nb in NOTEBOOKS} == set(record["notebooks"])
     assert all(v["status"] == "ok" for v in record["notebooks"].values())
     assert sorted(p.name for p in (run_dir / "notebooks").iterdir()) == [nb.name for nb in NOTEBOOKS]
+    index = run_dir / "report" / "index.html"  # make run-all also writes the HTML report of the run
+    assert index.is_file() and "data:image/png;base64" in index.read_text()
 
     results = run_dir / "results"
     eda = json.loads((results / "synthetic-tiny" / "eda.json").read_text())
