@@ -223,6 +223,8 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
     write_json(record_path, record)
     _latest_link(outputs, run_dir)
     os.environ["SBR_RUN_DIR"] = str(run_dir)
+    # figures go into the executed notebooks (and the report) even when the caller set MPLBACKEND=Agg
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     if data_dir:
         os.environ["SBR_DATA_DIR"] = data_dir
     print(f"run folder: {run_dir}  (outputs/latest)")
