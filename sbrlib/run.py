@@ -222,37 +222,46 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
     record_path = run_dir / "run.json"
     write_json(record_path, record)
     _latest_link(outputs, run_dir)
+    # the kernels inherit these; restored afterwards so a caller (e.g. tests) keeps its environment
+    saved = {k: os.environ.get(k) for k in ("SBR_RUN_DIR", "MPLBACKEND", "SBR_DATA_DIR")}
     os.environ["SBR_RUN_DIR"] = str(run_dir)
     # figures go into the executed notebooks (and the report) even when the caller set MPLBACKEND=Agg
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     if data_dir:
         os.environ["SBR_DATA_DIR"] = data_dir
     print(f"run folder: {run_dir}  (outputs/latest)")
-    for nb, params in todo:
-        out = run_dir / "notebooks" / nb.name
-        print(f"=== {nb.stem} ({dataset}, {session_mode}, profile {profile})", flush=True)
-        t0 = time.perf_counter()
-        status = "failed"
-        try:
-            pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent), kernel_name="python3",
-                                progress_bar=sys.stderr.isatty(), log_output=False,
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel chatter
-            status = "ok"
-        except pm.PapermillExecutionError as exc:
-            detail = f"{exc.ename}: {str(exc.evalue).strip().splitlines()[0] if str(exc.evalue).strip() else ''}"
-            raise RunError(f"*** FAILED: {nb.name}: {detail}\n    executed copy with the error: {out}") from None
-        except KeyboardInterrupt:
-            status = "interrupted"
-            raise RunError(f"*** interrupted in {nb.name}; run folder {run_dir}; resume with "
-                           f"make run-all DATASET={dataset} SESSION_MODE={session_mode} PROFILE={profile} "
-                           f"FROM={nb.stem.split('_')[0]}") from None
-        finally:
-            record["notebooks"][nb.stem] = {"status": status, "seconds": round(time.perf_counter() - t0, 1)}
-            if nb.stem.startswith("02_") and params.get("SPLIT_NAME"):
-                record["split"] = params["SPLIT_NAME"]
-                record["split_fingerprint"] = _split_fingerprint(params["SPLIT_NAME"])
-            write_json(record_path, record)
-        print(f"    {record['notebooks'][nb.stem]['seconds']:.0f} s", flush=True)
+    try:
+        for nb, params in todo:
+            out = run_dir / "notebooks" / nb.name
+            print(f"=== {nb.stem} ({dataset}, {session_mode}, profile {profile})", flush=True)
+            t0 = time.perf_counter()
+            status = "failed"
+            try:
+                pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent), kernel_name="python3",
+                                    progress_bar=sys.stderr.isatty(), log_output=False,
+                                    extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel chatter
+                status = "ok"
+            except pm.PapermillExecutionError as exc:
+                detail = f"{exc.ename}: {str(exc.evalue).strip().splitlines()[0] if str(exc.evalue).strip() else ''}"
+                raise RunError(f"*** FAILED: {nb.name}: {detail}\n    executed copy with the error: {out}") from None
+            except KeyboardInterrupt:
+                status = "interrupted"
+                raise RunError(f"*** interrupted in {nb.name}; run folder {run_dir}; resume with "
+                               f"make run-all DATASET={dataset} SESSION_MODE={session_mode} PROFILE={profile} "
+                               f"FROM={nb.stem.split('_')[0]}") from None
+            finally:
+                record["notebooks"][nb.stem] = {"status": status, "seconds": round(time.perf_counter() - t0, 1)}
+                if nb.stem.startswith("02_") and params.get("SPLIT_NAME"):
+                    record["split"] = params["SPLIT_NAME"]
+                    record["split_fingerprint"] = _split_fingerprint(params["SPLIT_NAME"])
+                write_json(record_path, record)
+            print(f"    {record['notebooks'][nb.stem]['seconds']:.0f} s", flush=True)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     record["finished"] = datetime.now().strftime("%Y%m%d-%H%M%S")
     write_json(record_path, record)
     return run_dir

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -92,6 +93,7 @@ def test_interrupted_run_then_resume_from_leaves_one_consistent_folder(tmp_path,
     spec = {"DATASET": checks.text(), "DATA_DIR": checks.text(), "FAIL": checks.boolean()}
     monkeypatch.setattr(run, "SPECS", {"01_a": spec, "02_b": spec})
     project = tmp_path / "project"
+    monkeypatch.delenv("SBR_RUN_DIR", raising=False)
 
     # a failing notebook: one line naming it and its executed copy
     (src / "params" / "p.yaml").write_text("FAIL: true\n")
@@ -107,6 +109,7 @@ def test_interrupted_run_then_resume_from_leaves_one_consistent_folder(tmp_path,
     a_copy = first[0] / "notebooks" / "01_a.ipynb"
     a_mtime = a_copy.stat().st_mtime_ns
     resumed = run.run("synthetic-tiny", "p", "gap", start="02", project=project, source=src)
+    assert "SBR_RUN_DIR" not in os.environ  # the run's environment is not left behind for the caller
     assert resumed == first[0] and a_copy.stat().st_mtime_ns == a_mtime
     record = json.loads((resumed / "run.json").read_text())
     assert {k: v["status"] for k, v in record["notebooks"].items()} == {"01_a": "ok", "02_b": "ok"}
