@@ -86,6 +86,7 @@ class GRU4Rec(SessionModel):
         sampler = NegativeSampler(self.item_index.support, cfg.sample_alpha, max(cfg.n_sample, 1),
                                   cfg.sample_cache_size, cfg.seed)
         schedule = schedule_from_frame(events, item_idx, cfg.batch_size)
+        del events, item_idx  # only the schedule is needed from here on
         blocks = self._blocks(schedule)
         occ = occupancy(blocks)
         S = cfg.steps_per_call
