@@ -50,12 +50,12 @@ def ml100k_dir() -> Path | None:
     return None
 
 
-def available_datasets(quick: bool) -> tuple[list[tuple[str, Path | None]], list[str]]:
+def available_datasets(quick: bool, ml100k: Path | None = None) -> tuple[list[tuple[str, Path | None]], list[str]]:
     """``(datasets, skipped lines)``: (name, data_dir) pairs to benchmark and why others are not."""
     if quick:
         return [("synthetic-tiny", None)], ["quick mode: synthetic-tiny only"]
     chosen, skipped = [], []
-    folder = ml100k_dir()
+    folder = ml100k or ml100k_dir()
     if folder is not None:
         chosen.append(("ml-100k", folder))
     else:
@@ -103,9 +103,9 @@ def isolated(function: str, **kwargs) -> dict:
     return json.loads(lines[-1][len("RESULT"):])
 
 
-def training_speed(quick: bool = False, epochs: int = 2) -> tuple[pd.DataFrame, list[str]]:
-    """One row per (dataset, batch size)."""
-    chosen, skipped = available_datasets(quick)
+def training_speed(quick: bool = False, epochs: int = 2, ml100k: Path | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """One row per (dataset, batch size); ``ml100k``: the real ML-100K folder (default: :func:`ml100k_dir`)."""
+    chosen, skipped = available_datasets(quick, ml100k)
     rows = []
     for dataset, folder in chosen:
         batches = (32,) if quick else (BATCHES if dataset != "synthetic-25m" else (256,))
