@@ -76,10 +76,8 @@ def main() -> None:
     parser.add_argument("--gru-epochs", type=int, default=3)
     args = parser.parse_args()
     dataset = "synthetic-tiny" if args.quick else args.dataset
-    data_dir = None
-    if dataset == "ml-100k":
-        folder = bench_gru4rec.ml100k_dir()
-        data_dir = str(folder) if folder else None
+    ml100k = bench_gru4rec.ml100k_dir()
+    data_dir = str(ml100k) if dataset == "ml-100k" and ml100k else None
     os.environ.pop("SBR_DATA_DIR", None)  # each dataset gets its folder explicitly
     started = time.perf_counter()
     lines = [f"# Benchmark ({dataset}{', quick' if args.quick else ''})", "",
@@ -96,7 +94,7 @@ def main() -> None:
 
     if not args.skip_speed:
         print("== GRU4Rec training speed (cross-entropy, layers 100, n_sample 512)")
-        speed, skipped = bench_gru4rec.training_speed(args.quick)
+        speed, skipped = bench_gru4rec.training_speed(args.quick, ml100k=ml100k)
         for line in skipped:
             print("skipped:", line)
         cols = ["dataset", "batch_size", "events_per_second", "epoch_seconds", "first_epoch_seconds", "occupancy",

@@ -106,24 +106,34 @@ def make_schedule(session_ids: np.ndarray, items: np.ndarray, batch_size: int,
     n_sessions = len(starts)
     n_pairs = int((lengths - 1).sum())
     B = batch_size
+    # full steps while sessions remain, then at most the longest session: an upper bound on steps
+    capacity = n_pairs // B + int(lengths.max(initial=0)) + 1
+    inputs = np.zeros((capacity, B), np.int32)
+    targets = np.zeros((capacity, B), np.int32)
+    starts_m = np.zeros((capacity, B), bool)
+    active_m = np.zeros((capacity, B), bool)
+    session_m = np.full((capacity, B), -1, np.int64)
+    position_m = np.full((capacity, B), -1, np.int32)
     slot_sess = np.full(B, -1, np.int64)
     first = min(B, n_sessions)
     slot_sess[:first] = np.arange(first)
     pos = np.zeros(B, np.int64)  # position within the session
     next_session = first
-    rows: list[tuple[np.ndarray, ...]] = []
-    produced = 0
+    produced, t = 0, 0
     new = slot_sess >= 0
     while produced < n_pairs:
         active = slot_sess >= 0
-        sess = np.where(active, slot_sess, 0)
-        idx = starts[sess] + pos
-        inp = np.where(active, items[idx], 0)
-        tgt = np.where(active, items[np.minimum(idx + 1, len(items) - 1)], 0)
-        rows.append((inp, tgt, new & active, active, np.where(active, slot_sess, -1), np.where(active, pos, -1)))
-        produced += int(active.sum())
+        rows = np.flatnonzero(active)
+        idx = starts[slot_sess[rows]] + pos[rows]
+        inputs[t, rows] = items[idx]
+        targets[t, rows] = items[idx + 1]
+        starts_m[t] = new & active
+        active_m[t] = active
+        session_m[t, rows] = slot_sess[rows]
+        position_m[t, rows] = pos[rows]
+        produced += len(rows)
         pos = pos + active
-        done = active & (pos + 1 >= lengths[sess])
+        done = active & (pos + 1 >= lengths[np.maximum(slot_sess, 0)])
         finished = np.flatnonzero(done)
         take = min(len(finished), n_sessions - next_session)
         slot_sess[finished] = -1
@@ -132,13 +142,8 @@ def make_schedule(session_ids: np.ndarray, items: np.ndarray, batch_size: int,
         next_session += take
         new = np.zeros(B, bool)
         new[finished[:take]] = True
-    if rows:
-        stacked = [np.stack(col) for col in zip(*rows)]
-    else:
-        stacked = [np.zeros((0, B), dt) for dt in (np.int64, np.int64, bool, bool, np.int64, np.int64)]
-    inputs, targets, starts_m, active_m, session_m, position_m = stacked
-    return Schedule(inputs.astype(np.int32), targets.astype(np.int32), starts_m, active_m, session_m,
-                    position_m.astype(np.int32), ids, lengths)
+        t += 1
+    return Schedule(inputs[:t], targets[:t], starts_m[:t], active_m[:t], session_m[:t], position_m[:t], ids, lengths)
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,17 @@ What makes it faithful (and what third-party ports got wrong):
 * cross-entropy takes the softmax once, on logits (optional logQ correction); BPR-max applies the
   score regularization ``bpreg`` and ELU(``elu_param``) on scores;
 * dropout rates are drop probabilities; Adagrad with (optionally Nesterov) momentum as in the
-  official code, updating only the touched rows of item tables; or Adam;
+  official code, updating only the touched rows of item tables (row-wise: a step's cost does not
+  depend on the number of items); or Adam (dense-equivalent);
 * the loss is summed over the mini-batch and divided by ``batch_size``, as in the official code,
-  so its learning rates transfer.
+  so its learning rates transfer; at the end of an epoch finished slots are dropped (the batch
+  shrinks, as in the official code) without changing the loss.
 
 Training runs ``steps_per_call`` steps per call of one XLA-compiled ``tf.function``.
 
 Modules: :mod:`.config` (hyperparameters), :mod:`.sampler` (negatives), :mod:`.network` (Keras
-layer), :mod:`.losses`, :mod:`.model` (:class:`GRU4Rec`).
+layer), :mod:`.losses`, :mod:`.optim` (update rules), :mod:`.train` (compiled training steps),
+:mod:`.scoring` (compiled inference steps), :mod:`.model` (:class:`GRU4Rec`).
 """
 
 import sbrlib._tf  # noqa: F401  (imports TensorFlow quietly first)

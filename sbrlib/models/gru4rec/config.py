@@ -34,7 +34,8 @@ class GRU4RecConfig:
         adagrad_eps: epsilon of Adagrad.
         batch_size: parallel sessions per mini-batch.
         epochs: training epochs.
-        steps_per_call: mini-batch steps per compiled call.
+        steps_per_call: mini-batch steps per compiled call (128: the ~2 ms cost of a call is then
+            about 1% of the work at batch 32, measured on 2 cores).
         shrink_batch: at the end of an epoch, once no session is left to enter, compute only the
             slots that still hold a session, as the official code drops finished slots (the loss
             is still divided by ``batch_size``). ``"auto"``: in the smaller widths that pay for
@@ -71,7 +72,7 @@ class GRU4RecConfig:
     adagrad_eps: float = 1e-6
     batch_size: int = 64
     epochs: int = 10
-    steps_per_call: int = 32
+    steps_per_call: int = 128
     shrink_batch: Literal["auto", "always", "never"] = "auto"
     jit_compile: bool = True
     init_scale: float = 1.0

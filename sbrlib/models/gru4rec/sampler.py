@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+_DRAW_BLOCK = 1 << 20  # samples drawn per numpy call when refilling the cache
+
 
 class NegativeSampler:
     """Shared negative items drawn ∝ support ** alpha, in bulk (``cache_size`` at a time).
@@ -31,8 +33,12 @@ class NegativeSampler:
         while steps > 0:
             if self._pos >= len(self._cache):
                 rows = max(self.steps_per_refill, steps)
-                draws = np.searchsorted(self.cdf, self.rng.random(rows * self.n_sample) * self.cdf[-1])
-                self._cache = np.minimum(draws, len(self.cdf) - 1).astype(np.int32).reshape(rows, self.n_sample)
+                self._cache = np.empty((rows, self.n_sample), np.int32)
+                flat = self._cache.reshape(-1)
+                for lo in range(0, flat.size, _DRAW_BLOCK):  # in blocks: no 10M-float temporaries
+                    hi = min(lo + _DRAW_BLOCK, flat.size)
+                    draws = np.searchsorted(self.cdf, self.rng.random(hi - lo) * self.cdf[-1])
+                    flat[lo:hi] = np.minimum(draws, len(self.cdf) - 1)
                 self._pos = 0
             n = min(steps, len(self._cache) - self._pos)
             out.append(self._cache[self._pos: self._pos + n])
