@@ -30,7 +30,7 @@ def optimization_history(study, metric: str, title: str = "", synthetic: bool = 
                            zorder=3)
         failed = int((table["state"] == "fail").sum())
         done = table["value"].where(table["state"] == "complete")
-        ax.step(table.index, done.cummax(), where="post", color="black",
+        ax.step(table.index, done.cummax().ffill(), where="post", color="black",
                 label="best so far" + (f" ({failed} failed trials not shown)" if failed else ""))
     ax.set_xlabel("trial")
     ax.set_ylabel(f"validation {metric}")
