@@ -223,8 +223,8 @@ class SASRec(SessionModel):
             return tf.einsum("btd,nd->btn", net(ids, training=False), net.item_table())
 
         def score_incremental(ids, positions, caches):
-            hidden, caches = net.call_incremental(ids, positions, caches)
-            return tf.matmul(hidden, net.item_table(), transpose_b=True), caches
+            hidden = net.call_incremental(ids, positions, caches)
+            return tf.matmul(hidden, net.item_table(), transpose_b=True)
 
         jit = HAS_GPU if cfg.jit_compile is None else cfg.jit_compile
         self._train_step = tf.function(train_step, jit_compile=jit, reduce_retracing=True)
@@ -267,8 +267,11 @@ class SASRec(SessionModel):
         cfg = self.config
         self._buffer = np.zeros((batch_size, cfg.max_len), np.int32)
         self._count = np.zeros(batch_size, np.int64)
-        zeros = tf.zeros((batch_size, cfg.max_len, cfg.dim))
-        self._caches = [(zeros, zeros) for _ in range(cfg.blocks)]
+        if getattr(self, "_cache_batch", None) != batch_size:  # stale entries are masked: no need to zero
+            shape = (batch_size, cfg.heads, cfg.max_len, cfg.dim // cfg.heads)
+            self._caches = [(tf.Variable(tf.zeros(shape), trainable=False), tf.Variable(tf.zeros(shape), trainable=False))
+                            for _ in range(cfg.blocks)]
+            self._cache_batch = batch_size
 
     def step(self, items, starts, users=None, active=None):
         """Scores after appending ``items`` to every slot (see :class:`SessionModel`).
@@ -288,8 +291,7 @@ class SASRec(SessionModel):
         buf[:, -1] = items + 1
         self._count += 1
         positions = np.minimum(self._count - 1, cfg.max_len - 1).astype(np.int32)
-        scores, self._caches = self._score_incremental(tf.constant(items + 1), tf.constant(positions), self._caches)
-        scores = scores.numpy()
+        scores = self._score_incremental(tf.constant(items + 1), tf.constant(positions), self._caches).numpy()
         over = self._count > cfg.max_len
         if active is not None:
             over &= np.asarray(active, bool)

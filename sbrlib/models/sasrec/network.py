@@ -137,36 +137,37 @@ class SASRecNet(keras.layers.Layer):
 
         Equals :meth:`call` at the last position of the row's sequence when ``caches`` hold the keys
         and values of positions ``0 .. positions - 1`` (written by earlier calls) and the sequence
-        has at most ``max_len`` items (positions do not shift).
+        has at most ``max_len`` items (positions do not shift). The new item's key and value are
+        written into the caches in place (only those rows; stale entries after a row's position are
+        masked out).
 
         Args:
             ids: (B,) int32 shifted item ids (all real).
             positions: (B,) int32 position of the new item in its sequence (0-based, < max_len).
-            caches: per block ``(K, V)``, each (B, max_len, dim).
+            caches: per block ``(K, V)`` variables, each (B, heads, max_len, dim / heads).
 
         Returns:
-            ``(hidden (B, dim), new caches)`` (the new item's key and value written at ``positions``).
+            (B, dim) hidden state of the new item.
         """
         cfg, v = self.config, self._vars
         d, h, L = cfg.dim, cfg.heads, cfg.max_len
         dh = d // h
         B = tf.shape(ids)[0]
         x = tf.gather(v["E"], ids) * math.sqrt(d) + tf.gather(v["P"], positions)
-        slot = tf.one_hot(positions, L, dtype=tf.float32)[:, :, None]              # (B, L, 1)
-        bias = tf.where(tf.range(L)[None, :] <= positions[:, None], 0.0, MASKED)[:, None, :]  # (B, 1, L)
-        new_caches = []
+        rows = tf.repeat(tf.range(B), h)
+        index = tf.stack([rows, tf.tile(tf.range(h), [B]), tf.repeat(positions, h)], axis=1)   # (B * h, 3)
+        bias = tf.where(tf.range(L)[None, :] <= positions[:, None], 0.0, MASKED)[:, None, None, :]  # (B,1,1,L)
         for b, (K, V) in enumerate(caches):
             q_in = _layer_norm(x, v[f"ln1_g{b}"], v[f"ln1_b{b}"])
-            q = tf.reshape(tf.matmul(q_in, v[f"Wq{b}"]) + v[f"bq{b}"], [B, h, dh])
-            K = K * (1.0 - slot) + slot * (tf.matmul(x, v[f"Wk{b}"]) + v[f"bk{b}"])[:, None, :]
-            V = V * (1.0 - slot) + slot * (tf.matmul(x, v[f"Wv{b}"]) + v[f"bv{b}"])[:, None, :]
-            new_caches.append((K, V))
-            att = tf.einsum("bhe,blhe->bhl", q, tf.reshape(K, [B, L, h, dh])) / math.sqrt(dh) + bias
-            out = tf.einsum("bhl,blhe->bhe", tf.nn.softmax(att, axis=-1), tf.reshape(V, [B, L, h, dh]))
-            x = q_in + tf.matmul(tf.reshape(out, [B, d]), v[f"Wo{b}"]) + v[f"bo{b}"]
+            q = tf.reshape(tf.matmul(q_in, v[f"Wq{b}"]) + v[f"bq{b}"], [B, h, 1, dh])
+            K.scatter_nd_update(index, tf.reshape(tf.matmul(x, v[f"Wk{b}"]) + v[f"bk{b}"], [B * h, dh]))
+            V.scatter_nd_update(index, tf.reshape(tf.matmul(x, v[f"Wv{b}"]) + v[f"bv{b}"], [B * h, dh]))
+            att = tf.matmul(q, K, transpose_b=True) / math.sqrt(dh) + bias                       # (B, h, 1, L)
+            out = tf.reshape(tf.matmul(tf.nn.softmax(att, axis=-1), V), [B, d])
+            x = q_in + tf.matmul(out, v[f"Wo{b}"]) + v[f"bo{b}"]
             x = _layer_norm(x, v[f"ln2_g{b}"], v[f"ln2_b{b}"])
             x = x + tf.matmul(tf.nn.relu(tf.matmul(x, v[f"W1{b}"]) + v[f"b1{b}"]), v[f"W2{b}"]) + v[f"b2{b}"]
-        return _layer_norm(x, v["lnf_g"], v["lnf_b"]), new_caches
+        return _layer_norm(x, v["lnf_g"], v["lnf_b"])
 
 
 def build_network(n_items: int, config: SASRecConfig) -> SASRecNet:
