@@ -58,6 +58,9 @@ clean:
 # The studies go to results/<split>/tuning.sqlite3 (outside run folders); running it again adds
 # trials to them; later `make run-all` runs of the same split reuse them (notebook 03, REUSE_STUDY).
 TUNE_MINUTES ?= 60
+TUNE_MODELS ?= gru4rec sasrec item-knn sr v-sknn
+_comma := ,
+_space := $(subst ,, )
 .PHONY: tune
 tune: venv
 	@mkdir -p outputs/tune
@@ -66,6 +69,7 @@ tune: venv
 	  outputs/tune/02_preprocessing-$(DATASET)-$(SESSION_MODE).ipynb
 	SBR_RUN_DIR= $(BIN)/papermill --cwd notebooks -p DATASET $(DATASET) -p SESSION_MODE $(SESSION_MODE) \
 	  -p DATA_DIR "$${SBR_DATA_DIR:-}" -p TUNE_MINUTES $(TUNE_MINUTES) -y "TUNE_TRIALS: null" -p REUSE_STUDY False \
+	  -y "MODELS: [$(subst $(_space),$(_comma),$(strip $(TUNE_MODELS)))]" \
 	  --progress-bar notebooks/03_tuning.ipynb outputs/tune/03_tuning-$(DATASET)-$(SESSION_MODE).ipynb
 	@echo "studies: results/$(DATASET)-$(SESSION_MODE)/tuning.sqlite3; executed notebook: outputs/tune/03_tuning-$(DATASET)-$(SESSION_MODE).ipynb"
 

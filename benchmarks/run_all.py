@@ -8,10 +8,14 @@
 3. GRU4Rec step time against the number of items (3.7k, 27k, 60k; target: within 1.5x);
 4. every model's fit and evaluation on the test split: accuracy, evaluation seconds per 100k
    predictions, split into the model's own ``step`` and the evaluator (targets: GRU4Rec step
-   <= 5 s, baselines <= 15 s per 100k predictions).
+   <= 5 s, baselines <= 15 s per 100k predictions);
+5. SASRec training (max_len 200, 2 blocks, 50 dims, batch 128, full cross-entropy) on ML-1M-size
+   leave-one-out histories: seconds per epoch (extrapolated from timed batches) and peak RSS
+   (``benchmarks/bench_sasrec.py``, in its own process).
 
 Timings on a shared machine are noisy; compare figures measured in the same run.
 Usage: python benchmarks/run_all.py [--dataset synthetic|ml-100k|ml-1m] [--quick] [--skip-speed] [--gru-epochs 3]
+       [--sasrec-steps 100] [--skip-sasrec]
 """
 
 from __future__ import annotations
@@ -63,6 +67,26 @@ def model_table(dataset: str, gru_epochs: int, data_dir: str | None = None) -> p
     return table
 
 
+def sasrec_row(dataset: str, steps: int, quick: bool = False) -> dict:
+    """``bench_sasrec.run`` in a fresh process (its own peak RSS); the figures of one setting."""
+    import json
+    import subprocess
+
+    small = {"max_len": 16, "dim": 16, "blocks": 1, "batch_size": 32} if quick else {}
+    kwargs = {"dataset": dataset, "protocol": "loo", "steps": steps, **small}
+    code = (f"import sys, json; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
+            "import bench_sasrec as b; print('RESULT' + json.dumps(b.run(**json.loads(sys.argv[1]))))")
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(kwargs)], capture_output=True, text=True,
+                         env=dict(os.environ, TQDM_DISABLE="1"))
+    found = [line for line in out.stdout.splitlines() if line.startswith("RESULT")]
+    if out.returncode or not found:
+        raise RuntimeError(f"SASRec benchmark failed:\n{out.stderr[-3000:]}")
+    r = json.loads(found[-1][len("RESULT"):])
+    keep = ("dataset", "train_events", "epoch_targets", "compile_seconds", "seconds_per_batch", "targets_per_second",
+            "epoch_seconds", "peak_rss_mb_train")
+    return {k: r[k] for k in keep}
+
+
 class _Quiet(GRU4Rec):
     def fit(self, train, valid=None, progress=False, epoch_callback=None):
         return super().fit(train, valid, progress=False, epoch_callback=epoch_callback)
@@ -74,6 +98,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run on tiny data (well under a minute)")
     parser.add_argument("--skip-speed", action="store_true", help="skip the GRU4Rec training-speed grid")
     parser.add_argument("--gru-epochs", type=int, default=3)
+    parser.add_argument("--sasrec-steps", type=int, default=100, help="timed SASRec mini-batches (after compilation)")
+    parser.add_argument("--skip-sasrec", action="store_true", help="skip the SASRec training benchmark")
     args = parser.parse_args()
     dataset = "synthetic-tiny" if args.quick else args.dataset
     ml100k = bench_gru4rec.ml100k_dir()
@@ -124,8 +150,17 @@ def main() -> None:
               "n_sample 2048)", "",
               reporting.to_markdown(table, ".4f"),
               "`eval_s_per_100k` = `step_s_per_100k` (the model's own `step`) + `evaluator_s_per_100k` "
-              "(ranks, coverage). Targets: GRU4Rec step <= 5 s and baselines <= 15 s per 100k predictions.", "",
-              f"Total benchmark time {time.perf_counter() - started:.0f} s; peak RSS of the main process "
+              "(ranks, coverage). Targets: GRU4Rec step <= 5 s and baselines <= 15 s per 100k predictions.", ""]
+    if not args.skip_sasrec:
+        print("== SASRec training (leave-one-out histories; max_len 200, 2 blocks, 50 dims, batch 128, cross-entropy)")
+        sas = sasrec_row(dataset, 5 if args.quick else args.sasrec_steps, quick=args.quick)
+        sas_table = pd.DataFrame([sas]).set_index("dataset")
+        print(sas_table.to_string())
+        lines += ["## SASRec training (leave-one-out histories, full cross-entropy)", "",
+                  reporting.to_markdown(sas_table, ".3f"),
+                  "`epoch_seconds` is extrapolated from the timed mini-batches (after one compilation per "
+                  "padded length, `compile_seconds`); peak RSS of the SASRec process.", ""]
+    lines += [f"Total benchmark time {time.perf_counter() - started:.0f} s; peak RSS of the main process "
               f"{peak_rss_mb():,.0f} MB."]
     out = paths.project_dir() / "results" / "benchmark.md"
     with atomic_path(out) as tmp:

@@ -80,7 +80,13 @@ def render_notebook(path: Path) -> str:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(path, as_version=4)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    exporter = HTMLExporter(template_name="lab")
+    level = exporter.log.level
+    exporter.log.setLevel(logging.ERROR)  # not "Alternative text is missing on N image(s)" per notebook
+    try:
+        body, _ = exporter.from_notebook_node(nb)
+    finally:
+        exporter.log.setLevel(level)
     return fix_links(body)
 
 

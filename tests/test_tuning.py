@@ -57,6 +57,25 @@ def test_two_trial_gru4rec_search_records_trials(split):
     assert tuning.read_best("tiny-gap")["gru4rec"]["value"] == pytest.approx(study.best_value)
 
 
+@pytest.mark.slow
+def test_two_trial_sasrec_search_records_trials_and_tuned_json(split):
+    from sbrlib.models.sasrec import SASRecConfig
+
+    base = tuning.default_base("sasrec", max_epochs=2, eval_batch_size=64)
+    small = {"max_len": 50, "blocks": 1, "dim": 32, "batch_size": 64, "loss": ["cross-entropy", "gbce"]}
+    study = tuning.tune("sasrec", split, "tiny-gap", n_trials=2, overrides=small, base=base, progress=False)
+    assert [t.state for t in study.trials] == [COMPLETE, COMPLETE]
+    for trial in study.trials:
+        assert 1 <= len(trial.user_attrs["curve"]) <= 2 and trial.user_attrs["events_per_second"] > 0
+        assert trial.value == max(row["mrr@20"] for row in trial.user_attrs["curve"])
+    config = tuning.best_config(study, "sasrec")
+    assert isinstance(config, SASRecConfig) and (config.max_len, config.blocks, config.dim) == (50, 1, 32)
+    assert config.validation_metric == "mrr@20" and config.epochs == study.best_trial.user_attrs["best_epoch"]
+    assert tuning.read_best("tiny-gap")["sasrec"]["value"] == pytest.approx(study.best_value)
+    with pytest.raises(tuning.TuningError, match="no tuned baseline"):  # SASRec is not taken for a baseline
+        tuning.best_baseline_params("tiny-gap")
+
+
 def test_two_trial_baseline_search_and_best_config(split):
     study = tuning.tune("item-knn", split, "tiny-gap", n_trials=2, progress=False)
     assert [t.state for t in study.trials] == [COMPLETE, COMPLETE]

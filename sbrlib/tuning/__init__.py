@@ -17,6 +17,7 @@ from sbrlib.tuning.configs import (
     gru4rec_config,
     prepare_study_file,
     refit_estimate,
+    sasrec_config,
     tune_study_path,
 )
 from sbrlib.tuning.search import build_model, default_base, enqueue_params, tune, tune_all
@@ -42,6 +43,6 @@ __all__ = [
     "BEST_FILE", "CHOICES", "METRICS", "MODEL_NAMES", "Param", "SPACES", "STUDY_FILE", "SearchSpaceError",
     "TuningError", "best_baseline_params", "best_config", "best_params", "best_trial", "build_model",
     "default_base", "describe", "enqueue_params", "fixed_parameters", "gru4rec_config", "load_study",
-    "make_config", "prepare_study_file", "read_best", "refit_estimate", "save_best", "search_space",
+    "make_config", "prepare_study_file", "read_best", "refit_estimate", "sasrec_config", "save_best", "search_space",
     "study_name", "study_path", "tune", "tune_all", "tune_study_path", "tuned_config",
 ]

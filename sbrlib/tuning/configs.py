@@ -19,6 +19,33 @@ split, else the defaults), ``default`` (``GRU4RecConfig()``), or a preset of
 :mod:`sbrlib.models.presets`."""
 
 
+def _from_study(model: str, config_cls: type, split_name: str, study_file: str | Path | None,
+                metric: str) -> tuple[Any, str] | None:
+    """The best trial's config of ``model``'s study and a sentence naming it; None when none."""
+    path = Path(study_file) if study_file else study_path(split_name)
+    try:
+        trial = best_trial(path, model, metric)
+    except TuningError as exc:
+        log.info("no tuned %s configuration: %s", model, exc)
+        return None
+    data = dict(trial.user_attrs["config"])
+    if "layers" in data:
+        data["layers"] = tuple(data["layers"])
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    config = config_cls(**{k: v for k, v in data.items() if k in fields})
+    return config, (f"tuned: trial {trial.number} of study '{model}-{metric}' in {path} (validation {metric} "
+                    f"{trial.value:.4f} at epoch {trial.user_attrs.get('best_epoch')} of at most {config.epochs})")
+
+
+def _override(config: Any, source: str, overrides: Mapping[str, Any] | None) -> tuple[Any, str]:
+    given = {k: (tuple(v) if k == "layers" else v) for k, v in (overrides or {}).items() if v is not None}
+    changed = {k: v for k, v in given.items() if getattr(config, k) != v}
+    config = dataclasses.replace(config, **given)
+    if changed:
+        source += "; changed explicitly: " + ", ".join(f"{k}={v}" for k, v in changed.items())
+    return config, source
+
+
 def gru4rec_config(choice: str, split_name: str, overrides: Mapping[str, Any] | None = None,
                    study_file: str | Path | None = None, metric: str = "mrr@20") -> tuple[Any, str]:
     """The GRU4RecConfig to train and a sentence saying where it comes from.
@@ -39,30 +66,41 @@ def gru4rec_config(choice: str, split_name: str, overrides: Mapping[str, Any] | 
     if choice not in CHOICES and choice not in PRESETS:
         raise ValueError(f"CONFIG = {choice!r}: must be one of {', '.join(dict.fromkeys((*CHOICES, *PRESETS)))}")
     if choice == "tuned":
-        path = Path(study_file) if study_file else study_path(split_name)
-        try:
-            trial = best_trial(path, "gru4rec", metric)
-        except TuningError as exc:
-            log.info("no tuned configuration: %s", exc)
-            config, source = GRU4RecConfig(), (f"the defaults (GRU4RecConfig()): no completed GRU4Rec search "
-                                               f"for {metric} in {path} — run notebooks/03_tuning first")
-        else:
-            data = dict(trial.user_attrs["config"])
-            data["layers"] = tuple(data["layers"])
-            fields = {f.name for f in dataclasses.fields(GRU4RecConfig)}
-            config = GRU4RecConfig(**{k: v for k, v in data.items() if k in fields})
-            source = (f"tuned: trial {trial.number} of study 'gru4rec-{metric}' in {path} (validation {metric} "
-                      f"{trial.value:.4f} at epoch {trial.user_attrs.get('best_epoch')} of at most {config.epochs})")
+        found = _from_study("gru4rec", GRU4RecConfig, split_name, study_file, metric)
+        config, source = found or (GRU4RecConfig(), f"the defaults (GRU4RecConfig()): no completed GRU4Rec search "
+                                                    f"for {metric} in {study_file or study_path(split_name)} — run "
+                                                    "notebooks/03_tuning first")
     elif choice == "default":
         config, source = GRU4RecConfig(), "the defaults (GRU4RecConfig())"
     else:
         config, source = preset(choice), f"the preset {choice!r} (sbrlib.models.presets)"
-    given = {k: (tuple(v) if k == "layers" else v) for k, v in (overrides or {}).items() if v is not None}
-    changed = {k: v for k, v in given.items() if getattr(config, k) != v}
-    config = dataclasses.replace(config, **given)
-    if changed:
-        source += "; changed explicitly: " + ", ".join(f"{k}={v}" for k, v in changed.items())
-    return config, source
+    return _override(config, source, overrides)
+
+
+def sasrec_config(choice: str, split_name: str, overrides: Mapping[str, Any] | None = None,
+                  study_file: str | Path | None = None, metric: str = "mrr@20") -> tuple[Any, str]:
+    """The SASRecConfig to train and a sentence saying where it comes from (notebook 07).
+
+    Args:
+        choice: ``"tuned"`` (the best trial of the split's ``sasrec-<metric>`` study, e.g. from
+            ``make tune``; the defaults when there is none) or ``"default"`` (``SASRecConfig()``:
+            Kang & McAuley's ML-1M setting).
+        split_name, overrides, study_file, metric: as for :func:`gru4rec_config`.
+    """
+    from sbrlib.models.sasrec import SASRecConfig
+
+    if choice not in ("tuned", "default"):
+        raise ValueError(f"SASREC_CONFIG = {choice!r}: must be 'tuned' or 'default'")
+    found = _from_study("sasrec", SASRecConfig, split_name, study_file, metric) if choice == "tuned" else None
+    if found:
+        config, source = found
+    elif choice == "tuned":
+        config, source = SASRecConfig(), (f"the defaults (SASRecConfig()): no completed SASRec search for {metric} "
+                                          f"in {study_file or study_path(split_name)} — run make tune (it searches "
+                                          "SASRec too) or notebooks/03_tuning with 'sasrec' in MODELS")
+    else:
+        config, source = SASRecConfig(), "the defaults (SASRecConfig(): Kang & McAuley's ML-1M setting)"
+    return _override(config, source, overrides)
 
 
 def refit_estimate(history, n_train: int, n_train_tr: int, epochs: int) -> float:
@@ -123,4 +161,4 @@ def prepare_study_file(split_name: str, study_file: str | Path | None = None, re
     return path
 
 
-__all__ = ["CHOICES", "fixed_parameters", "gru4rec_config", "prepare_study_file", "refit_estimate", "tune_study_path"]
+__all__ = ["CHOICES", "fixed_parameters", "gru4rec_config", "sasrec_config", "prepare_study_file", "refit_estimate", "tune_study_path"]

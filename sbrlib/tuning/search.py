@@ -31,6 +31,7 @@ from sbrlib.tuning.space import (
     search_space,
     suggest,
 )
+from sbrlib.tuning.space import NEURAL
 from sbrlib.tuning.store import (
     METRICS,
     TuningError,
@@ -71,9 +72,9 @@ class _BudgetSpent(Exception):
     """Stops the first GRU4Rec trial when the time budget is spent (it then completes early)."""
 
 
-def _gru4rec_trial(trial, config, frames, metric: str, deadline: float | None, study) -> float:
+def _neural_trial(trial, model: str, config, frames, metric: str, deadline: float | None, study) -> float:
+    """Train a GRU4Rec or SASRec trial epoch by epoch, reporting the validation metric for pruning."""
     optuna = _optuna()
-    from sbrlib.models.gru4rec import GRU4Rec
 
     curve: list[dict] = []
 
@@ -93,7 +94,7 @@ def _gru4rec_trial(trial, config, frames, metric: str, deadline: float | None, s
             raise _BudgetSpent  # the first trial counts with the epochs it had
 
     try:
-        GRU4Rec(config).fit(frames["train_tr"], frames["valid"], progress=False, epoch_callback=on_epoch)
+        build_model(model, config).fit(frames["train_tr"], frames["valid"], progress=False, epoch_callback=on_epoch)
     except _BudgetSpent:
         pass
     finally:
@@ -129,17 +130,20 @@ def build_model(model: str, config: Any):
     if model == "gru4rec":
         from sbrlib.models.gru4rec import GRU4Rec
         return GRU4Rec(config)
+    if model == "sasrec":
+        from sbrlib.models.sasrec import SASRec
+        return SASRec(config)
     from sbrlib.models import baselines as B
     return {"item-knn": B.ItemKNN, "sr": B.SequentialRules, "v-sknn": B.VSKNN}[model](config)
 
 
 def default_base(model: str, max_epochs: int = 10, eval_batch_size: int = 512, seed: int = 42) -> Any:
-    """The config that searched values are applied on: class defaults; for GRU4Rec ``max_epochs``
-    epochs with early stopping (patience 2) on the objective."""
+    """The config that searched values are applied on: class defaults; for GRU4Rec and SASRec
+    ``max_epochs`` epochs with early stopping (patience 2) on the objective."""
     from sbrlib.tuning.space import config_class
 
     cls = config_class(model)
-    if model == "gru4rec":
+    if model in NEURAL:
         return cls(epochs=max_epochs, early_stopping_patience=2, eval_batch_size=eval_batch_size, seed=seed)
     return cls()
 
@@ -157,13 +161,13 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
     that diverge (``FloatingPointError``, NaN) are recorded as failed and the search goes on.
 
     Args:
-        model: ``"gru4rec"``, ``"item-knn"``, ``"sr"`` or ``"v-sknn"``.
+        model: ``"gru4rec"``, ``"sasrec"``, ``"item-knn"``, ``"sr"`` or ``"v-sknn"``.
         frames: the split (``train_tr`` and ``valid`` are used).
         split_name: recorded with the study; names the default storage folder.
         metric: objective, one of :data:`METRICS` (maximized).
         n_trials: trials to run now (None: until ``minutes`` are spent).
         minutes: time budget of this call (None: until ``n_trials`` are done). A GRU4Rec trial
-            still running when it is spent stops after its current epoch (recorded as pruned)
+            (or SASRec) trial still running when it is spent stops after its current epoch (recorded as pruned)
             unless no trial has completed yet.
         overrides: search-space overrides (see :func:`sbrlib.tuning.space.search_space`).
         base: config that searched values are applied on (default :func:`default_base`).
@@ -196,7 +200,7 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
     space = search_space(model, overrides)
     if base is None:
         base = default_base(model, eval_batch_size=eval_batch_size)
-    if model == "gru4rec":
+    if model in NEURAL:
         base = dataclasses.replace(base, validation_metric=metric)
     path = Path(storage) if storage is not None else study_path(split_name)
     rdb = _storage(path)
@@ -235,8 +239,8 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
         params = suggest(trial, space)
         config = make_config(model, params, base)
         trial.set_user_attr("config", _jsonable(dataclasses.asdict(config)))
-        if model == "gru4rec":
-            return _gru4rec_trial(trial, config, frames, metric, deadline, study)
+        if model in NEURAL:
+            return _neural_trial(trial, model, config, frames, metric, deadline, study)
         for done in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
             if done.params == trial.params:  # baselines are deterministic: a repeat costs nothing
                 for key, value in done.user_attrs.items():
@@ -269,15 +273,15 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
              progress: bool = True) -> dict[str, Any]:
     """Search several models one after the other (what notebook 03 runs).
 
-    GRU4Rec gets half of ``minutes`` when baselines are searched too; the baselines share the
-    rest equally. Each search first tries the model's default config (and ``start_from[model]``).
+    The neural models (GRU4Rec, SASRec) share half of ``minutes`` equally when baselines are
+    searched too; the baselines share the rest equally. Each search first tries the model's default config (and ``start_from[model]``).
 
     Args:
         models: model families, e.g. ``["gru4rec", "item-knn", "sr", "v-sknn"]``.
         minutes: time budget of all searches together (None: ``n_trials`` each).
         n_trials: most new trials per model.
         fixed: per model, search-space overrides (e.g. ``{"gru4rec": {"layers": 32}}``).
-        max_epochs: GRU4Rec epochs per trial (early stopping with patience 2 on the objective).
+        max_epochs: GRU4Rec / SASRec epochs per trial (early stopping with patience 2 on the objective).
         reuse: a stored study with a completed trial is used as is (no new trials).
 
     Returns:
@@ -288,9 +292,10 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
     for model in models:
         check_model(model)
     path = Path(storage) if storage is not None else study_path(split_name)
-    shares = {m: (0.5 if m == "gru4rec" and len(models) > 1 else
-                  (0.5 if "gru4rec" in models else 1.0) / max(len([x for x in models if x != "gru4rec"]), 1))
-              for m in models}
+    neural = [m for m in models if m in NEURAL]
+    others = [m for m in models if m not in NEURAL]
+    half = 0.5 if neural and others else 1.0
+    shares = {m: half / len(neural) if m in NEURAL else half / len(others) for m in models}
     studies = {}
     for model in models:
         if reuse and path.is_file():

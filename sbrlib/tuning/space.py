@@ -1,12 +1,13 @@
 """Search spaces: every tunable parameter of every model family, with its range, in ONE place.
 
-:data:`SPACES` maps a model family (``"gru4rec"``, ``"item-knn"``, ``"sr"``, ``"v-sknn"``) to its
+:data:`SPACES` maps a model family (``"gru4rec"``, ``"sasrec"``, ``"item-knn"``, ``"sr"``, ``"v-sknn"``) to its
 parameters. Each :class:`Param` is an integer or float range (optionally on a log scale or with a
 step) or a list of choices, and may apply only when another parameter has a given value (e.g.
 ``logq`` only for cross-entropy). The GRU4Rec space covers what the official GRU4Rec ``paropt``
 spaces cover (layer size 64-512, here on a log scale; batch size, learning rate, both dropouts,
 momentum, sample_alpha, bpreg and the ELU of BPR-max) plus the loss, the embedding, ``n_sample``
-and ``logq``.
+and ``logq``. SASRec's covers the loss, sequence length, depth, width, dropout, Adam's step
+size and the batch size around Kang & McAuley's ML-1M setting.
 
 Override any range with :func:`search_space` (``overrides={"batch_size": (16, 64)}``; a single value
 fixes the parameter). Parameter names are those of the model's config dataclass, except
@@ -96,6 +97,18 @@ SPACES: dict[str, dict[str, Param]] = {
         "bpreg": _float(0.0, 2.0, step=0.05, when=BPR, doc="BPR-max score regularization"),
         "elu_param": _cat(0.0, 0.5, 1.0, when=BPR, doc="BPR-max ELU on scores (0: linear)"),
     },
+    "sasrec": {
+        "loss": _cat("cross-entropy", "sampled-softmax", "gbce", doc="training loss"),
+        "max_len": _cat(50, 100, 200, doc="longest input sequence (items attended to)"),
+        "blocks": _int(1, 3, doc="self-attention blocks"),
+        "dim": _cat(32, 50, 64, 128, doc="embedding / hidden size"),
+        "dropout": _float(0.0, 0.5, step=0.05, doc="drop probability (embeddings, attention, feed-forward)"),
+        "learning_rate": _float(1e-4, 1e-2, log=True, doc="Adam step size"),
+        "batch_size": _cat(64, 128, 256, doc="training sequences per mini-batch"),
+        "n_negatives": _cat(128, 256, 512, 1024, when=("loss", "sampled-softmax"),
+                            doc="shared negatives per mini-batch (sampled softmax)"),
+        "gbce_t": _float(0.0, 1.0, step=0.25, when=("loss", "gbce"), doc="gBCE calibration"),
+    },
     "item-knn": {
         "lam": _float(0.1, 500.0, log=True, doc="support regularization"),
         "alpha": _float(0.0, 1.0, step=0.05, doc="balance of the two supports (0.5: cosine)"),
@@ -113,9 +126,12 @@ SPACES: dict[str, dict[str, Param]] = {
 }
 """The documented search ranges, by model family."""
 
+NEURAL = ("gru4rec", "sasrec")
+"""Families trained epoch by epoch (early stopping and pruning on the per-epoch validation metric)."""
+
 _SKIPPED: set[tuple[str, str]] = set()
 
-MODEL_NAMES: dict[str, str] = {"gru4rec": "GRU4Rec", "item-knn": "Item-kNN", "sr": "SR", "v-sknn": "V-SKNN"}
+MODEL_NAMES: dict[str, str] = {"gru4rec": "GRU4Rec", "sasrec": "SASRec", "item-knn": "Item-kNN", "sr": "SR", "v-sknn": "V-SKNN"}
 """Display names of the model families (as in notebook 05's tables)."""
 
 
@@ -125,6 +141,9 @@ def config_class(model: str) -> type:
     if model == "gru4rec":
         from sbrlib.models.gru4rec import GRU4RecConfig
         return GRU4RecConfig
+    if model == "sasrec":
+        from sbrlib.models.sasrec import SASRecConfig
+        return SASRecConfig
     from sbrlib.models import baselines as B
     return {"item-knn": B.ItemKNNConfig, "sr": B.SRConfig, "v-sknn": B.VSKNNConfig}[model]
 
@@ -271,5 +290,5 @@ def params_of(model: str, config: Any, space: Mapping[str, Param] | None = None)
     return out
 
 
-__all__ = ["MODEL_NAMES", "SPACES", "Param", "SearchSpaceError", "config_class", "describe", "make_config",
+__all__ = ["MODEL_NAMES", "NEURAL", "SPACES", "Param", "SearchSpaceError", "config_class", "describe", "make_config",
            "params_of", "search_space", "suggest"]

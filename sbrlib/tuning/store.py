@@ -114,9 +114,10 @@ def best_params(study_or_path: Any, model: str, metric: str = "mrr@20") -> dict[
         metric: the objective of the study.
     """
     trial = best_trial(study_or_path, model, metric)
-    if model == "gru4rec":
+    if model in ("gru4rec", "sasrec"):
         data = dict(trial.user_attrs["config"])
-        data["layers"] = tuple(data["layers"])
+        if "layers" in data:
+            data["layers"] = tuple(data["layers"])
         data["epochs"] = int(trial.user_attrs.get("best_epoch", data["epochs"]))
         return data
     return dict(trial.params)
@@ -180,7 +181,7 @@ def best_baseline_params(split_name: str, folder: str | Path | None = None) -> d
 
     out = {}
     for model, entry in read_best(split_name, folder).items():
-        if model == "gru4rec" or model not in MODEL_NAMES:
+        if model in ("gru4rec", "sasrec") or model not in MODEL_NAMES:
             continue
         fields = {f.name for f in dataclasses.fields(config_class(model))}
         out[MODEL_NAMES[model]] = {k: v for k, v in entry["params"].items() if k in fields}
