@@ -338,7 +338,8 @@ def _join(names: Sequence[str]) -> str:
 def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], intervals: pd.DataFrame,
                n_predictions: int, n_sessions: int, n_items: int, tie_policy: str, exclude_seen: str,
                exclusion: pd.DataFrame | None = None, excluded_targets: int | None = None,
-               order: pd.DataFrame | None = None, synthetic: bool = False, reference: str = "Pop") -> Findings:
+               order: pd.DataFrame | None = None, synthetic: bool = False, reference: str = "Pop",
+               focus: str | None = "GRU4Rec", focus_note: str = "") -> Findings:
     """Findings of notebook 05.
 
     Args:
@@ -355,6 +356,8 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
             ``real``, ``shuffled``, ``change``, ``low``, ``high``, ``significant``).
         synthetic: the data are synthetic.
         reference: the popularity baseline the leaders are compared with.
+        focus: the model whose standing against every other model gets its own line (None: none).
+        focus_note: appended to that line (e.g. where the baselines' parameters came from).
     """
     b = _Builder()
     _synthetic_note(b, synthetic)
@@ -396,6 +399,28 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
         else:
             line += "."
         b.add(line)
+    if focus is not None and all(focus in cmp.index for cmp in comparisons.values()):
+        parts = []
+        for m, cmp in comparisons.items():
+            if leaders[m] == focus:
+                runner = str(cmp.index[1]) if len(cmp) > 1 else None
+                if runner is None:
+                    continue
+                sig = bool(cmp["significant"].iloc[1])
+                parts.append(f"on {_name(m)} it is ahead of every other model, by "
+                             f"{b.n(f'focus_margin/{m}', -float(cmp['diff'].iloc[1]), metric)} over {runner} "
+                             f"({'significant' if sig else 'not distinguishable from noise'})")
+            else:
+                row = cmp.loc[focus]
+                sig = bool(row["significant"])
+                rel = -float(row["diff"]) / float(cmp["value"].iloc[0]) if float(cmp["value"].iloc[0]) else 0.0
+                parts.append(f"on {_name(m)} it is behind {leaders[m]} by "
+                             f"{b.n(f'focus_gap/{m}', -float(row['diff']), metric)} "
+                             f"({b.n(f'focus_gap_relative/{m}', rel, pct)} of {leaders[m]}'s value; "
+                             f"{'significant' if sig else 'not distinguishable from noise'})")
+            b.keep(f"focus_leads/{m}", leaders[m] == focus)
+        if parts:
+            b.add(f"* **{focus} against the others.** " + "; ".join(parts) + "." + (f" {focus_note}" if focus_note else ""))
     ms = list(comparisons)
     recall_m = next((m for m in ms if m.startswith("recall@")), None)
     mrr_m = next((m for m in ms if m.startswith("mrr@")), None)

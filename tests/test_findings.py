@@ -89,6 +89,17 @@ def test_evaluation_findings_name_the_leader_and_the_indistinguishable():
         assert found.shown[f"leader_value/{m}"] == findings.metric(table.loc["B", m])
         assert found.numbers[f"significantly_lower/{m}"] == ["A", "Pop"]
     assert "SYNTHETIC" in found.markdown and "**not distinguishable**" not in found.markdown
+    # the focus model's standing: A is behind B on both metrics, by the compared difference
+    focus = findings.evaluation(table, comparisons, intervals, 1000, 200, 60, "conservative", "user",
+                                focus="A", focus_note="Baselines tuned.")
+    assert_consistent(focus)
+    for m in metrics:
+        assert focus.numbers[f"focus_leads/{m}"] is False
+        assert focus.numbers[f"focus_gap/{m}"] == pytest.approx(table.loc["B", m] - table.loc["A", m])
+    assert "**A against the others.**" in focus.markdown and "behind B" in focus.markdown
+    assert "Baselines tuned." in focus.markdown
+    lead = findings.evaluation(table, comparisons, intervals, 1000, 200, 60, "conservative", "user", focus="B")
+    assert all(lead.numbers[f"focus_leads/{m}"] for m in metrics) and "ahead of every other model" in lead.markdown
 
 
 def test_findings_record_as_json():
