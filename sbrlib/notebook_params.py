@@ -162,6 +162,8 @@ SPECS: dict[str, dict[str, C.Check]] = {
         "EPOCHS": C.integer(min=1),
         "BASELINE_PARAMS": C.one_of("tuned", "defaults"),
         "PATIENCE": C.integer(min=1),
+        "FIT_MINUTES": C.optional(C.number(gt=0)),
+        "REFIT": C.boolean(),
         "EVAL_BATCH_SIZE": C.integer(min=1),
         "N_BOOT": C.integer(min=1),
         "SEED": C.integer(min=0),

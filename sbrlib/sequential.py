@@ -91,29 +91,42 @@ class _Stop(Exception):
 
 def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFrame, valid: pd.DataFrame,
                       train: pd.DataFrame, eval_config: EvalConfig, positions: Literal["all", "last"],
-                      metric: str, patience: int, progress: bool = False) -> tuple[object, dict]:
+                      metric: str, patience: int, progress: bool = False, refit: bool = False,
+                      max_seconds: float | None = None) -> tuple[object, dict]:
     """Fit on ``train_tr``, score ``valid`` after every epoch with the one evaluator (``positions``,
     ``metric``; ``train_tr`` is the history for ``exclude_seen="user"``), stop once more than ``patience``
-    epochs passed without improvement; refit on ``train`` for the best
-    number of epochs. The same rule for every neural model (GRU4Rec, SASRec).
+    epochs passed without improvement, or after the epoch in which ``max_seconds`` of training and
+    validation are spent. The same rule for every neural model (GRU4Rec, SASRec).
 
     Args:
-        make: ``make(epochs)`` returns an unfitted model with ``fit(train, progress=, epoch_callback=)``
-            (``epochs=None``: the configured maximum).
+        make: ``make(epochs)`` returns an unfitted model with ``fit(train, progress=, epoch_callback=)``,
+            ``get_weights()`` and ``set_weights()`` (``epochs=None``: the configured maximum).
+        refit: False (default): train once and keep the weights of the best epoch (what notebook 04
+            does); True: also retrain on ``train`` for the best number of epochs (a second training).
+        max_seconds: time budget of the early-stopping run (None: no limit).
 
     Returns:
-        ``(model fitted on train, info)``; info: ``best_epoch``, ``curve`` (validation metric per
-        epoch), ``tune_seconds``, ``fit_seconds`` (the final fit).
+        ``(model, info)``; info: ``best_epoch``, ``curve`` (validation metric per epoch),
+        ``stopped`` (``"patience"``, ``"time budget"`` or ``"epochs"``), ``tune_seconds`` (the
+        early-stopping run), ``fit_seconds`` (the refit; 0 without one).
     """
     start = time.perf_counter()
     tuned = make(None)
     curve: list[float] = []
+    best_weights: list = [None]
+    stopped = ["epochs"]
     config = replace(eval_config, coverage_ks=())
 
     def callback(row: dict) -> None:
         res = evaluate_positions(tuned, valid, config, positions=positions, progress=False, history=train_tr)
         curve.append(float(res.metrics[metric]))
+        if int(np.argmax(curve)) == len(curve) - 1 and not refit:
+            best_weights[0] = tuned.get_weights()
         if len(curve) - 1 - int(np.argmax(curve)) > patience:  # as GRU4Rec's and SASRec's own early stopping
+            stopped[0] = "patience"
+            raise _Stop
+        if max_seconds is not None and time.perf_counter() - start > max_seconds:
+            stopped[0] = "time budget"
             raise _Stop
 
     try:
@@ -122,11 +135,21 @@ def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFra
         pass
     best_epoch = int(np.argmax(curve)) + 1 if curve else 1
     tune_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    model = make(best_epoch).fit(train, progress=progress)
-    info = {"best_epoch": best_epoch, "curve": curve, "tune_seconds": tune_seconds,
-            "fit_seconds": time.perf_counter() - start}
-    log.info("%s: best epoch %d by %s", type(model).__name__, best_epoch, metric)
+    if stopped[0] == "time budget":
+        log.warning("%s: stopped by the time budget (%.0f s) after epoch %d; best epoch %d — it may be undertrained",
+                    type(tuned).__name__, max_seconds, len(curve), best_epoch)
+    fit_seconds = 0.0
+    if refit:
+        start = time.perf_counter()
+        model = make(best_epoch).fit(train, progress=progress)
+        fit_seconds = time.perf_counter() - start
+    else:
+        model = tuned
+        if best_weights[0] is not None:
+            model.set_weights(best_weights[0])
+    info = {"best_epoch": best_epoch, "epochs_run": len(curve), "curve": curve, "stopped": stopped[0],
+            "tune_seconds": tune_seconds, "fit_seconds": fit_seconds}
+    log.info("%s: best epoch %d of %d by %s (%s)", type(model).__name__, best_epoch, len(curve), metric, stopped[0])
     return model, info
 
 
@@ -136,7 +159,7 @@ class ProtocolRun:
 
     Attributes:
         table: one row per model: metrics with interval bounds, ``fit_seconds``, ``tune_seconds``,
-            ``best_epoch``, ``predictions``.
+            ``best_epoch``, ``epochs_run``, ``stopped``, ``predictions``.
         results: model name -> :class:`EvalResult` (per-prediction ranks).
         models: model name -> fitted model.
     """
@@ -149,31 +172,33 @@ class ProtocolRun:
 def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], object]],
                  baselines: Mapping[str, Callable[[], object]], eval_config: EvalConfig,
                  positions: Literal["all", "last"], validation_metric: str, patience: int,
-                 metrics: tuple[str, ...], n_boot: int = 1000, seed: int = 0, progress: bool = False) -> ProtocolRun:
-    """Fit baselines on ``train``; neural models with :func:`fit_early_stopped`; evaluate all on ``test``
-    with the same settings (``train`` is the history for ``exclude_seen="user"``); bootstrap
-    intervals over test sessions (users in leave-one-out)."""
+                 metrics: tuple[str, ...], n_boot: int = 1000, seed: int = 0, progress: bool = False,
+                 refit: bool = False, max_seconds: float | None = None) -> ProtocolRun:
+    """Fit baselines on ``train``; neural models with :func:`fit_early_stopped` (``refit``,
+    ``max_seconds``: its options); evaluate all on ``test`` with the same settings (``train`` is the
+    history for ``exclude_seen="user"``); bootstrap intervals over test sessions (users in
+    leave-one-out)."""
     results, models, extra = {}, {}, {}
     for name, factory in baselines.items():
         start = time.perf_counter()
         model = factory().fit(split["train"])
         model.name = name
         models[name] = model
-        extra[name] = {"fit_seconds": time.perf_counter() - start, "tune_seconds": 0.0, "best_epoch": np.nan}
+        extra[name] = {"fit_seconds": time.perf_counter() - start, "tune_seconds": 0.0, "best_epoch": np.nan,
+                       "epochs_run": np.nan, "stopped": ""}
     for name, make in neural.items():
         model, info = fit_early_stopped(make, split["train_tr"], split["valid"], split["train"], eval_config,
-                                        positions, validation_metric, patience, progress)
+                                        positions, validation_metric, patience, progress, refit, max_seconds)
         model.name = name
         models[name] = model
-        extra[name] = {k: info[k] for k in ("fit_seconds", "tune_seconds", "best_epoch")}
+        extra[name] = {k: info[k] for k in ("fit_seconds", "tune_seconds", "best_epoch", "epochs_run", "stopped")}
     for name, model in models.items():
         results[name] = evaluate_positions(model, split["test"], eval_config, positions=positions, progress=progress,
                                            history=split["train"])
     table = bootstrap_table(results, metrics, n_boot=n_boot, seed=seed)
-    for name in table.index:
-        for key, value in extra[name].items():
-            table.loc[name, key] = value
-        table.loc[name, "predictions"] = results[name].metrics["predictions"]
+    info = pd.DataFrame.from_dict(extra, orient="index")
+    info["predictions"] = pd.Series({name: res.metrics["predictions"] for name, res in results.items()})
+    table = table.join(info)
     return ProtocolRun(table, results, models)
 
 
@@ -220,6 +245,11 @@ def findings(runs: Mapping[str, ProtocolRun], main_metric: Mapping[str, str], co
             text += (f"; next is {second} with {t.loc[second, metric]:.4f}, and the two intervals "
                      f"{'overlap' if overlap else 'do not overlap'}")
         lines.append(text + ".")
+        if "stopped" in t:
+            for name in t.index[t["stopped"] == "time budget"]:
+                lines.append(f"* {label}: {name} was stopped by the time budget after "
+                             f"{int(t.loc[name, 'epochs_run'])} epoch(s) (best epoch {int(t.loc[name, 'best_epoch'])}), "
+                             "so it may be undertrained and these figures may understate it.")
     for label, a, b, diff in comparisons:
         sign = "higher" if diff["difference"] > 0 else "lower"
         clear = diff["lo"] > 0 or diff["hi"] < 0

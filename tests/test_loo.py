@@ -207,9 +207,16 @@ class _Counting(Pop):
         super().fit(train)
         _Counting.fits.append(self.epochs)
         for epoch in range(1, self.epochs + 1):
+            self.epoch = epoch
             if epoch_callback is not None:
                 epoch_callback({"epoch": epoch})
         return self
+
+    def get_weights(self):
+        return {"epoch": self.epoch}
+
+    def set_weights(self, weights):
+        self.restored = weights
 
 
 def test_fit_early_stopped_refits_best_epoch(tiny_dir, monkeypatch):
@@ -227,9 +234,25 @@ def test_fit_early_stopped_refits_best_epoch(tiny_dir, monkeypatch):
     monkeypatch.setattr(sequential, "evaluate_positions", fake_eval)
     _Counting.fits = []
     model, info = sequential.fit_early_stopped(_Counting, split["train_tr"], split["valid"], split["train"],
-                                               EvalConfig(ks=(10,)), "last", "ndcg@10", patience=1)
+                                               EvalConfig(ks=(10,)), "last", "ndcg@10", patience=1, refit=True)
     assert info["best_epoch"] == 2 and info["curve"] == [0.1, 0.3, 0.2, 0.25]  # 2 epochs without improvement
+    assert info["stopped"] == "patience" and info["epochs_run"] == 4
     assert _Counting.fits == [10, 2] and model.epochs == 2  # refit on train for the best epoch count
+
+    # default: train once, keep the weights of the best epoch (no second training)
+    scores = iter([0.1, 0.3, 0.2, 0.25, 0.9])
+    _Counting.fits = []
+    model, info = sequential.fit_early_stopped(_Counting, split["train_tr"], split["valid"], split["train"],
+                                               EvalConfig(ks=(10,)), "last", "ndcg@10", patience=1)
+    assert _Counting.fits == [10] and info["fit_seconds"] == 0.0
+    assert model.restored == {"epoch": 2}  # the snapshot taken when epoch 2 was best
+
+    # a time budget stops after the epoch in which it is spent
+    scores = iter([0.1, 0.3, 0.2, 0.25, 0.9])
+    _Counting.fits = []
+    _, info = sequential.fit_early_stopped(_Counting, split["train_tr"], split["valid"], split["train"],
+                                           EvalConfig(ks=(10,)), "last", "ndcg@10", patience=5, max_seconds=0.0)
+    assert info["stopped"] == "time budget" and info["epochs_run"] == 1
 
 
 def test_bootstrap_and_paired_difference_match_point_estimates(tiny_dir):
