@@ -81,7 +81,7 @@ SPECS: dict[str, dict[str, C.Check]] = {
     "04_train_gru4rec": {
         **_COMMON, **_SPLIT,
         "MODEL_NAME": C.text(),
-        "CONFIG": C.one_of("tuned", "default", "official", "movielens", "movielens-gap", "movielens-user"),
+        "CONFIG": C.one_of("tuned", "default", "official", "movielens-gap", "movielens-user"),
         "STUDY_FILE": C.text(),
         "METRIC": C.one_of("mrr@20", "recall@20"),
         "LOSS": C.optional(C.one_of("cross-entropy", "bpr-max")),
@@ -154,7 +154,7 @@ SPECS: dict[str, dict[str, C.Check]] = {
         "SASREC_BATCH_SIZE": C.optional(C.integer(min=1)),
         "SASREC_LEARNING_RATE": C.optional(C.number(gt=0)),
         "SASREC_EPOCHS": C.integer(min=1),
-        "CONFIG": C.one_of("tuned", "default", "official", "movielens", "movielens-gap", "movielens-user"),
+        "CONFIG": C.one_of("tuned", "default", "official", "movielens-gap", "movielens-user"),
         "LAYERS": C.optional(C.int_list(min=1)),
         "BATCH_SIZE": C.optional(C.integer(min=1)),
         "N_SAMPLE": C.optional(C.integer(min=0)),

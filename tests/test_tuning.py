@@ -239,6 +239,11 @@ def test_presets_spell_out_the_searched_fields():
         assert preset(name).layers == tuple(values["layers"])
     with pytest.raises(ValueError, match="unknown GRU4Rec preset"):
         preset("movielens")
+    from sbrlib.models.gru4rec import GRU4RecConfig
+    from sbrlib.models.presets import PROVENANCE
+
+    assert GRU4RecConfig() == preset("movielens-gap")  # the defaults are the searched ones, with provenance
+    assert set(PROVENANCE) == set(PRESETS)
 
 
 def test_repeated_baseline_configuration_is_not_refitted(split, monkeypatch):

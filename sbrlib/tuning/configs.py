@@ -13,7 +13,7 @@ from sbrlib.tuning.store import TuningError, best_trial, study_path
 
 log = logging.getLogger(__name__)
 
-CHOICES = ("tuned", "default", "official", "movielens", "movielens-gap", "movielens-user")
+CHOICES = ("tuned", "default", "official", "movielens-gap", "movielens-user")
 """Values of notebook 04's ``CONFIG``: ``tuned`` (the best trial of notebook 03's search on this
 split, else the defaults), ``default`` (``GRU4RecConfig()``), or a preset of
 :mod:`sbrlib.models.presets`."""
