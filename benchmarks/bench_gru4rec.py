@@ -71,7 +71,8 @@ def available_datasets(quick: bool, ml100k: Path | None = None) -> tuple[list[tu
 def train_row(dataset: str, batch_size: int, epochs: int = 2, data_dir: str | None = None,
               loss: str = "cross-entropy", n_sample: int = 512, shrink_batch: str = "auto") -> dict:
     """Train one setting; figures of the last epoch."""
-    from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig
+    from sbrlib.models.gru4rec import GRU4Rec
+    from sbrlib.models.presets import preset
 
     split, _ = artifacts.prepare(dataset, preprocess.PreprocessConfig(), data_dir=data_dir)
     train = split["train"]
@@ -80,8 +81,8 @@ def train_row(dataset: str, batch_size: int, epochs: int = 2, data_dir: str | No
     full = schedule_from_frame(events, np.zeros(len(events), np.int32), batch_size)
     no_shrink = full.n_pairs / max(full.n_steps * batch_size, 1)
     del events, full
-    cfg = GRU4RecConfig(loss=loss, n_sample=n_sample, batch_size=batch_size, layers=(100,), epochs=epochs,
-                        learning_rate=0.05 if loss == "cross-entropy" else 0.1, momentum=0.3, shrink_batch=shrink_batch)
+    cfg = preset("official", loss=loss, n_sample=n_sample, batch_size=batch_size, layers=(100,), epochs=epochs,
+                 learning_rate=0.05 if loss == "cross-entropy" else 0.1, momentum=0.3, shrink_batch=shrink_batch)
     model = GRU4Rec(cfg).fit(train, progress=False)
     last = model.history.iloc[-1]
     return {"dataset": dataset, "loss": loss, "batch_size": batch_size, "n_sample": n_sample,
@@ -131,10 +132,11 @@ def random_sessions(n_items: int, n_events: int = 40_000, length: int = 20, seed
 
 def step_time_row(n_items: int, batch_size: int = 64, n_sample: int = 512, n_events: int = 40_000) -> dict:
     """Milliseconds per training step (second epoch) with ``n_items`` items."""
-    from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig
+    from sbrlib.models.gru4rec import GRU4Rec
+    from sbrlib.models.presets import preset
 
     data = random_sessions(n_items, n_events)
-    cfg = GRU4RecConfig(batch_size=batch_size, n_sample=n_sample, epochs=2, layers=(100,), shrink_batch="never")
+    cfg = preset("official", batch_size=batch_size, n_sample=n_sample, epochs=2, layers=(100,), shrink_batch="never")
     model = GRU4Rec(cfg).fit(data, progress=False)
     steps = schedule_from_frame(contiguous_sessions(data), np.zeros(len(data), np.int32), batch_size).n_steps
     return {"n_items": n_items, "batch_size": batch_size, "n_sample": n_sample,

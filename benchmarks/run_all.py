@@ -41,13 +41,14 @@ from sbrlib.evaluation import EvalConfig, evaluate  # noqa: E402
 from sbrlib.experiments import fit_timed  # noqa: E402
 from sbrlib.fileio import atomic_path  # noqa: E402
 from sbrlib.models import VSKNN, ItemKNN, Markov, Pop, SequentialRules, SessionPop  # noqa: E402
-from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig  # noqa: E402
+from sbrlib.models.gru4rec import GRU4Rec  # noqa: E402
+from sbrlib.models.presets import preset  # noqa: E402
 
 
 def model_table(dataset: str, gru_epochs: int, data_dir: str | None = None) -> pd.DataFrame:
     """Fit every model on train, evaluate on test: accuracy, fit seconds, evaluation s/100k."""
     split, _ = artifacts.prepare(dataset, preprocess.PreprocessConfig(), data_dir=data_dir)
-    gru_config = GRU4RecConfig(batch_size=128, epochs=gru_epochs, n_sample=2048, learning_rate=0.05, momentum=0.0)
+    gru_config = preset("official", batch_size=128, epochs=gru_epochs)  # fixed setting, whatever the class defaults
     factories = {"Pop": Pop, "S-Pop": SessionPop, "Item-kNN": ItemKNN, "Markov": Markov, "SR": SequentialRules,
                  "V-SKNN": VSKNN, "GRU4Rec": lambda: _Quiet(gru_config)}
     models, fit_seconds = fit_timed(factories, split["train"])
