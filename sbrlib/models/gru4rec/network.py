@@ -137,6 +137,16 @@ def build_network(n_items: int, config: GRU4RecConfig):
 
 
 def _dropout(x, rate, seed, salt):
-    keep = tf.random.stateless_uniform(tf.shape(x), seed=seed + tf.constant([0, 7919], tf.int32) * salt) >= rate
+    """Inverted dropout of ``x`` (B, d) with a mask from a counter-based integer hash of
+    (seed, salt, position): deterministic per seed like ``stateless_uniform``, but a few integer ops
+    per element, which XLA vectorizes on CPU (its stateless RNG made training ~40% slower)."""
+    n = tf.size(x)
+    key = tf.cast(seed[0], tf.uint32) * tf.constant(0x9E3779B9, tf.uint32) + tf.cast(seed[1], tf.uint32) \
+        + tf.constant(0x632BE5AB, tf.uint32) * tf.constant(salt + 1, tf.uint32)
+    h = tf.cast(tf.range(n), tf.uint32) * tf.constant(0x9E3779B9, tf.uint32) + key
+    h = tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, tf.constant(16, tf.uint32))) * tf.constant(0x85EBCA6B, tf.uint32)
+    h = tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, tf.constant(13, tf.uint32))) * tf.constant(0xC2B2AE35, tf.uint32)
+    h = tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, tf.constant(16, tf.uint32)))
+    keep = tf.reshape(h >= tf.constant(min(int(rate * 2.0**32), 2**32 - 1), tf.uint32), tf.shape(x))
     return tf.where(keep, x / (1.0 - rate), tf.zeros_like(x))
 
