@@ -24,6 +24,7 @@ import numpy as np
 from sbrlib import __version__
 from sbrlib.columns import SESSION
 from sbrlib.tuning.space import (
+    NEURAL,
     Param,
     check_model,
     make_config,
@@ -31,7 +32,6 @@ from sbrlib.tuning.space import (
     search_space,
     suggest,
 )
-from sbrlib.tuning.space import NEURAL
 from sbrlib.tuning.store import (
     METRICS,
     TuningError,
