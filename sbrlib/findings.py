@@ -420,7 +420,9 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
                              f"{'significant' if sig else 'not distinguishable from noise'})")
             b.keep(f"focus_leads/{m}", leaders[m] == focus)
         if parts:
-            b.add(f"* **{focus} against the others.** " + "; ".join(parts) + "." + (f" {focus_note}" if focus_note else ""))
+            joined = "; ".join(parts)
+            b.add(f"* **{focus} against the others.** " + joined[0].upper() + joined[1:] + "."
+                  + (f" {focus_note}" if focus_note else ""))
     ms = list(comparisons)
     recall_m = next((m for m in ms if m.startswith("recall@")), None)
     mrr_m = next((m for m in ms if m.startswith("mrr@")), None)
