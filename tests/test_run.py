@@ -22,6 +22,15 @@ def _plan(**kw):
     return run.plan(**{**args, **kw})
 
 
+@pytest.mark.parametrize("profile", sorted(p.stem for p in (ROOT / "params").glob("*.yaml")))
+def test_every_shipped_profile_passes_the_checks(profile):
+    planned = _plan(dataset="synthetic", profile=profile)
+    assert [nb.name for nb, _ in planned] == [nb.name for nb in run.notebooks(ROOT / "notebooks")]
+    entries = run.load_profile(profile, ROOT / "params")
+    for key, value in entries.items():  # every entry reaches at least one notebook, unchanged
+        assert any(params.get(key) == value for _, params in planned), key
+
+
 def test_every_notebook_parameter_has_a_spec_and_every_spec_entry_a_parameter():
     for nb in run.notebooks(ROOT / "notebooks"):
         declared = set(run.declared_parameters(nb))
