@@ -68,6 +68,32 @@ def model_table(dataset: str, gru_epochs: int, data_dir: str | None = None) -> p
     return table
 
 
+def run_all_times(runs_dir: Path) -> pd.DataFrame:
+    """Seconds per notebook of the newest recorded ``make run-all`` run per (dataset, mode, profile),
+    read from the runs' ``run.json`` (rows: runs, columns: notebooks, plus ``total`` and ``status``)."""
+    import json
+
+    newest: dict[tuple, dict] = {}
+    for path in sorted(runs_dir.glob("*/run.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        key = (record.get("dataset"), record.get("session_mode"), record.get("profile"))
+        newest[key] = {**record, "run": path.parent.name}  # sorted by folder name = start time
+    expected = len(list((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+    rows = {}
+    for (dataset, mode, profile), record in newest.items():
+        books = record.get("notebooks", {})
+        row = {name.split("_")[0]: info.get("seconds") for name, info in books.items()}
+        done = len(books) == expected and all(info.get("status") == "ok" for info in books.values())
+        row.update(total=sum(v for v in row.values() if v is not None), status="complete" if done else "partial")
+        rows[f"{dataset}/{mode}/{profile} ({record['run']})"] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    numbered = sorted(c for c in table.columns if c not in ("total", "status"))
+    return table[numbered + ["total", "status"]] if len(table) else table
+
+
 def sasrec_row(dataset: str, steps: int, quick: bool = False) -> dict:
     """``bench_sasrec.run`` in a fresh process (its own peak RSS); the figures of one setting."""
     import json
@@ -161,6 +187,16 @@ def main() -> None:
                   reporting.to_markdown(sas_table, ".3f"),
                   "`epoch_seconds` is extrapolated from the timed mini-batches (after one compilation per "
                   "padded length, `compile_seconds`); peak RSS of the SASRec process.", ""]
+    runs = run_all_times(paths.project_dir() / "outputs" / "runs")
+    print("== make run-all: seconds per notebook of the newest run per dataset, mode and profile")
+    if len(runs):
+        with pd.option_context("display.width", 220):
+            print(runs.to_string())
+        lines += ["## `make run-all`, seconds per notebook (newest recorded run of each dataset, mode, profile)", "",
+                  reporting.to_markdown(runs, ".0f"),
+                  "From each run's `run.json` (the runs are not repeated here); empty: not run or not finished.", ""]
+    else:
+        print("no recorded make run-all runs under outputs/runs (run make run-all DATASET=synthetic first)")
     lines += [f"Total benchmark time {time.perf_counter() - started:.0f} s; peak RSS of the main process "
               f"{peak_rss_mb():,.0f} MB."]
     out = paths.project_dir() / "results" / "benchmark.md"
