@@ -101,7 +101,7 @@ def test_exploring_never_mixes_artifacts(smoke_run, monkeypatch):
     (project / "explore").mkdir()
     smoke = {"EPOCHS": 1, "LAYERS": [16], "BATCH_SIZE": 8, "N_SAMPLE": 8, "EARLY_STOPPING_PATIENCE": None}
     _execute(project, "02_preprocessing")
-    _execute(project, "04_train_gru4rec", **smoke)
+    _execute(project, "04_train_gru4rec", **smoke, LOSS="bpr-max")
     default_split = project / "data" / "processed" / "synthetic-tiny-gap"
     stamp = {p.name: p.stat().st_mtime_ns for p in default_split.iterdir()}
     model = project / "models" / "synthetic-tiny-gap-gru4rec"
@@ -120,8 +120,8 @@ def test_exploring_never_mixes_artifacts(smoke_run, monkeypatch):
         _execute(project, "05_evaluation", SPLIT_NAME=new[0], MODEL_NAME="synthetic-tiny-gap-gru4rec",
                  ORDER_EXPERIMENT=False)
     # training another loss under the default model name: refused before training, the model untouched
-    with pytest.raises(pm.PapermillExecutionError, match=r"loss: 'cross-entropy' -> 'bpr-max'"):
-        _execute(project, "04_train_gru4rec", **smoke, LOSS="bpr-max")
+    with pytest.raises(pm.PapermillExecutionError, match=r"loss: 'bpr-max' -> 'cross-entropy'"):
+        _execute(project, "04_train_gru4rec", **smoke, LOSS="cross-entropy")
     assert (model / "weights.npz").read_bytes() == weights
     # a bad parameter stops the notebook in its first cells with one clear line
     with pytest.raises(pm.PapermillExecutionError, match=r"EPOCHS = 0: must be None or an integer >= 1"):
