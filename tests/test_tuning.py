@@ -143,8 +143,8 @@ def test_bad_budget(split, budget, match):
 
 
 def test_unknown_model_and_metric(split):
-    with pytest.raises(tuning.SearchSpaceError, match="unknown model 'sasrec'"):
-        tuning.tune("sasrec", split, "tiny-gap", n_trials=1)
+    with pytest.raises(tuning.SearchSpaceError, match="unknown model 'bert4rec'"):
+        tuning.tune("bert4rec", split, "tiny-gap", n_trials=1)
     with pytest.raises(tuning.TuningError, match="metric must be one of"):
         tuning.tune("sr", split, "tiny-gap", n_trials=1, metric="ndcg@10")
 
