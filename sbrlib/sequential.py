@@ -250,6 +250,10 @@ def findings(runs: Mapping[str, ProtocolRun], main_metric: Mapping[str, str], co
                 lines.append(f"* {label}: {name} was stopped by the time budget after "
                              f"{int(t.loc[name, 'epochs_run'])} epoch(s) (best epoch {int(t.loc[name, 'best_epoch'])}), "
                              "so it may be undertrained and these figures may understate it.")
+            capped = (t["stopped"] == "epochs") & (t["best_epoch"] == t["epochs_run"])
+            for name in t.index[capped]:
+                lines.append(f"* {label}: {name} was still improving at its last epoch "
+                             f"({int(t.loc[name, 'epochs_run'])}, the epoch cap), so more epochs may help it.")
     for label, a, b, diff in comparisons:
         sign = "higher" if diff["difference"] > 0 else "lower"
         clear = diff["lo"] > 0 or diff["hi"] < 0

@@ -270,3 +270,16 @@ def test_bootstrap_and_paired_difference_match_point_estimates(tiny_dir):
     diff = sequential.paired_difference(res["Item-kNN"], res["Pop"], "ndcg@10", n_boot=200)
     assert diff["difference"] == pytest.approx(res["Item-kNN"].metrics["ndcg@10"] - res["Pop"].metrics["ndcg@10"])
     assert diff["lo"] <= diff["difference"] <= diff["hi"] and diff["sessions"] == split["test"][USER].nunique()
+
+
+def test_findings_say_when_a_model_was_cut_short():
+    from sbrlib import sequential
+
+    t = pd.DataFrame({"recall@20": [0.3, 0.2, 0.25, 0.1], "recall@20 lo": [0.28, 0.18, 0.2, 0.08],
+                      "recall@20 hi": [0.32, 0.22, 0.3, 0.12], "predictions": [100] * 4,
+                      "best_epoch": [5, np.nan, 10, 3], "epochs_run": [8, np.nan, 10, 3],
+                      "stopped": ["patience", "", "epochs", "time budget"]}, index=["GRU4Rec", "SR", "SASRec", "X"])
+    text = sequential.findings({"temporal": sequential.ProtocolRun(t, {})}, {"temporal": "recall@20"}, [], "d", False)
+    assert "SASRec was still improving at its last epoch (10, the epoch cap)" in text
+    assert "X was stopped by the time budget after 3 epoch(s)" in text
+    assert "GRU4Rec was" not in text and "SR was" not in text
