@@ -92,10 +92,11 @@ def train_row(dataset: str, batch_size: int, epochs: int = 2, data_dir: str | No
             "peak_rss_mb": peak_rss_mb(), "train_events": len(train), "n_items": model.n_items}
 
 
-def isolated(function: str, **kwargs) -> dict:
-    """Run ``function(**kwargs)`` of this module in a fresh Python process (own peak RSS)."""
+def isolated(function: str, module: str = "bench_gru4rec", **kwargs) -> dict:
+    """Run ``function(**kwargs)`` of a benchmark module (default: this one) in a fresh Python
+    process (its own peak RSS); returns the function's JSON-able result."""
     code = (f"import sys, json; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
-            f"import bench_gru4rec as b; print('RESULT' + json.dumps(b.{function}(**json.loads(sys.argv[1]))))")
+            f"import {module} as b; print('RESULT' + json.dumps(b.{function}(**json.loads(sys.argv[1]))))")
     env = dict(os.environ, TQDM_DISABLE="1")
     out = subprocess.run([sys.executable, "-c", code, json.dumps(kwargs)], capture_output=True, text=True, env=env)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT")]

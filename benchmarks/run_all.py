@@ -96,19 +96,8 @@ def run_all_times(runs_dir: Path) -> pd.DataFrame:
 
 def sasrec_row(dataset: str, steps: int, quick: bool = False) -> dict:
     """``bench_sasrec.run`` in a fresh process (its own peak RSS); the figures of one setting."""
-    import json
-    import subprocess
-
     small = {"max_len": 16, "dim": 16, "blocks": 1, "batch_size": 32} if quick else {}
-    kwargs = {"dataset": dataset, "protocol": "loo", "steps": steps, **small}
-    code = (f"import sys, json; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
-            "import bench_sasrec as b; print('RESULT' + json.dumps(b.run(**json.loads(sys.argv[1]))))")
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(kwargs)], capture_output=True, text=True,
-                         env=dict(os.environ, TQDM_DISABLE="1"))
-    found = [line for line in out.stdout.splitlines() if line.startswith("RESULT")]
-    if out.returncode or not found:
-        raise RuntimeError(f"SASRec benchmark failed:\n{out.stderr[-3000:]}")
-    r = json.loads(found[-1][len("RESULT"):])
+    r = bench_gru4rec.isolated("run", module="bench_sasrec", dataset=dataset, protocol="loo", steps=steps, **small)
     keep = ("dataset", "train_events", "epoch_targets", "compile_seconds", "seconds_per_batch", "targets_per_second",
             "epoch_seconds", "peak_rss_mb_train")
     return {k: r[k] for k in keep}

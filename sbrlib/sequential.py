@@ -113,20 +113,21 @@ def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFra
     start = time.perf_counter()
     tuned = make(None)
     curve: list[float] = []
-    best_weights: list = [None]
-    stopped = ["epochs"]
+    best_weights = None
+    stopped = "epochs"
     config = replace(eval_config, coverage_ks=())
 
     def callback(row: dict) -> None:
+        nonlocal best_weights, stopped
         res = evaluate_positions(tuned, valid, config, positions=positions, progress=False, history=train_tr)
         curve.append(float(res.metrics[metric]))
         if int(np.argmax(curve)) == len(curve) - 1 and not refit:
-            best_weights[0] = tuned.get_weights()
+            best_weights = tuned.get_weights()
         if len(curve) - 1 - int(np.argmax(curve)) > patience:  # as GRU4Rec's and SASRec's own early stopping
-            stopped[0] = "patience"
+            stopped = "patience"
             raise _Stop
         if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            stopped[0] = "time budget"
+            stopped = "time budget"
             raise _Stop
 
     try:
@@ -135,7 +136,7 @@ def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFra
         pass
     best_epoch = int(np.argmax(curve)) + 1 if curve else 1
     tune_seconds = time.perf_counter() - start
-    if stopped[0] == "time budget":
+    if stopped == "time budget":
         log.warning("%s: stopped by the time budget (%.0f s) after epoch %d; best epoch %d — it may be undertrained",
                     type(tuned).__name__, max_seconds, len(curve), best_epoch)
     fit_seconds = 0.0
@@ -145,11 +146,11 @@ def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFra
         fit_seconds = time.perf_counter() - start
     else:
         model = tuned
-        if best_weights[0] is not None:
-            model.set_weights(best_weights[0])
-    info = {"best_epoch": best_epoch, "epochs_run": len(curve), "curve": curve, "stopped": stopped[0],
+        if best_weights is not None:
+            model.set_weights(best_weights)
+    info = {"best_epoch": best_epoch, "epochs_run": len(curve), "curve": curve, "stopped": stopped,
             "tune_seconds": tune_seconds, "fit_seconds": fit_seconds}
-    log.info("%s: best epoch %d of %d by %s (%s)", type(model).__name__, best_epoch, len(curve), metric, stopped[0])
+    log.info("%s: best epoch %d of %d by %s (%s)", type(model).__name__, best_epoch, len(curve), metric, stopped)
     return model, info
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sbrlib import __version__, paths
 from sbrlib.fileio import write_json
-from sbrlib.tuning.space import make_config
+from sbrlib.tuning.space import NEURAL, make_config
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def best_params(study_or_path: Any, model: str, metric: str = "mrr@20") -> dict[
         metric: the objective of the study.
     """
     trial = best_trial(study_or_path, model, metric)
-    if model in ("gru4rec", "sasrec"):
+    if model in NEURAL:
         data = dict(trial.user_attrs["config"])
         if "layers" in data:
             data["layers"] = tuple(data["layers"])
@@ -181,7 +181,7 @@ def best_baseline_params(split_name: str, folder: str | Path | None = None) -> d
 
     out = {}
     for model, entry in read_best(split_name, folder).items():
-        if model in ("gru4rec", "sasrec") or model not in MODEL_NAMES:
+        if model in NEURAL or model not in MODEL_NAMES:
             continue
         fields = {f.name for f in dataclasses.fields(config_class(model))}
         out[MODEL_NAMES[model]] = {k: v for k, v in entry["params"].items() if k in fields}
