@@ -245,3 +245,16 @@ def test_an_unknown_family_is_refused_by_load_model(broken):
     (broken / neural.MANIFEST).write_text(json.dumps({**manifest, "family": "transformer-xl"}))
     message = _load_error(broken, neural.load_model)
     assert "unknown model family 'transformer-xl'" in message and "gru4rec" in message
+
+
+@pytest.mark.parametrize("file", ["config.json", "provenance.json"])
+def test_the_pipelines_model_checks_name_a_damaged_file(broken, file):
+    from sbrlib import artifacts
+
+    _truncate(broken / file)
+    with pytest.raises(ModelFileError, match=rf"{file} cannot be read \(JSONDecodeError.*retrain"):
+        artifacts.check_model_target(broken, {"layers": [6]}, {"split": "s", "split_fingerprint": "abcd"})
+    if file == "provenance.json":  # notebook 05 reads it before loading the model
+        with pytest.raises(ModelFileError, match=rf"{file} cannot be read"):
+            artifacts.model_provenance(broken)
+    assert f"{file} is truncated" in _load_error(broken)
