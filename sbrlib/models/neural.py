@@ -29,7 +29,7 @@ import logging
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -334,7 +334,7 @@ class NeuralModel(SessionModel):
     def _build_functions(self) -> None:
         """(Re)create the compiled functions over ``self.net``."""
 
-    def build(self, item_index: ItemIndex) -> NeuralModel:
+    def build(self, item_index: ItemIndex) -> Self:
         """Set the item index and create a freshly initialized network and its compiled functions.
 
         ``fit`` calls it on the training items; tests and benchmarks call it to get an untrained model.
@@ -397,7 +397,7 @@ class NeuralModel(SessionModel):
                            provenance=self.provenance, titles=self.titles, class_name=type(self).__name__)
 
     @classmethod
-    def load(cls, folder: str | Path) -> NeuralModel:
+    def load(cls, folder: str | Path) -> Self:
         """Load a model written by :meth:`save` (scores identical to the saved model's).
 
         Raises:
@@ -407,7 +407,7 @@ class NeuralModel(SessionModel):
         return cls.from_saved(read_saved(folder, family=cls.family))
 
     @classmethod
-    def from_saved(cls, saved: SavedModel) -> NeuralModel:
+    def from_saved(cls, saved: SavedModel) -> Self:
         """The model held by a :class:`SavedModel` (read with weights)."""
         advice = _advice(saved.family)
         config_path = saved.folder / "config.json"
