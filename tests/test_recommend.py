@@ -385,7 +385,8 @@ def test_cli_ids_work_without_any_titles(untrained, tmp_path, split, capsys):
     item = int(split["train"][ITEM].iloc[0])
     code, out, err = _cli(capsys, "--model", "plain", "--models-dir", str(tmp_path / "m"), "--k", "2", "--ids", str(item))
     assert code == 0, err
-    assert out.startswith(f"Session: movie id {item}")
+    assert out.startswith(f"Session: movie id {item}") and len(out.strip().splitlines()) == 1 + 2 + 2
+    assert "Title" not in out  # no titles anywhere: ids only
 
 
 def test_cli_refuses_a_number_as_a_title_and_says_what_it_is_as_an_id(untrained, tiny_dir, movies, capsys):
