@@ -465,3 +465,20 @@ def test_python_dash_m_sbrlib_recommend_runs(saved, tiny_dir):
     done = subprocess.run([sys.executable, "-m", "sbrlib", "recommend", "--model", "nope", "--models-dir", str(saved),
                            "Heat"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2 and done.stderr.startswith("error: no model 'nope'")
+
+
+def test_models_do_not_import_recommend():
+    """recommend sits above the models: no model module imports it (models have no recommend method)."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "sbrlib" / "models").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n == "sbrlib.recommend" or n.startswith("sbrlib.recommend.")]
+    assert offenders == []
+    from sbrlib.models.gru4rec import GRU4Rec
+    from sbrlib.models.sasrec import SASRec
+
+    assert not hasattr(GRU4Rec, "recommend") and not hasattr(SASRec, "recommend")
