@@ -53,7 +53,7 @@ def run(dataset: str = "synthetic", protocol: str = "loo", steps: int = 200, bat
     cfg = SASRecConfig(max_len=max_len, blocks=blocks, dim=dim, batch_size=batch_size, loss=loss, jit_compile=jit)
     model = SASRec(cfg)
     t0 = time.perf_counter()
-    rows = model.build(train)
+    rows = model.prepare(train)
     build_s = time.perf_counter() - t0
     rng = np.random.default_rng(0)
     batches = epoch_batches(rows, batch_size, rng)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from sbrlib import __version__, datasets, paths
 from sbrlib.columns import ITEM, SESSION, USER
-from sbrlib.errors import DataError
+from sbrlib.errors import DataError, ModelFileError
 from sbrlib.fileio import atomic_dir, write_json
 from sbrlib.preprocess import ItemIndex, PreprocessConfig, Split, preprocess
 from sbrlib.provenance import ProvenanceError, differences, fingerprint
@@ -168,9 +168,26 @@ def prepare(dataset: str, config: PreprocessConfig = PreprocessConfig(), name: s
 
 
 def model_provenance(folder: str | Path) -> dict:
-    """What a saved model was made from: ``provenance.json`` of its folder ({} when absent)."""
+    """What a saved model was made from: ``provenance.json`` of its folder ({} when absent).
+
+    Raises:
+        ModelFileError: the file is not a JSON object (named, with what to do).
+    """
     path = Path(folder) / "provenance.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return _model_json(path) if path.is_file() else {}
+
+
+def _model_json(path: Path) -> dict:
+    """A saved model's JSON object file; ModelFileError naming it when it is damaged."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        data = exc
+    if not isinstance(data, dict):
+        detail = f"{type(data).__name__}: {data}" if isinstance(data, Exception) else "not a JSON object"
+        raise ModelFileError(f"{path} cannot be read ({detail}); retrain the model (notebooks/04_train_gru4rec with "
+                             "OVERWRITE=True, or `make run-all`) or restore the folder from a backup")
+    return data
 
 
 def check_model_target(folder: str | Path, config: dict, split: dict, overwrite: bool = False) -> None:
@@ -191,7 +208,7 @@ def check_model_target(folder: str | Path, config: dict, split: dict, overwrite:
     folder = Path(folder)
     if overwrite or not (folder / "config.json").is_file():
         return
-    old_config = json.loads((folder / "config.json").read_text())
+    old_config = _model_json(folder / "config.json")
     old_config.pop("name", None)
     diffs = differences(old_config, config)
     old_split = model_provenance(folder)

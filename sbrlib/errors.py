@@ -13,5 +13,10 @@ class DataError(UserFacingError):
     """Bad or missing input data; the message says what, where and how to fix it."""
 
 
+class ModelFileError(UserFacingError):
+    """A saved model that cannot be loaded (missing, truncated, malformed, altered or from another
+    format version); the message names the file and what to do (retrain or restore it)."""
+
+
 class DataWarning(UserWarning):
     """Data that loads but differs from the known release (counts, hashes)."""

@@ -26,6 +26,7 @@ from sbrlib.models.baselines import (
     SRConfig,
     VSKNNConfig,
 )
+from sbrlib.recommend import recommend
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def example_recommendations(model, test: pd.DataFrame, titles: pd.Series | None,
     for sid in chosen:
         items = test[test[SESSION] == sid].sort_values(TIME, kind="stable")[ITEM].to_numpy()
         prefix, truth = items[:prefix_length], items[prefix_length]
-        recs = model.recommend(prefix, k=k)
+        recs = recommend(model, prefix, k=k)
         for rank, (item, score) in enumerate(zip(recs[ITEM], recs["Score"]), start=1):
             rows.append({"session": sid, "prefix": " → ".join(name(i) for i in prefix), "rank": rank,
                          "recommended": name(item), "score": round(float(score), 3), "true next": bool(item == truth)})

@@ -12,6 +12,10 @@ index. Its output has one kind of number per column:
 
 Ties are ordered deterministically: equal scores (or, for the popularity fallback, equal
 popularity) by ascending item index, which is ascending ``ItemId`` (the index is sorted by id).
+
+Nothing is silent: item ids must be whole numbers (``1.5`` or ``"1"`` is refused, never truncated);
+ids unknown to the model are ignored with a warning; a result shorter than ``k`` (empty, when
+excluding the session's items leaves nothing the model can rank) comes with a warning saying why.
 """
 
 from __future__ import annotations
@@ -61,12 +65,15 @@ def recommend(model: SessionModel, item_ids: Iterable[int], k: int = 10, exclude
         DataFrame indexed by ``Rank`` (1 = best) with ``ItemId, Score, Popularity, Source`` (see the
         module docstring) and ``Title``/``Year``/``Genres`` when known.
     """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    ids = np.asarray(list(item_ids), dtype=np.int64)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    ids = as_item_ids(item_ids)
     known = model.item_index.contains(ids) if len(ids) else np.zeros(0, bool)
     if (~known).any():
-        warnings.warn(f"ignoring item id(s) unknown to {model.name}: {ids[~known].tolist()}", UserWarning, stacklevel=2)
+        unknown = ids[~known].tolist()
+        more = f" and {len(unknown) - 10:,} more" if len(unknown) > 10 else ""
+        warnings.warn(f"ignoring {len(unknown):,} item id(s) unknown to {model.name}: {unknown[:10]}{more}",
+                      UserWarning, stacklevel=2)
     idx = model.item_index.to_idx(ids[known])
     popularity = model.popularity()
     if len(idx):
@@ -77,6 +84,10 @@ def recommend(model: SessionModel, item_ids: Iterable[int], k: int = 10, exclude
         n = min(k, int(np.isfinite(scores).sum()))
         top = np.lexsort((np.arange(len(scores)), -scores))[:n]  # ties: lower item index first
         score, source = scores[top], "model"
+        n_seen = len(set(idx.tolist()))
+        available = len(scores) - (n_seen if exclude_seen else 0)
+        if n == 0 or n < min(k, available):
+            warnings.warn(_short_list_reason(model, n, k, n_seen, available), UserWarning, stacklevel=2)
     else:
         n = min(k, len(popularity))
         top = np.lexsort((np.arange(len(popularity)), -popularity))[:n]
@@ -85,6 +96,46 @@ def recommend(model: SessionModel, item_ids: Iterable[int], k: int = 10, exclude
                         "Popularity": popularity[top].astype(np.int64), "Source": source},
                        index=pd.RangeIndex(1, n + 1, name="Rank"))
     return add_movie_columns(out, movies, getattr(model, "titles", None))
+
+
+def as_item_ids(item_ids: Iterable) -> np.ndarray:
+    """``item_ids`` as an int64 array; anything that is not a whole number is refused.
+
+    Integers (Python or numpy) and floats with an integral value (``3.0``) are accepted;
+    ``1.5``, NaN, strings and booleans raise, so an id is never truncated or guessed.
+
+    Raises:
+        ValueError: naming the first bad values and their positions.
+    """
+    values = list(item_ids)
+    bad = []
+    for pos, value in enumerate(values):
+        if isinstance(value, (bool, np.bool_)):
+            ok = False
+        elif isinstance(value, (int, np.integer)):
+            ok = True
+        elif isinstance(value, (float, np.floating)):
+            ok = bool(np.isfinite(value)) and float(value).is_integer()
+        else:
+            ok = False
+        if not ok:
+            bad.append(f"{value!r} (position {pos + 1})")
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise ValueError(f"item ids must be whole numbers (movie ids such as 1 or 2571); got {', '.join(bad[:3])}"
+                         f"{more}: pass the ids as integers (titles: sbrlib.titles.find_titles)")
+    return np.asarray([int(v) for v in values], dtype=np.int64)
+
+
+def _short_list_reason(model: SessionModel, n: int, k: int, n_seen: int, available: int) -> str:
+    """Why :func:`recommend` returns fewer items than asked for (``available``: items left after
+    excluding the session's own)."""
+    got = "no recommendations" if n == 0 else f"only {n} recommendation(s) of the {k} asked for"
+    if available <= 0:
+        return (f"{got}: the session holds all {n_seen} items {model.name} knows and exclude_seen=True removes "
+                "them; pass exclude_seen=False (command line: --include-seen) to allow them")
+    return (f"{got}: {model.name} gives no usable (finite) score to the {available} item(s) it could recommend "
+            "after this session; try another model, or an empty session for the most popular items")
 
 
 def add_movie_columns(frame: pd.DataFrame, movies: pd.DataFrame | None = None,

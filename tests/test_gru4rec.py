@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from sbrlib import evaluation
+from sbrlib import recommend as R
 from sbrlib.columns import ITEM, SESSION, TIME, USER
 from sbrlib.models.gru4rec import (
     GRU4Rec,
@@ -15,6 +16,7 @@ from sbrlib.models.gru4rec import (
     bpr_max_loss,
     cross_entropy_loss,
 )
+from sbrlib.preprocess import ItemIndex
 
 tf = pytest.importorskip("tensorflow")
 
@@ -114,19 +116,20 @@ def test_save_load_identical_scores(trained, tmp_path):
         m.reset(2)
     items, starts = np.array([4, 9]), np.array([True, True])
     np.testing.assert_array_equal(model.step(items, starts), loaded.step(items, starts))
-    rec = loaded.recommend([3, 4], k=3)
+    rec = R.recommend(loaded, [3, 4], k=3)
     assert rec[ITEM].iloc[0] == 5 and rec["Title"].iloc[0] == "Movie 5"
+    assert loaded.provenance == model.provenance and loaded.config == model.config
     pd.testing.assert_frame_equal(model.history, loaded.history, check_dtype=False)
 
 
 def test_recommend_unknown_and_empty(trained):
     model, _ = trained
     with pytest.warns(UserWarning, match=r"unknown to GRU4Rec: \[999\]"):
-        rec = model.recommend([999, 7], k=2)
+        rec = R.recommend(model, [999, 7], k=2)
     assert rec[ITEM].iloc[0] == 8
     assert 7 not in rec[ITEM].tolist()  # seen items excluded
     assert (rec["Source"] == "model").all() and rec["Score"].notna().all()
-    popular = model.recommend([], k=3)
+    popular = R.recommend(model, [], k=3)
     top = np.argsort(-model.popularity(), kind="stable")[:3]
     assert popular[ITEM].tolist() == model.item_index.to_ids(top).tolist()
     # one kind of number per column: no popularity counts in the Score column
@@ -191,11 +194,7 @@ def test_adagrad_momentum_step_updates_touched_rows_only():
     cfg = GRU4RecConfig(**PLAIN, layers=(h,), batch_size=B, n_sample=2, learning_rate=0.1, momentum=0.5,
                         steps_per_call=1, jit_compile=False, seed=5)
     model = GRU4Rec(cfg)
-    model.item_index = __import__("sbrlib.preprocess", fromlist=["ItemIndex"]).ItemIndex(np.arange(n), np.ones(n))
-    from sbrlib.models.gru4rec import build_network
-
-    model.net = build_network(n, cfg)
-    model._build_functions()
+    model.build(ItemIndex(np.arange(n), np.ones(n)))
     before = model.get_weights()
     inputs, targets, negs = (np.array(a, np.int32) for a in ([[1, 2, 3]], [[4, 5, 6]], [[7, 8]]))
     starts, active = np.ones((1, B), bool), np.ones((1, B), bool)
@@ -242,17 +241,12 @@ def _dense_reference_step(w, acc, mom, g, lr, mu, nesterov, eps=1e-6, table=Fals
 def test_row_updates_equal_dense_rule_with_duplicates(momentum, nesterov, jit, constrained):
     """Three compiled steps whose inputs, targets and negatives repeat items equal the dense rule
     applied to the tape's (duplicate-summed) gradients; rows never used keep their weights."""
-    from sbrlib.models.gru4rec import build_network
-    from sbrlib.preprocess import ItemIndex
-
     n, h, B = 15, 4, 4
     cfg = GRU4RecConfig(**PLAIN, layers=(h,), batch_size=B, n_sample=5, learning_rate=0.1, momentum=momentum,
                         nesterov=nesterov, steps_per_call=1, jit_compile=jit, seed=7,
                         constrained_embedding=constrained, embedding_dim=0 if constrained else 3)
     model = GRU4Rec(cfg)
-    model.item_index = ItemIndex(np.arange(n), np.ones(n))
-    model.net = build_network(n, cfg)
-    model._build_functions()
+    model.build(ItemIndex(np.arange(n), np.ones(n)))
     net, variables = model.net, model.net.named_variables()
     names = list(variables)
     tables = set(net.table_names())
@@ -287,16 +281,11 @@ def test_row_updates_equal_dense_rule_with_duplicates(momentum, nesterov, jit, c
 
 def test_adam_is_dense_equivalent():
     """Adam updates every row (moments decay everywhere), as Adam on the dense gradient."""
-    from sbrlib.models.gru4rec import build_network
-    from sbrlib.preprocess import ItemIndex
-
     n, h, B, lr = 10, 3, 2, 0.01
     cfg = GRU4RecConfig(**PLAIN, layers=(h,), batch_size=B, n_sample=2, optimizer="adam", learning_rate=lr,
                         steps_per_call=1, seed=1)
     model = GRU4Rec(cfg)
-    model.item_index = ItemIndex(np.arange(n), np.ones(n))
-    model.net = build_network(n, cfg)
-    model._build_functions()
+    model.build(ItemIndex(np.arange(n), np.ones(n)))
     net, variables = model.net, model.net.named_variables()
     names = list(variables)
     w = model.get_weights()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -52,11 +53,24 @@ def saved(gru, movies, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stub(split, tmp_path_factory):
-    """A models folder with a model's config and item index but no weights (enough for the errors)."""
+    """A models folder with a saved model without weights (no TensorFlow; enough for the errors
+    raised before the model is loaded)."""
+    from sbrlib.models.neural import write_saved
+
     root = tmp_path_factory.mktemp("stub")
-    (root / MODEL).mkdir()
-    (root / MODEL / "config.json").write_text("{}")
-    preprocess.ItemIndex.from_events(split["train"]).to_frame().to_parquet(root / MODEL / "items.parquet")
+    write_saved(root / MODEL, family="gru4rec", name="GRU4Rec", config={},
+                item_index=preprocess.ItemIndex.from_events(split["train"]), weights={})
+    return root
+
+
+@pytest.fixture(scope="module")
+def untrained(split, movies, tmp_path_factory):
+    """A models folder holding an untrained (built, randomly initialized) GRU4Rec with titles: fast."""
+    from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig
+
+    root = tmp_path_factory.mktemp("untrained")
+    model = GRU4Rec(GRU4RecConfig(layers=(4,), batch_size=4, n_sample=2))
+    model.build(preprocess.ItemIndex.from_events(split["train"])).save(root / MODEL, movies=movies)
     return root
 
 
@@ -125,15 +139,68 @@ def test_k_is_capped_and_validated(split):
         R.recommend(sr, session, k=0)
 
 
-@pytest.mark.slow
-def test_recommend_gru4rec_matches_its_own_recommend(gru, split):
+def test_recommend_has_one_schema_for_every_model(split):
+    from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig
+    from sbrlib.models.sasrec import SASRec, SASRecConfig
+
+    index = preprocess.ItemIndex.from_events(split["train"])
+    models = {"Pop": Pop().fit(split["train"]), "Item-kNN": ItemKNN().fit(split["train"]),
+              "GRU4Rec": GRU4Rec(GRU4RecConfig(layers=(4,), batch_size=4, n_sample=2)).build(index),
+              "SASRec": SASRec(SASRecConfig(max_len=4, blocks=1, heads=1, dim=8, jit_compile=False)).build(index)}
     session = _session(split)
-    ours = R.recommend(gru, session, k=5)
+    for case in (session, []):
+        frames = {name: R.recommend(model, case, k=4) for name, model in models.items()}
+        schemas = {name: (list(f.columns), f.dtypes.astype(str).tolist(), f.index.name, len(f))
+                   for name, f in frames.items()}
+        assert len(set(map(str, schemas.values()))) == 1, schemas
+        assert list(frames["SASRec"].columns) == list(R.COLUMNS)
+        assert {f["Source"].iloc[0] for f in frames.values()} == {"model" if case else "popularity"}
+
+
+@pytest.mark.parametrize("bad", [[1.5], ["1"], [True], [float("nan")], [3, 2.25]])
+def test_non_integer_ids_are_refused_not_truncated(split, bad):
+    sr = SequentialRules().fit(split["train"])
+    with pytest.raises(ValueError, match=r"item ids must be whole numbers.*position"):
+        R.recommend(sr, bad, k=3)
+
+
+def test_integral_ids_of_any_type_are_accepted(split):
+    sr = SequentialRules().fit(split["train"])
+    session = _session(split)
+    as_floats = [float(i) for i in session]
+    as_numpy = np.array(session, dtype=np.int32)
+    expected = R.recommend(sr, session, k=3)[ITEM].tolist()
+    assert R.recommend(sr, as_floats, k=3)[ITEM].tolist() == R.recommend(sr, as_numpy, k=3)[ITEM].tolist() == expected
+
+
+def test_an_empty_result_says_why(split):
+    sr = SequentialRules().fit(split["train"])
+    everything = sr.item_index.ids.tolist()
+    with pytest.warns(UserWarning, match=r"no recommendations: the session holds all \d+ items SR knows.*"
+                                         r"exclude_seen=False"):
+        recs = R.recommend(sr, everything, k=5)
+    assert recs.empty and list(recs.columns) == list(R.COLUMNS)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        theirs = gru.recommend(session, k=5)
-    assert ours[ITEM].tolist() == theirs[ITEM].tolist()
-    assert np.allclose(ours["Score"].to_numpy(), theirs["Score"].to_numpy(), atol=1e-5)
+        warnings.simplefilter("error")  # allowing seen items: a full list and no warning
+        assert len(R.recommend(sr, everything, k=5, exclude_seen=False)) == 5
+
+
+def test_a_model_without_usable_scores_says_so(split):
+    class NoScores(SequentialRules):
+        def step(self, items, starts, users=None, active=None):
+            return np.full((len(items), self.n_items), np.nan)
+
+    model = NoScores().fit(split["train"])
+    with pytest.warns(UserWarning, match="no usable"):
+        assert R.recommend(model, _session(split), k=3).empty
+
+
+def test_many_unknown_ids_are_summarized_in_the_warning(split):
+    sr = SequentialRules().fit(split["train"])
+    with pytest.warns(UserWarning) as caught:
+        R.recommend(sr, list(range(10**6, 10**6 + 500)), k=2)
+    message = str(caught[0].message)
+    assert "ignoring 500 item id(s)" in message and "and 490 more" in message and len(message) < 300
 
 
 def test_side_by_side_and_growth(split, movies):
@@ -298,6 +365,94 @@ def test_models_are_found_in_the_newest_run_first(stub, tmp_path, monkeypatch, c
     assert code == 2 and f"available: other, {MODEL}" in err and "outputs/latest/models" in err
 
 
+def test_cli_ids_are_movie_ids(untrained, tiny_dir, movies, capsys):
+    first, second = movies[ITEM].iloc[0], movies[ITEM].iloc[1]
+    code, out, err = _cli(capsys, "--model", MODEL, "--models-dir", str(untrained), "--data-dir", str(tiny_dir),
+                          "--k", "2", "--ids", str(first), str(second))
+    titles = movies.set_index(ITEM)["Title"]
+    assert code == 0, err
+    assert out.splitlines()[0] == f"Session: {titles[first]} -> {titles[second]}"
+    assert len(out.strip().splitlines()) == 1 + 2 + 2
+
+
+def test_cli_ids_work_without_any_titles(untrained, tmp_path, split, capsys):
+    model = Path(shutil.copytree(untrained / MODEL, tmp_path / "m" / "plain"))
+    from sbrlib.models.gru4rec import GRU4Rec
+
+    loaded = GRU4Rec.load(model)
+    loaded.titles = None
+    loaded.save(model)  # the same model without titles
+    item = int(split["train"][ITEM].iloc[0])
+    code, out, err = _cli(capsys, "--model", "plain", "--models-dir", str(tmp_path / "m"), "--k", "2", "--ids", str(item))
+    assert code == 0, err
+    assert out.startswith(f"Session: movie id {item}") and len(out.strip().splitlines()) == 1 + 2 + 2
+    assert "Title" not in out  # no titles anywhere: ids only
+
+
+def test_cli_refuses_a_number_as_a_title_and_says_what_it_is_as_an_id(untrained, tiny_dir, movies, capsys):
+    first = int(movies[ITEM].iloc[0])
+    code, out, err = _cli(capsys, "--model", MODEL, "--models-dir", str(untrained), "--data-dir", str(tiny_dir),
+                          str(first))
+    title = movies.set_index(ITEM)["Title"][first]
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"'{first}' is a number, not a title: pass --ids" in err and f"with --ids, {first} is {title}" in err
+
+
+@pytest.mark.parametrize("bad", ["1.5", "1e3", "one", "0x10"])
+def test_cli_refuses_ids_that_are_not_whole_numbers(untrained, bad, capsys):
+    code, out, err = _cli(capsys, "--model", MODEL, "--models-dir", str(untrained), "--ids", "1", bad)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"--ids: '{bad}' is not a whole number" in err
+
+
+def test_cli_unknown_ids_are_noted_and_popularity_fills_in(untrained, tiny_dir, capsys):
+    code, out, err = _cli(capsys, "--model", MODEL, "--models-dir", str(untrained), "--data-dir", str(tiny_dir),
+                          "--k", "2", "--ids", "999999")
+    assert code == 0, err
+    assert "1 of the session's movies are not in" in err and "movie id 999999" in err
+    assert "the most popular movies instead" in out
+
+
+def test_cli_empty_result_says_why_and_long_sessions_are_summarized(untrained, tiny_dir, split, capsys):
+    every = [str(i) for i in np.unique(split["train"][ITEM])]
+    code, out, err = _cli(capsys, "--model", MODEL, "--models-dir", str(untrained), "--data-dir", str(tiny_dir),
+                          "--ids", *every)
+    assert code == 0, err
+    session, verdict = out.strip().splitlines()
+    assert f"... ({len(every) - 6} more) ..." in session and f"[{len(every)} titles]" in session
+    assert session.count(" -> ") == 6
+    assert verdict.startswith("No recommendations: the session holds all") and "--include-seen" in verdict
+
+
+def test_cli_notes_about_many_titles_are_summarized(untrained, tiny_dir, movies, capsys):
+    queries = ["Synthetic Movie"] * 12  # each matches several titles equally well: one note each
+    code, out, err = _cli(capsys, "--model", MODEL, "--models-dir", str(untrained), "--data-dir", str(tiny_dir),
+                          "--k", "1", "--include-seen", *queries)
+    assert code == 0, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 4 and lines[-1].startswith("note: 9 more titles matched several movies")
+    assert "[12 titles]" in out.splitlines()[0]
+
+
+def test_cli_names_a_damaged_model_file(untrained, tiny_dir, movies, tmp_path, capsys):
+    root = tmp_path / "models"
+    shutil.copytree(untrained / MODEL, root / MODEL)
+    weights = root / MODEL / "weights.npz"
+    weights.write_bytes(weights.read_bytes()[:100])
+    code, out, err = _cli(capsys, "--model", MODEL, "--models-dir", str(root), "--data-dir", str(tiny_dir),
+                          "--ids", str(movies[ITEM].iloc[0]))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"error: {weights} is truncated") and "retrain" in err
+
+
+def test_cli_refuses_a_model_in_the_old_format(untrained, tmp_path, capsys):
+    root = tmp_path / "models"
+    shutil.copytree(untrained / MODEL, root / MODEL)
+    (root / MODEL / "model.json").unlink()
+    code, _, err = _cli(capsys, "--model", MODEL, "--models-dir", str(root), "--ids", "1")
+    assert code == 2 and "older sbrlib" in err and "retrain" in err and err.count("\n") == 1
+
+
 def test_guess_dataset_from_model_name():
     assert guess_dataset("synthetic-tiny-gap-gru4rec") == "synthetic-tiny"
     assert guess_dataset("synthetic-gap-gru4rec") == "synthetic"
@@ -310,3 +465,20 @@ def test_python_dash_m_sbrlib_recommend_runs(saved, tiny_dir):
     done = subprocess.run([sys.executable, "-m", "sbrlib", "recommend", "--model", "nope", "--models-dir", str(saved),
                            "Heat"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2 and done.stderr.startswith("error: no model 'nope'")
+
+
+def test_models_do_not_import_recommend():
+    """recommend sits above the models: no model module imports it (models have no recommend method)."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "sbrlib" / "models").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n == "sbrlib.recommend" or n.startswith("sbrlib.recommend.")]
+    assert offenders == []
+    from sbrlib.models.gru4rec import GRU4Rec
+    from sbrlib.models.sasrec import SASRec
+
+    assert not hasattr(GRU4Rec, "recommend") and not hasattr(SASRec, "recommend")

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 
 from sbrlib import evaluation
+from sbrlib import recommend as R
 from sbrlib.columns import ITEM, SESSION, TIME, USER
+from sbrlib.errors import ModelFileError
 from sbrlib.models.sasrec import SASRec, SASRecConfig
 from sbrlib.models.sasrec import network as N
 from sbrlib.models.sasrec.sequences import epoch_batches, length_buckets, training_rows
@@ -30,11 +32,7 @@ def rule_sessions(n_sessions: int, n_items: int = 30, max_length: int = 12, seed
 def untrained(n_items: int = 20, **overrides) -> SASRec:
     cfg = SASRecConfig(**{"max_len": 8, "blocks": 2, "heads": 2, "dim": 16, "dropout": 0.2, "seed": 1,
                           "jit_compile": False, **overrides})
-    model = SASRec(cfg)
-    model.item_index = ItemIndex(np.arange(n_items), np.arange(1, n_items + 1))
-    model.net = N.build_network(n_items, cfg)
-    model._build_functions()
-    return model
+    return SASRec(cfg).build(ItemIndex(np.arange(n_items), np.arange(1, n_items + 1)))
 
 
 def test_causal_masking():
@@ -175,18 +173,19 @@ def test_save_load_identical_scores(trained, tmp_path):
     np.testing.assert_array_equal(a, loaded.step(np.array([4, 9]), np.array([True, True])))
     assert loaded.config == model.config
     pd.testing.assert_frame_equal(model.history, loaded.history, check_dtype=False)
-    with pytest.raises(FileNotFoundError, match="no saved SASRec"):
+    assert loaded.provenance == model.provenance
+    with pytest.raises(ModelFileError, match="no such model folder"):
         SASRec.load(tmp_path / "nothing")
 
 
 def test_recommend(trained):
     model, _ = trained
-    rec = model.recommend([3, 4], k=3)
-    assert rec[ITEM].iloc[0] == 5
-    with pytest.warns(UserWarning, match="unknown to the model: \\[999\\]"):
-        rec = model.recommend([999, 7], k=2)
+    rec = R.recommend(model, [3, 4], k=3)
+    assert rec[ITEM].iloc[0] == 5 and list(rec.columns) == list(R.COLUMNS)
+    with pytest.warns(UserWarning, match="unknown to SASRec: \\[999\\]"):
+        rec = R.recommend(model, [999, 7], k=2)
     assert rec[ITEM].iloc[0] == 8 and 7 not in rec[ITEM].tolist()
-    popular = model.recommend([], k=3)
+    popular = R.recommend(model, [], k=3)
     top = np.argsort(-model.popularity(), kind="stable")[:3]
     assert popular[ITEM].tolist() == model.item_index.to_ids(top).tolist()
 

@@ -1,13 +1,12 @@
-"""The GRU4Rec model: training loop, evaluator interface, warm starts, recommend, save/load."""
+"""The GRU4Rec model: training loop, evaluator interface, warm starts (weights and save/load:
+:class:`~sbrlib.models.neural.NeuralModel`)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,27 +22,31 @@ from sbrlib.batching import (
     shrink_schedule,
 )
 from sbrlib.columns import ITEM, SESSION, TIME, USER
-from sbrlib.fileio import atomic_dir, write_json
-from sbrlib.models.base import SessionModel
 from sbrlib.models.gru4rec.config import GRU4RecConfig
 from sbrlib.models.gru4rec.network import build_network
 from sbrlib.models.gru4rec.optim import Optimizer
 from sbrlib.models.gru4rec.sampler import NegativeSampler
 from sbrlib.models.gru4rec.scoring import make_score_functions
 from sbrlib.models.gru4rec.train import make_train_chunk
+from sbrlib.models.neural import NeuralModel
 from sbrlib.preprocess import ItemIndex
 from sbrlib.provenance import training_provenance
 
 log = logging.getLogger(__name__)
 
 
-class GRU4Rec(SessionModel):
-    """GRU4Rec recommender: ``fit(train, valid)``, evaluation ``step``, ``recommend``, ``save``/``load``.
+class GRU4Rec(NeuralModel):
+    """GRU4Rec recommender: ``fit(train, valid)``, evaluation ``step``, ``build``, ``save``/``load``.
+
+    Recommendations for a session: :func:`sbrlib.recommend.recommend` (the same for every model).
 
     Args:
         config: hyperparameters.
         name: display name (default ``"GRU4Rec"``).
     """
+
+    family = "gru4rec"
+    config_class = GRU4RecConfig
 
     def __init__(self, config: GRU4RecConfig = GRU4RecConfig(), name: str = "GRU4Rec") -> None:
         self.config = config
@@ -81,10 +84,8 @@ class GRU4Rec(SessionModel):
         cfg = self.config
         self.provenance = training_provenance(train, cfg.to_dict())
         events = contiguous_sessions(train)
-        self.item_index = ItemIndex.from_events(events)
+        self.build(ItemIndex.from_events(events))
         item_idx = self.item_index.to_idx(events[ITEM].to_numpy())
-        self.net = build_network(len(self.item_index), cfg)
-        self._build_functions()
         sampler = NegativeSampler(self.item_index.support, cfg.sample_alpha, max(cfg.n_sample, 1),
                                   cfg.sample_cache_size, cfg.seed)
         schedule = schedule_from_frame(events, item_idx, cfg.batch_size)
@@ -181,6 +182,9 @@ class GRU4Rec(SessionModel):
             negatives = np.concatenate([negatives, np.zeros((pad, negatives.shape[1]), np.int32)])
         return tf.constant(negatives)
 
+    def _make_network(self, n_items: int):
+        return build_network(n_items, self.config)
+
     def _build_functions(self) -> None:
         cfg, net = self.config, self.net
         variables = net.named_variables()
@@ -193,17 +197,6 @@ class GRU4Rec(SessionModel):
         self._score_step = functions["score_step"]
         self._score_rows = functions["score_rows"]
         self._run_sequence = functions["run_sequence"]
-
-    # ------------------------------------------------------------------ weights
-
-    def get_weights(self) -> dict[str, np.ndarray]:
-        """Copy of all weights by name."""
-        return {k: np.array(v.numpy()) for k, v in self.net.named_variables().items()}
-
-    def set_weights(self, weights: dict[str, np.ndarray]) -> None:
-        """Assign weights by name (from :meth:`get_weights`)."""
-        for key, var in self.net.named_variables().items():
-            var.assign(weights[key])
 
     # ------------------------------------------------------------------ inference (evaluator interface)
 
@@ -288,63 +281,6 @@ class GRU4Rec(SessionModel):
         self._user_ids = sch.session_order[order].astype(np.int64)
         self._user_states = [s[order] for s in states]
         return self
-
-    # ------------------------------------------------------------------ recommend / save / load
-
-    def recommend(self, item_ids, k: int = 10, exclude_seen: bool = True,
-                  movies: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Top-``k`` next items for a session given as original item ids (oldest first).
-
-        The same as :func:`sbrlib.recommend.recommend` for every model: unknown ids are ignored
-        with a warning; ``Score`` holds model scores only (NaN for the popularity fallback of an
-        empty or all-unknown session), ``Popularity`` the training counts and ``Source`` says
-        which one ranked the list (``"model"`` or ``"popularity"``); ties by item index.
-
-        Returns:
-            DataFrame ``ItemId, Score, Popularity, Source`` (and ``Title`` when titles are known), best first.
-        """
-        from sbrlib.recommend import recommend
-
-        return recommend(self, item_ids, k, exclude_seen, movies)
-
-    def save(self, folder: str | Path, movies: pd.DataFrame | None = None) -> Path:
-        """Write config, item index, weights, history (and titles) to ``folder`` atomically."""
-        folder = Path(folder)
-        if movies is not None:
-            self.titles = movies.set_index(ITEM)["Title"]
-        with atomic_dir(folder) as tmp:
-            (tmp / "config.json").write_text(json.dumps({"name": self.name, **self.config.to_dict()}, indent=2))
-            self.item_index.to_frame().to_parquet(tmp / "items.parquet", index=False)
-            np.savez(tmp / "weights.npz", **self.get_weights())
-            self.history.to_csv(tmp / "history.csv", index=False)
-            write_json(tmp / "provenance.json", self.provenance)
-            if self.titles is not None:
-                self.titles.rename("Title").reset_index().to_parquet(tmp / "titles.parquet", index=False)
-        return folder
-
-    @classmethod
-    def load(cls, folder: str | Path) -> GRU4Rec:
-        """Inverse of :meth:`save`."""
-        folder = Path(folder)
-        if not (folder / "config.json").is_file():
-            raise FileNotFoundError(f"{folder} holds no saved GRU4Rec model (config.json missing); train it with "
-                                    "notebooks/04_train_gru4rec first")
-        data = json.loads((folder / "config.json").read_text())
-        name = data.pop("name", "GRU4Rec")
-        data["layers"] = tuple(data["layers"])
-        model = cls(GRU4RecConfig(**data), name=name)
-        model.item_index = ItemIndex.from_frame(pd.read_parquet(folder / "items.parquet"))
-        model.net = build_network(len(model.item_index), model.config)
-        model._build_functions()
-        with np.load(folder / "weights.npz") as weights:
-            model.set_weights({k: weights[k] for k in weights.files})
-        if (folder / "history.csv").is_file() and (folder / "history.csv").stat().st_size > 1:
-            model.history = pd.read_csv(folder / "history.csv")
-        if (folder / "provenance.json").is_file():
-            model.provenance = json.loads((folder / "provenance.json").read_text())
-        if (folder / "titles.parquet").is_file():
-            model.titles = pd.read_parquet(folder / "titles.parquet").set_index(ITEM)["Title"]
-        return model
 
 
 def _chunk(schedule, start: int, size: int) -> tuple[np.ndarray, ...]:

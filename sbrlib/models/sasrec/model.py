@@ -1,14 +1,12 @@
-"""The SASRec recommender: ``fit``, the evaluator's ``reset``/``step``, ``recommend``, ``save``/``load``."""
+"""The SASRec recommender: ``fit``, the evaluator's ``reset``/``step`` (weights and save/load:
+:class:`~sbrlib.models.neural.NeuralModel`)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
-import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,15 +14,12 @@ import pandas as pd
 from sbrlib._tf import HAS_GPU, tf
 from sbrlib.batching import contiguous_sessions
 from sbrlib.columns import ITEM, SESSION
-from sbrlib.fileio import atomic_dir, write_json
-from sbrlib.models.base import SessionModel
+from sbrlib.models.neural import NeuralModel
 from sbrlib.models.sasrec import network as N
 from sbrlib.models.sasrec.config import SASRecConfig
 from sbrlib.models.sasrec.sequences import (
     TrainingRows,
-    bucket_of,
     epoch_batches,
-    length_buckets,
     take_batch,
     training_rows,
 )
@@ -34,7 +29,7 @@ from sbrlib.provenance import training_provenance
 log = logging.getLogger(__name__)
 
 
-class SASRec(SessionModel):
+class SASRec(NeuralModel):
     """Self-attentive sequential recommendation (Kang & McAuley, ICDM 2018).
 
     Training: every training session becomes left-padded rows of up to ``max_len`` next-item pairs
@@ -46,7 +41,12 @@ class SASRec(SessionModel):
     Args:
         config: hyperparameters.
         name: display name (default ``"SASRec"``).
+
+    Recommendations for a session: :func:`sbrlib.recommend.recommend` (the same for every model).
     """
+
+    family = "sasrec"
+    config_class = SASRecConfig
 
     def __init__(self, config: SASRecConfig = SASRecConfig(), name: str = "SASRec") -> None:
         self.config = config
@@ -54,7 +54,7 @@ class SASRec(SessionModel):
         self.net: N.SASRecNet | None = None
         self.history = pd.DataFrame()
         self.provenance: dict = {}
-        self._buckets = length_buckets(config.max_len)
+        self.titles: pd.Series | None = None
 
     # ------------------------------------------------------------------ training
 
@@ -78,7 +78,7 @@ class SASRec(SessionModel):
         from tqdm.auto import tqdm
 
         cfg = self.config
-        rows = self.build(train)
+        rows = self.prepare(train)
         rng = np.random.default_rng(cfg.seed)
         history, best, best_weights, waited, step = [], -np.inf, None, 0, 0
         for epoch in range(1, cfg.epochs + 1):
@@ -123,24 +123,21 @@ class SASRec(SessionModel):
             self.set_weights(best_weights)
         return self
 
-    def build(self, train: pd.DataFrame) -> TrainingRows:
-        """Item index, fresh network and compiled functions for ``train``; returns its training rows.
+    def prepare(self, train: pd.DataFrame) -> TrainingRows:
+        """Provenance, item index, fresh network and compiled functions for ``train`` (through
+        :meth:`build`); returns its training rows.
 
         (:meth:`fit` calls it; benchmarks call it and then :meth:`train_batch` directly.)
         """
         cfg = self.config
         self.provenance = training_provenance(train, cfg.to_dict())
         events = contiguous_sessions(train)
-        self.item_index = ItemIndex.from_events(events)
-        idx = self.item_index.to_idx(events[ITEM].to_numpy())
+        item_index = ItemIndex.from_events(events)
+        idx = item_index.to_idx(events[ITEM].to_numpy())
         rows = training_rows(events[SESSION].to_numpy(), idx, cfg.max_len, cfg.long_sequences)
         if rows.n_targets == 0:
             raise ValueError("SASRec.fit: no session with at least 2 events in the training data")
-        self.net = N.build_network(len(self.item_index), cfg)
-        self._build_functions()
-        self._p_sample = None
-        if cfg.loss == "sampled-softmax":
-            self._p_sample = np.exp(N.sampling_log_probs(self.item_index.support, cfg.sample_alpha))
+        self.build(item_index)
         return rows
 
     def train_batch(self, inputs: np.ndarray, targets: np.ndarray, step: int,
@@ -178,8 +175,14 @@ class SASRec(SessionModel):
         keep = {"recall@10", "ndcg@10", "recall@20", "mrr@20", cfg.validation_metric}
         return {k: float(res.metrics[k]) for k in sorted(keep)}
 
+    def _make_network(self, n_items: int) -> N.SASRecNet:
+        return N.build_network(n_items, self.config)
+
     def _build_functions(self) -> None:
         cfg, net = self.config, self.net
+        self._p_sample = None  # sampling probabilities of the negatives of sampled-softmax
+        if cfg.loss == "sampled-softmax":
+            self._p_sample = np.exp(N.sampling_log_probs(self.item_index.support, cfg.sample_alpha))
         variables = list(net.named_variables().values())
         tf_vars = [v.value for v in variables]
         m_slots = [tf.Variable(tf.zeros_like(v), trainable=False) for v in tf_vars]
@@ -231,17 +234,6 @@ class SASRec(SessionModel):
         self._score_last = tf.function(score_last, jit_compile=jit, reduce_retracing=True)
         self._score_incremental = tf.function(score_incremental, jit_compile=jit, reduce_retracing=True)
         self._score_all = tf.function(score_all)
-
-    # ------------------------------------------------------------------ weights
-
-    def get_weights(self) -> dict[str, np.ndarray]:
-        """Copy of all weights by name."""
-        return {k: np.array(v.numpy()) for k, v in self.net.named_variables().items()}
-
-    def set_weights(self, weights: dict[str, np.ndarray]) -> None:
-        """Assign weights by name (from :meth:`get_weights`)."""
-        for key, var in self.net.named_variables().items():
-            var.assign(weights[key])
 
     # ------------------------------------------------------------------ scoring
 
@@ -302,65 +294,3 @@ class SASRec(SessionModel):
             window[: len(rows)] = buf[rows]
             scores[rows] = self._score_last(tf.constant(window)).numpy()[: len(rows)]
         return scores
-
-    # ------------------------------------------------------------------ recommend / save / load
-
-    def recommend(self, item_ids, k: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
-        """Top-``k`` next items for a session given as original item ids (oldest first).
-
-        Unknown ids are ignored with a warning; an empty session gets the most popular items.
-        Equal scores are ordered by item index (deterministic).
-
-        Returns:
-            DataFrame ``ItemId, Score``, best first.
-        """
-        ids = np.asarray(list(item_ids), dtype=np.int64)
-        known = self.item_index.contains(ids) if len(ids) else np.zeros(0, bool)
-        if (~known).any():
-            warnings.warn(f"ignoring item ids unknown to the model: {ids[~known].tolist()}", UserWarning, stacklevel=2)
-        idx = self.item_index.to_idx(ids[known])
-        if len(idx) == 0:
-            scores = self.popularity().astype(np.float32)
-        else:
-            window = idx[-self.config.max_len:]
-            T = self._buckets[int(bucket_of(np.array([len(window)]), self._buckets)[0])]
-            row = np.zeros((1, T), np.int32)
-            row[0, T - len(window):] = window + 1
-            scores = self._score_last(tf.constant(row)).numpy()[0].copy()
-            if exclude_seen:
-                scores[idx] = -np.inf
-        k = min(k, int(np.isfinite(scores).sum()))
-        top = np.lexsort((np.arange(len(scores)), -scores))[:k]
-        return pd.DataFrame({ITEM: self.item_index.to_ids(top), "Score": scores[top]})
-
-    def save(self, folder: str | Path) -> Path:
-        """Write config, item index, weights, training history and provenance to ``folder`` atomically."""
-        folder = Path(folder)
-        with atomic_dir(folder) as tmp:
-            (tmp / "config.json").write_text(json.dumps({"name": self.name, **self.config.to_dict()}, indent=2))
-            self.item_index.to_frame().to_parquet(tmp / "items.parquet", index=False)
-            np.savez(tmp / "weights.npz", **self.get_weights())
-            self.history.to_csv(tmp / "history.csv", index=False)
-            write_json(tmp / "provenance.json", self.provenance)
-        return folder
-
-    @classmethod
-    def load(cls, folder: str | Path) -> SASRec:
-        """Inverse of :meth:`save`."""
-        folder = Path(folder)
-        if not (folder / "config.json").is_file():
-            raise FileNotFoundError(f"{folder} holds no saved SASRec model (config.json missing); "
-                                    "train one with SASRec(...).fit(train) and .save(folder) first")
-        data = json.loads((folder / "config.json").read_text())
-        name = data.pop("name", "SASRec")
-        model = cls(SASRecConfig(**data), name=name)
-        model.item_index = ItemIndex.from_frame(pd.read_parquet(folder / "items.parquet"))
-        model.net = N.build_network(len(model.item_index), model.config)
-        model._build_functions()
-        with np.load(folder / "weights.npz") as weights:
-            model.set_weights({k: weights[k] for k in weights.files})
-        if (folder / "history.csv").is_file() and (folder / "history.csv").stat().st_size > 1:
-            model.history = pd.read_csv(folder / "history.csv")
-        if (folder / "provenance.json").is_file():
-            model.provenance = json.loads((folder / "provenance.json").read_text())
-        return model
