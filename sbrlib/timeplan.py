@@ -312,7 +312,8 @@ def estimate(todo: list[tuple[Path, dict[str, Any]]], dataset: str, profile: str
                 source += f", scaled x{factor:.2f} for {events:,} events"
             return TimePlan(out, source, events, None, profile, tuple(notes))
     if calibration is None:
-        calibration = calibrate(outputs) if measure else Calibration(REFERENCE_GFLOPS)
+        needed = measure and any(nb.stem in REFERENCES for nb, _ in todo)
+        calibration = calibrate(outputs) if needed else Calibration(REFERENCE_GFLOPS)
     from sbrlib.run import declared_parameters
 
     out = {nb.stem: (None if events is None else
