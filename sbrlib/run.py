@@ -29,13 +29,17 @@ fresh run folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -282,6 +286,29 @@ def error_text(ename: str, evalue: str) -> str:
     return f"{ename}: " + "\n    ".join(line.rstrip() for line in lines)
 
 
+@contextlib.contextmanager
+def _kernels_die_first_on_ctrl_c() -> Iterator[None]:
+    """While a notebook runs, Ctrl-C kills its kernel before anything else happens.
+
+    The kernel runs in its own session (the terminal's Ctrl-C does not reach it); stopped politely
+    after the driver's sockets are gone, it prints ZMQ tracebacks to the terminal. Killed first,
+    it has nothing left to say. Only in the main thread (where signal handlers live).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum, frame):
+        _stop_kernels()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _stop_kernels() -> None:
     """Kill the kernels (child processes) left by an interrupted papermill run, without a word."""
     try:
@@ -388,9 +415,10 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
             t0 = time.perf_counter()
             status = "failed"
             try:
-                pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent), kernel_name="python3",
-                                    progress_bar=sys.stderr.isatty(), log_output=False,
-                                    extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel chatter
+                with _kernels_die_first_on_ctrl_c():
+                    pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent),
+                                        kernel_name="python3", progress_bar=sys.stderr.isatty(), log_output=False,
+                                        extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel chatter
                 status = "ok"
             except pm.PapermillExecutionError as exc:
                 raise RunError(f"*** FAILED: {nb.name}: {error_text(exc.ename, exc.evalue)}\n"
@@ -453,11 +481,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--session-mode", default="gap")
     parser.add_argument("--data-dir", default=os.environ.get("SBR_DATA_DIR", ""))
     parser.add_argument("--from", dest="start", default="", help="resume from this notebook number (e.g. 04)")
+    parser.add_argument("--source", default=None, help=argparse.SUPPRESS)  # another notebooks/params tree (tests)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("papermill").setLevel(logging.ERROR)  # no 'Black is not installed' etc.
     try:
-        run_dir = run(args.dataset, args.profile, args.session_mode, args.data_dir, args.start or None)
+        run_dir = run(args.dataset, args.profile, args.session_mode, args.data_dir, args.start or None,
+                      source=Path(args.source) if args.source else None)
         summary(run_dir)
         _print_warnings(run_dir)
     except RunInterrupted as exc:
@@ -470,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 1 if str(exc).startswith("***") else 2
     except KeyboardInterrupt:  # before or after the notebooks (the plan, the summary)
-        print("*** interrupted", file=sys.stderr, flush=True)
+        print("*** interrupted (no notebook was running)", file=sys.stderr, flush=True)
         _silence_stderr()
         return 130
     return 0

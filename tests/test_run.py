@@ -371,3 +371,49 @@ def test_run_records_estimates_warnings_and_shows_a_whole_error(tmp_path, monkey
     run._print_warnings(err.value.run_dir)
     shown = capsys.readouterr().err
     assert "00_what_went_wrong: DataWarning (x2): ratings.dat: 99 ratings, the release has 100" in shown
+
+
+@pytest.mark.slow
+def test_ctrl_c_prints_only_the_resume_hint_and_leaves_no_kernel(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    src = tmp_path / "src"
+    (src / "notebooks").mkdir(parents=True)
+    (src / "params").mkdir()
+    (src / "params" / "p.yaml").write_text("{}\n")
+    _tiny_notebook(src / "notebooks" / "00_what_went_wrong.ipynb", "print('quick')")
+    _tiny_notebook(src / "notebooks" / "01_eda.ipynb", "import time\nfor _ in range(120):\n    time.sleep(0.5)")
+    driver = tmp_path / "drive.py"
+    driver.write_text(
+        "import sys\nfrom sbrlib import checks, run\n"
+        "spec = {'DATASET': checks.text(), 'DATA_DIR': checks.text(), 'FAIL': checks.boolean()}\n"
+        "run.SPECS = {'00_what_went_wrong': spec, '01_eda': spec}\n"
+        f"sys.exit(run.main(['--dataset', 'synthetic-tiny', '--profile', 'p', '--source', {str(src)!r}]))\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SBR_PROJECT_DIR": str(tmp_path / "project")}
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    with out.open("w") as o, err.open("w") as e:  # its own process group, like a terminal's foreground job
+        proc = subprocess.Popen([sys.executable, str(driver)], stdout=o, stderr=e, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "=== 01_eda" not in out.read_text() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        time.sleep(3)  # the kernel of 01 is busy now
+        kernels = [p for p in psutil.Process(proc.pid).children(recursive=True)]
+        assert kernels, "01's kernel should be running"
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        assert proc.wait(timeout=60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    lines = err.read_text().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("*** interrupted in 01_eda.ipynb") and "FROM=01" in lines[0], lines
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in kernels)
+    (run_json,) = (tmp_path / "project" / "outputs" / "runs").glob("*/run.json")
+    record = json.loads(run_json.read_text())
+    assert record["status"] == "interrupted" and record["notebooks"]["01_eda"]["status"] == "interrupted"
+    assert not (tmp_path / "project" / "outputs" / "latest").exists()
