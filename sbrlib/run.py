@@ -457,14 +457,42 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
     return run_dir
 
 
+def format_times(record: dict) -> str:
+    """Seconds per notebook against the time plan's estimate, as printed at the end of a run."""
+    from sbrlib.timeplan import minutes
+
+    rows = [(stem, entry.get("estimate_s"), entry.get("seconds"), entry.get("status"))
+            for stem, entry in record.get("notebooks", {}).items()]
+    if not rows:
+        return ""
+    source = record.get("estimate", {}).get("source", "?")
+    lines = [f"time per notebook: actual against estimate ({source})"]
+    for stem, estimate, actual, status in rows:
+        ratio = f"  x{actual / estimate:.2f}" if estimate and actual is not None else ""
+        flag = "" if status == "ok" else f"  ({status})"
+        lines.append(f"  {stem:<24} {minutes(actual):>10}  estimate {minutes(estimate):>10}{ratio}{flag}")
+    actual = sum(r[2] or 0.0 for r in rows)
+    estimates = [r[1] for r in rows]
+    total_estimate = None if any(e is None for e in estimates) else sum(estimates)
+    lines.append(f"  {'total':<24} {minutes(actual):>10}  estimate {minutes(total_estimate):>10}")
+    return "\n".join(lines)
+
+
 def summary(run_dir: Path) -> None:
-    """Print the results tables of a run and build its HTML report when the reporter is available."""
+    """Print the results tables of a run, its time against the plan, and build its HTML report when the
+    reporter is available."""
     import pandas as pd
 
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.precision", 4):
         for path in sorted((run_dir / "results").glob("*/metrics.csv")):
             print(f"\n=== {path.parent.name}: {path}")
             print(pd.read_csv(path, index_col=0).to_string())
+    try:
+        times = format_times(json.loads((run_dir / "run.json").read_text()))
+    except (OSError, ValueError):
+        times = ""
+    if times:
+        print("\n" + times)
     try:
         from sbrlib import report
     except ImportError:

@@ -417,3 +417,40 @@ def test_ctrl_c_prints_only_the_resume_hint_and_leaves_no_kernel(tmp_path):
     record = json.loads(run_json.read_text())
     assert record["status"] == "interrupted" and record["notebooks"]["01_eda"]["status"] == "interrupted"
     assert not (tmp_path / "project" / "outputs" / "latest").exists()
+
+
+def test_pointers_are_replaced_atomically_and_only_dropped_by_their_own_run(tmp_path):
+    outputs = tmp_path / "outputs"
+    a, b = outputs / "runs" / "a", outputs / "runs" / "b"
+    a.mkdir(parents=True)
+    b.mkdir()
+    run.set_pointer(outputs, "latest", a)
+    run.set_pointer(outputs, "latest", b)
+    assert os.readlink(outputs / "latest") == "runs/b"  # relative: the outputs folder can move
+    assert sorted(p.name for p in outputs.iterdir()) == ["latest", "runs"]  # no temporary left
+    run.drop_pointer(outputs, "latest", a)  # another run's pointer stays
+    assert (outputs / "latest").resolve() == b.resolve()
+    run.drop_pointer(outputs, "latest", b)
+    assert not (outputs / "latest").is_symlink()
+    run.drop_pointer(outputs, "current", b)  # nothing to drop: no error
+
+
+def test_report_and_summary_find_the_last_completed_run(tmp_path):
+    from sbrlib import report
+
+    done = _fake_run(tmp_path / "outputs", "20260101-000000", {"01_eda": 5.0})
+    failed = _fake_run(tmp_path / "outputs", "20260102-000000", {"01_eda": 5.0}, finished=False)
+    os.utime(done, (1, 1))  # the failed run is the newer one on disk
+    assert failed.stat().st_mtime > done.stat().st_mtime
+    assert report.latest_run(tmp_path / "outputs" / "runs") == done
+
+
+def test_summary_prints_actual_against_estimated_time_per_notebook():
+    record = {"estimate": {"source": "model"}, "notebooks": {
+        "03_tuning": {"status": "ok", "seconds": 240.0, "estimate_s": 200.0},
+        "04_train_gru4rec": {"status": "failed", "seconds": 30.0, "estimate_s": None}}}
+    text = run.format_times(record)
+    assert text.splitlines()[0] == "time per notebook: actual against estimate (model)"
+    assert "03_tuning" in text and text.splitlines()[1].split()[1:] == ["4.0", "min", "estimate", "3.3", "min", "x1.20"]
+    assert "(failed)" in text and text.splitlines()[-1].split() == ["total", "4.5", "min", "estimate", "?"]
+    assert run.format_times({"notebooks": {}}) == ""
