@@ -286,6 +286,45 @@ def error_text(ename: str, evalue: str) -> str:
     return f"{ename}: " + "\n    ".join(line.rstrip() for line in lines)
 
 
+class _EstimateBar:
+    """A terminal progress bar of one notebook against its estimated seconds (elapsed, time left).
+
+    Updated once a second by a daemon thread; cleared when the notebook ends. Past the estimate the
+    bar says so and keeps counting.
+    """
+
+    def __init__(self, stem: str, estimate_s: float):
+        self.stem, self.estimate = stem, max(1.0, float(estimate_s))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._tick, daemon=True)
+        self._bar = None
+
+    def __enter__(self) -> _EstimateBar:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=round(self.estimate), desc=f"    {self.stem}", unit="s", leave=False,
+                         file=sys.stderr, dynamic_ncols=True,
+                         bar_format="{desc}: {percentage:3.0f}%|{bar:24}| {elapsed} of about {total_fmt} s "
+                                    "(time plan){postfix}")
+        self._t0 = time.monotonic()
+        self._thread.start()
+        return self
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            elapsed = time.monotonic() - self._t0
+            if elapsed > self._bar.total:
+                self._bar.total = round(elapsed * 1.2) + 1
+                self._bar.set_postfix_str("over the estimate", refresh=False)
+            self._bar.n = round(elapsed)
+            self._bar.refresh()
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._bar.close()
+
+
 @contextlib.contextmanager
 def _kernels_die_first_on_ctrl_c() -> Iterator[None]:
     """While a notebook runs, Ctrl-C kills its kernel before anything else happens.
@@ -415,9 +454,14 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
             t0 = time.perf_counter()
             status = "failed"
             try:
-                with _kernels_die_first_on_ctrl_c():
+                clock = _EstimateBar(nb.stem, estimate) if sys.stderr.isatty() and estimate else None
+                with _kernels_die_first_on_ctrl_c(), clock or contextlib.nullcontext():
+                    # a terminal shows a bar over the time plan's estimate (papermill's counts cells,
+                    # whose ETA misleads when one cell trains for minutes); the training, tuning and
+                    # evaluation loops' own bars are in the executed notebook
                     pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent),
-                                        kernel_name="python3", progress_bar=sys.stderr.isatty(), log_output=False,
+                                        kernel_name="python3", progress_bar=sys.stderr.isatty() and clock is None,
+                                        log_output=False,
                                         extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel chatter
                 status = "ok"
             except pm.PapermillExecutionError as exc:
