@@ -481,6 +481,7 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
                 if nb.stem.startswith("02_") and params.get("SPLIT_NAME"):
                     record["split"] = params["SPLIT_NAME"]
                     record["split_fingerprint"] = _split_fingerprint(params["SPLIT_NAME"])
+                    record["split_events"] = timeplan.split_events(params["SPLIT_NAME"])  # scales later plans
                 write_json(record_path, record)
             print(f"    {entry['seconds']:.0f} s (estimate {timeplan.minutes(estimate)})", flush=True)
         final = "completed"

@@ -3,7 +3,7 @@
 Estimates come from, in this order:
 
 1. **the last completed run** of the same dataset, session mode and profile (its ``run.json``
-   seconds per notebook), scaled by the number of events when the split's size changed;
+   seconds per notebook), scaled by the split's events when they changed since (``split_events``);
 2. otherwise **a model**: the reference seconds of each notebook measured on ML-100K (the
    ``make run-all DATASET=ml-100k`` run of issue 20, 2 CPU cores, shared machine), split into a time
    budget (tuning minutes, 07's ``FIT_MINUTES`` per neural fit), a fixed part (kernel start,
@@ -144,28 +144,35 @@ def calibrate(outputs: Path, max_age_days: float = 7.0, measure=measure_gflops) 
     return found
 
 
-def data_events(dataset: str, split_name: str | None = None) -> int | None:
-    """Events of the data: the split's ``train`` + ``test`` counts when it exists, else the
-    dataset's known number of ratings (None when unknown)."""
-    from sbrlib import datasets, paths
+def split_events(split_name: str | None) -> int | None:
+    """``train`` + ``test`` events of a split on disk (its manifest), None when it does not exist yet."""
+    from sbrlib import paths
 
-    if split_name:
-        try:
-            counts = json.loads((paths.processed_dir(split_name) / "manifest.json").read_text())["counts"]
-            return int(counts["train"]["events"] + counts["test"]["events"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+    if not split_name:
+        return None
+    try:
+        counts = json.loads((paths.processed_dir(split_name) / "manifest.json").read_text())["counts"]
+        return int(counts["train"]["events"] + counts["test"]["events"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def data_events(dataset: str, split_name: str | None = None) -> int | None:
+    """Events the model assumes: the dataset's known number of ratings (the reference, ML-100K's
+    100,000, is counted the same way), else the split's events, else None."""
+    from sbrlib import datasets
+
     try:
         spec = datasets.get_spec(dataset)
     except Exception:  # noqa: BLE001 - an unknown dataset is refused by the plan's checks
-        return None
+        return split_events(split_name)
     if spec.n_ratings:
         return int(spec.n_ratings)
     if spec.synthetic_preset:
         from sbrlib import synthetic
 
         return int(synthetic.PRESETS[spec.synthetic_preset].n_ratings)
-    return None
+    return split_events(split_name)
 
 
 def last_completed(outputs: Path, dataset: str, session_mode: str, profile: str) -> dict | None:
@@ -300,8 +307,10 @@ def estimate(todo: list[tuple[Path, dict[str, Any]]], dataset: str, profile: str
     notes = [] if profile == "fast" else [SHORTER]
     last = last_completed(outputs, dataset, session_mode, profile)
     if last is not None:
-        before = last.get("estimate", {}).get("events")
-        factor = events / before if events and before else 1.0
+        # the same count on both sides: the split's events when both are known (recorded by the
+        # run as split_events), else the split now against the last run's (none: same size)
+        now, before = split_events(split), last.get("split_events")
+        factor = now / before if now and before else 1.0
         out = {}
         for nb, _ in todo:
             sec = last["notebooks"].get(nb.stem, {}).get("seconds")
@@ -309,7 +318,7 @@ def estimate(todo: list[tuple[Path, dict[str, Any]]], dataset: str, profile: str
         if all(v is not None for v in out.values()):
             source = f"last completed run {Path(last['path']).parent.name}"
             if factor != 1.0:
-                source += f", scaled x{factor:.2f} for {events:,} events"
+                source += f", scaled x{factor:.2f}: the split has {now:,} events, that run's had {before:,}"
             return TimePlan(out, source, events, None, profile, tuple(notes))
     if calibration is None:
         needed = measure and any(nb.stem in REFERENCES for nb, _ in todo)

@@ -230,7 +230,7 @@ def _fake_run(outputs: Path, name: str, seconds: dict, events: int | None = 1000
     folder.mkdir(parents=True)
     record = {"dataset": "synthetic-tiny", "session_mode": "gap", "profile": "smoke", **key,
               "notebooks": {k: {"status": "ok", "seconds": v} for k, v in seconds.items()},
-              "estimate": {"events": events}}
+              "split_events": events}
     if finished:
         record["finished"] = "x"
     (folder / "run.json").write_text(json.dumps(record))
@@ -246,13 +246,14 @@ def test_time_plan_uses_the_last_completed_run_of_the_same_kind_scaled_by_the_da
     _fake_run(outputs, "20260101-000000", seconds)
     _fake_run(outputs, "20260102-000000", {k: 999.0 for k in seconds}, profile="full")  # another profile
     _fake_run(outputs, "20260103-000000", {k: 555.0 for k in seconds}, finished=False)  # not completed
-    monkeypatch.setattr(timeplan, "data_events", lambda dataset, split=None: 1000)
-    plan = timeplan.estimate(todo, "synthetic-tiny", "smoke", "gap", outputs,
+    plan = timeplan.estimate(todo, "synthetic-tiny", "smoke", "gap", outputs,  # no split on disk yet
                              calibration=timeplan.Calibration(1.0))  # a calibration must not matter here
     assert plan.seconds_by_notebook == seconds and plan.total == sum(seconds.values())
     assert plan.source == "last completed run 20260101-000000" and plan.calibration is None
 
-    monkeypatch.setattr(timeplan, "data_events", lambda dataset, split=None: 3000)  # three times the data
+    monkeypatch.setattr(timeplan, "split_events", lambda split: 1000)  # the same split size
+    assert timeplan.estimate(todo, "synthetic-tiny", "smoke", "gap", outputs).seconds_by_notebook == seconds
+    monkeypatch.setattr(timeplan, "split_events", lambda split: 3000)  # three times the data
     plan = timeplan.estimate(todo, "synthetic-tiny", "smoke", "gap", outputs)
     assert plan.seconds_by_notebook == {k: 3 * v for k, v in seconds.items()} and "scaled x3.00" in plan.source
     text = plan.text()
@@ -454,3 +455,16 @@ def test_summary_prints_actual_against_estimated_time_per_notebook():
     assert "03_tuning" in text and text.splitlines()[1].split()[1:] == ["4.0", "min", "estimate", "3.3", "min", "x1.20"]
     assert "(failed)" in text and text.splitlines()[-1].split() == ["total", "4.5", "min", "estimate", "?"]
     assert run.format_times({"notebooks": {}}) == ""
+
+
+def test_data_size_comes_from_the_split_manifest_or_the_dataset(tmp_path):
+    from sbrlib import paths, timeplan
+
+    assert timeplan.split_events("nothing-here") is None and timeplan.split_events(None) is None
+    folder = paths.processed_dir("s")
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"counts": {"train": {"events": 900}, "test": {"events": 100},
+                                                                 "valid": {"events": 50}}}))
+    assert timeplan.split_events("s") == 1000
+    assert timeplan.data_events("ml-100k", "s") == 100_000  # the model counts ratings, as its reference
+    assert timeplan.data_events("synthetic-tiny") == 1_600
