@@ -380,7 +380,9 @@ def find_resumable(outputs: Path, key: dict[str, str], first: Path, books: list[
         missing = [s for s in before if status.get(s, {}).get("status") != "ok"]
         if missing:
             raise RunError(f"FROM={first.stem.split('_')[0]}: the newest matching run {path.parent} did not complete "
-                           f"{', '.join(missing)}; run make run-all without FROM")
+                           f"{', '.join(missing)}; resume it from its first unfinished notebook with make run-all "
+                           f"DATASET={key['dataset']} SESSION_MODE={key['session_mode']} PROFILE={key['profile']} "
+                           f"FROM={missing[0].split('_')[0]}, or run make run-all without FROM")
         recorded, current = record.get("split_fingerprint"), _split_fingerprint(record.get("split", ""))
         if recorded and recorded != current:
             raise RunError(f"FROM={first.stem.split('_')[0]}: the split {record.get('split')} changed "

@@ -468,3 +468,17 @@ def test_data_size_comes_from_the_split_manifest_or_the_dataset(tmp_path):
     assert timeplan.split_events("s") == 1000
     assert timeplan.data_events("ml-100k", "s") == 100_000  # the model counts ratings, as its reference
     assert timeplan.data_events("synthetic-tiny") == 1_600
+
+
+def test_resume_past_an_unfinished_notebook_suggests_resuming_from_it(tmp_path):
+    books = run.notebooks(ROOT / "notebooks")
+    _fake_run(tmp_path, "20260101-000000", {books[0].stem: 1.0, books[1].stem: 1.0}, finished=False)
+    record = json.loads((tmp_path / "runs" / "20260101-000000" / "run.json").read_text())
+    record["notebooks"][books[2].stem] = {"status": "failed", "seconds": 1.0}
+    (tmp_path / "runs" / "20260101-000000" / "run.json").write_text(json.dumps(record))
+    key = {"dataset": "synthetic-tiny", "session_mode": "gap", "profile": "smoke"}
+    with pytest.raises(run.RunError) as err:
+        run.find_resumable(tmp_path, key, books[4], books)
+    text = str(err.value)
+    assert f"did not complete {books[2].stem}, {books[3].stem}" in text
+    assert text.count("FROM=") == 2 and "PROFILE=smoke FROM=02, or run make run-all without FROM" in text
