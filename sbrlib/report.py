@@ -11,7 +11,7 @@ outputs) and ``results/<split>/*.json|csv``. :func:`build` writes ``<run>/report
 
 Usage::
 
-    python -m sbrlib.report outputs/runs/<run-id>     # or no argument: the latest run
+    python -m sbrlib.report outputs/runs/<run-id>     # or no argument: the last completed run
 """
 
 from __future__ import annotations
