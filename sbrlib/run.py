@@ -336,16 +336,29 @@ def _kernels_die_first_on_ctrl_c() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    previous = signal.getsignal(signal.SIGINT)
+    interrupted = False
 
     def on_sigint(signum, frame):
+        nonlocal interrupted
+        interrupted = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while cleaning up changes nothing
         _stop_kernels()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    signal.signal(signal.SIGINT, on_sigint)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if not interrupted:  # else run() restores it once the run is recorded
+            signal.signal(signal.SIGINT, previous)
+
+
+def _is_kernel(process) -> bool:
+    try:
+        return any("ipykernel" in part for part in process.cmdline())
+    except Exception:  # noqa: BLE001 - gone or not ours to read
+        return False
 
 
 def _stop_kernels() -> None:
@@ -354,7 +367,7 @@ def _stop_kernels() -> None:
         import psutil
     except ImportError:  # pragma: no cover - psutil comes with jupyter
         return
-    children = psutil.Process().children(recursive=True)
+    children = [p for p in psutil.Process().children(recursive=True) if _is_kernel(p)]
     for child in children:
         try:
             child.kill()
@@ -447,6 +460,8 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
         os.environ["SBR_DATA_DIR"] = data_dir
     print(f"run folder: {run_dir}  (outputs/current; outputs/latest once it completes)")
     final = "failed"
+    main_thread = threading.current_thread() is threading.main_thread()
+    sigint = signal.getsignal(signal.SIGINT) if main_thread else None
     try:
         for nb, params in todo:
             out = run_dir / "notebooks" / nb.name
@@ -501,6 +516,8 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
         if final == "completed":
             drop_pointer(outputs, "last-failed", run_dir)
         drop_pointer(outputs, "current", run_dir)
+        if main_thread:
+            signal.signal(signal.SIGINT, sigint)
     return run_dir
 
 
@@ -566,6 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         summary(run_dir)
         _print_warnings(run_dir)
     except RunInterrupted as exc:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # more Ctrl-C on the way out: still one line
         print(str(exc), file=sys.stderr, flush=True)
         _silence_stderr()  # no kernel/ZMQ noise after the one line
         return 130
