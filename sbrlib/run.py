@@ -225,8 +225,11 @@ def parse_warnings(text: str) -> list[tuple[str, str]]:
             return
         lines = current["lines"]
         source = _source_line(current["file"], current["line"])
-        if len(lines) > 1 and lines[-1].startswith("  ") and (
-                (source and lines[-1].strip() == source) or (source is None and "warn(" in lines[-1])):
+        last = lines[-1]
+        # the kernel printed the source line when it had it (notebook cells: always); a file we cannot
+        # read here (a cell's) leaves the form to go by: two spaces, then the stripped line
+        is_source = (last.strip() == source) if source else (last.startswith("  ") and last[2:3].strip() != "")
+        if len(lines) > 1 and last.startswith("  ") and is_source:
             lines = lines[:-1]
         found.append((current["category"], "\n".join(lines).rstrip()))
 

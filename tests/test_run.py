@@ -482,3 +482,10 @@ def test_resume_past_an_unfinished_notebook_suggests_resuming_from_it(tmp_path):
     text = str(err.value)
     assert f"did not complete {books[2].stem}, {books[3].stem}" in text
     assert text.count("FROM=") == 2 and "PROFILE=smoke FROM=02, or run make run-all without FROM" in text
+
+
+def test_a_warning_raised_for_a_notebook_cell_loses_the_cells_source_line():
+    cell = "/tmp/ipykernel_1234/3456789.py"  # a cell's code: not a file the driver can read
+    text = (f"{cell}:2: DataWarning: ratings.dat: 99 ratings\n  ratings = datasets.load_ratings(DATASET)\n"
+            f"{cell}:5: DataWarning: a\n  b: 1 -> 2\n  check(x)\n")
+    assert run.parse_warnings(text) == [("DataWarning", "ratings.dat: 99 ratings"), ("DataWarning", "a\n  b: 1 -> 2")]
