@@ -487,6 +487,10 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
             except pm.PapermillExecutionError as exc:
                 raise RunError(f"*** FAILED: {nb.name}: {error_text(exc.ename, exc.evalue)}\n"
                                f"    executed copy with the error: {out}", run_dir) from None
+            except Exception as exc:  # noqa: BLE001 - the kernel died, could not start, a file could not be written
+                hint = " (the kernel stopped: out of memory?)" if type(exc).__name__ == "DeadKernelError" else ""
+                raise RunError(f"*** FAILED: {nb.name}: {error_text(type(exc).__name__, str(exc))}{hint}\n"
+                               f"    executed copy (up to the failure): {out}", run_dir) from None
             except KeyboardInterrupt:
                 status = final = "interrupted"
                 _stop_kernels()

@@ -489,3 +489,26 @@ def test_a_warning_raised_for_a_notebook_cell_loses_the_cells_source_line():
     text = (f"{cell}:2: DataWarning: ratings.dat: 99 ratings\n  ratings = datasets.load_ratings(DATASET)\n"
             f"{cell}:5: DataWarning: a\n  b: 1 -> 2\n  check(x)\n")
     assert run.parse_warnings(text) == [("DataWarning", "ratings.dat: 99 ratings"), ("DataWarning", "a\n  b: 1 -> 2")]
+
+
+def test_a_dead_kernel_is_one_clear_failure_not_a_traceback(tmp_path, monkeypatch):
+    import papermill as pm
+
+    class DeadKernelError(RuntimeError):
+        pass
+
+    def die(*args, **kw):
+        raise DeadKernelError("Kernel died")
+
+    src = tmp_path / "src"
+    (src / "notebooks").mkdir(parents=True)
+    (src / "params").mkdir()
+    (src / "params" / "p.yaml").write_text("{}\n")
+    _tiny_notebook(src / "notebooks" / "01_a.ipynb", "pass")
+    monkeypatch.setattr(run, "SPECS", {"01_a": {"DATASET": checks.text(), "DATA_DIR": checks.text(),
+                                                "FAIL": checks.boolean()}})
+    monkeypatch.setattr(pm, "execute_notebook", die)
+    with pytest.raises(run.RunError, match=r"\*\*\* FAILED: 01_a.ipynb: DeadKernelError: Kernel died \(the kernel "
+                                           r"stopped: out of memory\?\)\n    executed copy"):
+        run.run("synthetic-tiny", "p", "gap", project=tmp_path / "project", source=src, calibrate=False)
+    assert (tmp_path / "project" / "outputs" / "last-failed").is_symlink()
