@@ -7,10 +7,10 @@ Estimates come from, in this order:
 2. otherwise **a model**: the reference seconds of each notebook measured on ML-100K (the
    ``make run-all DATASET=ml-100k`` run of issue 20, 2 CPU cores, shared machine), split into a time
    budget (tuning minutes, 07's ``FIT_MINUTES`` per neural fit), a fixed part (kernel start,
-   imports) and a part proportional to events x epochs, the latter scaled by the data size, the
-   notebook's parameters and the speed of this machine (a few-second dense matrix-product
-   calibration, cached in ``outputs/calibration.json``). A budgeted step is never estimated above
-   its budget.
+   imports) and a part that grows with the data (``(events / 100k) ** exponent``), linearly with
+   the epochs, with the configuration's cost per event and with the slowness of this machine (a
+   1.5-second dense matrix-product calibration, cached in ``outputs/calibration.json``). A
+   budgeted step is never estimated above its budget.
 
 The model is a first-order guess (not validated on ML-1M-size data); after one completed run the
 plan uses that run's own figures. ``run.json`` records the estimate and the actual seconds of every
@@ -35,8 +35,9 @@ REFERENCE_EVENTS = 100_000
 """Events of the reference run's dataset (ML-100K)."""
 
 REFERENCE_GFLOPS = 26.0
-"""Calibration figure (:func:`measure_gflops`) of the reference machine type: 16-26 GFLOP/s measured
-on the 2-core development machine while shared (load 1-3), not during the reference run itself."""
+"""Calibration figure (:func:`measure_gflops`) of the reference machine type: the best of several
+measurements (12-26 GFLOP/s) on the 2-core development machine while shared with other jobs, not
+taken during the reference run itself."""
 
 FAST_TRAINING_FACTOR = 1 / 3
 """Training cost per event of ``CONFIG=official`` (cross-entropy, batch 64) relative to the tuned
@@ -127,7 +128,7 @@ def measure_gflops(seconds: float = 0.5, n: int = 512, repeats: int = 3) -> floa
     return best
 
 
-def calibrate(outputs: Path, max_age_days: float = 7.0, measure=measure_gflops) -> Calibration:
+def calibrate(outputs: Path, max_age_days: float = 1.0, measure=measure_gflops) -> Calibration:
     """The cached calibration of this machine (``outputs/calibration.json``), measured when missing,
     older than ``max_age_days`` or from another machine."""
     path = outputs / "calibration.json"
