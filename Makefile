@@ -27,8 +27,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 data: venv
 	$(BIN)/python -m sbrlib.cli data --dataset $(DATASET)
 
-# checks DATASET, PROFILE, SESSION_MODE, FROM and the profile first; then runs the notebooks into
-# outputs/runs/<time>-<dataset>-<mode>-<profile>/ (outputs/latest points at the newest run)
+# checks DATASET, PROFILE, SESSION_MODE, FROM and the profile first and prints the time plan; then
+# runs the notebooks into outputs/runs/<time>-<dataset>-<mode>-<profile>/ (outputs/latest: the last
+# completed run; outputs/current: the run in progress; outputs/last-failed: the last failed one)
 run-all: venv
 	@$(BIN)/python -m sbrlib.run --dataset "$(DATASET)" --profile "$(PROFILE)" --session-mode "$(SESSION_MODE)" --from "$(FROM)"
 

@@ -13,7 +13,7 @@ and last titles and a count), and so are the notes about it. When nothing can be
 (e.g. the session holds every movie the model knows), a line says so and why.
 
 Models are looked up, unless ``--models-dir`` is given, in the run folder named by ``$SBR_RUN_DIR``,
-then in the newest ``make run-all`` run (``outputs/latest/models``), then in ``models/``; the first
+then in the last completed ``make run-all`` run (``outputs/latest/models``), then in ``models/``; the first
 folder holding the name wins. Movie titles, years and genres come from the dataset's movies file
 (``--dataset``, default: the dataset the model's split or name starts with; ``--data-dir`` or
 ``$SBR_DATA_DIR``), else from the titles saved with the model (with ``--ids`` titles are optional).
@@ -50,7 +50,7 @@ class UsageError(Exception):
 
 def model_roots() -> list[Path]:
     """Folders that may hold saved models, in the order they are searched: the current run
-    (``$SBR_RUN_DIR/models``), the newest ``make run-all`` run (``outputs/latest/models``), ``models/``."""
+    (``$SBR_RUN_DIR/models``), the last completed ``make run-all`` run (``outputs/latest/models``), ``models/``."""
     roots = [paths.models_dir("x").parent, paths.project_dir() / "outputs" / "latest" / "models",
              paths.project_dir() / "models"]
     return list(dict.fromkeys(roots))

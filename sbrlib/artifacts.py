@@ -128,6 +128,29 @@ def _mismatches(manifest: dict, config: PreprocessConfig, source: dict) -> list[
     return out
 
 
+def _split_refusal_advice(dataset: str, config: PreprocessConfig, name: str, source: dict) -> str:
+    """What to do when the split ``name`` exists but was made differently: only advice that works here.
+
+    Leaving ``SPLIT_NAME`` empty is suggested only when the name these parameters get by default is
+    another name that is free or holds this very split; otherwise (the refused name *is* that default,
+    e.g. the source file changed) a free name carrying the split's fingerprint is suggested.
+    """
+    tail = ("or set FORCE=True to rebuild it (models trained on the old one will then be refused by the "
+            "evaluation)")
+    default = split_name(dataset, config)
+    default_folder = paths.processed_dir(default)
+    default_usable = default != name and (
+        not (default_folder / "manifest.json").is_file()
+        or not _mismatches(read_manifest(default_folder), config, source))
+    if default_usable:
+        return (f"Leave SPLIT_NAME empty to get a split named after these parameters ({default}), choose another "
+                f"SPLIT_NAME, {tail}")
+    fresh = f"{name}-{split_fingerprint(config, source)[:8]}"
+    why = ("it is the name these parameters get by default, so leaving SPLIT_NAME empty would pick it again"
+           if default == name else f"the default name {default} is taken by another split too")
+    return f"Choose another SPLIT_NAME (e.g. SPLIT_NAME={fresh}; {why}), {tail}"
+
+
 def prepare(dataset: str, config: PreprocessConfig = PreprocessConfig(), name: str | None = None,
             data_dir: str | Path | None = None, force: bool = False) -> tuple[Split, Path]:
     """Load ``dataset``, preprocess it with ``config`` and save it as ``data/processed/<name>``.
@@ -150,11 +173,8 @@ def prepare(dataset: str, config: PreprocessConfig = PreprocessConfig(), name: s
         manifest = read_manifest(folder)
         diffs = _mismatches(manifest, config, source)
         if diffs:
-            raise ProvenanceError(
-                f"split {name} ({folder}) exists and was made differently:\n  " + "\n  ".join(diffs)
-                + f"\nLeave SPLIT_NAME empty to get a split named after these parameters ({split_name(dataset, config)}),"
-                  " choose another SPLIT_NAME, or set FORCE=True to rebuild it (models trained on the old one will"
-                  " then be refused by the evaluation)")
+            raise ProvenanceError(f"split {name} ({folder}) exists and was made differently:\n  " + "\n  ".join(diffs)
+                                  + "\n" + _split_refusal_advice(dataset, config, name, source))
         if is_current(folder, config, source):
             log.info("reusing %s", folder)
             return load_split(folder), folder
@@ -218,4 +238,5 @@ def check_model_target(folder: str | Path, config: dict, split: dict, overwrite:
     if diffs:
         raise ProvenanceError(
             f"model {folder.name} ({folder}) exists and was made differently:\n  " + "\n  ".join(diffs)
-            + "\nChoose another MODEL_NAME (e.g. -p MODEL_NAME my-experiment) or set OVERWRITE=True to replace it")
+            + "\nChoose another MODEL_NAME (papermill: -p MODEL_NAME my-experiment; make run-all: MODEL_NAME: "
+              "my-experiment in the profile) or set OVERWRITE=True to replace it")

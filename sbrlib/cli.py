@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p_data.add_argument("--data-dir", default=None, help="existing folder (default: $SBR_DATA_DIR)")
     p_sum = sub.add_parser("summary", help="print the recorded results tables")
     p_sum.add_argument("--dataset", default="ml-1m")
-    p_sum.add_argument("--latest", action="store_true", help="the newest make run-all run instead of results/")
+    p_sum.add_argument("--latest", action="store_true", help="the last completed make run-all run (outputs/latest) instead of results/")
     args = parser.parse_args(argv)
     try:
         return {"data": _data, "summary": _summary}[args.command](args)

@@ -71,7 +71,8 @@ def prepare_loo(dataset: str, config: LOOConfig = LOOConfig(), name: str | None 
     diffs = _mismatches(folder, config, source)
     if diffs and not force:
         raise ProvenanceError(f"split {name} ({folder}) exists and was made differently:\n  " + "\n  ".join(diffs)
-                              + "\nchoose another name or pass force=True to rebuild it")
+                              + f"\nRemove {folder} to rebuild it (notebook 07 then makes it again), or from Python "
+                                "pass another name= or force=True to prepare_loo")
     if diffs is None or diffs or force or not all((folder / f"{k}.parquet").is_file() for k in FRAMES):
         split = leave_one_out(datasets.load_ratings(dataset, data_dir), config)
         save_split(split, folder, source)

@@ -11,7 +11,7 @@ outputs) and ``results/<split>/*.json|csv``. :func:`build` writes ``<run>/report
 
 Usage::
 
-    python -m sbrlib.report outputs/runs/<run-id>     # or no argument: the latest run
+    python -m sbrlib.report outputs/runs/<run-id>     # or no argument: the last completed run
 """
 
 from __future__ import annotations
@@ -192,8 +192,16 @@ def build(run_folder: str | Path, out: str | Path | None = None) -> Path:
     return out / "index.html"
 
 
+def _completed(run: Path) -> bool:
+    try:
+        return bool(json.loads((run / "run.json").read_text()).get("finished"))
+    except (OSError, ValueError):
+        return False
+
+
 def latest_run(root: Path | None = None) -> Path:
-    """The newest run: ``outputs/latest`` when it exists, else the most recently modified folder under ``outputs/runs``."""
+    """The last completed run: ``outputs/latest`` when it exists, else the most recently modified
+    completed folder under ``outputs/runs`` (else the most recently modified one)."""
     if root is None:
         latest = paths.project_dir() / "outputs" / "latest"
         if latest.exists():
@@ -202,7 +210,7 @@ def latest_run(root: Path | None = None) -> Path:
     runs = [p for p in root.glob("*") if p.is_dir()] if root.is_dir() else []
     if not runs:
         raise FileNotFoundError(f"no run folders in {root}: run `make run-all` first")
-    return max(runs, key=lambda p: p.stat().st_mtime)
+    return max(runs, key=lambda p: (_completed(p), p.stat().st_mtime))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -91,7 +91,7 @@ class _Stop(Exception):
 
 def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFrame, valid: pd.DataFrame,
                       train: pd.DataFrame, eval_config: EvalConfig, positions: Literal["all", "last"],
-                      metric: str, patience: int, progress: bool = False, refit: bool = False,
+                      metric: str, patience: int, progress: bool = True, refit: bool = False,
                       max_seconds: float | None = None) -> tuple[object, dict]:
     """Fit on ``train_tr``, score ``valid`` after every epoch with the one evaluator (``positions``,
     ``metric``; ``train_tr`` is the history for ``exclude_seen="user"``), stop once more than ``patience``
@@ -173,7 +173,7 @@ class ProtocolRun:
 def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], object]],
                  baselines: Mapping[str, Callable[[], object]], eval_config: EvalConfig,
                  positions: Literal["all", "last"], validation_metric: str, patience: int,
-                 metrics: tuple[str, ...], n_boot: int = 1000, seed: int = 0, progress: bool = False,
+                 metrics: tuple[str, ...], n_boot: int = 1000, seed: int = 0, progress: bool = True,
                  refit: bool = False, max_seconds: float | None = None) -> ProtocolRun:
     """Fit baselines on ``train``; neural models with :func:`fit_early_stopped` (``refit``,
     ``max_seconds``: its options); evaluate all on ``test`` with the same settings (``train`` is the
