@@ -16,13 +16,15 @@ All implement :class:`~sbrlib.models.base.SessionModel` and are fitted on sessio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from sbrlib import checks as C
 from sbrlib.batching import contiguous_sessions
 from sbrlib.columns import ITEM, SESSION, TIME
 from sbrlib.models.base import SessionModel
@@ -121,6 +123,15 @@ class ItemKNNConfig:
     lam: float = 20.0
     alpha: float = 0.5
 
+    RULES: ClassVar[Mapping[str, C.Check]] = {
+        "lam": C.number(min=0),
+        "alpha": C.number(min=0, max=1),
+    }
+    """What each field may be (checked in ``__post_init__``; reused by notebook 05's parameter checks)."""
+
+    def __post_init__(self) -> None:
+        C.check_config(self)
+
 
 class ItemKNN(_LastItemModel):
     """sim(i, j) = |S_i & S_j| / ((|S_i| + lam)^alpha (|S_j| + lam)^(1 - alpha)); score = sim(last, .)."""
@@ -179,10 +190,14 @@ class SRConfig:
     steps: int = 10
     weighting: SRWeighting = "div"
 
+    RULES: ClassVar[Mapping[str, C.Check]] = {
+        "steps": C.integer(min=1),
+        "weighting": C.one_of("div", "linear", "quadratic", "log", "one"),
+    }
+    """What each field may be (checked in ``__post_init__``; reused by notebook 05's parameter checks)."""
+
     def __post_init__(self) -> None:
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
-        rule_weights(np.ones(1), self.weighting)  # validates the name
+        C.check_config(self)
 
 
 class SequentialRules(_LastItemModel):
@@ -274,10 +289,16 @@ class VSKNNConfig:
     weighting: VSKNNWeighting = "linear"
     idf_weighting: bool = False
 
+    RULES: ClassVar[Mapping[str, C.Check]] = {
+        "k": C.integer(min=1),
+        "sample_size": C.integer(min=1),
+        "weighting": C.one_of("linear", "same", "div", "log", "quadratic"),
+        "idf_weighting": C.boolean(),
+    }
+    """What each field may be (checked in ``__post_init__``; reused by notebook 05's parameter checks)."""
+
     def __post_init__(self) -> None:
-        if self.k < 1 or self.sample_size < 1:
-            raise ValueError(f"k and sample_size must be >= 1, got k={self.k}, sample_size={self.sample_size}")
-        _position_factor(np.ones(1), self.weighting)  # validates the name
+        C.check_config(self)
 
 
 class VSKNN(SessionModel):
