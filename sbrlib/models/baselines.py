@@ -28,6 +28,7 @@ from sbrlib import checks as C
 from sbrlib.batching import contiguous_sessions
 from sbrlib.columns import ITEM, SESSION, TIME
 from sbrlib.models.base import SessionModel
+from sbrlib.models.spaces import Param, choice, float_range, int_range
 from sbrlib.preprocess import ItemIndex
 
 
@@ -133,6 +134,13 @@ class ItemKNNConfig:
         C.check_config(self)
 
 
+ITEMKNN_SPACE: dict[str, Param] = {
+    "lam": float_range(0.1, 500.0, log=True, doc="support regularization"),
+    "alpha": float_range(0.0, 1.0, step=0.05, doc="balance of the two supports (0.5: cosine)"),
+}
+"""Item-kNN's search ranges (read through :mod:`sbrlib.models.registry`)."""
+
+
 class ItemKNN(_LastItemModel):
     """sim(i, j) = |S_i & S_j| / ((|S_i| + lam)^alpha (|S_j| + lam)^(1 - alpha)); score = sim(last, .)."""
 
@@ -198,6 +206,13 @@ class SRConfig:
 
     def __post_init__(self) -> None:
         C.check_config(self)
+
+
+SR_SPACE: dict[str, Param] = {
+    "steps": int_range(1, 25, doc="largest distance of a rule"),
+    "weighting": choice("div", "linear", "quadratic", "log", "one", doc="rule weight by distance"),
+}
+"""SR's search ranges (read through :mod:`sbrlib.models.registry`)."""
 
 
 class SequentialRules(_LastItemModel):
@@ -299,6 +314,15 @@ class VSKNNConfig:
 
     def __post_init__(self) -> None:
         C.check_config(self)
+
+
+VSKNN_SPACE: dict[str, Param] = {
+    "k": int_range(10, 2000, log=True, doc="neighbour sessions"),
+    "sample_size": int_range(100, 5000, log=True, doc="candidate sessions (most recent sharing an item)"),
+    "weighting": choice("linear", "same", "div", "log", "quadratic", doc="position weight of the current session"),
+    "idf_weighting": choice(False, True, doc="weight shared items by inverse document frequency"),
+}
+"""V-SKNN's search ranges (read through :mod:`sbrlib.models.registry`)."""
 
 
 class VSKNN(SessionModel):
