@@ -42,7 +42,7 @@ from sbrlib.experiments import fit_timed  # noqa: E402
 from sbrlib.fileio import atomic_path  # noqa: E402
 from sbrlib.models import VSKNN, ItemKNN, Markov, Pop, SequentialRules, SessionPop  # noqa: E402
 from sbrlib.models.gru4rec import GRU4Rec  # noqa: E402
-from sbrlib.models.presets import preset  # noqa: E402
+from sbrlib.models.gru4rec.presets import preset  # noqa: E402
 
 
 def model_table(dataset: str, gru_epochs: int, data_dir: str | None = None) -> pd.DataFrame:

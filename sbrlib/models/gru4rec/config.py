@@ -15,7 +15,7 @@ class GRU4RecConfig:
     """Every hyperparameter of GRU4Rec, with documented defaults.
 
     The defaults are the best trial of a real hyperparameter search on MovieLens 100K
-    (``movielens-gap`` in :mod:`sbrlib.models.presets`, where its provenance is recorded): BPR-max,
+    (``movielens-gap`` in :mod:`sbrlib.models.gru4rec.presets`, where its provenance is recorded): BPR-max,
     one GRU layer of 127, batch 27, embedding dropout 0.4, Adagrad 0.008081 with momentum 0.65,
     2048 shared negatives drawn with sample_alpha 0.1, bpreg 1.5, linear scores. The values are
     the trial's own: rounded ones measured 3-5% lower MRR@20. The official GRU4Rec
