@@ -14,8 +14,8 @@ import pandas as pd
 from sbrlib import uncertainty as U
 from sbrlib.columns import ITEM, SESSION, TIME
 from sbrlib.evaluation import EvalConfig, EvalResult, evaluate, results_table
-from sbrlib.models.base import SessionModel
 from sbrlib.models import registry
+from sbrlib.models.base import SessionModel
 
 log = logging.getLogger(__name__)
 
