@@ -27,13 +27,13 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from _measure import peak_rss_mb  # noqa: E402
+import numpy as np
+import pandas as pd
+from _measure import peak_rss_mb
 
-from sbrlib import artifacts, datasets, paths, preprocess  # noqa: E402
-from sbrlib.batching import contiguous_sessions, schedule_from_frame  # noqa: E402
-from sbrlib.columns import ITEM, SESSION, TIME, USER  # noqa: E402
+from sbrlib import artifacts, datasets, paths, preprocess
+from sbrlib.batching import contiguous_sessions, schedule_from_frame
+from sbrlib.columns import ITEM, SESSION, TIME, USER
 
 BATCHES = (32, 64, 256)
 ITEM_COUNTS = (3_706, 27_000, 60_000)

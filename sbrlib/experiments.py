@@ -245,7 +245,7 @@ def order_models(factories: Mapping[str, Callable[[], SessionModel]], gru=None, 
     if gru is None:
         return models
     if epochs > 0:
-        from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig  # noqa: PLC0415 - TensorFlow only when needed
+        from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig
 
         log.info("order experiment: retraining GRU4Rec on shuffled sessions for %d epoch(s), about %.0f s "
                  "(median epoch of the saved model)", epochs, estimated_fit_seconds(gru.history, epochs))
