@@ -163,6 +163,7 @@ class ItemKNN(_LastItemModel):
 
 
 SRWeighting = Literal["div", "linear", "quadratic", "log", "one"]
+SR_WEIGHTINGS = ("div", "linear", "quadratic", "log", "one")
 
 
 def rule_weights(distance: np.ndarray, weighting: SRWeighting) -> np.ndarray:
@@ -182,7 +183,7 @@ def rule_weights(distance: np.ndarray, weighting: SRWeighting) -> np.ndarray:
         return 1.0 / np.log2(d + 1.0)
     if weighting == "one":
         return np.ones_like(d)
-    raise ValueError(f"weighting must be one of div, linear, quadratic, log, one; got {weighting!r}")
+    raise ValueError(f"weighting must be one of {', '.join(SR_WEIGHTINGS)}; got {weighting!r}")
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ class SRConfig:
 
     RULES: ClassVar[Mapping[str, C.Check]] = {
         "steps": C.integer(min=1),
-        "weighting": C.one_of("div", "linear", "quadratic", "log", "one"),
+        "weighting": C.one_of(*SR_WEIGHTINGS),
     }
     """What each field may be (checked in ``__post_init__``; reused by notebook 05's parameter checks)."""
 
@@ -210,7 +211,7 @@ class SRConfig:
 
 SR_SPACE: dict[str, Param] = {
     "steps": int_range(1, 25, doc="largest distance of a rule"),
-    "weighting": choice("div", "linear", "quadratic", "log", "one", doc="rule weight by distance"),
+    "weighting": choice(*SR_WEIGHTINGS, doc="rule weight by distance"),
 }
 """SR's search ranges (read through :mod:`sbrlib.models.registry`)."""
 
@@ -250,6 +251,7 @@ class Markov(_LastItemModel):
 
 
 VSKNNWeighting = Literal["linear", "same", "div", "log", "quadratic"]
+VSKNN_WEIGHTINGS = ("linear", "same", "div", "log", "quadratic")
 
 
 def position_weights(position: np.ndarray, length: np.ndarray | float, weighting: VSKNNWeighting) -> np.ndarray:
@@ -274,7 +276,7 @@ def _position_factor(p: np.ndarray, weighting: str) -> np.ndarray:
         return 1.0 / np.log10(p + 1.7)
     if weighting == "quadratic":
         return p * p
-    raise ValueError(f"weighting must be one of linear, same, div, log, quadratic; got {weighting!r}")
+    raise ValueError(f"weighting must be one of {', '.join(VSKNN_WEIGHTINGS)}; got {weighting!r}")
 
 
 def _length_factor(length: np.ndarray, weighting: str) -> np.ndarray:
@@ -307,7 +309,7 @@ class VSKNNConfig:
     RULES: ClassVar[Mapping[str, C.Check]] = {
         "k": C.integer(min=1),
         "sample_size": C.integer(min=1),
-        "weighting": C.one_of("linear", "same", "div", "log", "quadratic"),
+        "weighting": C.one_of(*VSKNN_WEIGHTINGS),
         "idf_weighting": C.boolean(),
     }
     """What each field may be (checked in ``__post_init__``; reused by notebook 05's parameter checks)."""
@@ -319,7 +321,7 @@ class VSKNNConfig:
 VSKNN_SPACE: dict[str, Param] = {
     "k": int_range(10, 2000, log=True, doc="neighbour sessions"),
     "sample_size": int_range(100, 5000, log=True, doc="candidate sessions (most recent sharing an item)"),
-    "weighting": choice("linear", "same", "div", "log", "quadratic", doc="position weight of the current session"),
+    "weighting": choice(*VSKNN_WEIGHTINGS, doc="position weight of the current session"),
     "idf_weighting": choice(False, True, doc="weight shared items by inverse document frequency"),
 }
 """V-SKNN's search ranges (read through :mod:`sbrlib.models.registry`)."""
