@@ -105,7 +105,7 @@ def number_list(min: float | None = None, min_len: int = 1) -> Check:
 
 def metric_name(*kinds: str) -> Check:
     """A metric name ``KIND@K`` with K >= 1, e.g. ``"recall@20"`` (``kinds``: the allowed KINDs)."""
-    kinds = kinds or ("recall", "mrr", "ndcg", "hitrate")
+    kinds = kinds or ("recall", "mrr", "ndcg")  # what the evaluator reports per cut-off
 
     def check(value: Any) -> str | None:
         kind, _, k = value.partition("@") if isinstance(value, str) else ("", "", "")
