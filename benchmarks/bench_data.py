@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import measure  # noqa: E402
+from _measure import measure
 
-from sbrlib import datasets, preprocess  # noqa: E402
+from sbrlib import datasets, preprocess
 
 #: (load target s, preprocess target s, total target s, RSS target MB) by dataset size.
 TARGETS = {"small": (2.0, 5.0, None, None), "25m": (None, None, 60.0, 6144.0)}

@@ -27,13 +27,13 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from _measure import peak_rss_mb  # noqa: E402
+import numpy as np
+import pandas as pd
+from _measure import peak_rss_mb
 
-from sbrlib import artifacts, datasets, paths, preprocess  # noqa: E402
-from sbrlib.batching import contiguous_sessions, schedule_from_frame  # noqa: E402
-from sbrlib.columns import ITEM, SESSION, TIME, USER  # noqa: E402
+from sbrlib import artifacts, datasets, paths, preprocess
+from sbrlib.batching import contiguous_sessions, schedule_from_frame
+from sbrlib.columns import ITEM, SESSION, TIME, USER
 
 BATCHES = (32, 64, 256)
 ITEM_COUNTS = (3_706, 27_000, 60_000)
@@ -72,7 +72,7 @@ def train_row(dataset: str, batch_size: int, epochs: int = 2, data_dir: str | No
               loss: str = "cross-entropy", n_sample: int = 512, shrink_batch: str = "auto") -> dict:
     """Train one setting; figures of the last epoch."""
     from sbrlib.models.gru4rec import GRU4Rec
-    from sbrlib.models.presets import preset
+    from sbrlib.models.gru4rec.presets import preset
 
     split, _ = artifacts.prepare(dataset, preprocess.PreprocessConfig(), data_dir=data_dir)
     train = split["train"]
@@ -134,7 +134,7 @@ def random_sessions(n_items: int, n_events: int = 40_000, length: int = 20, seed
 def step_time_row(n_items: int, batch_size: int = 64, n_sample: int = 512, n_events: int = 40_000) -> dict:
     """Milliseconds per training step (second epoch) with ``n_items`` items."""
     from sbrlib.models.gru4rec import GRU4Rec
-    from sbrlib.models.presets import preset
+    from sbrlib.models.gru4rec.presets import preset
 
     data = random_sessions(n_items, n_events)
     cfg = preset("official", batch_size=batch_size, n_sample=n_sample, epochs=2, layers=(100,), shrink_batch="never")

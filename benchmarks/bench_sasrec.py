@@ -25,14 +25,14 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from sbrlib import artifacts, loo, preprocess  # noqa: E402
-from sbrlib._tf import HAS_GPU  # noqa: E402
-from sbrlib.columns import USER  # noqa: E402
-from sbrlib.evaluation import EvalConfig  # noqa: E402
-from sbrlib.models.sasrec import SASRec, SASRecConfig  # noqa: E402
-from sbrlib.models.sasrec.sequences import epoch_batches, take_batch  # noqa: E402
+from sbrlib import artifacts, loo, preprocess
+from sbrlib._tf import HAS_GPU
+from sbrlib.columns import USER
+from sbrlib.evaluation import EvalConfig
+from sbrlib.models.sasrec import SASRec, SASRecConfig
+from sbrlib.models.sasrec.sequences import epoch_batches, take_batch
 
 
 def _rss_mb() -> float:

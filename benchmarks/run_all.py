@@ -31,18 +31,18 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_data  # noqa: E402
-import bench_gru4rec  # noqa: E402
-import pandas as pd  # noqa: E402
-from _measure import StepTimer, peak_rss_mb  # noqa: E402
+import bench_data
+import bench_gru4rec
+import pandas as pd
+from _measure import StepTimer, peak_rss_mb
 
-from sbrlib import artifacts, paths, preprocess, reporting  # noqa: E402
-from sbrlib.evaluation import EvalConfig, evaluate  # noqa: E402
-from sbrlib.experiments import fit_timed  # noqa: E402
-from sbrlib.fileio import atomic_path  # noqa: E402
-from sbrlib.models import VSKNN, ItemKNN, Markov, Pop, SequentialRules, SessionPop  # noqa: E402
-from sbrlib.models.gru4rec import GRU4Rec  # noqa: E402
-from sbrlib.models.presets import preset  # noqa: E402
+from sbrlib import artifacts, paths, preprocess, reporting
+from sbrlib.evaluation import EvalConfig, evaluate
+from sbrlib.experiments import fit_timed
+from sbrlib.fileio import atomic_path
+from sbrlib.models import VSKNN, ItemKNN, Markov, Pop, SequentialRules, SessionPop
+from sbrlib.models.gru4rec import GRU4Rec
+from sbrlib.models.gru4rec.presets import preset
 
 
 def model_table(dataset: str, gru_epochs: int, data_dir: str | None = None) -> pd.DataFrame:

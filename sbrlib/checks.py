@@ -1,22 +1,25 @@
-"""Parameter checks for notebooks and ``make run-all``: one clear line per bad value.
+"""Value checks shared by the config dataclasses and the notebooks' parameters: one clear line per bad value.
 
-A notebook validates its ``parameters`` cell in the next code cell::
+A *check* is a callable that returns None for a good value and a short phrase saying what is
+allowed otherwise (``"an integer >= 1"``). Build checks with :func:`one_of`, :func:`integer`,
+:func:`number`, :func:`boolean`, :func:`text`, :func:`int_list`, :func:`number_list`,
+:func:`metric_name`, :func:`optional`.
 
-    from sbrlib import checks
-    checks.validate_notebook("04_train_gru4rec", globals())
+Every config dataclass declares its rules once, as a class attribute ``RULES`` (field name ->
+check), and calls :func:`check_config` in ``__post_init__``; an impossible value raises
+:class:`ConfigError` naming the field, what is allowed and the value::
 
-and ``make run-all`` validates every notebook's parameters (defaults merged with the profile)
-before the first notebook runs, with the same specs (:data:`sbrlib.notebook_params.SPECS`).
+    GRU4RecConfig(learning_rate=-1)
+    ConfigError: GRU4RecConfig.learning_rate = -1: must be a number > 0
 
-A spec maps a parameter name to a *check*: a callable that returns None for a good value and a
-short phrase saying what is allowed otherwise (``"an integer >= 1"``). Build checks with
-:func:`one_of`, :func:`integer`, :func:`number`, :func:`boolean`, :func:`text`,
-:func:`int_list`, :func:`number_list`, :func:`optional`.
+The notebooks' parameter specs (:mod:`sbrlib.notebook_params`) reuse those rules with
+:func:`rule`, so the library and the notebooks refuse the same values.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +33,10 @@ class ParameterError(UserFacingError, ValueError):
     Shown without a traceback in notebooks."""
 
 
+class ConfigError(UserFacingError, ValueError):
+    """An impossible value in a config dataclass; one line: ``Class.field = value: must be ...``."""
+
+
 def one_of(*allowed: Any) -> Check:
     """The value must be one of ``allowed``."""
     def check(value: Any) -> str | None:
@@ -37,11 +44,16 @@ def one_of(*allowed: Any) -> Check:
     return check
 
 
+def _is_bool(value: Any) -> bool:
+    kind = type(value)
+    return isinstance(value, bool) or (kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"))
+
+
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, numbers.Integral) and not _is_bool(value)
 
 
-def integer(min: int | None = None, max: int | None = None) -> Check:  # noqa: A002 - reads naturally in specs
+def integer(min: int | None = None, max: int | None = None) -> Check:
     """An integer in ``[min, max]`` (either bound optional)."""
     def check(value: Any) -> str | None:
         ok = _is_int(value) and (min is None or value >= min) and (max is None or value <= max)
@@ -50,10 +62,10 @@ def integer(min: int | None = None, max: int | None = None) -> Check:  # noqa: A
 
 
 def number(min: float | None = None, max: float | None = None, gt: float | None = None,
-           lt: float | None = None) -> Check:  # noqa: A002
+           lt: float | None = None) -> Check:
     """A finite number with optional inclusive (``min``/``max``) or strict (``gt``/``lt``) bounds."""
     def check(value: Any) -> str | None:
-        ok = (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+        ok = isinstance(value, numbers.Real) and not _is_bool(value) and math.isfinite(value)
         ok = ok and (min is None or value >= min) and (max is None or value <= max)
         ok = ok and (gt is None or value > gt) and (lt is None or value < lt)
         return None if ok else "a number" + _bounds(min, max, gt, lt)
@@ -62,7 +74,7 @@ def number(min: float | None = None, max: float | None = None, gt: float | None 
 
 def boolean() -> Check:
     """True or False."""
-    return lambda value: None if isinstance(value, bool) else "True or False"
+    return lambda value: None if _is_bool(value) else "True or False"
 
 
 def text(allow_empty: bool = True) -> Check:
@@ -73,7 +85,7 @@ def text(allow_empty: bool = True) -> Check:
     return check
 
 
-def int_list(min: int | None = None, min_len: int = 1) -> Check:  # noqa: A002
+def int_list(min: int | None = None, min_len: int = 1) -> Check:
     """A list of integers (each ``>= min``), at least ``min_len`` long, e.g. ``[100]``."""
     def check(value: Any) -> str | None:
         ok = isinstance(value, (list, tuple)) and len(value) >= min_len and all(
@@ -82,13 +94,29 @@ def int_list(min: int | None = None, min_len: int = 1) -> Check:  # noqa: A002
     return check
 
 
-def number_list(min: float | None = None, min_len: int = 1) -> Check:  # noqa: A002
+def number_list(min: float | None = None, min_len: int = 1) -> Check:
     """A list of numbers (each ``>= min``), at least ``min_len`` long."""
     inner = number(min=min)
     def check(value: Any) -> str | None:
         ok = isinstance(value, (list, tuple)) and len(value) >= min_len and all(inner(v) is None for v in value)
         return None if ok else f"a list of numbers{_bounds(min, None)} with at least {min_len} element(s)"
     return check
+
+
+def metric_name(*kinds: str) -> Check:
+    """A metric name ``KIND@K`` with K >= 1, e.g. ``"recall@20"`` (``kinds``: the allowed KINDs)."""
+    kinds = kinds or ("recall", "mrr", "ndcg")  # what the evaluator reports per cut-off
+
+    def check(value: Any) -> str | None:
+        kind, _, k = value.partition("@") if isinstance(value, str) else ("", "", "")
+        ok = kind in kinds and k.isdigit() and int(k) >= 1
+        return None if ok else "a metric name " + " | ".join(f"{kind}@K" for kind in kinds) + " with K >= 1"
+    return check
+
+
+def instance_of(cls: type) -> Check:
+    """An instance of ``cls`` (e.g. a nested config, which checks its own fields)."""
+    return lambda value: None if isinstance(value, cls) else f"a {cls.__name__}"
 
 
 def optional(check: Check) -> Check:
@@ -128,15 +156,35 @@ def validate(values: Mapping[str, Any], spec: Mapping[str, Check], where: str = 
         raise ParameterError("\n".join(lines))
 
 
-def validate_notebook(notebook: str, namespace: Mapping[str, Any]) -> None:
-    """Check a notebook's parameters (its ``globals()``) against its spec in :mod:`sbrlib.notebook_params`.
+def check_config(config: Any) -> None:
+    """Check every field of a config dataclass against its class's ``RULES`` (call in ``__post_init__``).
 
     Raises:
-        ParameterError: one line per bad value, naming the parameter, its value and what is allowed.
+        ConfigError: the first bad field, as ``Class.field = value: must be ...``.
     """
-    from sbrlib.notebook_params import SPECS
+    for name, check in type(config).RULES.items():
+        value = getattr(config, name)
+        problem = check(value)
+        if problem is not None:
+            raise ConfigError(f"{type(config).__name__}.{name} = {value!r}: must be {problem}")
 
-    validate(namespace, SPECS[notebook], notebook)
+
+def require(config: Any, ok: bool, name: str, allowed: str) -> None:
+    """A rule between fields: raise :class:`ConfigError` on field ``name`` unless ``ok``.
+
+    Args:
+        allowed: what is allowed, e.g. ``"divisible by heads (2)"``.
+    """
+    if not ok:
+        raise ConfigError(f"{type(config).__name__}.{name} = {getattr(config, name)!r}: must be {allowed}")
+
+
+def rule(config_class: type, name: str) -> Check:
+    """The check of field ``name`` of a config class (for a notebook parameter that sets it)."""
+    try:
+        return config_class.RULES[name]
+    except KeyError:
+        raise KeyError(f"{config_class.__name__} has no rule for {name!r}") from None
 
 
 def unknown_names(names: Sequence[str], known: Sequence[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""Command line helpers behind the Makefile: ``python -m sbrlib.cli data|summary``."""
+"""Command line helper behind ``make data``: ``python -m sbrlib.cli data``."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import argparse
 import logging
 import sys
 
-import pandas as pd
-
-from sbrlib import datasets, eda, paths
+from sbrlib import datasets, eda
 from sbrlib.errors import DataError
 
 
@@ -20,20 +18,6 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(args: argparse.Namespace) -> int:
-    latest = paths.project_dir() / "outputs" / "latest" / "results"
-    root = latest if args.latest else paths.project_dir() / "results"
-    found = sorted(root.glob(f"{args.dataset}*/metrics.csv"))
-    if not found:
-        print(f"no results for {args.dataset} yet ({root}/{args.dataset}*/metrics.csv)")
-        return 0
-    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.precision", 4):
-        for path in found:
-            print(f"\n=== {path.parent.name}: {path}")
-            print(pd.read_csv(path, index_col=0).to_string())
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -42,12 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     p_data = sub.add_parser("data", help="download/generate and verify a dataset")
     p_data.add_argument("--dataset", default="ml-1m", choices=sorted(datasets.SPECS))
     p_data.add_argument("--data-dir", default=None, help="existing folder (default: $SBR_DATA_DIR)")
-    p_sum = sub.add_parser("summary", help="print the recorded results tables")
-    p_sum.add_argument("--dataset", default="ml-1m")
-    p_sum.add_argument("--latest", action="store_true", help="the last completed make run-all run (outputs/latest) instead of results/")
     args = parser.parse_args(argv)
     try:
-        return {"data": _data, "summary": _summary}[args.command](args)
+        return {"data": _data}[args.command](args)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -269,7 +269,7 @@ def download_dataset(dataset: str, dest: Path | None = None, timeout: float = 60
     try:
         with atomic_path(zip_path) as tmp_zip:
             try:
-                response = urllib.request.urlopen(spec.url, timeout=timeout)  # noqa: S310
+                response = urllib.request.urlopen(spec.url, timeout=timeout)
             except (urllib.error.URLError, OSError) as exc:
                 raise DataError(
                     f"cannot download {dataset} from {spec.url} ({exc}). If you are offline, "

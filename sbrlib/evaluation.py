@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
+from sbrlib import checks as C
 from sbrlib import metrics as M
 from sbrlib.batching import contiguous_sessions, schedule_from_frame
 from sbrlib.columns import ITEM, SESSION, TIME, USER
@@ -64,15 +66,21 @@ class EvalConfig:
     coverage_ks: tuple[int, ...] = (20,)
     max_k: int = 50
 
+    RULES: ClassVar[Mapping[str, C.Check]] = {
+        "ks": C.int_list(min=1),
+        "tie_policy": C.one_of(*M.TIE_POLICIES),
+        "batch_size": C.integer(min=1),
+        "exclude_seen": C.one_of(*EXCLUDE_SEEN, True, False),
+        "positions": C.one_of(*POSITIONS),
+        "coverage_ks": C.int_list(min=1, min_len=0),
+        "max_k": C.integer(min=1),
+    }
+    """What each field may be (checked in ``__post_init__``; reused by the notebooks' parameter checks)."""
+
     def __post_init__(self) -> None:
-        if self.tie_policy not in M.TIE_POLICIES:
-            raise ValueError(f"tie_policy must be one of {M.TIE_POLICIES}, got {self.tie_policy!r}")
+        C.check_config(self)
         if isinstance(self.exclude_seen, bool):
             object.__setattr__(self, "exclude_seen", "session" if self.exclude_seen else "none")
-        if self.exclude_seen not in EXCLUDE_SEEN:
-            raise ValueError(f"exclude_seen must be one of {EXCLUDE_SEEN} (or True/False), got {self.exclude_seen!r}")
-        if self.positions not in POSITIONS:
-            raise ValueError(f"positions must be one of {POSITIONS}, got {self.positions!r}")
 
 
 @dataclass

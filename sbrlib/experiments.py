@@ -14,18 +14,8 @@ import pandas as pd
 from sbrlib import uncertainty as U
 from sbrlib.columns import ITEM, SESSION, TIME
 from sbrlib.evaluation import EvalConfig, EvalResult, evaluate, results_table
+from sbrlib.models import registry
 from sbrlib.models.base import SessionModel
-from sbrlib.models.baselines import (
-    VSKNN,
-    ItemKNN,
-    ItemKNNConfig,
-    Markov,
-    Pop,
-    SequentialRules,
-    SessionPop,
-    SRConfig,
-    VSKNNConfig,
-)
 from sbrlib.recommend import recommend
 
 log = logging.getLogger(__name__)
@@ -113,28 +103,27 @@ def example_recommendations(model, test: pd.DataFrame, titles: pd.Series | None,
 # --------------------------------------------------------------------------- baselines
 
 BASELINE_DEFAULTS: dict[str, dict] = {
-    "Item-kNN": {"lam": ItemKNNConfig.lam, "alpha": ItemKNNConfig.alpha},
-    "SR": {"steps": SRConfig.steps},
-    "V-SKNN": {"k": VSKNNConfig.k, "sample_size": VSKNNConfig.sample_size},
-}
-"""Parameters of the tunable baselines when nothing else is given (their config defaults)."""
+    spec.name: spec.default_params() for spec in registry.REGISTRY.values() if not spec.neural and spec.tunable}
+"""Parameters of the tunable baselines when nothing else is given, by display name (the registry's defaults)."""
 
 
 def baseline_factories(params: Mapping[str, Mapping] | None = None) -> dict[str, Callable[[], SessionModel]]:
-    """Display name -> factory of every baseline (Pop, S-Pop, Item-kNN, Markov, SR, V-SKNN).
+    """Display name -> factory of every non-neural model of the registry (Pop, S-Pop, Item-kNN,
+    Markov, SR, V-SKNN, in registry order).
 
     Args:
-        params: per model, keyword arguments of its config (``{"SR": {"steps": 5}}``); models
-            not listed use :data:`BASELINE_DEFAULTS`.
+        params: per model (display name or key), keyword arguments of its config
+            (``{"SR": {"steps": 5}}``); models not listed use their registry defaults.
     """
-    p = {name: {**BASELINE_DEFAULTS[name], **dict((params or {}).get(name, {}))} for name in BASELINE_DEFAULTS}
-    return {
-        "Pop": Pop, "S-Pop": SessionPop,
-        "Item-kNN": lambda: ItemKNN(ItemKNNConfig(**p["Item-kNN"])),
-        "Markov": Markov,
-        "SR": lambda: SequentialRules(SRConfig(**p["SR"])),
-        "V-SKNN": lambda: VSKNN(VSKNNConfig(**p["V-SKNN"])),
-    }
+    given = {registry.resolve(name): dict(kwargs) for name, kwargs in (params or {}).items()}
+
+    def factory(spec: registry.ModelSpec) -> Callable[[], SessionModel]:
+        if spec.config is None:
+            return spec.build
+        config = spec.default_config(**given.get(spec.key, {}))  # checked now, not at the first fit
+        return lambda: spec.build(config)
+
+    return {spec.name: factory(spec) for spec in registry.REGISTRY.values() if not spec.neural}
 
 
 def tuned_baseline_params(split_name: str, defaults: Mapping[str, Mapping] | None = None) -> dict[str, dict]:
@@ -257,7 +246,7 @@ def order_models(factories: Mapping[str, Callable[[], SessionModel]], gru=None, 
     if gru is None:
         return models
     if epochs > 0:
-        from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig  # noqa: PLC0415 - TensorFlow only when needed
+        from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig
 
         log.info("order experiment: retraining GRU4Rec on shuffled sessions for %d epoch(s), about %.0f s "
                  "(median epoch of the saved model)", epochs, estimated_fit_seconds(gru.history, epochs))

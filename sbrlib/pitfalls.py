@@ -28,7 +28,7 @@ describe what the faulty functions produce.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -673,18 +673,103 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:,.1f}×" if a / b < 10 else f"{a / b:,.0f}×"
 
 
-def summary_table(m: dict) -> pd.DataFrame:
+# Labels of notebook 00's measurements: the keys of its recorded ``MEASURED`` sections (shown in its tables).
+ROW_TIME = "row-index time (original)"
+REAL_TIME = "same rule on real time"
+FIXED_TIME = "sbrlib (user mode, real-time cutoff)"
+LOADER_SHIFTED = "original, idx - 1 offsets"
+LOADER_ORIGINAL = "original, idx offsets"
+LOADER_FIXED = "sbrlib make_schedule"
+SPEED_ONEHOT = "one-hot + train_on_batch (original)"
+SPEED_COMPILED = "GRU4Rec, compiled (sbrlib)"
+RANKING_ARGSORT = "per-event argsort (original)"
+RANKING_VECTORIZED = "vectorized evaluator (sbrlib)"
+SESSIONS_USER = "user history = session, Rating >= 3 (original)"
+SESSIONS_GAP = "gap sessions, all ratings (sbrlib default)"
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Notebook 00's measurements by name (built from its recorded ``MEASURED`` dict by :meth:`from_record`).
+
+    Attributes:
+        dataset, synthetic, batch_size: what was measured on.
+        split_row_time, split_real_time, split_fixed: :func:`split_report` of the three splits.
+        loader_shifted, loader_original, loader_fixed: :class:`LoaderReport` dicts of the three loaders.
+        unseen: the -1 mapping's counts and SR metrics (``test_hit``, ``faulty``, ``fixed``, ...).
+        speed_onehot, speed_compiled: :class:`SpeedReport` dicts with ``seconds_per_step`` and ``full_batch_rate``.
+        ranking: :func:`compare_ranks` of the per-event and vectorized rankings.
+        argsort_seconds_per_10k, vectorized_seconds_per_10k: seconds per 10k predictions.
+        rating_filter: :func:`rating_filter_report`.
+        sessions_user, sessions_gap: :func:`session_report` of user histories and gap sessions.
+    """
+
+    dataset: str
+    synthetic: bool
+    batch_size: int
+    split_row_time: Mapping
+    split_real_time: Mapping
+    split_fixed: Mapping
+    loader_shifted: Mapping
+    loader_original: Mapping
+    loader_fixed: Mapping
+    unseen: Mapping
+    speed_onehot: Mapping
+    speed_compiled: Mapping
+    ranking: Mapping
+    argsort_seconds_per_10k: float
+    vectorized_seconds_per_10k: float
+    rating_filter: Mapping
+    sessions_user: Mapping
+    sessions_gap: Mapping
+
+    @classmethod
+    def from_record(cls, m: Mapping) -> Measured:
+        """From notebook 00's ``MEASURED`` dict (sections keyed by the labels above).
+
+        Raises:
+            KeyError: a section or label is missing, named in the message.
+        """
+        def get(section: str, label: str | None = None):
+            try:
+                return m[section] if label is None else m[section][label]
+            except KeyError:
+                where = section if label is None else f"{section}[{label!r}]"
+                raise KeyError(f"notebook 00's measurements have no {where}; use the labels of sbrlib.pitfalls "
+                               "(ROW_TIME, LOADER_FIXED, ...) as their keys") from None
+
+        return cls(
+            dataset=m.get("dataset", "this data"), synthetic=bool(m.get("synthetic", False)),
+            batch_size=get("batch_size"),
+            split_row_time=get("time", ROW_TIME), split_real_time=get("time", REAL_TIME),
+            split_fixed=get("time", FIXED_TIME),
+            loader_shifted=get("loader", LOADER_SHIFTED), loader_original=get("loader", LOADER_ORIGINAL),
+            loader_fixed=get("loader", LOADER_FIXED), unseen=get("unseen"),
+            speed_onehot=get("speed", SPEED_ONEHOT), speed_compiled=get("speed", SPEED_COMPILED),
+            ranking=get("ranking"),
+            argsort_seconds_per_10k=get("ranking", "seconds_per_10k")[RANKING_ARGSORT],
+            vectorized_seconds_per_10k=get("ranking", "seconds_per_10k")[RANKING_VECTORIZED],
+            rating_filter=get("rating_filter"),
+            sessions_user=get("sessions", SESSIONS_USER), sessions_gap=get("sessions", SESSIONS_GAP),
+        )
+
+
+def _measured(m: Measured | Mapping) -> Measured:
+    return m if isinstance(m, Measured) else Measured.from_record(m)
+
+
+def summary_table(m: Measured | Mapping) -> pd.DataFrame:
     """One row per fault: symptom, measured cost, fix and where the fix lives, from the numbers
-    measured by notebook 00 (keys ``time``, ``loader``, ``unseen``, ``speed``, ``ranking``,
-    ``rating_filter``, ``sessions``, ``batch_size``)."""
-    t_row, t_real, t_fix = (m["time"][k] for k in m["time"])
-    lo_bad, _, lo_fix = (m["loader"][k] for k in list(m["loader"])[:3])
-    un = m["unseen"]
-    slow, fast = (m["speed"][k] for k in list(m["speed"])[:2])
-    rk = m["ranking"]
-    slow10k, fast10k = rk["seconds_per_10k"].values()
-    rf = m["rating_filter"]
-    s_user, s_gap = m["sessions"].values()
+    measured by notebook 00 (a :class:`Measured`, or its ``MEASURED`` dict)."""
+    m = _measured(m)
+    t_row, t_fix = m.split_row_time, m.split_fixed
+    lo_bad, lo_fix = m.loader_shifted, m.loader_fixed
+    un = m.unseen
+    slow, fast = m.speed_onehot, m.speed_compiled
+    rk = m.ranking
+    slow10k, fast10k = m.argsort_seconds_per_10k, m.vectorized_seconds_per_10k
+    rf = m.rating_filter
+    s_user, s_gap = m.sessions_user, m.sessions_gap
     ended = "did not end within" if lo_bad["hit_cap"] else "ended after"
     rows = [
         ("1 row-index time",
@@ -710,7 +795,7 @@ def summary_table(m: dict) -> pd.DataFrame:
          f"{_bytes(slow['input_bytes_per_step'])} of one-hot input per step "
          f"(vs {_bytes(fast['input_bytes_per_step'])} of indices)",
          f"{slow['seconds_per_step'] * 1e3:,.0f} ms vs {fast['seconds_per_step'] * 1e3:,.1f} ms per step at batch "
-         f"{m['batch_size']} ({_ratio(slow['seconds_per_step'], fast['seconds_per_step'])} slower)",
+         f"{m.batch_size} ({_ratio(slow['seconds_per_step'], fast['seconds_per_step'])} slower)",
          "embedding lookups, state resets inside the compiled step, many steps per call",
          "models.gru4rec.GRU4Rec"),
         ("5 per-event argsort",
@@ -731,18 +816,20 @@ def summary_table(m: dict) -> pd.DataFrame:
     return table.set_index("fault")
 
 
-def findings_markdown(m: dict) -> str:
-    """"What we found": one sentence per fault, built from notebook 00's measurements."""
-    t_row, t_real, t_fix = (m["time"][k] for k in m["time"])
-    lo_bad, lo_mid, lo_fix = (m["loader"][k] for k in list(m["loader"])[:3])
-    un = m["unseen"]
-    slow, fast = (m["speed"][k] for k in list(m["speed"])[:2])
-    rk = m["ranking"]
-    slow10k, fast10k = rk["seconds_per_10k"].values()
-    rf = m["rating_filter"]
-    s_user, s_gap = m["sessions"].values()
-    data = "synthetic data" if m.get("synthetic") else m.get("dataset", "this data")
-    lines = [f"### What we found ({data}, batch size {m['batch_size']})", ""]
+def findings_markdown(m: Measured | Mapping) -> str:
+    """"What we found": one sentence per fault, built from notebook 00's measurements (a
+    :class:`Measured`, or its ``MEASURED`` dict)."""
+    m = _measured(m)
+    t_row, t_real, t_fix = m.split_row_time, m.split_real_time, m.split_fixed
+    lo_bad, lo_mid, lo_fix = m.loader_shifted, m.loader_original, m.loader_fixed
+    un = m.unseen
+    slow, fast = m.speed_onehot, m.speed_compiled
+    rk = m.ranking
+    slow10k, fast10k = m.argsort_seconds_per_10k, m.vectorized_seconds_per_10k
+    rf = m.rating_filter
+    s_user, s_gap = m.sessions_user, m.sessions_gap
+    data = "synthetic data" if m.synthetic else m.dataset
+    lines = [f"### What we found ({data}, batch size {m.batch_size})", ""]
     lines.append(
         f"* **Row-index time** dated every event between {t_row['first_shown']} and {t_row['last_shown']}. The "
         f"'last day' split put the {_users(t_row['test_users'])} at the end of the table (ids "

@@ -13,12 +13,14 @@ ratings data) are broken by ``tie_break``: ``"file"`` keeps the source file's or
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 
+from sbrlib import checks as C
 from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
 from sbrlib.errors import DataError
 
@@ -41,6 +43,14 @@ class SplitConfig:
 
     days: float | None = None
     fraction: float = 0.1
+
+    RULES: ClassVar[Mapping[str, C.Check]] = {
+        "days": C.optional(C.number(gt=0)),
+        "fraction": C.number(gt=0, lt=1),
+    }
+
+    def __post_init__(self) -> None:
+        C.check_config(self)
 
 
 @dataclass(frozen=True)
@@ -74,18 +84,22 @@ class PreprocessConfig:
     valid: SplitConfig = field(default_factory=SplitConfig)
     seed: int = 0
 
+    RULES: ClassVar[Mapping[str, C.Check]] = {
+        "min_rating": C.optional(C.integer(min=1, max=5)),
+        "session_mode": C.one_of("gap", "user"),
+        "session_gap": C.integer(min=1),
+        "tie_break": C.one_of("file", "item", "random"),
+        "min_session_length": C.integer(min=2),
+        "min_item_support": C.integer(min=1),
+        "split_rule": C.optional(C.one_of("start", "end")),
+        "test": C.instance_of(SplitConfig),
+        "valid": C.instance_of(SplitConfig),
+        "seed": C.integer(min=0),
+    }
+    """What each field may be (checked in ``__post_init__``; reused by notebook 02's parameter checks)."""
+
     def __post_init__(self) -> None:
-        _choice("session_mode", self.session_mode, ("gap", "user"))
-        _choice("tie_break", self.tie_break, ("file", "item", "random"))
-        if self.split_rule is not None:
-            _choice("split_rule", self.split_rule, ("start", "end"))
-        if self.session_gap <= 0:
-            raise ValueError(f"session_gap must be > 0 seconds, got {self.session_gap}")
-        if self.min_session_length < 2:
-            raise ValueError("min_session_length must be >= 2 (a session needs a next item)")
-        for name, split in (("test", self.test), ("valid", self.valid)):
-            if split.days is None and not 0 < split.fraction < 1:
-                raise ValueError(f"{name}.fraction must be in (0, 1), got {split.fraction}")
+        C.check_config(self)
 
     @property
     def rule(self) -> SplitRule:
@@ -488,12 +502,17 @@ class LOOConfig:
     min_item_support: int = 5
     seed: int = 0
 
+    RULES: ClassVar[Mapping[str, C.Check]] = {
+        "min_rating": C.optional(C.integer(min=1, max=5)),
+        "tie_break": C.one_of("file", "item", "random"),
+        "min_user_events": C.integer(min=3),  # one training, one validation and one test item
+        "min_item_support": C.integer(min=1),
+        "seed": C.integer(min=0),
+    }
+    """What each field may be (checked in ``__post_init__``; reused by notebook 07's parameter checks)."""
+
     def __post_init__(self) -> None:
-        _choice("tie_break", self.tie_break, ("file", "item", "random"))
-        if self.min_user_events < 3:
-            raise ValueError("min_user_events must be >= 3 (one training, one validation and one test item)")
-        if self.min_item_support < 1:
-            raise ValueError(f"min_item_support must be >= 1, got {self.min_item_support}")
+        C.check_config(self)
 
     @property
     def session_mode(self) -> str:

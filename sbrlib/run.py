@@ -360,7 +360,7 @@ def _kernels_die_first_on_ctrl_c() -> Iterator[None]:
 def _is_kernel(process) -> bool:
     try:
         return any("ipykernel" in part for part in process.cmdline())
-    except Exception:  # noqa: BLE001 - gone or not ours to read
+    except Exception:
         return False
 
 
@@ -487,7 +487,7 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
             except pm.PapermillExecutionError as exc:
                 raise RunError(f"*** FAILED: {nb.name}: {error_text(exc.ename, exc.evalue)}\n"
                                f"    executed copy with the error: {out}", run_dir) from None
-            except Exception as exc:  # noqa: BLE001 - the kernel died, could not start, a file could not be written
+            except Exception as exc:
                 hint = " (the kernel stopped: out of memory?)" if type(exc).__name__ == "DeadKernelError" else ""
                 raise RunError(f"*** FAILED: {nb.name}: {error_text(type(exc).__name__, str(exc))}{hint}\n"
                                f"    executed copy (up to the failure): {out}", run_dir) from None

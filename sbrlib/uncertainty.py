@@ -29,10 +29,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
+from sbrlib import checks as C
 from sbrlib.columns import SESSION
 
 _METRIC = re.compile(r"^(recall|hitrate|mrr|ndcg|popularity)@(\d+)$")
@@ -54,11 +56,16 @@ class BootstrapConfig:
     seed: int = 0
     chunk: int = 250
 
+    RULES: ClassVar[Mapping[str, C.Check]] = {
+        "n_boot": C.integer(min=1),
+        "level": C.number(gt=0, lt=1),
+        "seed": C.integer(min=0),
+        "chunk": C.integer(min=1),
+    }
+    """What each field may be (checked in ``__post_init__``; reused by the notebooks' parameter checks)."""
+
     def __post_init__(self) -> None:
-        if self.n_boot < 1:
-            raise ValueError(f"n_boot must be >= 1, got {self.n_boot}")
-        if not 0 < self.level < 1:
-            raise ValueError(f"level must be in (0, 1), got {self.level}")
+        C.check_config(self)
 
 
 def prediction_values(predictions: pd.DataFrame, metric: str) -> np.ndarray:

@@ -7,18 +7,11 @@ from collections import Counter
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import session_lists
 
 from sbrlib.batching import make_schedule, occupancy, plan_widths, shrink_schedule
 
-
-@st.composite
-def sessions(draw):
-    lengths = draw(st.lists(st.integers(1, 9), min_size=1, max_size=30))
-    ids = np.repeat(np.arange(len(lengths)) * 10 + 3, lengths)
-    items = np.arange(len(ids)) + 100  # event k has item 100+k: pairs identify events
-    start_times = draw(st.lists(st.integers(0, 5), min_size=len(lengths), max_size=len(lengths)))
-    times = np.repeat(start_times, lengths) + np.concatenate([np.arange(n) for n in lengths])
-    return ids, items, times, lengths
+sessions = session_lists  # event k has item 100+k: pairs identify events
 
 
 def expected_pairs(ids, items) -> Counter:

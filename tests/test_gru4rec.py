@@ -166,7 +166,7 @@ def test_variants_train_and_improve(overrides):
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="drop probability"):
+    with pytest.raises(ValueError, match=r"GRU4RecConfig.dropout_hidden = 1.2: must be a number >= 0 and < 1"):
         GRU4RecConfig(dropout_hidden=1.2)
     with pytest.raises(ValueError, match="loss"):
         GRU4RecConfig(loss="top1")

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import ratings_frame, ratings_frames
 
 from sbrlib import loo
 from sbrlib import preprocess as pp
@@ -15,22 +16,12 @@ from sbrlib.errors import DataError
 from sbrlib.evaluation import EvalConfig, evaluate
 from sbrlib.models import Pop
 
-
-def frame(rows):
-    return pd.DataFrame(rows, columns=[USER, ITEM, RATING, TIME]).astype(
-        {USER: "int32", ITEM: "int32", RATING: "int8", TIME: "int64"})
+frame = ratings_frame
 
 
-@st.composite
-def histories(draw, max_rows=150):
+def histories(max_rows=150):
     """Ratings where a user rates an item at most once (as MovieLens), with many equal times."""
-    n = draw(st.integers(1, max_rows))
-    users = draw(st.lists(st.integers(1, 8), min_size=n, max_size=n))
-    items = draw(st.lists(st.integers(1, 15), min_size=n, max_size=n))
-    times = draw(st.lists(st.integers(0, 30).map(lambda x: 1_000_000 + 60 * x), min_size=n, max_size=n))
-    ratings = draw(st.lists(st.integers(1, 5), min_size=n, max_size=n))
-    df = frame(list(zip(users, items, ratings, times)))
-    return df.drop_duplicates([USER, ITEM]).reset_index(drop=True)
+    return ratings_frames(max_rows, max_user=8, max_item=15, max_tick=30, tick_seconds=60, once_per_item=True)
 
 
 def test_example():

@@ -249,21 +249,22 @@ def test_summary_and_findings_are_built_from_the_measurements():
         "dataset": "x", "synthetic": True, "batch_size": 8,
         "time": {k: {"first_shown": "1970-01-01", "last_shown": "1970-01-10", "test_users": 3, "test_user_ids": [7, 9],
                      "test_ends": ["2000-01-01", "2001-01-01"], "test_ends_first": v}
-                 for k, v in (("a", 0.5), ("b", 0.0), ("c", 0.0))},
-        "loader": {"a": {"steps": 10, "hit_cap": True, "pairs": 80, "crossing_pairs": 4, "wrapped_pairs": 9,
+                 for k, v in ((P.ROW_TIME, 0.5), (P.REAL_TIME, 0.0), (P.FIXED_TIME, 0.0))},
+        "loader": {P.LOADER_SHIFTED: {"steps": 10, "hit_cap": True, "pairs": 80, "crossing_pairs": 4, "wrapped_pairs": 9,
                          "mixed_steps": 3, "expected_pairs": 50},
-                   "b": {"steps": 5, "hit_cap": False, "pairs": 40, "crossing_pairs": 0, "wrapped_pairs": 0,
+                   P.LOADER_ORIGINAL: {"steps": 5, "hit_cap": False, "pairs": 40, "crossing_pairs": 0, "wrapped_pairs": 0,
                          "mixed_steps": 0, "expected_pairs": 50},
-                   "c": {"steps": 7, "hit_cap": False, "pairs": 50, "crossing_pairs": 0, "wrapped_pairs": 0,
+                   P.LOADER_FIXED: {"steps": 7, "hit_cap": False, "pairs": 50, "crossing_pairs": 0, "wrapped_pairs": 0,
                          "mixed_steps": 0, "expected_pairs": 50}, "max_steps": 10},
         "unseen": {"test_hit": 2, "valid_hit": 1, "test_events": 30, "valid_events": 20,
                    "faulty": {"recall@20": 0.25, "predictions": 20}, "fixed": {"recall@20": 0.2, "predictions": 18}},
-        "speed": {"slow": {"input_bytes_per_step": 2_000_000, "seconds_per_step": 0.5, "full_batch_rate": 16},
-                  "fast": {"input_bytes_per_step": 64, "seconds_per_step": 0.01, "full_batch_rate": 800}},
-        "ranking": {"predictions": 10, "untied": 9, "identical": 9, "seconds_per_10k": {"a": 40.0, "b": 2.0}},
+        "speed": {P.SPEED_ONEHOT: {"input_bytes_per_step": 2_000_000, "seconds_per_step": 0.5, "full_batch_rate": 16},
+                  P.SPEED_COMPILED: {"input_bytes_per_step": 64, "seconds_per_step": 0.01, "full_batch_rate": 800}},
+        "ranking": {"predictions": 10, "untied": 9, "identical": 9, "seconds_per_10k": {P.RANKING_ARGSORT: 40.0,
+                                                                                    P.RANKING_VECTORIZED: 2.0}},
         "rating_filter": {"dropped": 16, "ratings": 100, "dropped_share": 0.16},
-        "sessions": {"u": {"sessions": 3, "median_length": 30, "median_days": 80},
-                     "g": {"sessions": 12, "median_length": 6, "median_days": 0.01}},
+        "sessions": {P.SESSIONS_USER: {"sessions": 3, "median_length": 30, "median_days": 80},
+                     P.SESSIONS_GAP: {"sessions": 12, "median_length": 6, "median_days": 0.01}},
     }
     table = P.summary_table(m)
     assert len(table) == 6 and list(table.columns) == ["symptom", "measured cost", "fix", "where in sbrlib"]
@@ -272,3 +273,10 @@ def test_summary_and_findings_are_built_from_the_measurements():
     assert "50× slower" in table.loc["4 one-hot + numpy resets", "measured cost"]
     text = P.findings_markdown(m)
     assert "2.0 MB" in text and "20× faster" in text and "16 of 100 ratings" in text
+    measured = P.Measured.from_record(m)  # the typed record: each value by name, not by position
+    assert measured.loader_fixed["steps"] == 7 and measured.sessions_gap["sessions"] == 12
+    assert P.findings_markdown(measured) == text and P.summary_table(measured).equals(table)
+    reordered = {**m, "loader": dict(reversed(list(m["loader"].items())))}
+    assert P.findings_markdown(reordered) == text  # the order of a section no longer matters
+    with pytest.raises(KeyError, match=r"no loader\['original, idx - 1 offsets'\]"):
+        P.Measured.from_record({**m, "loader": {"a": {}}})

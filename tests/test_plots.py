@@ -5,15 +5,15 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.container import BarContainer  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.container import BarContainer
 
-from sbrlib import plots  # noqa: E402
-from sbrlib import uncertainty as U  # noqa: E402
-from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER  # noqa: E402
+from sbrlib import plots
+from sbrlib import uncertainty as U
+from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
 
 
 @pytest.fixture(scope="module")

@@ -7,26 +7,13 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import ratings_frame, ratings_frames
 
 from sbrlib import preprocess as pp
 from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
 from sbrlib.errors import DataError
 
-
-def frame(rows):
-    return pd.DataFrame(rows, columns=[USER, ITEM, RATING, TIME]).astype(
-        {USER: "int32", ITEM: "int32", RATING: "int8", TIME: "int64"})
-
-
-@st.composite
-def ratings_frames(draw, max_rows=120):
-    n = draw(st.integers(1, max_rows))
-    users = draw(st.lists(st.integers(1, 6), min_size=n, max_size=n))
-    items = draw(st.lists(st.integers(1, 12), min_size=n, max_size=n))
-    ratings = draw(st.lists(st.integers(1, 5), min_size=n, max_size=n))
-    # coarse times produce many ties, as in MovieLens
-    times = draw(st.lists(st.integers(0, 40).map(lambda x: 1_000_000 + x * 900), min_size=n, max_size=n))
-    return frame(list(zip(users, items, ratings, times)))
+frame = ratings_frame
 
 
 def test_order_is_stable_with_file_tie_break():

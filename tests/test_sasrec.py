@@ -242,5 +242,5 @@ def test_config_validation():
         SASRecConfig(dim=50, heads=3)
     with pytest.raises(ValueError, match="loss"):
         SASRecConfig(loss="bpr")
-    with pytest.raises(ValueError, match="drop probability"):
+    with pytest.raises(ValueError, match=r"SASRecConfig.dropout = 1.0: must be a number >= 0 and < 1"):
         SASRecConfig(dropout=1.0)

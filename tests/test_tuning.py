@@ -198,7 +198,7 @@ def test_pruning_and_time_budget(split, monkeypatch):
 
 def test_gru4rec_config_choices(split, monkeypatch):
     from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig
-    from sbrlib.models.presets import PRESETS, preset
+    from sbrlib.models.gru4rec.presets import PRESETS, preset
 
     config, source = tuning.gru4rec_config("tuned", "tiny-gap")  # no study yet: the defaults, and why
     assert config == GRU4RecConfig() and "run notebooks/03_tuning" in source
@@ -231,7 +231,7 @@ def test_fixed_parameters_and_reuse_of_make_tune_studies(split, tmp_path, monkey
 
 
 def test_presets_spell_out_the_searched_fields():
-    from sbrlib.models.presets import PRESETS, preset
+    from sbrlib.models.gru4rec.presets import PRESETS, preset
 
     searched = set(tuning.SPACES["gru4rec"]) | {"epochs"}
     for name, values in PRESETS.items():
@@ -240,7 +240,7 @@ def test_presets_spell_out_the_searched_fields():
     with pytest.raises(ValueError, match="unknown GRU4Rec preset"):
         preset("movielens")
     from sbrlib.models.gru4rec import GRU4RecConfig
-    from sbrlib.models.presets import PROVENANCE
+    from sbrlib.models.gru4rec.presets import PROVENANCE
 
     assert GRU4RecConfig() == preset("movielens-gap")  # the defaults are the searched ones, with provenance
     assert set(PROVENANCE) == set(PRESETS)

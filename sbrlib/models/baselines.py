@@ -16,16 +16,19 @@ All implement :class:`~sbrlib.models.base.SessionModel` and are fitted on sessio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from sbrlib import checks as C
 from sbrlib.batching import contiguous_sessions
 from sbrlib.columns import ITEM, SESSION, TIME
 from sbrlib.models.base import SessionModel
+from sbrlib.models.spaces import Param, choice, float_range, int_range
 from sbrlib.preprocess import ItemIndex
 
 
@@ -121,6 +124,22 @@ class ItemKNNConfig:
     lam: float = 20.0
     alpha: float = 0.5
 
+    RULES: ClassVar[Mapping[str, C.Check]] = {
+        "lam": C.number(min=0),
+        "alpha": C.number(min=0, max=1),
+    }
+    """What each field may be (checked in ``__post_init__``; reused by notebook 05's parameter checks)."""
+
+    def __post_init__(self) -> None:
+        C.check_config(self)
+
+
+ITEMKNN_SPACE: dict[str, Param] = {
+    "lam": float_range(0.1, 500.0, log=True, doc="support regularization"),
+    "alpha": float_range(0.0, 1.0, step=0.05, doc="balance of the two supports (0.5: cosine)"),
+}
+"""Item-kNN's search ranges (read through :mod:`sbrlib.models.registry`)."""
+
 
 class ItemKNN(_LastItemModel):
     """sim(i, j) = |S_i & S_j| / ((|S_i| + lam)^alpha (|S_j| + lam)^(1 - alpha)); score = sim(last, .)."""
@@ -144,6 +163,7 @@ class ItemKNN(_LastItemModel):
 
 
 SRWeighting = Literal["div", "linear", "quadratic", "log", "one"]
+SR_WEIGHTINGS = ("div", "linear", "quadratic", "log", "one")
 
 
 def rule_weights(distance: np.ndarray, weighting: SRWeighting) -> np.ndarray:
@@ -163,7 +183,7 @@ def rule_weights(distance: np.ndarray, weighting: SRWeighting) -> np.ndarray:
         return 1.0 / np.log2(d + 1.0)
     if weighting == "one":
         return np.ones_like(d)
-    raise ValueError(f"weighting must be one of div, linear, quadratic, log, one; got {weighting!r}")
+    raise ValueError(f"weighting must be one of {', '.join(SR_WEIGHTINGS)}; got {weighting!r}")
 
 
 @dataclass(frozen=True)
@@ -179,10 +199,21 @@ class SRConfig:
     steps: int = 10
     weighting: SRWeighting = "div"
 
+    RULES: ClassVar[Mapping[str, C.Check]] = {
+        "steps": C.integer(min=1),
+        "weighting": C.one_of(*SR_WEIGHTINGS),
+    }
+    """What each field may be (checked in ``__post_init__``; reused by notebook 05's parameter checks)."""
+
     def __post_init__(self) -> None:
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
-        rule_weights(np.ones(1), self.weighting)  # validates the name
+        C.check_config(self)
+
+
+SR_SPACE: dict[str, Param] = {
+    "steps": int_range(1, 25, doc="largest distance of a rule"),
+    "weighting": choice(*SR_WEIGHTINGS, doc="rule weight by distance"),
+}
+"""SR's search ranges (read through :mod:`sbrlib.models.registry`)."""
 
 
 class SequentialRules(_LastItemModel):
@@ -220,6 +251,7 @@ class Markov(_LastItemModel):
 
 
 VSKNNWeighting = Literal["linear", "same", "div", "log", "quadratic"]
+VSKNN_WEIGHTINGS = ("linear", "same", "div", "log", "quadratic")
 
 
 def position_weights(position: np.ndarray, length: np.ndarray | float, weighting: VSKNNWeighting) -> np.ndarray:
@@ -244,7 +276,7 @@ def _position_factor(p: np.ndarray, weighting: str) -> np.ndarray:
         return 1.0 / np.log10(p + 1.7)
     if weighting == "quadratic":
         return p * p
-    raise ValueError(f"weighting must be one of linear, same, div, log, quadratic; got {weighting!r}")
+    raise ValueError(f"weighting must be one of {', '.join(VSKNN_WEIGHTINGS)}; got {weighting!r}")
 
 
 def _length_factor(length: np.ndarray, weighting: str) -> np.ndarray:
@@ -274,10 +306,25 @@ class VSKNNConfig:
     weighting: VSKNNWeighting = "linear"
     idf_weighting: bool = False
 
+    RULES: ClassVar[Mapping[str, C.Check]] = {
+        "k": C.integer(min=1),
+        "sample_size": C.integer(min=1),
+        "weighting": C.one_of(*VSKNN_WEIGHTINGS),
+        "idf_weighting": C.boolean(),
+    }
+    """What each field may be (checked in ``__post_init__``; reused by notebook 05's parameter checks)."""
+
     def __post_init__(self) -> None:
-        if self.k < 1 or self.sample_size < 1:
-            raise ValueError(f"k and sample_size must be >= 1, got k={self.k}, sample_size={self.sample_size}")
-        _position_factor(np.ones(1), self.weighting)  # validates the name
+        C.check_config(self)
+
+
+VSKNN_SPACE: dict[str, Param] = {
+    "k": int_range(10, 2000, log=True, doc="neighbour sessions"),
+    "sample_size": int_range(100, 5000, log=True, doc="candidate sessions (most recent sharing an item)"),
+    "weighting": choice(*VSKNN_WEIGHTINGS, doc="position weight of the current session"),
+    "idf_weighting": choice(False, True, doc="weight shared items by inverse document frequency"),
+}
+"""V-SKNN's search ranges (read through :mod:`sbrlib.models.registry`)."""
 
 
 class VSKNN(SessionModel):

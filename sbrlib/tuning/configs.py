@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 CHOICES = ("tuned", "default", "official", "movielens-gap", "movielens-user")
 """Values of notebook 04's ``CONFIG``: ``tuned`` (the best trial of notebook 03's search on this
 split, else the defaults), ``default`` (``GRU4RecConfig()``), or a preset of
-:mod:`sbrlib.models.presets`."""
+:mod:`sbrlib.models.gru4rec.presets`."""
 
 
 def _from_study(model: str, config_cls: type, split_name: str, study_file: str | Path | None,
@@ -61,7 +61,7 @@ def gru4rec_config(choice: str, split_name: str, overrides: Mapping[str, Any] | 
     then picks the best epoch, as in the search), not the best trial's epoch count.
     """
     from sbrlib.models.gru4rec import GRU4RecConfig
-    from sbrlib.models.presets import PRESETS, preset
+    from sbrlib.models.gru4rec.presets import PRESETS, preset
 
     if choice not in CHOICES and choice not in PRESETS:
         raise ValueError(f"CONFIG = {choice!r}: must be one of {', '.join(dict.fromkeys((*CHOICES, *PRESETS)))}")
@@ -73,7 +73,7 @@ def gru4rec_config(choice: str, split_name: str, overrides: Mapping[str, Any] | 
     elif choice == "default":
         config, source = GRU4RecConfig(), "the defaults (GRU4RecConfig())"
     else:
-        config, source = preset(choice), f"the preset {choice!r} (sbrlib.models.presets)"
+        config, source = preset(choice), f"the preset {choice!r} (sbrlib.models.gru4rec.presets)"
     return _override(config, source, overrides)
 
 

@@ -125,16 +125,11 @@ def _baseline_trial(trial, model: str, config, frames, metric: str, eval_batch_s
 
 
 def build_model(model: str, config: Any):
-    """An unfitted model of family ``model`` with ``config``."""
+    """An unfitted model of the tunable family ``model`` with ``config`` (:mod:`sbrlib.models.registry`)."""
+    from sbrlib.models import registry
+
     check_model(model)
-    if model == "gru4rec":
-        from sbrlib.models.gru4rec import GRU4Rec
-        return GRU4Rec(config)
-    if model == "sasrec":
-        from sbrlib.models.sasrec import SASRec
-        return SASRec(config)
-    from sbrlib.models import baselines as B
-    return {"item-knn": B.ItemKNN, "sr": B.SequentialRules, "v-sknn": B.VSKNN}[model](config)
+    return registry.build(model, config)
 
 
 def default_base(model: str, max_epochs: int = 10, eval_batch_size: int = 512, seed: int = 42) -> Any:

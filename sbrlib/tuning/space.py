@@ -1,13 +1,12 @@
-"""Search spaces: every tunable parameter of every model family, with its range, in ONE place.
+"""Search spaces: sampling, overrides and checks over the ranges the model registry declares.
 
-:data:`SPACES` maps a model family (``"gru4rec"``, ``"sasrec"``, ``"item-knn"``, ``"sr"``, ``"v-sknn"``) to its
-parameters. Each :class:`Param` is an integer or float range (optionally on a log scale or with a
-step) or a list of choices, and may apply only when another parameter has a given value (e.g.
-``logq`` only for cross-entropy). The GRU4Rec space covers what the official GRU4Rec ``paropt``
-spaces cover (layer size 64-512, here on a log scale; batch size, learning rate, both dropouts,
-momentum, sample_alpha, bpreg and the ELU of BPR-max) plus the loss, the embedding, ``n_sample``
-and ``logq``. SASRec's covers the loss, sequence length, depth, width, dropout, Adam's step
-size and the batch size around Kang & McAuley's ML-1M setting.
+The ranges themselves live with each model family (``SPACE`` in its package, named by its row in
+:mod:`sbrlib.models.registry`); :data:`SPACES`, :data:`NEURAL`, :data:`MODEL_NAMES` and
+:func:`config_class` are read from the registry. :data:`SPACES` maps a tunable model family
+(``"gru4rec"``, ``"sasrec"``, ``"item-knn"``, ``"sr"``, ``"v-sknn"``) to its parameters. Each
+:class:`Param` is an integer or float range (optionally on a log scale or with a step) or a list
+of choices, and may apply only when another parameter has a given value (e.g. ``logq`` only for
+cross-entropy).
 
 Override any range with :func:`search_space` (``overrides={"batch_size": (16, 64)}``; a single value
 fixes the parameter). Parameter names are those of the model's config dataclass, except
@@ -20,138 +19,39 @@ import dataclasses
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from sbrlib.models import registry
+from sbrlib.models.spaces import Param, SearchSpaceError
 
 log = logging.getLogger(__name__)
 
+SPACES: dict[str, dict[str, Param]] = {key: registry.REGISTRY[key].search_space for key in registry.TUNABLE}
+"""The documented search ranges, by tunable model family (from :mod:`sbrlib.models.registry`)."""
 
-class SearchSpaceError(ValueError):
-    """A bad search space: the message names the model family and the parameter."""
-
-
-@dataclass(frozen=True)
-class Param:
-    """One searched parameter.
-
-    Attributes:
-        low, high: inclusive bounds of a numeric range (``choices`` empty).
-        choices: the values of a categorical parameter (then ``low``/``high`` are unused).
-        integer: integer range (else float).
-        log: sample on a log scale (``low > 0``; no ``step``).
-        step: grid step of the range (None: continuous).
-        when: ``(other parameter, value)``: only searched when the other one has that value.
-        doc: what the parameter does (shown in the notebook).
-    """
-
-    low: float | None = None
-    high: float | None = None
-    choices: tuple = ()
-    integer: bool = False
-    log: bool = False
-    step: float | None = None
-    when: tuple[str, Any] | None = None
-    doc: str = ""
-
-    @property
-    def categorical(self) -> bool:
-        return bool(self.choices)
-
-    def describe(self) -> str:
-        """Human-readable range, e.g. ``"[0.005, 0.5] log"`` or ``"{16, 32}"``."""
-        if self.categorical:
-            return "{" + ", ".join(map(str, self.choices)) + "}"
-        extra = " log" if self.log else (f" step {self.step:g}" if self.step else "")
-        return f"[{self.low:g}, {self.high:g}]{extra}"
-
-
-def _int(low, high, **kw) -> Param:
-    return Param(low=low, high=high, integer=True, **kw)
-
-
-def _float(low, high, **kw) -> Param:
-    return Param(low=low, high=high, **kw)
-
-
-def _cat(*choices, **kw) -> Param:
-    return Param(choices=tuple(choices), **kw)
-
-
-CE, BPR = ("loss", "cross-entropy"), ("loss", "bpr-max")
-
-SPACES: dict[str, dict[str, Param]] = {
-    "gru4rec": {
-        "loss": _cat("cross-entropy", "bpr-max", doc="training loss"),
-        "constrained_embedding": _cat(True, False, doc="share input and output item vectors"),
-        "embedding_dim": _cat(0, 64, 128, 256, when=("constrained_embedding", False),
-                              doc="input embedding size (0: one-hot-equivalent input)"),
-        "layers": _int(64, 512, log=True, doc="size of the (single) GRU layer"),
-        "batch_size": _int(16, 256, log=True, doc="parallel sessions per mini-batch"),
-        "dropout_embed": _float(0.0, 0.5, step=0.05, doc="drop probability on the input embedding"),
-        "dropout_hidden": _float(0.0, 0.7, step=0.05, doc="drop probability on the GRU output"),
-        "learning_rate": _float(0.005, 0.5, log=True, doc="Adagrad step size"),
-        "momentum": _float(0.0, 0.9, step=0.05, doc="Adagrad momentum"),
-        "n_sample": _cat(0, 512, 1024, 2048, 4096, doc="extra shared negatives per step"),
-        "sample_alpha": _float(0.0, 1.0, step=0.1, doc="negatives drawn ∝ support ** sample_alpha"),
-        "logq": _float(0.0, 1.0, step=0.25, when=CE, doc="logQ correction of cross-entropy"),
-        "bpreg": _float(0.0, 2.0, step=0.05, when=BPR, doc="BPR-max score regularization"),
-        "elu_param": _cat(0.0, 0.5, 1.0, when=BPR, doc="BPR-max ELU on scores (0: linear)"),
-    },
-    "sasrec": {
-        "loss": _cat("cross-entropy", "sampled-softmax", "gbce", doc="training loss"),
-        "max_len": _cat(50, 100, 200, doc="longest input sequence (items attended to)"),
-        "blocks": _int(1, 3, doc="self-attention blocks"),
-        "dim": _cat(32, 50, 64, 128, doc="embedding / hidden size"),
-        "dropout": _float(0.0, 0.5, step=0.05, doc="drop probability (embeddings, attention, feed-forward)"),
-        "learning_rate": _float(1e-4, 1e-2, log=True, doc="Adam step size"),
-        "batch_size": _cat(64, 128, 256, doc="training sequences per mini-batch"),
-        "n_negatives": _cat(128, 256, 512, 1024, when=("loss", "sampled-softmax"),
-                            doc="shared negatives per mini-batch (sampled softmax)"),
-        "gbce_t": _float(0.0, 1.0, step=0.25, when=("loss", "gbce"), doc="gBCE calibration"),
-    },
-    "item-knn": {
-        "lam": _float(0.1, 500.0, log=True, doc="support regularization"),
-        "alpha": _float(0.0, 1.0, step=0.05, doc="balance of the two supports (0.5: cosine)"),
-    },
-    "sr": {
-        "steps": _int(1, 25, doc="largest distance of a rule"),
-        "weighting": _cat("div", "linear", "quadratic", "log", "one", doc="rule weight by distance"),
-    },
-    "v-sknn": {
-        "k": _int(10, 2000, log=True, doc="neighbour sessions"),
-        "sample_size": _int(100, 5000, log=True, doc="candidate sessions (most recent sharing an item)"),
-        "weighting": _cat("linear", "same", "div", "log", "quadratic", doc="position weight of the current session"),
-        "idf_weighting": _cat(False, True, doc="weight shared items by inverse document frequency"),
-    },
-}
-"""The documented search ranges, by model family."""
-
-NEURAL = ("gru4rec", "sasrec")
+NEURAL = registry.NEURAL
 """Families trained epoch by epoch (early stopping and pruning on the per-epoch validation metric)."""
 
 _SKIPPED: set[tuple[str, str]] = set()
 
-MODEL_NAMES: dict[str, str] = {"gru4rec": "GRU4Rec", "sasrec": "SASRec", "item-knn": "Item-kNN", "sr": "SR", "v-sknn": "V-SKNN"}
-"""Display names of the model families (as in notebook 05's tables)."""
+MODEL_NAMES: dict[str, str] = {key: registry.NAMES[key] for key in registry.TUNABLE}
+"""Display names of the tunable model families (as in notebook 05's tables)."""
 
 
 def config_class(model: str) -> type:
-    """The config dataclass of a model family."""
+    """The config dataclass of a tunable model family."""
     check_model(model)
-    if model == "gru4rec":
-        from sbrlib.models.gru4rec import GRU4RecConfig
-        return GRU4RecConfig
-    if model == "sasrec":
-        from sbrlib.models.sasrec import SASRecConfig
-        return SASRecConfig
-    from sbrlib.models import baselines as B
-    return {"item-knn": B.ItemKNNConfig, "sr": B.SRConfig, "v-sknn": B.VSKNNConfig}[model]
+    return registry.REGISTRY[model].config_class
 
 
 def check_model(model: str) -> None:
     """Raise :class:`SearchSpaceError` when ``model`` is not a tunable family."""
     if model not in SPACES:
-        raise SearchSpaceError(f"unknown model {model!r}: tunable models are {', '.join(SPACES)}")
+        try:
+            hint = f" (did you mean {registry.resolve(model, among=registry.TUNABLE)!r}?)"
+        except registry.UnknownModelError:
+            hint = ""
+        raise SearchSpaceError(f"unknown model {model!r}{hint}: tunable models are {', '.join(SPACES)}")
 
 
 def _validate(model: str, name: str, param: Param) -> None:

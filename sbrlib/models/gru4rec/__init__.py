@@ -29,13 +29,23 @@ Training runs ``steps_per_call`` steps per call of one XLA-compiled ``tf.functio
 Modules: :mod:`.config` (hyperparameters), :mod:`.sampler` (negatives), :mod:`.network` (Keras
 layer), :mod:`.losses`, :mod:`.optim` (update rules), :mod:`.train` (compiled training steps),
 :mod:`.scoring` (compiled inference steps), :mod:`.model` (:class:`GRU4Rec`).
+
+The names below are imported on first use, so that importing :mod:`.config`, :mod:`.presets` or
+:mod:`.space` (the model registry, the notebooks' parameter checks) does not import TensorFlow;
+the TensorFlow modules import it quietly through :mod:`sbrlib._tf`.
 """
 
-import sbrlib._tf  # noqa: F401  (imports TensorFlow quietly first)
-from sbrlib.models.gru4rec.config import GRU4RecConfig
-from sbrlib.models.gru4rec.losses import bpr_max_loss, cross_entropy_loss
-from sbrlib.models.gru4rec.model import GRU4Rec
-from sbrlib.models.gru4rec.network import build_network
-from sbrlib.models.gru4rec.sampler import NegativeSampler
+import importlib
+
+_EXPORTS = {
+    "GRU4Rec": "model", "GRU4RecConfig": "config", "NegativeSampler": "sampler", "bpr_max_loss": "losses",
+    "build_network": "network", "cross_entropy_loss": "losses",
+}
 
 __all__ = ["GRU4Rec", "GRU4RecConfig", "NegativeSampler", "bpr_max_loss", "build_network", "cross_entropy_loss"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

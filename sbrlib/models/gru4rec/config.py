@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import ClassVar, Literal
+
+from sbrlib import checks as C
 
 Loss = Literal["cross-entropy", "bpr-max"]
 
@@ -12,7 +15,7 @@ class GRU4RecConfig:
     """Every hyperparameter of GRU4Rec, with documented defaults.
 
     The defaults are the best trial of a real hyperparameter search on MovieLens 100K
-    (``movielens-gap`` in :mod:`sbrlib.models.presets`, where its provenance is recorded): BPR-max,
+    (``movielens-gap`` in :mod:`sbrlib.models.gru4rec.presets`, where its provenance is recorded): BPR-max,
     one GRU layer of 127, batch 27, embedding dropout 0.4, Adagrad 0.008081 with momentum 0.65,
     2048 shared negatives drawn with sample_alpha 0.1, bpreg 1.5, linear scores. The values are
     the trial's own: rounded ones measured 3-5% lower MRR@20. The official GRU4Rec
@@ -90,22 +93,43 @@ class GRU4RecConfig:
     sequence_aware: bool = False
     seed: int = 42
 
+    RULES: ClassVar[Mapping[str, C.Check]] = {
+        "layers": C.int_list(min=1),
+        "embedding_dim": C.integer(min=0),
+        "constrained_embedding": C.boolean(),
+        "loss": C.one_of("cross-entropy", "bpr-max"),
+        "n_sample": C.integer(min=0),
+        "sample_alpha": C.number(min=0, max=1),
+        "sample_cache_size": C.integer(min=1),
+        "full_softmax": C.boolean(),
+        "logq": C.number(min=0),
+        "bpreg": C.number(min=0),
+        "elu_param": C.number(min=0),
+        "dropout_embed": C.number(min=0, lt=1),
+        "dropout_hidden": C.number(min=0, lt=1),
+        "optimizer": C.one_of("adagrad", "adam"),
+        "learning_rate": C.number(gt=0),
+        "momentum": C.number(min=0, lt=1),
+        "nesterov": C.boolean(),
+        "adagrad_eps": C.number(gt=0),
+        "batch_size": C.integer(min=1),
+        "epochs": C.integer(min=0),
+        "steps_per_call": C.integer(min=1),
+        "shrink_batch": C.one_of("auto", "always", "never"),
+        "jit_compile": C.boolean(),
+        "init_scale": C.number(gt=0),
+        "eval_batch_size": C.integer(min=1),
+        "validation_metric": C.metric_name(),
+        "early_stopping_patience": C.optional(C.integer(min=0)),
+        "sequence_aware": C.boolean(),
+        "seed": C.integer(min=0),
+    }
+    """What each field may be (checked in ``__post_init__``; reused by notebooks 04 and 07's parameter checks)."""
+
     def __post_init__(self) -> None:
-        if self.loss not in ("cross-entropy", "bpr-max"):
-            raise ValueError(f"loss must be 'cross-entropy' or 'bpr-max', got {self.loss!r}")
-        if self.optimizer not in ("adagrad", "adam"):
-            raise ValueError(f"optimizer must be 'adagrad' or 'adam', got {self.optimizer!r}")
-        if not self.layers or any(int(s) < 1 for s in self.layers):
-            raise ValueError(f"layers must be positive sizes, got {self.layers}")
-        for name in ("dropout_embed", "dropout_hidden"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} is a drop probability in [0, 1), got {getattr(self, name)}")
-        if self.full_softmax and self.loss != "cross-entropy":
-            raise ValueError("full_softmax is only defined for loss='cross-entropy'")
-        if self.shrink_batch not in ("auto", "always", "never"):
-            raise ValueError(f"shrink_batch must be 'auto', 'always' or 'never', got {self.shrink_batch!r}")
-        if self.n_sample < 0 or self.batch_size < 1 or self.epochs < 0 or self.steps_per_call < 1:
-            raise ValueError("n_sample >= 0, batch_size >= 1, epochs >= 0, steps_per_call >= 1 required")
+        C.check_config(self)
+        C.require(self, not self.full_softmax or self.loss == "cross-entropy", "full_softmax",
+                  "False unless loss='cross-entropy' (a full softmax is only defined for cross-entropy)")
         object.__setattr__(self, "layers", tuple(int(s) for s in self.layers))
 
     def to_dict(self) -> dict:

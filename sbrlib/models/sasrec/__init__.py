@@ -7,7 +7,14 @@ Modules: :mod:`~sbrlib.models.sasrec.config` (``SASRecConfig``), :mod:`~sbrlib.m
 :mod:`~sbrlib.models.sasrec.model` (``SASRec``).
 """
 
-from sbrlib.models.sasrec.config import SASRecConfig
-from sbrlib.models.sasrec.model import SASRec
+import importlib
+
+_EXPORTS = {"SASRec": "model", "SASRecConfig": "config"}  # imported on first use: config without TensorFlow
 
 __all__ = ["SASRec", "SASRecConfig"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import ClassVar, Literal
+
+from sbrlib import checks as C
 
 Loss = Literal["cross-entropy", "sampled-softmax", "gbce"]
 LongSequences = Literal["windows", "last"]
@@ -78,28 +81,36 @@ class SASRecConfig:
     jit_compile: bool | None = None
     seed: int = 42
 
+    RULES: ClassVar[Mapping[str, C.Check]] = {
+        "max_len": C.integer(min=1),
+        "blocks": C.integer(min=1),
+        "heads": C.integer(min=1),
+        "dim": C.integer(min=1),
+        "dropout": C.number(min=0, lt=1),
+        "loss": C.one_of("cross-entropy", "sampled-softmax", "gbce"),
+        "n_negatives": C.integer(min=1),
+        "sample_alpha": C.number(min=0),
+        "logq": C.boolean(),
+        "gbce_t": C.number(min=0, max=1),
+        "learning_rate": C.number(gt=0),
+        "adam_beta1": C.number(min=0, lt=1),
+        "adam_beta2": C.number(min=0, lt=1),
+        "adam_eps": C.number(gt=0),
+        "batch_size": C.integer(min=1),
+        "epochs": C.integer(min=0),
+        "long_sequences": C.one_of("windows", "last"),
+        "eval_batch_size": C.integer(min=1),
+        "validation_metric": C.metric_name(),
+        "validation_positions": C.one_of("all", "last"),
+        "early_stopping_patience": C.optional(C.integer(min=0)),
+        "jit_compile": C.optional(C.boolean()),
+        "seed": C.integer(min=0),
+    }
+    """What each field may be (checked in ``__post_init__``; reused by notebook 07's parameter checks)."""
+
     def __post_init__(self) -> None:
-        checks = {
-            "loss": self.loss in ("cross-entropy", "sampled-softmax", "gbce"),
-            "long_sequences": self.long_sequences in ("windows", "last"),
-            "validation_positions": self.validation_positions in ("all", "last"),
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise ValueError(f"SASRecConfig.{name}: unknown value {getattr(self, name)!r}")
-        for name in ("max_len", "blocks", "heads", "dim", "batch_size", "eval_batch_size", "n_negatives"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"SASRecConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if self.dim % self.heads:
-            raise ValueError(f"SASRecConfig.dim ({self.dim}) must be divisible by heads ({self.heads})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"SASRecConfig.dropout is a drop probability in [0, 1), got {self.dropout}")
-        if self.epochs < 0 or self.learning_rate <= 0:
-            raise ValueError("SASRecConfig: epochs >= 0 and learning_rate > 0 required")
-        if not 0.0 <= self.gbce_t <= 1.0:
-            raise ValueError(f"SASRecConfig.gbce_t must be in [0, 1], got {self.gbce_t}")
-        if self.early_stopping_patience is not None and self.early_stopping_patience < 0:
-            raise ValueError("SASRecConfig.early_stopping_patience must be >= 0 or None")
+        C.check_config(self)
+        C.require(self, self.dim % self.heads == 0, "dim", f"divisible by heads ({self.heads})")
 
     def to_dict(self) -> dict:
         """JSON-friendly dict."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sbrlib.models.gru4rec import GRU4RecConfig
+from sbrlib.models.gru4rec.config import GRU4RecConfig
 
 _COMMON: dict[str, Any] = {
     "embedding_dim": 0, "constrained_embedding": True, "optimizer": "adagrad", "nesterov": False,
