@@ -104,8 +104,8 @@ def sasrec_row(dataset: str, steps: int, quick: bool = False) -> dict:
 
 
 class _Quiet(GRU4Rec):
-    def fit(self, train, valid=None, progress=False, epoch_callback=None):
-        return super().fit(train, valid, progress=False, epoch_callback=epoch_callback)
+    def fit(self, train, valid=None, progress=False):
+        return super().fit(train, valid, progress=False)
 
 
 def main() -> None:

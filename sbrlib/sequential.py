@@ -15,11 +15,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from sbrlib import training
 from sbrlib import uncertainty as U
 from sbrlib.columns import SESSION, TIME, USER
 from sbrlib.evaluation import EvalConfig, EvalResult
 from sbrlib.loo import evaluate_positions
 from sbrlib.preprocess import Split, sessionize
+from sbrlib.training import TrainingConfig
+from sbrlib.training_facts import TrainingFacts
 
 log = logging.getLogger(__name__)
 
@@ -85,60 +88,41 @@ def format_interval(table: pd.DataFrame, metrics: tuple[str, ...], digits: int =
     return out
 
 
-class _Stop(Exception):
-    """Raised by the early-stopping callback to end training."""
-
-
 def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFrame, valid: pd.DataFrame,
                       train: pd.DataFrame, eval_config: EvalConfig, positions: Literal["all", "last"],
                       metric: str, patience: int, progress: bool = True, refit: bool = False,
                       max_seconds: float | None = None) -> tuple[object, dict]:
-    """Fit on ``train_tr``, score ``valid`` after every epoch with the one evaluator (``positions``,
-    ``metric``; ``train_tr`` is the history for ``exclude_seen="user"``), stop once more than ``patience``
-    epochs passed without improvement, or after the epoch in which ``max_seconds`` of training and
+    """Train on ``train_tr`` with the one training loop (:func:`sbrlib.training.fit`): ``valid`` scored
+    after every epoch with ``eval_config`` at ``positions`` (``train_tr`` is the history for
+    ``exclude_seen="user"``), stop after ``patience`` consecutive epochs without improvement of
+    ``metric``, at the model's epoch cap, or after the epoch in which ``max_seconds`` of training and
     validation are spent. The same rule for every neural model (GRU4Rec, SASRec).
 
     Args:
-        make: ``make(epochs)`` returns an unfitted model with ``fit(train, progress=, epoch_callback=)``,
-            ``get_weights()`` and ``set_weights()`` (``epochs=None``: the configured maximum).
+        make: ``make(epochs)`` returns an unfitted model (``prepare_training``/``train_epoch``/
+            weights, see :class:`sbrlib.training.Trainable`; ``epochs=None``: the configured maximum,
+            which is the epoch cap here).
         refit: False (default): train once and keep the weights of the best epoch (what notebook 04
             does); True: also retrain on ``train`` for the best number of epochs (a second training).
         max_seconds: time budget of the early-stopping run (None: no limit).
 
     Returns:
-        ``(model, info)``; info: ``best_epoch``, ``curve`` (validation metric per epoch),
-        ``stopped`` (``"patience"``, ``"time budget"`` or ``"epochs"``), ``tune_seconds`` (the
+        ``(model, info)``; info: ``facts`` (the early-stopping run's
+        :class:`~sbrlib.training_facts.TrainingFacts`), ``best_epoch``, ``epochs_run``, ``curve``
+        (validation metric per epoch), ``stopped`` (``facts.stopped_by``: ``"patience"``,
+        ``"budget"``, ``"epochs"`` or ``"diverged"``), ``still_improving``, ``tune_seconds`` (the
         early-stopping run), ``fit_seconds`` (the refit; 0 without one).
     """
     start = time.perf_counter()
     tuned = make(None)
-    curve: list[float] = []
-    best_weights = None
-    stopped = "epochs"
-    config = replace(eval_config, coverage_ks=())
-
-    def callback(row: dict) -> None:
-        nonlocal best_weights, stopped
-        res = evaluate_positions(tuned, valid, config, positions=positions, progress=False, history=train_tr)
-        curve.append(float(res.metrics[metric]))
-        if int(np.argmax(curve)) == len(curve) - 1 and not refit:
-            best_weights = tuned.get_weights()
-        if len(curve) - 1 - int(np.argmax(curve)) > patience:  # as GRU4Rec's and SASRec's own early stopping
-            stopped = "patience"
-            raise _Stop
-        if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            stopped = "time budget"
-            raise _Stop
-
-    try:
-        tuned.fit(train_tr, progress=progress, epoch_callback=callback)
-    except _Stop:
-        pass
-    best_epoch = int(np.argmax(curve)) + 1 if curve else 1
+    config = TrainingConfig(max_epochs=int(tuned.config.epochs), patience=patience, metric=metric,
+                            budget_seconds=max_seconds, restore_best=not refit,
+                            validation=replace(eval_config, positions=positions, coverage_ks=()))
+    facts = training.fit(tuned, train_tr, valid, config, history_frame=train_tr, progress=progress)
+    best_epoch = facts.best_epoch or facts.epochs_run
     tune_seconds = time.perf_counter() - start
-    if stopped == "time budget":
-        log.warning("%s: stopped by the time budget (%.0f s) after epoch %d; best epoch %d — it may be undertrained",
-                    type(tuned).__name__, max_seconds, len(curve), best_epoch)
+    if facts.stopped_by == "budget" and facts.still_improving:
+        log.warning("%s: %s", type(tuned).__name__, facts.sentence())
     fit_seconds = 0.0
     if refit:
         start = time.perf_counter()
@@ -146,11 +130,11 @@ def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFra
         fit_seconds = time.perf_counter() - start
     else:
         model = tuned
-        if best_weights is not None:
-            model.set_weights(best_weights)
-    info = {"best_epoch": best_epoch, "epochs_run": len(curve), "curve": curve, "stopped": stopped,
-            "tune_seconds": tune_seconds, "fit_seconds": fit_seconds}
-    log.info("%s: best epoch %d of %d by %s (%s)", type(model).__name__, best_epoch, len(curve), metric, stopped)
+    curve = [float(row.get(metric, np.nan)) for row in facts.history]
+    info = {"facts": facts, "best_epoch": best_epoch, "epochs_run": facts.epochs_run, "curve": curve,
+            "stopped": facts.stopped_by, "still_improving": facts.still_improving, "tune_seconds": tune_seconds,
+            "fit_seconds": fit_seconds}
+    log.info("%s: %s", type(model).__name__, facts.sentence())
     return model, info
 
 
@@ -160,14 +144,18 @@ class ProtocolRun:
 
     Attributes:
         table: one row per model: metrics with interval bounds, ``fit_seconds``, ``tune_seconds``,
-            ``best_epoch``, ``epochs_run``, ``stopped``, ``predictions``.
+            ``best_epoch``, ``epochs_run``, ``stopped`` (``TrainingFacts.stopped_by``), ``still_improving``,
+            ``predictions``.
         results: model name -> :class:`EvalResult` (per-prediction ranks).
         models: model name -> fitted model.
+        facts: neural model name -> :class:`~sbrlib.training_facts.TrainingFacts` of its
+            early-stopping run (why and when it stopped).
     """
 
     table: pd.DataFrame
     results: dict[str, EvalResult]
     models: dict[str, object] = field(default_factory=dict)
+    facts: dict[str, TrainingFacts] = field(default_factory=dict)
 
 
 def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], object]],
@@ -176,23 +164,26 @@ def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], objec
                  metrics: tuple[str, ...], n_boot: int = 1000, seed: int = 0, progress: bool = True,
                  refit: bool = False, max_seconds: float | None = None) -> ProtocolRun:
     """Fit baselines on ``train``; neural models with :func:`fit_early_stopped` (``refit``,
-    ``max_seconds``: its options); evaluate all on ``test`` with the same settings (``train`` is the
+    ``max_seconds``: its options; their training facts in ``ProtocolRun.facts`` and the table's
+    ``stopped``/``still_improving`` columns); evaluate all on ``test`` with the same settings (``train`` is the
     history for ``exclude_seen="user"``); bootstrap intervals over test sessions (users in
     leave-one-out)."""
-    results, models, extra = {}, {}, {}
+    results, models, extra, facts = {}, {}, {}, {}
     for name, factory in baselines.items():
         start = time.perf_counter()
         model = factory().fit(split["train"])
         model.name = name
         models[name] = model
         extra[name] = {"fit_seconds": time.perf_counter() - start, "tune_seconds": 0.0, "best_epoch": np.nan,
-                       "epochs_run": np.nan, "stopped": ""}
+                       "epochs_run": np.nan, "stopped": "", "still_improving": None}
     for name, make in neural.items():
         model, info = fit_early_stopped(make, split["train_tr"], split["valid"], split["train"], eval_config,
                                         positions, validation_metric, patience, progress, refit, max_seconds)
         model.name = name
         models[name] = model
-        extra[name] = {k: info[k] for k in ("fit_seconds", "tune_seconds", "best_epoch", "epochs_run", "stopped")}
+        extra[name] = {k: info[k] for k in ("fit_seconds", "tune_seconds", "best_epoch", "epochs_run", "stopped",
+                                            "still_improving")}
+        facts[name] = info["facts"]
     for name, model in models.items():
         results[name] = evaluate_positions(model, split["test"], eval_config, positions=positions, progress=progress,
                                            history=split["train"])
@@ -200,7 +191,7 @@ def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], objec
     info = pd.DataFrame.from_dict(extra, orient="index")
     info["predictions"] = pd.Series({name: res.metrics["predictions"] for name, res in results.items()})
     table = table.join(info)
-    return ProtocolRun(table, results, models)
+    return ProtocolRun(table, results, models, facts)
 
 
 def last_session_view(frame: pd.DataFrame, gap: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -247,7 +238,7 @@ def findings(runs: Mapping[str, ProtocolRun], main_metric: Mapping[str, str], co
                      f"{'overlap' if overlap else 'do not overlap'}")
         lines.append(text + ".")
         if "stopped" in t:
-            for name in t.index[t["stopped"] == "time budget"]:
+            for name in t.index[t["stopped"] == "budget"]:
                 lines.append(f"* {label}: {name} was stopped by the time budget after "
                              f"{int(t.loc[name, 'epochs_run'])} epoch(s) (best epoch {int(t.loc[name, 'best_epoch'])}), "
                              "so it may be undertrained and these figures may understate it.")

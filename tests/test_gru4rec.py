@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib import evaluation
+from sbrlib import evaluation, training
 from sbrlib import recommend as R
 from sbrlib.columns import ITEM, SESSION, TIME, USER
 from sbrlib.models.gru4rec import (
@@ -84,7 +84,9 @@ def trained():
     cfg = GRU4RecConfig(layers=(32,), batch_size=16, n_sample=8, epochs=6, learning_rate=0.1, momentum=0.2,
                         steps_per_call=8, seed=3)
     train, valid = data[data[SESSION] < 450], data[data[SESSION] >= 450]
-    return GRU4Rec(cfg).fit(train, valid, progress=False), data
+    model = GRU4Rec(cfg)
+    training.fit(model, train, valid, training.TrainingConfig.from_model(cfg), progress=False)
+    return model, data
 
 
 def test_learns_deterministic_rule(trained):
@@ -93,7 +95,9 @@ def test_learns_deterministic_rule(trained):
     res = evaluation.evaluate(model, test, evaluation.EvalConfig(ks=(1,)), progress=False)
     assert res.metrics["recall@1"] > 0.9
     assert list(model.history.columns[:4]) == ["epoch", "loss", "seconds", "events_per_second"]
+    assert {"recall@20", "mrr@20"} <= set(model.history.columns)
     assert model.history["loss"].iloc[-1] < model.history["loss"].iloc[0]
+    assert model.training_facts.epochs_run == 6 and model.training_facts.stopped_by == "epochs"
 
 
 def test_reset_slot_equals_fresh_state(trained):
@@ -120,6 +124,7 @@ def test_save_load_identical_scores(trained, tmp_path):
     assert rec[ITEM].iloc[0] == 5 and rec["Title"].iloc[0] == "Movie 5"
     assert loaded.provenance == model.provenance and loaded.config == model.config
     pd.testing.assert_frame_equal(model.history, loaded.history, check_dtype=False)
+    assert loaded.training_facts == model.training_facts
 
 
 def test_recommend_unknown_and_empty(trained):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -185,22 +187,29 @@ def test_last_session_view():
 
 
 class _Counting(Pop):
-    """Pop with epochs: validation scores follow a script, to test early stopping."""
+    """Pop with epochs (the training loop's model interface): validation scores follow a script, to
+    test early stopping."""
 
-    scripted: list = []
     fits: list = []
 
     def __init__(self, epochs):
         super().__init__()
         self.epochs = epochs or 10
+        self.config = SimpleNamespace(epochs=self.epochs)
 
-    def fit(self, train, progress=False, epoch_callback=None):
+    def prepare_training(self, train):
         super().fit(train)
         _Counting.fits.append(self.epochs)
-        for epoch in range(1, self.epochs + 1):
-            self.epoch = epoch
-            if epoch_callback is not None:
-                epoch_callback({"epoch": epoch})
+        self.epoch = 0
+
+    def train_epoch(self, progress=False):
+        self.epoch += 1
+        return {"loss": 1.0, "events": 10, "seconds": 0.01}
+
+    def fit(self, train, progress=False):
+        self.prepare_training(train)
+        for _ in range(self.epochs):
+            self.train_epoch()
         return self
 
     def get_weights(self):
@@ -211,23 +220,24 @@ class _Counting(Pop):
 
 
 def test_fit_early_stopped_refits_best_epoch(tiny_dir, monkeypatch):
-    from sbrlib import sequential
+    from sbrlib import sequential, training
 
     split, _ = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
     scores = iter([0.1, 0.3, 0.2, 0.25, 0.9])
-    fake = type("R", (), {})
+    seen = []
 
-    def fake_eval(model, frame, config, positions, progress, history):
-        res = fake()
-        res.metrics = {"ndcg@10": next(scores)}
-        return res
+    def fake_validate(model, valid, config, history_frame=None):
+        seen.append((config.validation.positions, history_frame is split["train_tr"]))
+        value = next(scores)
+        return {m: value for m in (*config.recorded, config.metric)}
 
-    monkeypatch.setattr(sequential, "evaluate_positions", fake_eval)
+    monkeypatch.setattr(training, "validate", fake_validate)
     _Counting.fits = []
     model, info = sequential.fit_early_stopped(_Counting, split["train_tr"], split["valid"], split["train"],
-                                               EvalConfig(ks=(10,)), "last", "ndcg@10", patience=1, refit=True)
+                                               EvalConfig(ks=(10,)), "last", "ndcg@10", patience=2, refit=True)
     assert info["best_epoch"] == 2 and info["curve"] == [0.1, 0.3, 0.2, 0.25]  # 2 epochs without improvement
-    assert info["stopped"] == "patience" and info["epochs_run"] == 4
+    assert info["stopped"] == "patience" and info["epochs_run"] == 4 and info["facts"].stopped_by == "patience"
+    assert seen[0] == ("last", True)  # leave-one-out positions; train_tr is the history of exclude_seen="user"
     assert _Counting.fits == [10, 2] and model.epochs == 2  # refit on train for the best epoch count
 
     # default: train once, keep the weights of the best epoch (no second training)
@@ -236,6 +246,7 @@ def test_fit_early_stopped_refits_best_epoch(tiny_dir, monkeypatch):
     model, info = sequential.fit_early_stopped(_Counting, split["train_tr"], split["valid"], split["train"],
                                                EvalConfig(ks=(10,)), "last", "ndcg@10", patience=1)
     assert _Counting.fits == [10] and info["fit_seconds"] == 0.0
+    assert info["epochs_run"] == 3  # patience 1: stop after the first epoch without improvement
     assert model.restored == {"epoch": 2}  # the snapshot taken when epoch 2 was best
 
     # a time budget stops after the epoch in which it is spent
@@ -243,7 +254,7 @@ def test_fit_early_stopped_refits_best_epoch(tiny_dir, monkeypatch):
     _Counting.fits = []
     _, info = sequential.fit_early_stopped(_Counting, split["train_tr"], split["valid"], split["train"],
                                            EvalConfig(ks=(10,)), "last", "ndcg@10", patience=5, max_seconds=0.0)
-    assert info["stopped"] == "time budget" and info["epochs_run"] == 1
+    assert info["stopped"] == "budget" and info["epochs_run"] == 1 and info["still_improving"] is True
 
 
 def test_bootstrap_and_paired_difference_match_point_estimates(tiny_dir):
@@ -269,7 +280,7 @@ def test_findings_say_when_a_model_was_cut_short():
     t = pd.DataFrame({"recall@20": [0.3, 0.2, 0.25, 0.1], "recall@20 lo": [0.28, 0.18, 0.2, 0.08],
                       "recall@20 hi": [0.32, 0.22, 0.3, 0.12], "predictions": [100] * 4,
                       "best_epoch": [5, np.nan, 10, 3], "epochs_run": [8, np.nan, 10, 3],
-                      "stopped": ["patience", "", "epochs", "time budget"]}, index=["GRU4Rec", "SR", "SASRec", "X"])
+                      "stopped": ["patience", "", "epochs", "budget"]}, index=["GRU4Rec", "SR", "SASRec", "X"])
     text = sequential.findings({"temporal": sequential.ProtocolRun(t, {})}, {"temporal": "recall@20"}, [], "d", False)
     assert "SASRec was still improving at its last epoch (10, the epoch cap)" in text
     assert "X was stopped by the time budget after 3 epoch(s)" in text

@@ -67,6 +67,9 @@ def test_run_all_on_tiny_synthetic_is_quiet_and_records_everything(smoke_run):
     assert prep["provenance"]["split_fingerprint"] == manifest["fingerprint"] == record["split_fingerprint"]
     training = json.loads((results / "synthetic-tiny-gap" / "gru4rec_training.json").read_text())
     assert training["best_epoch"] >= 1 and training["events_per_second"] > 0
+    facts = training["training_facts"]  # why and when the one training loop stopped
+    assert facts["stopped_by"] in ("epochs", "patience", "budget") and facts["best_epoch"] == training["best_epoch"]
+    assert facts["epochs_run"] >= facts["best_epoch"] and facts["metric"] == training["metric"]
     assert training["provenance"]["split_fingerprint"] == manifest["fingerprint"]
     model_dir = run_dir / "models" / "synthetic-tiny-gap-gru4rec"
     assert (model_dir / "weights.npz").is_file()

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib import evaluation
+from sbrlib import evaluation, training
 from sbrlib import recommend as R
 from sbrlib.columns import ITEM, SESSION, TIME, USER
 from sbrlib.errors import ModelFileError
@@ -149,7 +149,9 @@ def trained():
     cfg = SASRecConfig(max_len=6, blocks=1, heads=1, dim=24, dropout=0.1, learning_rate=5e-3, batch_size=32,
                        epochs=8, validation_metric="recall@10", early_stopping_patience=None, seed=2)
     train, valid = data[data[SESSION] < 400], data[data[SESSION] >= 400]
-    return SASRec(cfg).fit(train, valid, progress=False), data
+    model = SASRec(cfg)
+    training.fit(model, train, valid, training.TrainingConfig.from_model(cfg), progress=False)
+    return model, data
 
 
 def test_learns_deterministic_rule(trained):
@@ -174,6 +176,7 @@ def test_save_load_identical_scores(trained, tmp_path):
     assert loaded.config == model.config
     pd.testing.assert_frame_equal(model.history, loaded.history, check_dtype=False)
     assert loaded.provenance == model.provenance
+    assert loaded.training_facts == model.training_facts and loaded.training_facts.epochs_run == 8
     with pytest.raises(ModelFileError, match="no such model folder"):
         SASRec.load(tmp_path / "nothing")
 
@@ -217,13 +220,19 @@ def test_reproducible_and_callback_can_stop():
             raise KeyboardInterrupt("stop")
 
     with pytest.raises(KeyboardInterrupt):
-        SASRec(cfg).fit(data, progress=False, epoch_callback=stop_after_two)
+        training.fit(SASRec(cfg), data, data, training.TrainingConfig.from_model(cfg, max_epochs=3),
+                     on_epoch=stop_after_two, progress=False)
     assert seen == [1, 2]
     a = SASRec(cfg).fit(data, progress=False)
     b = SASRec(cfg).fit(data, progress=False)
     np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-6)
     for key, value in a.get_weights().items():
         np.testing.assert_allclose(value, b.get_weights()[key], rtol=1e-6, atol=1e-7)
+    c = SASRec(cfg)  # the training loop trains exactly as fit(train) does (validation does not disturb it)
+    training.fit(c, data, data, training.TrainingConfig.from_model(cfg, restore_best=False), progress=False)
+    np.testing.assert_allclose(a.history["loss"], c.history["loss"], rtol=1e-6)
+    for key, value in a.get_weights().items():
+        np.testing.assert_allclose(value, c.get_weights()[key], rtol=1e-6, atol=1e-7)
 
 
 def test_early_stopping_restores_best(monkeypatch):
@@ -232,9 +241,19 @@ def test_early_stopping_restores_best(monkeypatch):
                        validation_metric="recall@10", jit_compile=False)
     scores = iter([0.5, 0.7, 0.6, 0.6, 0.9, 0.9])
     model = SASRec(cfg)
-    monkeypatch.setattr(model, "_validate", lambda valid: {"recall@10": next(scores)})
-    model.fit(data, data, progress=False)
-    assert model.history["epoch"].tolist() == [1, 2, 3, 4]  # two epochs without improvement after epoch 2
+    weights = {}
+
+    def validate(m, valid, config, history_frame=None):
+        weights[len(weights) + 1] = m.get_weights()
+        value = next(scores)
+        return {k: value for k in (*config.recorded, config.metric)}
+
+    monkeypatch.setattr(training, "validate", validate)
+    facts = training.fit(model, data, data, training.TrainingConfig.from_model(cfg), progress=False)
+    assert model.history["epoch"].tolist() == [1, 2, 3]  # patience 1: stop after the first epoch without improvement
+    assert (facts.stopped_by, facts.best_epoch) == ("patience", 2)
+    for key, value in model.get_weights().items():
+        np.testing.assert_array_equal(value, weights[2][key])
 
 
 def test_config_validation():

@@ -22,23 +22,46 @@ def split(tiny_dir):
     return artifacts.prepare("synthetic-tiny", cfg, name="tiny-gap", data_dir=tiny_dir)[0]
 
 
+NAN_LOSS = "nan-loss"
+
+
 class FakeFit:
-    """Replaces GRU4Rec.fit: reports ``values`` as per-epoch validation MRR@20 (no training); a
-    call whose value is an exception raises it (a diverging trial)."""
+    """Replaces GRU4Rec's training epoch and the loop's validation: trial ``i`` reports
+    ``outcomes[i]`` as per-epoch validation MRR@20 (no training); an exception is raised when the
+    trial starts (a failing trial); ``NAN_LOSS`` gives the first epoch a NaN loss (a diverging
+    trial). Install with :meth:`install`; give the trials ``max_epochs`` = the script's length."""
 
     def __init__(self, outcomes):
         self.outcomes = list(outcomes)
         self.calls = 0
 
-    def __call__(self, model, train, valid=None, progress=True, epoch_callback=None):
-        outcome = self.outcomes[min(self.calls, len(self.outcomes) - 1)]
-        self.calls += 1
-        if isinstance(outcome, BaseException):
-            raise outcome
-        for epoch, value in enumerate(outcome, start=1):
-            epoch_callback({"epoch": epoch, "loss": 1.0, "seconds": 0.5, "events_per_second": 2000.0,
-                            "recall@20": min(1.0, 3 * value), "mrr@20": value})
-        return model
+    def install(self, monkeypatch):
+        from sbrlib import training
+        from sbrlib.models.gru4rec import GRU4Rec
+
+        fake = self
+
+        def prepare_training(model, train):
+            outcome = fake.outcomes[min(fake.calls, len(fake.outcomes) - 1)]
+            fake.calls += 1
+            if isinstance(outcome, BaseException):
+                raise outcome
+            model._script = (outcome, iter([] if outcome == NAN_LOSS else outcome))
+
+        def train_epoch(model, progress=False):
+            loss = float("nan") if model._script[0] == NAN_LOSS else 1.0
+            return {"loss": loss, "events": 1000, "seconds": 0.5}
+
+        def validate(model, valid, config, history_frame=None):
+            value = next(model._script[1])
+            return {"recall@20": min(1.0, 3 * value), "mrr@20": value, "recall@10": value, "ndcg@10": value}
+
+        monkeypatch.setattr(GRU4Rec, "prepare_training", prepare_training)
+        monkeypatch.setattr(GRU4Rec, "train_epoch", train_epoch)
+        monkeypatch.setattr(GRU4Rec, "get_weights", lambda model: {})
+        monkeypatch.setattr(GRU4Rec, "set_weights", lambda model, weights: None)
+        monkeypatch.setattr(training, "validate", validate)
+        return self
 
 
 @pytest.mark.slow
@@ -167,33 +190,46 @@ def test_study_of_other_data_is_refused(split, tmp_path):
 
 
 def test_diverging_trial_is_failed_and_search_goes_on(split, monkeypatch):
-    from sbrlib.models.gru4rec import GRU4Rec
-
-    fake = FakeFit([FloatingPointError("training diverged"), [0.1, float("nan")], [0.1, 0.2]])
-    monkeypatch.setattr(GRU4Rec, "fit", fake)
-    study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=3, overrides=SMALL, progress=False)
-    assert [t.state for t in study.trials] == [FAIL, FAIL, COMPLETE]
+    FakeFit([FloatingPointError("training diverged"), [0.1, float("nan")], NAN_LOSS, [0.1, 0.2]]).install(monkeypatch)
+    base = tuning.default_base("gru4rec", max_epochs=2)
+    study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=4, overrides=SMALL, base=base, progress=False)
+    assert [t.state for t in study.trials] == [FAIL, FAIL, FAIL, COMPLETE]
     assert study.best_value == pytest.approx(0.2)
     assert study.best_trial.user_attrs["best_epoch"] == 2
+    assert study.best_trial.user_attrs["training"]["stopped_by"] == "epochs"
     assert tuning.best_config(study, "gru4rec").epochs == 2
 
 
 def test_pruning_and_time_budget(split, monkeypatch):
-    from sbrlib.models.gru4rec import GRU4Rec
-
     good, bad = [0.2, 0.3, 0.4, 0.5], [0.01, 0.01, 0.01, 0.01]
-    monkeypatch.setattr(GRU4Rec, "fit", FakeFit([good] * 5 + [bad] * 3))
-    study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=8, overrides=SMALL, progress=False)
+    FakeFit([good] * 5 + [bad] * 3).install(monkeypatch)
+    base = tuning.default_base("gru4rec", max_epochs=4)
+    study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=8, overrides=SMALL, base=base, progress=False)
     states = [t.state for t in study.trials]
     assert states[:5] == [COMPLETE] * 5 and states[5:] == [PRUNED] * 3
     assert all(len(t.user_attrs["curve"]) == 2 for t in study.trials[5:])  # pruned at epoch 2 (warm-up)
-    # a tiny time budget still completes one trial and stops
-    monkeypatch.setattr(GRU4Rec, "fit", FakeFit([good]))
-    other = tuning.tune("gru4rec", split, "tiny-gap", metric="recall@20", minutes=1e-4, overrides=SMALL,
+    assert all("training" not in t.user_attrs for t in study.trials[5:])
+    facts = study.trials[0].user_attrs["training"]
+    assert (facts["stopped_by"], facts["epochs_run"], facts["best_epoch"], facts["still_improving"]) == \
+        ("epochs", 4, 4, True)
+    # a tiny time budget still completes one trial (stopped by the budget after its first epoch) and stops
+    FakeFit([good]).install(monkeypatch)
+    other = tuning.tune("gru4rec", split, "tiny-gap", metric="recall@20", minutes=1e-4, overrides=SMALL, base=base,
                         progress=False)
     assert [t.state for t in other.trials] == [COMPLETE]
+    assert other.trials[0].user_attrs["training"]["stopped_by"] == "budget"
+    assert other.trials[0].user_attrs["stopped"] == "time budget, after epoch 1"
     stored = json.loads((paths.results_dir("tiny-gap") / "tuned.json").read_text())
     assert stored["gru4rec"]["metric"] == "recall@20"
+
+
+def test_trial_patience_stops_after_patience_epochs_without_improvement(split, monkeypatch):
+    FakeFit([[0.1, 0.3, 0.2, 0.25, 0.9]]).install(monkeypatch)
+    base = tuning.default_base("gru4rec", max_epochs=5)  # patience 2
+    study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=1, overrides=SMALL, base=base, progress=False)
+    trial = study.trials[0]
+    assert [row["epoch"] for row in trial.user_attrs["curve"]] == [1, 2, 3, 4]
+    assert trial.user_attrs["training"]["stopped_by"] == "patience" and trial.user_attrs["best_epoch"] == 2
 
 
 def test_gru4rec_config_choices(split, monkeypatch):
@@ -206,7 +242,7 @@ def test_gru4rec_config_choices(split, monkeypatch):
     assert official == preset("official", epochs=3) and official.batch_size == PRESETS["official"]["batch_size"]
     with pytest.raises(ValueError, match="CONFIG = 'best'"):
         tuning.gru4rec_config("best", "tiny-gap")
-    monkeypatch.setattr(GRU4Rec, "fit", FakeFit([[0.1, 0.3, 0.2]]))
+    FakeFit([[0.1, 0.3, 0.2]]).install(monkeypatch)
     base = tuning.default_base("gru4rec", max_epochs=3)
     study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=1, overrides=SMALL, base=base, progress=False)
     tuned, source = tuning.gru4rec_config("tuned", "tiny-gap", {"learning_rate": 0.01})

@@ -39,6 +39,7 @@ from sbrlib.errors import ModelFileError
 from sbrlib.fileio import atomic_dir, sha256_file, write_json
 from sbrlib.models.base import SessionModel
 from sbrlib.preprocess import ItemIndex
+from sbrlib.training_facts import TrainingFacts
 
 log = logging.getLogger(__name__)
 
@@ -432,4 +433,10 @@ class NeuralModel(SessionModel):
         model.history = saved.history
         model.provenance = saved.provenance
         model.titles = saved.titles
+        if isinstance(saved.provenance.get("training"), dict):
+            try:
+                model.training_facts = TrainingFacts.from_dict(saved.provenance["training"])
+            except (TypeError, ValueError, KeyError) as exc:
+                raise ModelFileError(f"{saved.folder / 'provenance.json'}: unreadable training facts ({exc}); "
+                                     f"{advice}") from None
         return model

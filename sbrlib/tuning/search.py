@@ -68,14 +68,17 @@ def _fingerprint(frames: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-class _BudgetSpent(Exception):
-    """Stops the first GRU4Rec trial when the time budget is spent (it then completes early)."""
-
-
 def _neural_trial(trial, model: str, config, frames, metric: str, deadline: float | None, study) -> float:
-    """Train a GRU4Rec or SASRec trial epoch by epoch, reporting the validation metric for pruning."""
-    optuna = _optuna()
+    """Train a GRU4Rec or SASRec trial with :func:`sbrlib.training.fit`, reporting the validation
+    metric for pruning (a hook); the trial's time budget is what is left of the search's.
 
+    Records as user attributes the per-epoch ``curve``, ``best_epoch``, ``train_seconds``,
+    ``events_per_second``, ``valid`` (metrics of the best epoch) and ``training`` (the
+    :class:`~sbrlib.training_facts.TrainingFacts`, when the trial was not pruned).
+    """
+    from sbrlib import training
+
+    optuna = _optuna()
     curve: list[dict] = []
 
     def on_epoch(row: dict) -> None:
@@ -87,24 +90,28 @@ def _neural_trial(trial, model: str, config, frames, metric: str, deadline: floa
         trial.report(value, int(row["epoch"]))
         if trial.should_prune():
             raise optuna.TrialPruned(f"pruned after epoch {row['epoch']} ({metric} {value:.4f})")
-        if deadline is not None and time.monotonic() > deadline:
+        if deadline is not None and time.monotonic() > deadline and _n_complete(study) > 0:
             trial.set_user_attr("stopped", f"time budget, after epoch {int(row['epoch'])}")
-            if _n_complete(study) > 0:
-                raise optuna.TrialPruned(f"time budget spent after epoch {row['epoch']}")
-            raise _BudgetSpent  # the first trial counts with the epochs it had
+            raise optuna.TrialPruned(f"time budget spent after epoch {row['epoch']}")
+        # the first trial counts with the epochs it had: the loop's own budget stops it
 
+    budget = max(deadline - time.monotonic(), 0.0) if deadline is not None else None
+    train_config = training.TrainingConfig.from_model(config, metric=metric, budget_seconds=budget)
+    fitted = build_model(model, config)
     try:
-        build_model(model, config).fit(frames["train_tr"], frames["valid"], progress=False, epoch_callback=on_epoch)
-    except _BudgetSpent:
-        pass
+        facts = training.fit(fitted, frames["train_tr"], frames["valid"], train_config, on_epoch=on_epoch,
+                             progress=False)
+        trial.set_user_attr("training", _jsonable(facts.to_dict()))
+        if facts.stopped_by == "budget":
+            trial.set_user_attr("stopped", f"time budget, after epoch {facts.epochs_run}")
     finally:
-        if curve:
-            values = [r.get(metric, float("nan")) for r in curve]
-            best = int(np.nanargmax(values)) if np.isfinite(values).any() else len(values) - 1
-            trial.set_user_attr("best_epoch", int(curve[best]["epoch"]))
+        rows = [r for r in curve if math.isfinite(r.get(metric, float("nan")))]
+        if rows:
+            best = max(range(len(rows)), key=lambda i: (rows[i][metric], -i))
+            trial.set_user_attr("best_epoch", int(rows[best]["epoch"]))
             trial.set_user_attr("train_seconds", float(sum(r["seconds"] for r in curve)))
             trial.set_user_attr("events_per_second", float(np.median([r["events_per_second"] for r in curve])))
-            trial.set_user_attr("valid", {m: curve[best].get(m) for m in METRICS})
+            trial.set_user_attr("valid", {m: rows[best].get(m) for m in METRICS})
     if not curve:
         raise FloatingPointError("no epoch finished")
     return max(r[metric] for r in curve)

@@ -54,9 +54,12 @@ class GRU4RecConfig:
             whenever the remaining sessions fit; ``"never"``: every slot at every step.
         jit_compile: compile the step functions with XLA.
         init_scale: weights are uniform in ±init_scale * sqrt(6 / (fan_in + fan_out)).
+        The next fields are training settings read only by
+        :meth:`sbrlib.training.TrainingConfig.from_model` (a TrainingConfig given to
+        :func:`sbrlib.training.fit` wins; ``fit(train)`` uses only ``epochs``):
         eval_batch_size: parallel sessions when scoring (evaluation, validation).
         validation_metric: metric of :func:`sbrlib.evaluation.evaluate` checked after each epoch.
-        early_stopping_patience: stop after this many epochs without improvement of the validation
+        early_stopping_patience: stop after this many consecutive epochs without improvement of the validation
             metric and restore the best weights (None = train all epochs).
         sequence_aware: at inference, start each session from the hidden state left by the same
             user's earlier sessions instead of zeros (requires :meth:`GRU4Rec.warm_start`).

@@ -1,12 +1,13 @@
-"""The GRU4Rec model: training loop, evaluator interface, warm starts (weights and save/load:
-:class:`~sbrlib.models.neural.NeuralModel`)."""
+"""The GRU4Rec model: one training epoch, evaluator interface, warm starts (weights and save/load:
+:class:`~sbrlib.models.neural.NeuralModel`).
+
+The epoch loop with validation, early stopping and restore-best is :func:`sbrlib.training.fit`."""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from sbrlib.batching import (
     shrink_schedule,
 )
 from sbrlib.columns import ITEM, SESSION, TIME, USER
+from sbrlib.models.epochs import MOVED, fit_epochs
 from sbrlib.models.gru4rec.config import GRU4RecConfig
 from sbrlib.models.gru4rec.network import build_network
 from sbrlib.models.gru4rec.optim import Optimizer
@@ -31,12 +33,14 @@ from sbrlib.models.gru4rec.train import make_train_chunk
 from sbrlib.models.neural import NeuralModel
 from sbrlib.preprocess import ItemIndex
 from sbrlib.provenance import training_provenance
+from sbrlib.training_facts import TrainingFacts
 
 log = logging.getLogger(__name__)
 
 
 class GRU4Rec(NeuralModel):
-    """GRU4Rec recommender: ``fit(train, valid)``, evaluation ``step``, ``build``, ``save``/``load``.
+    """GRU4Rec recommender: ``prepare_training``/``train_epoch`` (for :func:`sbrlib.training.fit`),
+    ``fit(train)``, evaluation ``step``, ``build``, ``save``/``load``.
 
     Recommendations for a session: :func:`sbrlib.recommend.recommend` (the same for every model).
 
@@ -57,32 +61,39 @@ class GRU4Rec(NeuralModel):
         self._user_ids = np.zeros(0, np.int64)
         self._user_states: list[np.ndarray] = []
         self.provenance: dict = {}
+        self.training_facts: TrainingFacts | None = None
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = True,
-            epoch_callback: Callable[[dict], None] | None = None) -> GRU4Rec:
-        """Train on sessionized events; evaluate ``valid`` after every epoch when given.
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = True) -> GRU4Rec:
+        """Train ``config.epochs`` epochs on sessionized events, without validation.
+
+        Validation, early stopping, a time budget and restore-best: :func:`sbrlib.training.fit`.
 
         Args:
             train: events with ``SessionId, ItemId, Time``.
-            valid: held-out sessions for per-epoch Recall@20/MRR@20 (and early stopping).
+            valid: not accepted any more (raises, naming :func:`sbrlib.training.fit`).
             progress: show tqdm progress bars (loss and events/s).
-            epoch_callback: called with each epoch's history row (``epoch``, ``loss``, ``seconds``,
-                ``events_per_second``, ``occupancy`` and the validation metrics); it may raise to
-                stop training (e.g. ``optuna.TrialPruned``), and the exception propagates.
 
         Returns:
             self; ``self.history`` holds one row per epoch (``occupancy``: mean fraction of the
-            computed slots that held a session).
+            computed slots that held a session), ``self.training_facts`` the run's facts.
 
         Raises:
             FloatingPointError: when the loss becomes NaN or infinite.
         """
-        from tqdm.auto import tqdm
+        if valid is not None:
+            raise TypeError(f"GRU4Rec.fit(train, valid): {MOVED}")
+        fit_epochs(self, train, self.config.epochs, progress)
+        return self
 
+    def prepare_training(self, train: pd.DataFrame) -> None:
+        """Item index, fresh network, compiled functions, negative sampler and the (fixed) session-parallel
+        schedule of ``train`` as tensors; resets the epoch and step counters (see :meth:`train_epoch`)."""
         cfg = self.config
         self.provenance = training_provenance(train, cfg.to_dict())
+        self.training_facts = None
+        self.history = pd.DataFrame()
         events = contiguous_sessions(train)
         self.build(ItemIndex.from_events(events))
         item_idx = self.item_index.to_idx(events[ITEM].to_numpy())
@@ -91,70 +102,56 @@ class GRU4Rec(NeuralModel):
         schedule = schedule_from_frame(events, item_idx, cfg.batch_size)
         del events, item_idx  # only the schedule is needed from here on
         blocks = self._blocks(schedule)
-        occ = occupancy(blocks)
         S = cfg.steps_per_call
         # the schedule is the same every epoch: its chunks become tensors once
         chunks = [[[tf.constant(a) for a in _chunk(b.schedule, c0, S)] for c0 in range(0, b.schedule.n_steps, S)]
                   for b in blocks]
         carries = [tf.constant(np.maximum(b.carry, 0).astype(np.int32)) for b in blocks]
-        no_negatives = tf.zeros((S, 1), tf.int32)
-        rows, best, best_weights, waited = [], -np.inf, None, 0
-        step = 0
-        for epoch in range(1, cfg.epochs + 1):
-            t0 = time.perf_counter()
-            total_loss, total_n = 0.0, 0
-            states = None
-            with tqdm(total=schedule.n_pairs, unit="ev", desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress,
-                      leave=False) as bar:
-                for block, block_chunks, carry in zip(blocks, chunks, carries, strict=True):
-                    if states is None:
-                        states = [tf.zeros((block.width, s), tf.float32) for s in cfg.layers]
-                    else:  # the sessions still running continue in fewer slots
-                        states = [tf.gather(h, carry) for h in states]
-                    for c, arrays in enumerate(block_chunks):
-                        n = min(S, block.schedule.n_steps - c * S)
-                        negatives = self._negatives(sampler, n) if cfg.n_sample > 0 else no_negatives
-                        states, loss_sum, count = self._compiled("train", self._train_chunk, states, *arrays, negatives,
-                                                                 tf.constant(n, tf.int32), tf.constant(step, tf.int32))
-                        loss_sum, count = float(loss_sum), int(count)
-                        if not math.isfinite(loss_sum):
-                            raise FloatingPointError(
-                                f"training diverged at epoch {epoch} (loss {loss_sum}); lower learning_rate "
-                                f"(now {cfg.learning_rate}) or momentum (now {cfg.momentum})")
-                        total_loss += loss_sum
-                        total_n += count
-                        step += n
-                        bar.update(count)
-                        elapsed = time.perf_counter() - t0
-                        bar.set_postfix(loss=f"{total_loss / max(total_n, 1):.4f}",
-                                        ev_s=f"{total_n / max(elapsed, 1e-9):,.0f}")
-            seconds = time.perf_counter() - t0
-            row = {"epoch": epoch, "loss": total_loss / max(total_n, 1), "seconds": seconds,
-                   "events_per_second": total_n / max(seconds, 1e-9), "occupancy": occ}
-            if valid is not None and len(valid):
-                from sbrlib.evaluation import EvalConfig, evaluate
+        self._training = {"sampler": sampler, "n_pairs": schedule.n_pairs, "blocks": blocks, "chunks": chunks,
+                          "carries": carries, "occupancy": occupancy(blocks), "step": 0, "epoch": 0,
+                          "no_negatives": tf.zeros((S, 1), tf.int32)}
 
-                res = evaluate(self, valid, EvalConfig(ks=(20,), coverage_ks=(), batch_size=cfg.eval_batch_size),
-                               progress=False)
-                row.update({k: res.metrics[k] for k in ("recall@20", "mrr@20")})
-                score = res.metrics.get(cfg.validation_metric, row.get("recall@20"))
-                if score > best:
-                    best, waited = score, 0
-                    best_weights = self.get_weights() if cfg.early_stopping_patience is not None else None
-                else:
-                    waited += 1
-            rows.append(row)
-            log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
-            self.history = pd.DataFrame(rows)
-            if epoch_callback is not None:
-                epoch_callback(dict(row))
-            if cfg.early_stopping_patience is not None and valid is not None and waited > cfg.early_stopping_patience:
-                log.info("early stopping after epoch %d (best %s = %.4f)", epoch, cfg.validation_metric, best)
-                break
-        if best_weights is not None:
-            self.set_weights(best_weights)
-        self.history = pd.DataFrame(rows)
-        return self
+    def train_epoch(self, progress: bool = False) -> dict[str, float]:
+        """One pass over the schedule of :meth:`prepare_training`.
+
+        Returns:
+            ``loss`` (mean per event; NaN/inf reported, not raised: the epoch ends at the first
+            non-finite chunk), ``events``, ``seconds`` and ``occupancy``.
+        """
+        from tqdm.auto import tqdm
+
+        cfg, run = self.config, self._training
+        S = cfg.steps_per_call
+        run["epoch"] += 1
+        t0 = time.perf_counter()
+        total_loss, total_n = 0.0, 0
+        states = None
+        with tqdm(total=run["n_pairs"], unit="ev", desc=f"epoch {run['epoch']}", disable=not progress,
+                  leave=False) as bar:
+            for block, block_chunks, carry in zip(run["blocks"], run["chunks"], run["carries"], strict=True):
+                if states is None:
+                    states = [tf.zeros((block.width, s), tf.float32) for s in cfg.layers]
+                else:  # the sessions still running continue in fewer slots
+                    states = [tf.gather(h, carry) for h in states]
+                for c, arrays in enumerate(block_chunks):
+                    n = min(S, block.schedule.n_steps - c * S)
+                    negatives = self._negatives(run["sampler"], n) if cfg.n_sample > 0 else run["no_negatives"]
+                    states, loss_sum, count = self._compiled("train", self._train_chunk, states, *arrays, negatives,
+                                                             tf.constant(n, tf.int32),
+                                                             tf.constant(run["step"], tf.int32))
+                    loss_sum, count = float(loss_sum), int(count)
+                    total_loss += loss_sum
+                    total_n += count
+                    run["step"] += n
+                    if not math.isfinite(loss_sum):
+                        return {"loss": loss_sum, "events": total_n, "seconds": time.perf_counter() - t0,
+                                "occupancy": run["occupancy"]}
+                    bar.update(count)
+                    elapsed = time.perf_counter() - t0
+                    bar.set_postfix(loss=f"{total_loss / max(total_n, 1):.4f}",
+                                    ev_s=f"{total_n / max(elapsed, 1e-9):,.0f}")
+        return {"loss": total_loss / max(total_n, 1), "events": total_n, "seconds": time.perf_counter() - t0,
+                "occupancy": run["occupancy"]}
 
     def _compiled(self, name: str, function, *args):
         """Call ``function`` through a concrete function per argument shape (skips the Python-side

@@ -45,11 +45,14 @@ class SASRecConfig:
             ``"windows"`` cuts them into consecutive non-overlapping windows of ``max_len`` next-item
             pairs counted from the end (every pair is trained once per epoch); ``"last"`` keeps only
             the last window (the original SASRec, which drops older items).
+        The next fields are training settings read only by
+        :meth:`sbrlib.training.TrainingConfig.from_model` (a TrainingConfig given to
+        :func:`sbrlib.training.fit` wins; ``fit(train)`` uses only ``epochs``):
         eval_batch_size: parallel sessions when scoring (evaluation, validation).
         validation_metric: metric checked after each epoch (a key of the evaluator's metrics).
         validation_positions: ``"all"`` (every next-item prediction of the validation sessions) or
             ``"last"`` (only the final one: the leave-one-out protocol).
-        early_stopping_patience: stop after this many epochs without improvement of the validation
+        early_stopping_patience: stop after this many consecutive epochs without improvement of the validation
             metric and restore the best weights (None: train all epochs; needs validation data).
         jit_compile: compile training and scoring with XLA; None (default): only when TensorFlow sees a
             GPU. On CPU, XLA took several times longer to compile (once per padded length) and was not

@@ -1,12 +1,11 @@
-"""The SASRec recommender: ``fit``, the evaluator's ``reset``/``step`` (weights and save/load:
-:class:`~sbrlib.models.neural.NeuralModel`)."""
+"""The SASRec recommender: one training epoch (for :func:`sbrlib.training.fit`), ``fit``, the
+evaluator's ``reset``/``step`` (weights and save/load: :class:`~sbrlib.models.neural.NeuralModel`)."""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -14,6 +13,7 @@ import pandas as pd
 from sbrlib._tf import HAS_GPU, tf
 from sbrlib.batching import contiguous_sessions
 from sbrlib.columns import ITEM, SESSION
+from sbrlib.models.epochs import MOVED, fit_epochs
 from sbrlib.models.neural import NeuralModel
 from sbrlib.models.sasrec import network as N
 from sbrlib.models.sasrec.config import SASRecConfig
@@ -25,6 +25,7 @@ from sbrlib.models.sasrec.sequences import (
 )
 from sbrlib.preprocess import ItemIndex
 from sbrlib.provenance import training_provenance
+from sbrlib.training_facts import TrainingFacts
 
 log = logging.getLogger(__name__)
 
@@ -55,79 +56,73 @@ class SASRec(NeuralModel):
         self.history = pd.DataFrame()
         self.provenance: dict = {}
         self.titles: pd.Series | None = None
+        self.training_facts: TrainingFacts | None = None
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = True,
-            epoch_callback: Callable[[dict], None] | None = None) -> SASRec:
-        """Train on sessionized events; evaluate ``valid`` after every epoch when given.
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None, progress: bool = True) -> SASRec:
+        """Train ``config.epochs`` epochs on sessionized events, without validation.
+
+        Validation, early stopping, a time budget and restore-best: :func:`sbrlib.training.fit`.
 
         Args:
             train: events with ``SessionId, ItemId`` (sessions in time order, as preprocessed).
-            valid: held-out sessions scored after each epoch with :func:`sbrlib.evaluation.evaluate`
-                (every prediction, or only the last of each session with
-                ``config.validation_positions="last"``); used for early stopping.
+            valid: not accepted any more (raises, naming :func:`sbrlib.training.fit`).
             progress: show tqdm progress bars (loss and targets/s).
-            epoch_callback: called with each epoch's history row (``epoch``, ``loss``, ``seconds``,
-                ``events_per_second`` and validation metrics); it may raise to stop training (e.g.
-                ``optuna.TrialPruned``), and the exception propagates.
 
         Returns:
-            self; ``self.history`` holds one row per epoch.
+            self; ``self.history`` holds one row per epoch, ``self.training_facts`` the run's facts.
+
+        Raises:
+            FloatingPointError: when the loss becomes NaN or infinite.
+        """
+        if valid is not None:
+            raise TypeError(f"SASRec.fit(train, valid): {MOVED}")
+        fit_epochs(self, train, self.config.epochs, progress)
+        return self
+
+    def prepare_training(self, train: pd.DataFrame) -> None:
+        """:meth:`build` plus the seeded batch-order/negatives generator and the step counter."""
+        self.history = pd.DataFrame()
+        self.training_facts = None
+        self._training = {"rows": self.prepare(train), "rng": np.random.default_rng(self.config.seed), "step": 0,
+                          "epoch": 0}
+
+    def train_epoch(self, progress: bool = False) -> dict[str, float]:
+        """One pass over the training rows in a fresh seeded order.
+
+        Returns:
+            ``loss`` (mean per target; NaN/inf reported, not raised: the epoch ends at the first
+            non-finite batch), ``events`` (targets) and ``seconds``.
         """
         from tqdm.auto import tqdm
 
-        cfg = self.config
-        rows = self.prepare(train)
-        rng = np.random.default_rng(cfg.seed)
-        history, best, best_weights, waited, step = [], -np.inf, None, 0, 0
-        for epoch in range(1, cfg.epochs + 1):
-            batches = epoch_batches(rows, cfg.batch_size, rng)
-            t0 = time.perf_counter()
-            total_loss, total_n = 0.0, 0
-            with tqdm(total=rows.n_targets, unit="ev", desc=f"SASRec epoch {epoch}/{cfg.epochs}",
-                      disable=not progress, leave=False) as bar:
-                for bucket, index in batches:
-                    inp, tgt = take_batch(rows, bucket, index, cfg.batch_size)
-                    loss_sum, n = self.train_batch(inp, tgt, step, rng)
-                    if not math.isfinite(loss_sum):
-                        raise FloatingPointError(f"SASRec training diverged at epoch {epoch} (loss {loss_sum}); "
-                                                 f"lower learning_rate (now {cfg.learning_rate})")
-                    step += 1
-                    total_loss += loss_sum
-                    total_n += n
-                    bar.update(n)
-                    bar.set_postfix(loss=f"{total_loss / max(total_n, 1):.4f}",
-                                    ev_s=f"{total_n / max(time.perf_counter() - t0, 1e-9):,.0f}")
-            seconds = time.perf_counter() - t0
-            row = {"epoch": epoch, "loss": total_loss / max(total_n, 1), "seconds": seconds,
-                   "events_per_second": total_n / max(seconds, 1e-9)}
-            if valid is not None and len(valid):
-                metrics = self._validate(valid)
-                row.update(metrics)
-                score = metrics[cfg.validation_metric]
-                if score > best:
-                    best, waited = score, 0
-                    best_weights = self.get_weights() if cfg.early_stopping_patience is not None else None
-                else:
-                    waited += 1
-            history.append(row)
-            self.history = pd.DataFrame(history)
-            log.info("SASRec epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
-            if epoch_callback is not None:
-                epoch_callback(dict(row))
-            if cfg.early_stopping_patience is not None and valid is not None and waited > cfg.early_stopping_patience:
-                log.info("early stopping after epoch %d (best %s = %.4f)", epoch, cfg.validation_metric, best)
-                break
-        if best_weights is not None:
-            self.set_weights(best_weights)
-        return self
+        cfg, run = self.config, self._training
+        rows, rng = run["rows"], run["rng"]
+        run["epoch"] += 1
+        batches = epoch_batches(rows, cfg.batch_size, rng)
+        t0 = time.perf_counter()
+        total_loss, total_n = 0.0, 0
+        with tqdm(total=rows.n_targets, unit="ev", desc=f"SASRec epoch {run['epoch']}", disable=not progress,
+                  leave=False) as bar:
+            for bucket, index in batches:
+                inp, tgt = take_batch(rows, bucket, index, cfg.batch_size)
+                loss_sum, n = self.train_batch(inp, tgt, run["step"], rng)
+                run["step"] += 1
+                total_loss += loss_sum
+                total_n += n
+                if not math.isfinite(loss_sum):
+                    return {"loss": loss_sum, "events": total_n, "seconds": time.perf_counter() - t0}
+                bar.update(n)
+                bar.set_postfix(loss=f"{total_loss / max(total_n, 1):.4f}",
+                                ev_s=f"{total_n / max(time.perf_counter() - t0, 1e-9):,.0f}")
+        return {"loss": total_loss / max(total_n, 1), "events": total_n, "seconds": time.perf_counter() - t0}
 
     def prepare(self, train: pd.DataFrame) -> TrainingRows:
         """Provenance, item index, fresh network and compiled functions for ``train`` (through
         :meth:`build`); returns its training rows.
 
-        (:meth:`fit` calls it; benchmarks call it and then :meth:`train_batch` directly.)
+        (:meth:`prepare_training` calls it; benchmarks call it and then :meth:`train_batch` directly.)
         """
         cfg = self.config
         self.provenance = training_provenance(train, cfg.to_dict())
@@ -163,17 +158,6 @@ class SASRec(NeuralModel):
         loss_sum, n = self._train_step(tf.constant(inputs), tf.constant(targets), tf.constant(negatives),
                                        tf.constant(step, tf.int32))
         return float(loss_sum), int(n)
-
-    def _validate(self, valid: pd.DataFrame) -> dict[str, float]:
-        from sbrlib.evaluation import EvalConfig
-        from sbrlib.loo import evaluate_positions
-
-        cfg = self.config
-        ks = tuple(sorted({10, 20, int(cfg.validation_metric.split("@")[-1])}))
-        res = evaluate_positions(self, valid, EvalConfig(ks=ks, coverage_ks=(), batch_size=cfg.eval_batch_size),
-                                 positions=cfg.validation_positions, progress=False)
-        keep = {"recall@10", "ndcg@10", "recall@20", "mrr@20", cfg.validation_metric}
-        return {k: float(res.metrics[k]) for k in sorted(keep)}
 
     def _make_network(self, n_items: int) -> N.SASRecNet:
         return N.build_network(n_items, self.config)
