@@ -233,7 +233,7 @@ def test_trial_patience_stops_after_patience_epochs_without_improvement(split, m
 
 
 def test_gru4rec_config_choices(split, monkeypatch):
-    from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig
+    from sbrlib.models.gru4rec import GRU4RecConfig
     from sbrlib.models.gru4rec.presets import PRESETS, preset
 
     config, source = tuning.gru4rec_config("tuned", "tiny-gap")  # no study yet: the defaults, and why
