@@ -22,8 +22,11 @@ from sbrlib.preprocess import ItemIndex
 tf = pytest.importorskip("tensorflow")
 
 N_ITEMS = 12
-FACTS = {"split": "s", "split_fingerprint": "abcd", "training": {"stopped_by": "patience", "best_epoch": 3,
-                                                                  "still_improving": False, "epochs": [1, 2, 3, 4]}}
+FACTS = {"split": "s", "split_fingerprint": "abcd",
+         "training": {"stopped_by": "patience", "best_epoch": 3, "epochs_run": 5, "still_improving": False,
+                      "best_score": 0.25, "metric": "mrr@20", "seconds": 12.5, "budget_seconds": None,
+                      "max_epochs": 10, "patience": 2, "restored_best": True,
+                      "history": [{"epoch": 1, "loss": 2.5, "mrr@20": 0.2}]}}
 
 
 def _index(n: int = N_ITEMS) -> ItemIndex:
@@ -92,6 +95,7 @@ def test_round_trip_gives_the_same_scores_config_and_provenance(make, tmp_path):
     loaded = neural.load_model(folder)  # the class comes from the manifest
     assert type(loaded) is type(model) and loaded.name == model.name and loaded.config == model.config
     assert loaded.provenance == FACTS  # the training facts survive
+    assert loaded.training_facts is not None and loaded.training_facts.best_epoch == 3
     pd.testing.assert_frame_equal(loaded.history, model.history, check_dtype=False)
     np.testing.assert_array_equal(loaded.item_index.ids, model.item_index.ids)
     np.testing.assert_array_equal(loaded.item_index.support, model.item_index.support)
