@@ -31,9 +31,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from _measure import peak_rss_mb  # noqa: E402
 
-from sbrlib import artifacts, datasets, paths, preprocess  # noqa: E402
+from sbrlib import artifacts, paths, preprocess  # noqa: E402
 from sbrlib.batching import contiguous_sessions, schedule_from_frame  # noqa: E402
 from sbrlib.columns import ITEM, SESSION, TIME, USER  # noqa: E402
+from sbrlib.data import SPECS  # noqa: E402
 
 BATCHES = (32, 64, 256)
 ITEM_COUNTS = (3_706, 27_000, 60_000)
@@ -61,10 +62,10 @@ def available_datasets(quick: bool, ml100k: Path | None = None) -> tuple[list[tu
     else:
         skipped.append("ml-100k: folder not found (set SBR_DATA_DIR to the unpacked ml-100k folder)")
     chosen.append(("synthetic", None))
-    if "synthetic-25m" in datasets.SPECS:
+    if "synthetic-25m" in SPECS:
         chosen.append(("synthetic-25m", None))
     else:
-        skipped.append("synthetic-25m: no such preset in sbrlib.datasets.SPECS")
+        skipped.append("synthetic-25m: no such preset in sbrlib.SPECS")
     return chosen, skipped
 
 

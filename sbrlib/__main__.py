@@ -27,8 +27,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sbrlib import datasets, paths
+from sbrlib import paths
 from sbrlib.columns import ITEM
+from sbrlib.data import SPECS, load_movies
 from sbrlib.errors import DataError
 from sbrlib.preprocess import ItemIndex
 
@@ -76,7 +77,7 @@ def model_folder(name: str, roots: list[Path]) -> Path:
 def guess_dataset(model_name: str) -> str | None:
     """The longest known dataset name that ``model_name`` starts with (``synthetic-tiny-gap-gru4rec``
     -> ``synthetic-tiny``), or None."""
-    names = sorted(datasets.SPECS, key=len, reverse=True)
+    names = sorted(SPECS, key=len, reverse=True)
     return next((d for d in names if model_name == d or model_name.startswith(d + "-")), None)
 
 
@@ -102,7 +103,7 @@ def load_catalog(folder: Path, dataset: str | None, data_dir: str | None) -> pd.
     problem = "no dataset given"
     if dataset is not None:
         try:
-            return datasets.load_movies(dataset, data_dir or None, download=False)
+            return load_movies(dataset, data_dir or None, download=False)
         except DataError as exc:
             problem = str(exc)
     saved = folder / "titles.parquet"

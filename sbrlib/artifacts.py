@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sbrlib import __version__, datasets, paths
+from sbrlib import __version__, paths
 from sbrlib.columns import ITEM, SESSION, USER
+from sbrlib.data import describe_source, load_ratings
 from sbrlib.errors import DataError
 from sbrlib.fileio import atomic_dir, write_json
 from sbrlib.preprocess import ItemIndex, PreprocessConfig, Split, preprocess
@@ -145,7 +146,7 @@ def prepare(dataset: str, config: PreprocessConfig = PreprocessConfig(), name: s
     """
     name = name or split_name(dataset, config)
     folder = paths.processed_dir(name)
-    source = datasets.describe_source(dataset, data_dir)
+    source = describe_source(dataset, data_dir)
     if (folder / "manifest.json").is_file() and not force:
         manifest = read_manifest(folder)
         diffs = _mismatches(manifest, config, source)
@@ -158,7 +159,7 @@ def prepare(dataset: str, config: PreprocessConfig = PreprocessConfig(), name: s
         if is_current(folder, config, source):
             log.info("reusing %s", folder)
             return load_split(folder), folder
-    ratings = datasets.load_ratings(dataset, data_dir)
+    ratings = load_ratings(dataset, data_dir)
     split = preprocess(ratings, config)
     save_split(split, folder, source)
     return load_split(folder), folder

@@ -11,7 +11,7 @@ from sbrlib import checks as C
 from sbrlib.metrics import TIE_POLICIES
 
 DATASETS = ("ml-1m", "ml-100k", "ml-10m", "ml-20m", "ml-25m", "ml-32m", "synthetic", "synthetic-tiny", "synthetic-25m")
-"""Datasets the notebooks accept (``DATASET``); :mod:`sbrlib.datasets` may know more."""
+"""Datasets the notebooks accept (``DATASET``); :mod:`sbrlib.data` may know more."""
 
 _COMMON = {
     "DATASET": C.one_of(*DATASETS),
