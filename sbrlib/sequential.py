@@ -17,8 +17,7 @@ import pandas as pd
 
 from sbrlib import uncertainty as U
 from sbrlib.columns import SESSION, TIME, USER
-from sbrlib.evaluation import EvalConfig, EvalResult
-from sbrlib.loo import evaluate_positions
+from sbrlib.evaluation import EvalConfig, EvalResult, evaluate_positions
 from sbrlib.preprocess import Split, sessionize
 
 log = logging.getLogger(__name__)

@@ -168,8 +168,7 @@ class SASRec(SessionModel):
         return float(loss_sum), int(n)
 
     def _validate(self, valid: pd.DataFrame) -> dict[str, float]:
-        from sbrlib.evaluation import EvalConfig
-        from sbrlib.loo import evaluate_positions
+        from sbrlib.evaluation import EvalConfig, evaluate_positions
 
         cfg = self.config
         ks = tuple(sorted({10, 20, int(cfg.validation_metric.split("@")[-1])}))
@@ -248,7 +247,7 @@ class SASRec(SessionModel):
     @property
     def context_length(self) -> int:
         """Most recent items the scores depend on (``max_len``): scoring only the last prediction of
-        a session needs only its last ``max_len + 1`` events (see :func:`sbrlib.loo.evaluate_positions`)."""
+        a session needs only its last ``max_len + 1`` events (see :func:`sbrlib.evaluation.evaluate_positions`)."""
         return self.config.max_len
 
     def score_sequences(self, ids: np.ndarray) -> np.ndarray:
