@@ -58,7 +58,14 @@ def split_fingerprint(config: SplitConfig, source: dict) -> str:
 
 
 def save_split(split: Split, folder: str | Path, source: dict) -> Path:
-    """Write a split's parquet files and manifest atomically into ``folder``."""
+    """Write a split's parquet files and manifest atomically into ``folder``.
+
+    All or nothing (:func:`sbrlib.fileio.atomic_dir`): a failure while writing or swapping keeps the
+    previous split in place and leaves no temporary folder.
+
+    Raises:
+        DataError: ``folder`` holds a read-only split that could not be replaced (nothing changed).
+    """
     folder = Path(folder)
     counts = {
         k: {"events": len(f), "sessions": int(f[SESSION].nunique()), "items": int(f[ITEM].nunique()),
@@ -72,11 +79,14 @@ def save_split(split: Split, folder: str | Path, source: dict) -> Path:
         "sbrlib_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    with atomic_dir(folder) as tmp:
-        for key, frame in split.frames.items():
-            frame.to_parquet(tmp / f"{key}.parquet", index=False)
-        ItemIndex.from_events(split["train"]).to_frame().to_parquet(tmp / "items.parquet", index=False)
-        write_json(tmp / "manifest.json", manifest)
+    try:
+        with atomic_dir(folder) as tmp:
+            for key, frame in split.frames.items():
+                frame.to_parquet(tmp / f"{key}.parquet", index=False)
+            ItemIndex.from_events(split["train"]).to_frame().to_parquet(tmp / "items.parquet", index=False)
+            write_json(tmp / "manifest.json", manifest)
+    except PermissionError as exc:  # read-only split folder: nothing was changed (atomic_dir)
+        raise DataError(str(exc)) from None
     return folder
 
 

@@ -208,6 +208,12 @@ def drop_duplicates(df: pd.DataFrame, warn: bool = True) -> tuple[pd.DataFrame, 
         else a new frame with a fresh RangeIndex.
     """
     _require(df, (USER, ITEM, TIME), "drop_duplicates")
+    for column in (USER, ITEM, TIME):
+        missing = df[column].isna().to_numpy()
+        if missing.any():
+            raise DataError(f"{column} has {int(missing.sum()):,} missing value(s), first in row {int(missing.argmax())} "
+                            f"(index {df.index[int(missing.argmax())]!r}) of the ratings frame: every event needs a user, "
+                            "an item and a time; drop or fill those rows before preprocessing")
     dup = exact_duplicates(df)
     n = int(dup.sum())
     if not n:

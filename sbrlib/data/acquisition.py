@@ -72,6 +72,8 @@ def _has_files(spec: DatasetSpec, folder: Path) -> bool:
 
 
 def _check_files(spec: DatasetSpec, folder: Path, hint: str, role: str = "ratings") -> None:
+    if folder.is_file():
+        raise DataError(f"{spec.name}: {folder} is a file, not a folder. {hint}")
     if not folder.is_dir():
         raise DataError(f"{spec.name}: folder {folder} does not exist. {hint}")
     if not (folder / spec.files[role]).is_file():

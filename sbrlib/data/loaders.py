@@ -120,11 +120,14 @@ def load_users(dataset: str = "ml-1m", data_dir: str | Path | None = None,
         frame = pd.DataFrame(rows, columns=[USER, "Gender", "Age", "Occupation", "Zip"])
     else:
         frame = pd.DataFrame(rows, columns=[USER, "Age", "Gender", "Occupation", "Zip"])
-    try:
-        frame[USER] = frame[USER].astype("int32")
-        frame["Age"] = frame["Age"].astype("int16")
-    except ValueError:
-        raise DataError(f"{path}: user id or age is not an integer; re-download the file") from None
+    for column, dtype in ((USER, "int32"), ("Age", "int16")):
+        try:
+            frame[column] = frame[column].astype(dtype)
+        except ValueError:
+            bad = int(pd.to_numeric(frame[column], errors="coerce").isna().to_numpy().argmax())
+            raise DataError(f"{path}, line {lines[bad][0]}: {'user id' if column == USER else 'age'} "
+                            f"{frame[column].iloc[bad]!r} is not an integer: {lines[bad][1][:80]!r}; the file is "
+                            "damaged or not in the release's format, re-download it") from None
     return frame[[USER, "Gender", "Age", "Occupation", "Zip"]]
 
 

@@ -201,6 +201,8 @@ def parse_ratings(path: Path, spec: DatasetSpec) -> tuple[pd.DataFrame, bytes | 
     try:
         if data is not None:
             body = _strip_bom(data)
+            if len(sep) > 1 and b"\t" in body:  # tabs would become separators below: not this format
+                raise ValueError("tab in a '::'-separated file")
             body = body.replace(sep, b"\t") if len(sep) > 1 else body
             frame = _read_table(pa.py_buffer(body), "\t" if len(sep) > 1 else sep.decode(), skip, rating_type)
             del body
