@@ -26,7 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import measure
 
-from sbrlib import datasets, preprocess
+from sbrlib import preprocess
+from sbrlib.data import file_hashes, get_spec, hash_seconds, load_ratings, locate
 
 #: (load target s, preprocess target s, total target s, RSS target MB) by dataset size.
 TARGETS = {"small": (2.0, 5.0, None, None), "25m": (None, None, 60.0, 6144.0)}
@@ -52,9 +53,9 @@ def run(dataset: str, data_dir: str | None = None, repeat: int = 3, trace_memory
     ``seconds`` is the best of ``repeat`` runs; ``peak_mb`` the tracemalloc peak of one more
     run (NaN when ``trace_memory`` is False); ``rss_mb`` the process's peak RSS after the stage.
     """
-    folder = datasets.locate(dataset, data_dir)  # generates the synthetic data on first use (not timed)
+    folder = locate(dataset, data_dir)  # generates the synthetic data on first use (not timed)
     load_t, prep_t, _, _ = TARGETS[_size_class(dataset)]
-    load = measure(lambda: datasets.load_ratings(dataset, folder), repeat, trace_memory)
+    load = measure(lambda: load_ratings(dataset, folder), repeat, trace_memory)
     ratings = load["result"]
     prep = measure(lambda: preprocess.preprocess(ratings, preprocess.PreprocessConfig()), repeat, trace_memory)
     split = prep["result"]
@@ -69,22 +70,22 @@ def run(dataset: str, data_dir: str | None = None, repeat: int = 3, trace_memory
 
 def run_child(dataset: str, repeat: int) -> dict:
     """All stages for one dataset in this (fresh) process; JSON-ready figures."""
-    folder = datasets.locate(dataset)
-    path = folder / datasets.get_spec(dataset).files["ratings"]
+    folder = locate(dataset)
+    path = folder / get_spec(dataset).files["ratings"]
     base = _rss_mb()
     out: dict = {"dataset": dataset, "file_mb": path.stat().st_size / 2**20, "rss_base_mb": base}
     best = None
     for _ in range(repeat):
-        ratings, wall, cpu = _timed(lambda: datasets.load_ratings(dataset, folder))
+        ratings, wall, cpu = _timed(lambda: load_ratings(dataset, folder))
         if best is None or wall < best[0]:
             best = (wall, cpu)
         if _ + 1 < repeat:
             del ratings
     out["load_s"], out["load_cpu_s"] = best
     out["rss_after_load_mb"] = _rss_mb()
-    out["hash_uncached_s"] = datasets.hash_seconds(path)
-    datasets.file_hashes(path)  # fill the cache
-    _, out["hash_cached_s"], _ = _timed(lambda: datasets.file_hashes(path))
+    out["hash_uncached_s"] = hash_seconds(path)
+    file_hashes(path)  # fill the cache
+    _, out["hash_cached_s"], _ = _timed(lambda: file_hashes(path))
     best = None
     for _ in range(repeat):
         split, wall, cpu = _timed(lambda: preprocess.preprocess(ratings, preprocess.PreprocessConfig()))
@@ -127,7 +128,7 @@ def main() -> None:
     print(f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])} "
           "(a shared machine makes wall times noisy; CPU seconds are less so)")
     for dataset in args.dataset:
-        datasets.locate(dataset)  # generate / download once, outside the measured process
+        locate(dataset)  # generate / download once, outside the measured process
         proc = subprocess.run([sys.executable, __file__, "--child", dataset, "--repeat", str(args.repeat)],
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0:

@@ -31,9 +31,10 @@ import numpy as np
 import pandas as pd
 from _measure import peak_rss_mb
 
-from sbrlib import artifacts, datasets, paths, preprocess
+from sbrlib import artifacts, paths, preprocess
 from sbrlib.batching import contiguous_sessions, schedule_from_frame
 from sbrlib.columns import ITEM, SESSION, TIME, USER
+from sbrlib.data import SPECS
 
 BATCHES = (32, 64, 256)
 ITEM_COUNTS = (3_706, 27_000, 60_000)
@@ -61,10 +62,10 @@ def available_datasets(quick: bool, ml100k: Path | None = None) -> tuple[list[tu
     else:
         skipped.append("ml-100k: folder not found (set SBR_DATA_DIR to the unpacked ml-100k folder)")
     chosen.append(("synthetic", None))
-    if "synthetic-25m" in datasets.SPECS:
+    if "synthetic-25m" in SPECS:
         chosen.append(("synthetic-25m", None))
     else:
-        skipped.append("synthetic-25m: no such preset in sbrlib.datasets.SPECS")
+        skipped.append("synthetic-25m: no such preset in sbrlib.SPECS")
     return chosen, skipped
 
 

@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from sbrlib import artifacts, loo, preprocess
+from sbrlib import artifacts, preprocess
 from sbrlib._tf import HAS_GPU
 from sbrlib.columns import USER
-from sbrlib.evaluation import EvalConfig
+from sbrlib.evaluation import EvalConfig, evaluate_positions
 from sbrlib.models.sasrec import SASRec, SASRecConfig
 from sbrlib.models.sasrec.sequences import epoch_batches, take_batch
 
@@ -46,7 +46,7 @@ def run(dataset: str = "synthetic", protocol: str = "loo", steps: int = 200, bat
 
     ``jit``: XLA on/off; None: the model's default (XLA only when a GPU is visible)."""
     if protocol == "loo":
-        split, _ = loo.prepare_loo(dataset)
+        split, _ = artifacts.prepare(dataset, preprocess.LOOConfig())
     else:
         split, _ = artifacts.prepare(dataset, preprocess.PreprocessConfig())
     train = split["train"]
@@ -88,7 +88,7 @@ def run(dataset: str = "synthetic", protocol: str = "loo", steps: int = 200, bat
         config = EvalConfig(ks=(10,), coverage_ks=(), exclude_seen="user", batch_size=min(256, len(users)))
         t0 = time.perf_counter()
         # leave-one-out: only the held-out item counts, so SASRec reads the last max_len + 1 events
-        res = loo.evaluate_positions(model, subset, config, positions, progress=False, history=split["train"])
+        res = evaluate_positions(model, subset, config, positions, progress=False, history=split["train"])
         seconds = time.perf_counter() - t0
         out.update(eval_seconds=seconds, eval_events=len(subset), eval_predictions=res.metrics["predictions"],
                    eval_seconds_per_1k_events=seconds / len(subset) * 1000, peak_rss_mb=_rss_mb())

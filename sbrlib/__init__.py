@@ -1,7 +1,7 @@
 """sbrlib: session-based recommendation on MovieLens.
 
-Modules: ``columns`` (names), ``paths`` (folders), ``datasets`` (MovieLens
-download/verify/load), ``synthetic`` (ML-format generator), ``preprocess``
+Modules: ``columns`` (names), ``paths`` (folders), ``data`` (MovieLens
+catalogue, download, verification, parsing, loaders; ``data.synthetic``: ML-format generator), ``preprocess``
 (sessions, splits, artifacts), ``batching`` (session-parallel iterator),
 ``models`` (baselines, GRU4Rec), ``metrics``/``evaluation`` (full-ranking
 next-item evaluation), ``plots`` and ``reporting``.

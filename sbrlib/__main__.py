@@ -33,8 +33,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sbrlib import datasets, paths
+from sbrlib import paths
 from sbrlib.columns import ITEM
+from sbrlib.data import SPECS, load_movies
 from sbrlib.errors import DataError, ModelFileError
 from sbrlib.models.neural import is_saved_model, load_model, read_saved
 
@@ -85,7 +86,7 @@ def model_folder(name: str, roots: list[Path]) -> Path:
 def guess_dataset(model_name: str) -> str | None:
     """The longest known dataset name that ``model_name`` starts with (``synthetic-tiny-gap-gru4rec``
     -> ``synthetic-tiny``), or None."""
-    names = sorted(datasets.SPECS, key=len, reverse=True)
+    names = sorted(SPECS, key=len, reverse=True)
     return next((d for d in names if model_name == d or model_name.startswith(d + "-")), None)
 
 
@@ -113,7 +114,7 @@ def load_catalog(folder: Path, dataset: str | None, data_dir: str | None,
     problem = "no dataset given"
     if dataset is not None:
         try:
-            return datasets.load_movies(dataset, data_dir or None, download=False)
+            return load_movies(dataset, data_dir or None, download=False)
         except DataError as exc:
             problem = str(exc)
     if saved_titles is None and (folder / "titles.parquet").is_file():

@@ -1,6 +1,12 @@
-"""Processed splits on disk: ``data/processed/<name>/{train,test,train_tr,valid}.parquet``,
-``items.parquet`` (the train item index) and ``manifest.json`` (parameters, counts,
-cutoffs, source file hashes, fingerprint).
+"""Processed splits on disk, one store for both protocols: ``data/processed/<name>/
+{train,test,train_tr,valid}.parquet``, ``items.parquet`` (the train item index) and
+``manifest.json`` (parameters, counts, cutoffs, source file hashes, fingerprint, rows dropped as
+exact duplicates).
+
+The protocol is the config's type: :class:`~sbrlib.preprocess.PreprocessConfig` (temporal
+session split, :func:`~sbrlib.preprocess.preprocess`) or :class:`~sbrlib.preprocess.LOOConfig`
+(leave-one-out on user histories, :func:`~sbrlib.preprocess.leave_one_out`; its manifest's
+``config`` holds ``protocol: "leave-one-out"``). :func:`load_split` reads either back.
 
 A split's identity is its dataset, its parameters and its source file (:func:`split_fingerprint`).
 Its default name is readable for the default parameters of a session mode (``ml-1m-gap``) and
@@ -20,34 +26,46 @@ from pathlib import Path
 
 import pandas as pd
 
-from sbrlib import __version__, datasets, paths
+from sbrlib import __version__, paths
 from sbrlib.columns import ITEM, SESSION, USER
+from sbrlib.data import describe_source, load_ratings
 from sbrlib.errors import DataError, ModelFileError
 from sbrlib.fileio import atomic_dir, write_json
-from sbrlib.preprocess import ItemIndex, PreprocessConfig, Split, preprocess
+from sbrlib.preprocess import ItemIndex, LOOConfig, PreprocessConfig, Split, leave_one_out, preprocess
 from sbrlib.provenance import ProvenanceError, differences, fingerprint
 
 log = logging.getLogger(__name__)
 
 FRAMES = ("train", "test", "train_tr", "valid")
 
+#: A split's parameters: the temporal protocol or leave-one-out.
+SplitConfig = PreprocessConfig | LOOConfig
 
-def split_name(dataset: str, config: PreprocessConfig = PreprocessConfig()) -> str:
+
+def split_name(dataset: str, config: SplitConfig = PreprocessConfig()) -> str:
     """The default name of a split: ``<dataset>-<mode>`` for the default parameters of that session
-    mode, else ``<dataset>-<mode>-<fingerprint of the parameters>``."""
+    mode (``<dataset>-loo`` for leave-one-out), else ``<dataset>-<mode>-<fingerprint of the parameters>``."""
     base = f"{dataset}-{config.session_mode}"
-    if config == PreprocessConfig(session_mode=config.session_mode):
+    default = LOOConfig() if isinstance(config, LOOConfig) else PreprocessConfig(session_mode=config.session_mode)
+    if config == default:
         return base
     return f"{base}-{fingerprint(config.to_dict())}"
 
 
-def split_fingerprint(config: PreprocessConfig, source: dict) -> str:
+def split_fingerprint(config: SplitConfig, source: dict) -> str:
     """Fingerprint of a split's identity: its parameters and its source file's content."""
     return fingerprint({"config": config.to_dict(), "source_sha256": source.get("sha256")})
 
 
 def save_split(split: Split, folder: str | Path, source: dict) -> Path:
-    """Write a split's parquet files and manifest atomically into ``folder``."""
+    """Write a split's parquet files and manifest atomically into ``folder``.
+
+    All or nothing (:func:`sbrlib.fileio.atomic_dir`): a failure while writing or swapping keeps the
+    previous split in place and leaves no temporary folder.
+
+    Raises:
+        DataError: ``folder`` holds a read-only split that could not be replaced (nothing changed).
+    """
     folder = Path(folder)
     counts = {
         k: {"events": len(f), "sessions": int(f[SESSION].nunique()), "items": int(f[ITEM].nunique()),
@@ -57,14 +75,18 @@ def save_split(split: Split, folder: str | Path, source: dict) -> Path:
     manifest = {
         "name": folder.name, "fingerprint": split_fingerprint(split.config, source),
         "source": source, "config": split.config.to_dict(),
-        "cutoffs": split.cutoffs, "counts": counts, "sbrlib_version": __version__,
+        "cutoffs": split.cutoffs, "counts": counts, "duplicates_dropped": split.duplicates_dropped,
+        "sbrlib_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    with atomic_dir(folder) as tmp:
-        for key, frame in split.frames.items():
-            frame.to_parquet(tmp / f"{key}.parquet", index=False)
-        ItemIndex.from_events(split["train"]).to_frame().to_parquet(tmp / "items.parquet", index=False)
-        write_json(tmp / "manifest.json", manifest)
+    try:
+        with atomic_dir(folder) as tmp:
+            for key, frame in split.frames.items():
+                frame.to_parquet(tmp / f"{key}.parquet", index=False)
+            ItemIndex.from_events(split["train"]).to_frame().to_parquet(tmp / "items.parquet", index=False)
+            write_json(tmp / "manifest.json", manifest)
+    except PermissionError as exc:  # read-only split folder: nothing was changed (atomic_dir)
+        raise DataError(str(exc)) from None
     return folder
 
 
@@ -73,26 +95,58 @@ def read_manifest(folder: str | Path) -> dict:
     path = Path(folder) / "manifest.json"
     if not path.is_file():
         raise DataError(f"{path} not found: run notebooks/02_preprocessing (or sbrlib.artifacts.prepare) first")
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path} cannot be read ({exc}): the split is damaged; rebuild it "
+                        "(02_preprocessing with FORCE=True, or sbrlib.artifacts.prepare(..., force=True))") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+        raise DataError(f"{path} has no 'config' record: not a split manifest, or a damaged one; rebuild the split "
+                        "(02_preprocessing with FORCE=True, or sbrlib.artifacts.prepare(..., force=True))")
+    return manifest
+
+
+def config_from_manifest(manifest: dict, where: str | Path = "manifest") -> SplitConfig:
+    """The split's parameters: :class:`LOOConfig` when ``config.protocol`` is ``"leave-one-out"``,
+    else :class:`PreprocessConfig` (manifests written before the protocol was recorded)."""
+    record = manifest["config"]
+    cls = LOOConfig if record.get("protocol") == "leave-one-out" else PreprocessConfig
+    try:
+        return cls.from_dict(record)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{where}: the split's config cannot be read as {cls.__name__} ({exc}); it was made by "
+                        "another sbrlib version or edited by hand: rebuild the split with force=True") from None
 
 
 def load_split(name_or_folder: str | Path, frames: tuple[str, ...] = FRAMES) -> Split:
-    """Load a processed split by name (``data/processed/<name>``) or folder."""
+    """Load a processed split (temporal or leave-one-out) by name (``data/processed/<name>``) or folder.
+
+    Returns:
+        The :class:`Split`; its ``config`` is a :class:`PreprocessConfig` or a :class:`LOOConfig`
+        as recorded in the manifest. The frames carry ``attrs["split"]``,
+        ``attrs["split_fingerprint"]`` and ``attrs["frame"]``.
+    """
     folder = Path(name_or_folder)
     if not folder.is_dir():
         folder = paths.processed_dir(str(name_or_folder))
     manifest = read_manifest(folder)
-    config = PreprocessConfig.from_dict(manifest["config"])
+    config = config_from_manifest(manifest, folder / "manifest.json")
     fp = manifest.get("fingerprint") or split_fingerprint(config, manifest.get("source", {}))
     loaded = {}
     for key in frames:
         path = folder / f"{key}.parquet"
         if not path.is_file():
-            raise DataError(f"{path} missing: the split is incomplete; run 02_preprocessing again")
-        frame = pd.read_parquet(path)
+            raise DataError(f"{path} missing: the split is incomplete; rebuild it (02_preprocessing with "
+                            "FORCE=True, or sbrlib.artifacts.prepare(..., force=True))")
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            raise DataError(f"{path} cannot be read ({type(exc).__name__}: {str(exc)[:200]}): the split is damaged; "
+                            "rebuild it (02_preprocessing with FORCE=True, or "
+                            "sbrlib.artifacts.prepare(..., force=True))") from None
         frame.attrs.update(split=folder.name, split_fingerprint=fp, frame=key)  # provenance travels with the frames
         loaded[key] = frame
-    split = Split(loaded, manifest["cutoffs"], config)
+    split = Split(loaded, manifest.get("cutoffs", {}), config, duplicates_dropped=manifest.get("duplicates_dropped"))
     split.name, split.fingerprint = folder.name, fp
     return split
 
@@ -109,7 +163,7 @@ def split_provenance(split_or_folder: Split | str | Path) -> dict:
     return {"split": folder.name, "split_fingerprint": manifest.get("fingerprint")}
 
 
-def is_current(folder: str | Path, config: PreprocessConfig, source: dict) -> bool:
+def is_current(folder: str | Path, config: SplitConfig, source: dict) -> bool:
     """True when ``folder`` holds a complete split made with ``config`` from ``source``."""
     folder = Path(folder)
     try:
@@ -119,7 +173,7 @@ def is_current(folder: str | Path, config: PreprocessConfig, source: dict) -> bo
     return not _mismatches(manifest, config, source) and all((folder / f"{k}.parquet").is_file() for k in FRAMES)
 
 
-def _mismatches(manifest: dict, config: PreprocessConfig, source: dict) -> list[str]:
+def _mismatches(manifest: dict, config: SplitConfig, source: dict) -> list[str]:
     """What differs between an existing split's manifest and the requested parameters/source."""
     out = differences(manifest.get("config", {}), json.loads(json.dumps(config.to_dict())))
     old_sha, new_sha = manifest.get("source", {}).get("sha256"), source.get("sha256")
@@ -128,13 +182,19 @@ def _mismatches(manifest: dict, config: PreprocessConfig, source: dict) -> list[
     return out
 
 
-def _split_refusal_advice(dataset: str, config: PreprocessConfig, name: str, source: dict) -> str:
+def _split_refusal_advice(dataset: str, config: SplitConfig, name: str, source: dict) -> str:
     """What to do when the split ``name`` exists but was made differently: only advice that works here.
+
+    A leave-one-out split (notebook 07 has no ``SPLIT_NAME``/``FORCE`` parameters) is rebuilt by
+    removing its folder.
 
     Leaving ``SPLIT_NAME`` empty is suggested only when the name these parameters get by default is
     another name that is free or holds this very split; otherwise (the refused name *is* that default,
     e.g. the source file changed) a free name carrying the split's fingerprint is suggested.
     """
+    if isinstance(config, LOOConfig):
+        return (f"Remove {paths.processed_dir(name)} to rebuild it (notebook 07 then makes it again), or from "
+                "Python pass another name= or force=True to artifacts.prepare")
     tail = ("or set FORCE=True to rebuild it (models trained on the old one will then be refused by the "
             "evaluation)")
     default = split_name(dataset, config)
@@ -151,9 +211,13 @@ def _split_refusal_advice(dataset: str, config: PreprocessConfig, name: str, sou
     return f"Choose another SPLIT_NAME (e.g. SPLIT_NAME={fresh}; {why}), {tail}"
 
 
-def prepare(dataset: str, config: PreprocessConfig = PreprocessConfig(), name: str | None = None,
+def prepare(dataset: str, config: SplitConfig = PreprocessConfig(), name: str | None = None,
             data_dir: str | Path | None = None, force: bool = False) -> tuple[Split, Path]:
-    """Load ``dataset``, preprocess it with ``config`` and save it as ``data/processed/<name>``.
+    """Load ``dataset``, split it with ``config`` and save it as ``data/processed/<name>``.
+
+    ``config`` chooses the protocol: a :class:`PreprocessConfig` runs
+    :func:`~sbrlib.preprocess.preprocess` (temporal session split), a :class:`LOOConfig`
+    :func:`~sbrlib.preprocess.leave_one_out`.
 
     ``name`` defaults to :func:`split_name` (readable for default parameters, fingerprinted
     otherwise). An existing split made with the same parameters from the same source file is
@@ -166,9 +230,11 @@ def prepare(dataset: str, config: PreprocessConfig = PreprocessConfig(), name: s
         ProvenanceError: the folder holds a split made with other parameters or another source
             file, and ``force`` is False; the message names every difference.
     """
+    if not isinstance(config, PreprocessConfig | LOOConfig):
+        raise TypeError(f"config must be a PreprocessConfig or a LOOConfig, got {type(config).__name__}")
     name = name or split_name(dataset, config)
     folder = paths.processed_dir(name)
-    source = datasets.describe_source(dataset, data_dir)
+    source = describe_source(dataset, data_dir)
     if (folder / "manifest.json").is_file() and not force:
         manifest = read_manifest(folder)
         diffs = _mismatches(manifest, config, source)
@@ -178,8 +244,8 @@ def prepare(dataset: str, config: PreprocessConfig = PreprocessConfig(), name: s
         if is_current(folder, config, source):
             log.info("reusing %s", folder)
             return load_split(folder), folder
-    ratings = datasets.load_ratings(dataset, data_dir)
-    split = preprocess(ratings, config)
+    ratings = load_ratings(dataset, data_dir)
+    split = leave_one_out(ratings, config) if isinstance(config, LOOConfig) else preprocess(ratings, config)
     save_split(split, folder, source)
     return load_split(folder), folder
 

@@ -6,13 +6,14 @@ import argparse
 import logging
 import sys
 
-from sbrlib import datasets, eda
+from sbrlib import eda
+from sbrlib.data import SPECS, load_ratings, locate
 from sbrlib.errors import DataError
 
 
 def _data(args: argparse.Namespace) -> int:
-    folder = datasets.locate(args.dataset, args.data_dir or None)
-    ratings = datasets.load_ratings(args.dataset, folder)
+    folder = locate(args.dataset, args.data_dir or None)
+    ratings = load_ratings(args.dataset, folder)
     print(f"{args.dataset}: {folder}")
     print(eda.summary(ratings).to_string())
     return 0
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sbrlib.cli")
     sub = parser.add_subparsers(dest="command", required=True)
     p_data = sub.add_parser("data", help="download/generate and verify a dataset")
-    p_data.add_argument("--dataset", default="ml-1m", choices=sorted(datasets.SPECS))
+    p_data.add_argument("--dataset", default="ml-1m", choices=sorted(SPECS))
     p_data.add_argument("--data-dir", default=None, help="existing folder (default: $SBR_DATA_DIR)")
     args = parser.parse_args(argv)
     try:

@@ -99,3 +99,24 @@ def summary(ratings: pd.DataFrame) -> pd.DataFrame:
         "density": len(ratings) / max(n_u * n_i, 1), "first": first, "last": last,
         "distinct timestamps": _n_distinct(ratings[TIME]), "tie share (consecutive)": tie_share(ratings),
     }})
+
+
+def repeated_ratings(ratings: pd.DataFrame) -> dict[str, int]:
+    """How often a user rated the same item more than once.
+
+    Returns:
+        ``exact_duplicates``: rows repeating an earlier row's ``(UserId, ItemId, Time)`` (the
+        preprocessing drops them, :func:`sbrlib.preprocess.drop_duplicates`);
+        ``re_rated_pairs``: (user, item) pairs rated at two or more distinct times (near-duplicates:
+        a re-rating; kept as events); ``re_rating_events``: their ratings after the first time;
+        ``users_re_rating``: users with at least one such pair.
+    """
+    distinct = ratings[[USER, ITEM, TIME]].drop_duplicates()
+    per_pair = distinct.groupby([USER, ITEM], sort=False).size()
+    repeated = per_pair[per_pair > 1]
+    return {
+        "exact_duplicates": len(ratings) - len(distinct),
+        "re_rated_pairs": len(repeated),
+        "re_rating_events": int((repeated - 1).sum()),
+        "users_re_rating": int(repeated.index.get_level_values(USER).nunique()),
+    }

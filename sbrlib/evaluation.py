@@ -9,6 +9,7 @@ top-K lists for coverage/popularity with ``argpartition``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -172,7 +173,12 @@ def _prior_items(test: pd.DataFrame, item_idx: np.ndarray, history: pd.DataFrame
 
 def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalConfig(),
              progress: bool = True, history: pd.DataFrame | None = None) -> EvalResult:
-    """Evaluate ``model`` on every next-item prediction of ``test``.
+    """Evaluate ``model`` on every next-item prediction of ``test`` (``config.positions="all"``)
+    or on each session's last one (``"last"``: in a leave-one-out frame, the held-out item).
+
+    With ``"last"``, a model that scores from its last ``context_length`` items only (SASRec) is
+    fed only the end of each session when that cannot change the result (see
+    :func:`_shorten_for_last`); the predictions table still gives positions in the whole session.
 
     Args:
         model: a fitted :class:`~sbrlib.models.base.SessionModel`.
@@ -192,6 +198,9 @@ def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalC
     start_time = time.perf_counter()
     check_same_split(getattr(model, "provenance", None), *frame_split(test), model_name=f"model {model.name}")
     test = contiguous_sessions(test)
+    full_lengths = None
+    if config.positions == "last":
+        test, full_lengths = _shorten_for_last(model, test, config.exclude_seen, history)
     test, item_idx = _map_items(model, test)
     sch = schedule_from_frame(test, item_idx, config.batch_size)
     B, n_items = config.batch_size, model.n_items
@@ -261,6 +270,10 @@ def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalC
         "session_length": sch.session_length[sessions] if len(sessions) else np.zeros(0, np.int64),
         SESSION: sch.session_order[sessions] if len(sessions) else np.zeros(0, np.int64),
     })
+    if full_lengths is not None and len(predictions):  # positions in the whole sessions, not the shortened ones
+        full = full_lengths.reindex(predictions[SESSION]).to_numpy()
+        predictions["position"] += full - predictions["session_length"].to_numpy()
+        predictions["session_length"] = full
     for k in cov_ks:
         predictions[f"popularity@{k}"] = np.concatenate(pop_lists[k]) if pop_lists[k] else np.zeros(0)
     result = M.metric_table(ranks, config.ks)
@@ -271,6 +284,64 @@ def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalC
                   excluded_targets=excluded_targets, eval_seconds=time.perf_counter() - start_time,
                   tie_policy=config.tie_policy, exclude_seen=exclude, positions=config.positions)
     return EvalResult(model.name, result, predictions, config)
+
+
+def evaluate_positions(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalConfig(),
+                       positions: Positions = "all", progress: bool = True,
+                       history: pd.DataFrame | None = None) -> EvalResult:
+    """:func:`evaluate` with ``config.positions`` set to ``positions``: every prediction, or only
+    each session's last (in a leave-one-out frame: the held-out item)."""
+    return evaluate(model, test, dataclasses.replace(config, positions=positions), progress=progress,
+                    history=history)
+
+
+def last_events(frame: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The last ``n`` events of every session (order kept; ``attrs`` kept)."""
+    out = frame[_from_end(frame) < n]
+    out.attrs.update(frame.attrs)
+    return out
+
+
+def _from_end(frame: pd.DataFrame) -> np.ndarray:
+    return frame.groupby(SESSION, sort=False).cumcount(ascending=False).to_numpy()
+
+
+def _shorten_for_last(model: SessionModel, test: pd.DataFrame, exclude_seen: str,
+                      history: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.Series | None]:
+    """With ``positions="last"``, feed a model whose scores depend only on its last
+    ``context_length`` items (SASRec) only the last ``context_length + 1`` events of each session.
+
+    The counted prediction's scores are the same and the evaluator skips steps whose scores are
+    not counted. Done only where the exclusion of seen items cannot change: ``exclude_seen="none"``,
+    or ``"user"`` when ``history`` holds every cut event's (user, item) (as ``train`` does for a
+    leave-one-out ``test`` frame and ``train_tr`` for ``valid``; checked); never with ``"session"``.
+
+    Returns:
+        ``(test, full_lengths)``: the (possibly) shortened frame and, when shortened, each
+        session's full length (indexed by ``SessionId``) to report positions in the whole session.
+    """
+    context = getattr(model, "context_length", None)
+    if not context or exclude_seen not in ("none", "user"):
+        return test, None
+    from_end = _from_end(test)
+    keep = from_end <= int(context)
+    if keep.all():
+        return test, None
+    if exclude_seen == "user" and not _in_history(test[~keep], history):
+        return test, None
+    short = test[keep].reset_index(drop=True)
+    short.attrs.update(test.attrs)
+    return short, test.groupby(SESSION, sort=False).size()
+
+
+def _in_history(cut: pd.DataFrame, history: pd.DataFrame | None) -> bool:
+    """True when every (user, item) of the ``cut`` events is in ``history`` (then
+    ``exclude_seen="user"`` excludes the same items from the shortened sessions)."""
+    if history is None or USER not in cut or USER not in history:
+        return False
+    cut = cut[[USER, ITEM]].drop_duplicates()
+    known = cut.merge(history[[USER, ITEM]].drop_duplicates(), how="left", indicator=True)
+    return bool((known["_merge"] == "both").all())
 
 
 def results_table(results: list[EvalResult], extra: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 
@@ -49,24 +52,55 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder beside ``path``; swap it in as ``path`` on success."""
+    """Yield a temporary folder beside ``path``; swap it in as ``path`` on success.
+
+    All or nothing: when the body raises, or the swap itself fails, ``path`` keeps its previous
+    content (or stays absent) and no temporary or ``.old`` folder is left beside it. A folder that
+    could not be removed afterwards (e.g. read-only) is refused before anything is written.
+
+    Raises:
+        PermissionError: ``path`` exists and holds read-only folders, so it could not be replaced
+            cleanly; the message names the folder and the fix.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        _check_removable(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     try:
         yield tmp
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            try:
+                os.replace(path, old)  # replaces the empty placeholder folder
+            except BaseException:
+                old.rmdir()
+                raise
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(old, path)  # put the previous content back
+                raise
+            shutil.rmtree(old, ignore_errors=True)
             if old.exists():
-                shutil.rmtree(old)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old)
+                log.warning("%s is installed, but its previous content %s could not be removed; delete it by hand",
+                            path, old)
         else:
             os.replace(tmp, path)
     finally:
         if tmp.exists():
-            shutil.rmtree(tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_removable(folder: Path) -> None:
+    """PermissionError when ``folder`` or a folder inside it is not writable (its entries could
+    not be deleted once it has been replaced)."""
+    for root, dirs, _ in os.walk(folder):
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise PermissionError(
+                f"cannot replace {folder}: {root} is read-only, so the old content could not be removed; "
+                f"nothing was changed. Make it writable (chmod -R u+w {folder}) or write to another name.")
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -31,7 +31,7 @@ from sbrlib.preprocess import LOOConfig, PreprocessConfig, SplitConfig
 from sbrlib.uncertainty import BootstrapConfig
 
 DATASETS = ("ml-1m", "ml-100k", "ml-10m", "ml-20m", "ml-25m", "ml-32m", "synthetic", "synthetic-tiny", "synthetic-25m")
-"""Datasets the notebooks accept (``DATASET``); :mod:`sbrlib.datasets` may know more."""
+"""Datasets the notebooks accept (``DATASET``); :mod:`sbrlib.data` may know more."""
 
 GRU4REC_CONFIGS = ("tuned", "default", *PRESETS)
 """Values of ``CONFIG`` (notebooks 04 and 07): a tuned or default config, or a preset."""

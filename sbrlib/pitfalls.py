@@ -57,7 +57,7 @@ def original_events(ratings: pd.DataFrame, min_rating: int | None = ORIGINAL_MIN
     ``session_mode="gap"``, ``min_rating=None``).
 
     Args:
-        ratings: ``UserId, ItemId, Rating, Time`` in file order (:func:`sbrlib.datasets.load_ratings`).
+        ratings: ``UserId, ItemId, Rating, Time`` in file order (:func:`sbrlib.data.load_ratings`).
         min_rating: the original's filter (3); None keeps every rating.
 
     Returns:
@@ -77,7 +77,7 @@ def faulty_row_index_time(n_events: int) -> pd.DatetimeIndex:
     836,478 events of the filtered ML-1M file span 1970-01-01 to 1970-01-10, and "the last day"
     is the last 86,400 rows of the file. (``fromtimestamp`` used the machine's local time zone;
     this reproduction uses UTC, which only shifts every date by the zone's offset.)
-    The fix: the real ``Time`` column (Unix seconds, :mod:`sbrlib.datasets`), ordered with
+    The fix: the real ``Time`` column (Unix seconds, :mod:`sbrlib.data`), ordered with
     :func:`sbrlib.preprocess.order_events`.
 
     Returns:

@@ -1,6 +1,6 @@
 """From ratings to sessions and honest temporal splits.
 
-Pipeline (:func:`preprocess`): rating filter -> deterministic order -> sessionize ->
+Pipeline (:func:`preprocess`): exact duplicates dropped -> rating filter -> deterministic order -> sessionize ->
 iterative length/support filters -> temporal split (test) -> same rule inside train
 (valid) -> test items restricted to training items -> short sessions dropped.
 
@@ -8,11 +8,20 @@ Every function is pure: it returns a new DataFrame and never mutates its input.
 Ordering is by ``(UserId, Time)`` with a stable sort; ties in ``Time`` (frequent in
 ratings data) are broken by ``tie_break``: ``"file"`` keeps the source file's order,
 ``"item"`` orders by ``ItemId``, ``"random"`` shuffles with ``seed`` first.
+
+Exact duplicates (rows with the same ``UserId``, ``ItemId`` and ``Time``) are dropped first by
+:func:`drop_duplicates`, keeping the first occurrence in file (row) order: the copies carry no
+information a model could use (the same event twice), a session would otherwise ask the model
+to predict the item it has just seen, and the first occurrence is the one every tie-break rule
+orders first among equal times. The count is warned about and recorded in the split's manifest.
+A re-rating (same user and item at another time) is a real event and is kept
+(:func:`sbrlib.eda.re_ratings` reports them).
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import ClassVar, Literal
@@ -22,7 +31,8 @@ import pandas as pd
 
 from sbrlib import checks as C
 from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
-from sbrlib.errors import DataError
+from sbrlib.data.parsing import exact_duplicates
+from sbrlib.errors import DataError, DataWarning
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +205,40 @@ def _stable_order(keys: list[np.ndarray]) -> np.ndarray:
     for key in reversed(keys):
         order = order[np.argsort(key[order], kind="stable")]
     return order
+
+
+def drop_duplicates(df: pd.DataFrame, warn: bool = True) -> tuple[pd.DataFrame, int]:
+    """Drop exact duplicate events (same ``UserId``, ``ItemId`` and ``Time``), keeping the first
+    occurrence in row (file) order (why: see the module docstring).
+
+    Args:
+        df: events with ``UserId``, ``ItemId``, ``Time``.
+        warn: emit a :class:`~sbrlib.errors.DataWarning` naming the source file
+            (``df.attrs["source"]`` when the frame came from :func:`sbrlib.data.load_ratings`) and
+            the count when rows are dropped.
+
+    Returns:
+        ``(frame, n_dropped)``; the frame is ``df`` itself when nothing is dropped (never mutated),
+        else a new frame with a fresh RangeIndex.
+    """
+    _require(df, (USER, ITEM, TIME), "drop_duplicates")
+    for column in (USER, ITEM, TIME):
+        missing = df[column].isna().to_numpy()
+        if missing.any():
+            raise DataError(f"{column} has {int(missing.sum()):,} missing value(s), first in row {int(missing.argmax())} "
+                            f"(index {df.index[int(missing.argmax())]!r}) of the ratings frame: every event needs a user, "
+                            "an item and a time; drop or fill those rows before preprocessing")
+    dup = exact_duplicates(df)
+    n = int(dup.sum())
+    if not n:
+        return df, 0
+    if warn:
+        where = df.attrs.get("source", "the ratings frame")
+        warnings.warn(f"{where}: {n:,} exact duplicate rating(s) (same UserId, ItemId and Time as an earlier row) "
+                      "dropped by the preprocessing, keeping the first occurrence in file order; the count is "
+                      "recorded in the split's manifest (duplicates_dropped).", DataWarning, stacklevel=3)
+    log.info("dropped %d exact duplicate rows", n)
+    return _rows(df, np.flatnonzero(~dup)), n
 
 
 def filter_ratings(df: pd.DataFrame, min_rating: int | None = None) -> pd.DataFrame:
@@ -431,13 +475,16 @@ class Split:
         config: the protocol that produced it.
         name: the split's name once saved (``data/processed/<name>``), else None.
         fingerprint: the split's identity once saved (:func:`sbrlib.artifacts.split_fingerprint`).
+        duplicates_dropped: exact duplicate rows dropped before splitting (:func:`drop_duplicates`);
+            None for a split saved before this was recorded.
     """
 
     frames: dict[str, pd.DataFrame]
     cutoffs: dict[str, int]
-    config: PreprocessConfig
+    config: PreprocessConfig | LOOConfig
     name: str | None = None
     fingerprint: str | None = None
+    duplicates_dropped: int | None = None
 
     def __getitem__(self, key: str) -> pd.DataFrame:
         return self.frames[key]
@@ -448,13 +495,19 @@ class Split:
 
 
 def sessions_from_ratings(ratings: pd.DataFrame, config: PreprocessConfig = PreprocessConfig()) -> pd.DataFrame:
-    """Rating filter, order, sessionize and iterative filters (no split)."""
+    """Duplicate drop, rating filter, order, sessionize and iterative filters (no split)."""
+    return _sessions(ratings, config)[0]
+
+
+def _sessions(ratings: pd.DataFrame, config: PreprocessConfig) -> tuple[pd.DataFrame, int]:
+    """:func:`sessions_from_ratings` and the number of exact duplicates dropped."""
     _require(ratings, (USER, ITEM, TIME), "preprocess")
+    events, n_dup = drop_duplicates(ratings)
     # order_events never mutates its input: the copy filter_ratings makes for None is not needed
-    events = ratings if config.min_rating is None else filter_ratings(ratings, config.min_rating)
+    events = events if config.min_rating is None else filter_ratings(events, config.min_rating)
     events = order_events(events, config.tie_break, config.seed)
     events = sessionize(events, config.session_mode, config.session_gap)
-    return filter_sessions(events, config.min_session_length, config.min_item_support)
+    return filter_sessions(events, config.min_session_length, config.min_item_support), n_dup
 
 
 def preprocess(ratings: pd.DataFrame, config: PreprocessConfig = PreprocessConfig()) -> Split:
@@ -463,7 +516,7 @@ def preprocess(ratings: pd.DataFrame, config: PreprocessConfig = PreprocessConfi
     Returns:
         A :class:`Split` with ``train``/``test`` and, inside train, ``train_tr``/``valid``.
     """
-    events = sessions_from_ratings(ratings, config)
+    events, n_dup = _sessions(ratings, config)
     if events.empty:
         raise DataError("no sessions left after filtering; lower min_item_support/min_session_length")
     rule = config.rule
@@ -477,7 +530,7 @@ def preprocess(ratings: pd.DataFrame, config: PreprocessConfig = PreprocessConfi
         raise DataError(f"valid split at {valid_cut} leaves an empty train_tr or valid set; change valid.days/fraction")
     log.info("split: train %d / test %d events", len(train), len(test))
     return Split({"train": train, "test": test, "train_tr": train_tr, "valid": valid},
-                 {"test": test_cut, "valid": valid_cut}, config)
+                 {"test": test_cut, "valid": valid_cut}, config, duplicates_dropped=n_dup)
 
 
 # --------------------------------------------------------------------------- leave-one-out
@@ -533,7 +586,7 @@ class LOOConfig:
 def leave_one_out(ratings: pd.DataFrame, config: LOOConfig = LOOConfig()) -> Split:
     """The leave-one-out protocol on user histories (as in the SASRec/BERT4Rec literature).
 
-    Each user's whole history, ordered by :func:`order_events` (stable ``(UserId, Time)`` sort,
+    Exact duplicates are dropped first (:func:`drop_duplicates`). Each user's whole history, ordered by :func:`order_events` (stable ``(UserId, Time)`` sort,
     ``tie_break`` for equal times), is one session (``SessionId = UserId``). The last event is the
     test target, the one before it the validation target, the rest is training data:
 
@@ -544,7 +597,7 @@ def leave_one_out(ratings: pd.DataFrame, config: LOOConfig = LOOConfig()) -> Spl
 
     The held-out frames hold the full prefix, so the one evaluator scores the held-out item from the
     user's whole past when only the last prediction of each session is counted (``positions="last"``,
-    see :func:`sbrlib.loo.evaluate_positions`); since an item cannot be rated twice, items the user
+    see :func:`sbrlib.evaluation.evaluate_positions`); since an item cannot be rated twice, items the user
     already rated are excluded from the ranking with ``exclude_seen=True`` (the prefix is the whole
     history). A user whose held-out item never occurs in the frame the model is fit on (``train``
     for test, ``train_tr`` for valid) is dropped from that held-out frame: the model cannot score it
@@ -564,7 +617,8 @@ def leave_one_out(ratings: pd.DataFrame, config: LOOConfig = LOOConfig()) -> Spl
         A :class:`Split` with frames ``train``, ``test``, ``train_tr``, ``valid`` (no time cutoffs).
     """
     _require(ratings, (USER, ITEM, TIME), "leave_one_out")
-    events = filter_ratings(ratings, config.min_rating)
+    events, n_dup = drop_duplicates(ratings)
+    events = filter_ratings(events, config.min_rating)
     events = order_events(events, config.tie_break, config.seed)
     events[SESSION] = events[USER].to_numpy()
     events = filter_sessions(events, config.min_user_events, config.min_item_support)
@@ -589,4 +643,11 @@ def leave_one_out(ratings: pd.DataFrame, config: LOOConfig = LOOConfig()) -> Spl
     frames = {k: f.reset_index(drop=True) for k, f in
               (("train", train), ("test", test), ("train_tr", train_tr), ("valid", valid))}
     log.info("leave-one-out: %d users; %d test and %d valid targets", len(np.unique(users)), len(ok_test), len(ok_valid))
-    return Split(frames, {}, config)
+    return Split(frames, {}, config, duplicates_dropped=n_dup)
+
+
+def dropped_targets(split: Split) -> dict[str, int]:
+    """Users of a leave-one-out split's training frame without a held-out prediction because their
+    held-out item never occurs in the frame the model is fit on (``valid``: ``train_tr``; ``test``: ``train``)."""
+    users = split["train"][USER].nunique()
+    return {"valid": users - split["valid"][USER].nunique(), "test": users - split["test"][USER].nunique()}

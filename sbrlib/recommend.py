@@ -58,7 +58,7 @@ def recommend(model: SessionModel, item_ids: Iterable[int], k: int = 10, exclude
         item_ids: the session's item ids; ids unknown to the model are ignored with a warning.
         k: number of recommendations (fewer when fewer items can be recommended).
         exclude_seen: never recommend an item of the session (MovieLens users rate a movie once).
-        movies: optional ``ItemId, Title, Year, Genres`` frame (:func:`sbrlib.datasets.load_movies`)
+        movies: optional ``ItemId, Title, Year, Genres`` frame (:func:`sbrlib.data.load_movies`)
             whose columns are joined; otherwise a model's ``titles`` Series (GRU4Rec) gives ``Title``.
 
     Returns:

@@ -18,8 +18,7 @@ import pandas as pd
 from sbrlib import training
 from sbrlib import uncertainty as U
 from sbrlib.columns import SESSION, TIME, USER
-from sbrlib.evaluation import EvalConfig, EvalResult
-from sbrlib.loo import evaluate_positions
+from sbrlib.evaluation import EvalConfig, EvalResult, evaluate_positions
 from sbrlib.preprocess import Split, sessionize
 from sbrlib.training import TrainingConfig
 from sbrlib.training_facts import TrainingFacts

@@ -162,16 +162,16 @@ def split_events(split_name: str | None) -> int | None:
 def data_events(dataset: str, split_name: str | None = None) -> int | None:
     """Events the model assumes: the dataset's known number of ratings (the reference, ML-100K's
     100,000, is counted the same way), else the split's events, else None."""
-    from sbrlib import datasets
+    from sbrlib.data import get_spec
 
     try:
-        spec = datasets.get_spec(dataset)
+        spec = get_spec(dataset)
     except Exception:
         return split_events(split_name)
     if spec.n_ratings:
         return int(spec.n_ratings)
     if spec.synthetic_preset:
-        from sbrlib import synthetic
+        from sbrlib.data import synthetic
 
         return int(synthetic.PRESETS[spec.synthetic_preset].n_ratings)
     return split_events(split_name)

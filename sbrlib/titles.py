@@ -127,7 +127,7 @@ class TitleIndex:
     """Search the titles of a movies frame.
 
     Args:
-        movies: ``ItemId, Title`` (and ``Year``) as :func:`sbrlib.datasets.load_movies` returns.
+        movies: ``ItemId, Title`` (and ``Year``) as :func:`sbrlib.data.load_movies` returns.
         popularity: optional ItemId -> weight (e.g. training events) used to choose among
             ambiguous matches; missing ids count as 0.
     """

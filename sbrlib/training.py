@@ -10,7 +10,7 @@ evaluator's ``reset``/``step`` (:class:`sbrlib.models.base.SessionModel`).
 tuning trials):
 
 * **validation** after every epoch through the one evaluator (:func:`sbrlib.evaluation.evaluate`;
-  with ``positions="last"`` the leave-one-out shortcut :func:`sbrlib.loo.evaluate_positions`),
+  with ``positions="last"`` the evaluator's leave-one-out shortcut),
   with ONE explicit setting, :attr:`TrainingConfig.validation`;
 * **early stopping**: training stops after ``patience`` consecutive epochs without improvement of
   ``metric`` (patience 2: epochs 5 best, 6 and 7 not better -> stop after epoch 7);
@@ -43,7 +43,6 @@ import numpy as np
 import pandas as pd
 
 from sbrlib.evaluation import EvalConfig, evaluate
-from sbrlib.loo import evaluate_positions
 from sbrlib.training_facts import TrainingFacts
 
 log = logging.getLogger(__name__)
@@ -154,11 +153,7 @@ def validate(model: Any, valid: pd.DataFrame, config: TrainingConfig,
     Returns:
         ``{metric: value}`` for ``config.metric`` and ``config.recorded``.
     """
-    eval_config = config.eval_config()
-    if eval_config.positions == "last":
-        res = evaluate_positions(model, valid, eval_config, positions="last", progress=False, history=history_frame)
-    else:
-        res = evaluate(model, valid, eval_config, progress=False, history=history_frame)
+    res = evaluate(model, valid, config.eval_config(), progress=False, history=history_frame)
     return {k: float(res.metrics[k]) for k in dict.fromkeys((*config.recorded, config.metric))}
 
 

@@ -60,7 +60,7 @@ def ml100k_dir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
     """The tiny synthetic preset written once per test session."""
-    from sbrlib import synthetic
+    from sbrlib.data import synthetic
 
     return synthetic.write_dataset(tmp_path_factory.mktemp("synth") / "synthetic-tiny", preset="tiny")
 

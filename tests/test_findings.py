@@ -115,9 +115,9 @@ from conftest import ML100K, needs  # noqa: E402
 
 @needs(ML100K)
 def test_real_ml100k_activity_is_not_called_a_decline_and_the_spike_at_20_is_explained():
-    from sbrlib import datasets
+    from sbrlib.data import load_ratings
 
-    ratings = datasets.load_ratings("ml-100k", ML100K)
+    ratings = load_ratings("ml-100k", ML100K)
     found = eda_findings(ratings, gaps=(1800, 3600, 10_800))
     assert_consistent(found)
     assert found.numbers["trend"] != "declines" and "thinner tail" not in found.markdown

@@ -1,7 +1,8 @@
-"""Leave-one-out split: examples, hypothesis properties, artifacts, last-position evaluation."""
+"""Leave-one-out split: examples, hypothesis properties, the one split store, last-position evaluation."""
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,12 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import ratings_frame, ratings_frames
 
-from sbrlib import loo
+from sbrlib import artifacts, evaluation
 from sbrlib import preprocess as pp
 from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
 from sbrlib.errors import DataError
-from sbrlib.evaluation import EvalConfig, evaluate
+from sbrlib.evaluation import EvalConfig, evaluate, evaluate_positions
 from sbrlib.models import Pop
+from sbrlib.provenance import ProvenanceError, fingerprint
 
 frame = ratings_frame
 
@@ -35,7 +37,7 @@ def test_example():
     assert split["train_tr"].groupby(USER)[ITEM].apply(list).to_dict() == {1: [11, 12], 2: [10]}
     # user 1's valid target 13 never occurs in train_tr: no validation prediction for user 1
     assert split["valid"].groupby(USER)[ITEM].apply(list).to_dict() == {2: [10, 12]}
-    assert loo.dropped_targets(split) == {"valid": 1, "test": 0}
+    assert pp.dropped_targets(split) == {"valid": 1, "test": 0}
     assert (split["test"][SESSION] == split["test"][USER]).all()
 
 
@@ -110,28 +112,36 @@ def test_config_validation():
     assert pp.LOOConfig.from_dict(pp.LOOConfig(tie_break="item").to_dict()) == pp.LOOConfig(tie_break="item")
 
 
-def test_prepare_loo_saves_reuses_and_loads(tiny_dir):
-    split, folder = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
+def test_one_store_saves_reuses_and_loads_both_protocols(tiny_dir):
+    split, folder = artifacts.prepare("synthetic-tiny", pp.LOOConfig(), data_dir=tiny_dir)
     assert folder.name == "synthetic-tiny-loo"
-    manifest = loo.read_manifest(folder)
+    manifest = artifacts.read_manifest(folder)
     assert manifest["config"]["protocol"] == "leave-one-out" and manifest["source"]["sha256"]
     mtime = (folder / "manifest.json").stat().st_mtime_ns
-    again, _ = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
+    again, _ = artifacts.prepare("synthetic-tiny", pp.LOOConfig(), data_dir=tiny_dir)
     assert (folder / "manifest.json").stat().st_mtime_ns == mtime  # reused
     for key in ("train", "test", "train_tr", "valid"):
         pd.testing.assert_frame_equal(again[key], split[key])
-    with pytest.raises(DataError, match="not a leave-one-out split"):
-        from sbrlib import artifacts, preprocess
-
-        _, temporal = artifacts.prepare("synthetic-tiny", preprocess.PreprocessConfig(), data_dir=tiny_dir)
-        loo.load_loo(temporal)
+    assert manifest["duplicates_dropped"] == 0 and again.duplicates_dropped == 0
+    assert artifacts.load_split(folder).config == pp.LOOConfig() and again.cutoffs == {}
+    assert again.name == folder.name and again["test"].attrs["split_fingerprint"] == again.fingerprint
+    _, temporal = artifacts.prepare("synthetic-tiny", pp.PreprocessConfig(), data_dir=tiny_dir)
+    assert temporal.parent == folder.parent  # one store
+    assert isinstance(artifacts.load_split(temporal).config, pp.PreprocessConfig)
+    # a leave-one-out split asked for under a temporal split's name is refused, naming the protocol
+    with pytest.raises(ProvenanceError, match="protocol"):
+        artifacts.prepare("synthetic-tiny", pp.LOOConfig(), name=temporal.name, data_dir=tiny_dir)
+    # non-default parameters get their own fingerprinted name, as before (loo.prepare_loo's names)
+    other = pp.LOOConfig(min_user_events=4)
+    _, other_folder = artifacts.prepare("synthetic-tiny", other, data_dir=tiny_dir)
+    assert other_folder.name == f"synthetic-tiny-loo-{fingerprint(other.to_dict())}"
 
 
 def test_evaluate_last_position_scores_held_out_item(tiny_dir):
-    split, _ = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
+    split, _ = artifacts.prepare("synthetic-tiny", pp.LOOConfig(), data_dir=tiny_dir)
     model = Pop().fit(split["train"])
     cfg = EvalConfig(ks=(10,), exclude_seen=True, coverage_ks=())
-    res = loo.evaluate_positions(model, split["test"], cfg, positions="last", progress=False)
+    res = evaluate_positions(model, split["test"], cfg, positions="last", progress=False)
     test = split["test"]
     assert res.metrics["predictions"] == test[USER].nunique() == len(res.predictions)
     # the rank of each user's last item among the items the user has not rated, by popularity
@@ -149,26 +159,40 @@ def test_evaluate_last_position_scores_held_out_item(tiny_dir):
     assert full.metrics["predictions"] > res.metrics["predictions"]
 
 
-def test_last_position_shortcut_for_bounded_context_is_exact(tiny_dir):
+def test_last_position_shortcut_for_bounded_context_is_exact(tiny_dir, monkeypatch):
     """SASRec sees only its last max_len items: feeding only the last max_len + 1 events of each
     held-out history gives the ranks of the full evaluation (seen items excluded via the history)."""
     from sbrlib.models.sasrec import SASRec, SASRecConfig
 
-    split, _ = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
+    split, _ = artifacts.prepare("synthetic-tiny", pp.LOOConfig(), data_dir=tiny_dir)
     model = SASRec(SASRecConfig(max_len=6, blocks=1, dim=8, epochs=1, batch_size=16, jit_compile=False))
     model.fit(split["train"], progress=False)
     cfg = EvalConfig(ks=(10,), exclude_seen="user", coverage_ks=(), positions="last")
-    full = evaluate(model, split["test"], cfg, progress=False, history=split["train"])
-    short = loo.evaluate_positions(model, split["test"], cfg, positions="last", progress=False,
-                                   history=split["train"])
-    assert short.predictions["session_length"].max() == 7 < full.predictions["session_length"].max()
-    a = full.predictions.set_index(SESSION)["rank"].sort_index()
-    b = short.predictions.set_index(SESSION)["rank"].sort_index()
+    fed = []
+    shorten = evaluation._shorten_for_last
+
+    def spy(*args):
+        out = shorten(*args)
+        fed.append(out[0].groupby(SESSION).size().max())
+        return out
+
+    monkeypatch.setattr(evaluation, "_shorten_for_last", spy)
+    # every prediction of the whole histories, no shortcut; its last one per session is the reference
+    full = evaluate(model, split["test"], dataclasses.replace(cfg, positions="all"), progress=False,
+                    history=split["train"]).predictions
+    full = full[full["position"] == full["session_length"] - 1]
+    short = evaluate_positions(model, split["test"], cfg, positions="last", progress=False, history=split["train"])
+    assert fed == [7] < [split["test"].groupby(SESSION).size().max()]  # the evaluator took the shortcut
+    a = full.set_index(SESSION).sort_index()
+    b = short.predictions.set_index(SESSION).sort_index()
     assert a.index.equals(b.index)
-    assert (a == b).mean() > 0.9 and (a - b).abs().max() <= 1  # equal up to float rounding near ties
+    # positions are reported in the whole sessions, as without the shortcut
+    assert (a["session_length"] == b["session_length"]).all() and (a["position"] == b["position"]).all()
+    assert (a["rank"] == b["rank"]).mean() > 0.9 and (a["rank"] - b["rank"]).abs().max() <= 1  # float rounding
     # without a history holding the cut events the shortcut is not taken
-    untouched = loo.evaluate_positions(model, split["test"], cfg, positions="last", progress=False)
-    assert untouched.predictions["session_length"].max() == full.predictions["session_length"].max()
+    fed.clear()
+    evaluate_positions(model, split["test"], cfg, positions="last", progress=False)
+    assert fed == [split["test"].groupby(SESSION).size().max()]
 
 
 # --------------------------------------------------------------------------- notebook 07 helpers
@@ -222,7 +246,7 @@ class _Counting(Pop):
 def test_fit_early_stopped_refits_best_epoch(tiny_dir, monkeypatch):
     from sbrlib import sequential, training
 
-    split, _ = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
+    split, _ = artifacts.prepare("synthetic-tiny", pp.LOOConfig(), data_dir=tiny_dir)
     scores = iter([0.1, 0.3, 0.2, 0.25, 0.9])
     seen = []
 
@@ -261,9 +285,9 @@ def test_bootstrap_and_paired_difference_match_point_estimates(tiny_dir):
     from sbrlib import sequential
     from sbrlib.models import ItemKNN
 
-    split, _ = loo.prepare_loo("synthetic-tiny", data_dir=tiny_dir)
+    split, _ = artifacts.prepare("synthetic-tiny", pp.LOOConfig(), data_dir=tiny_dir)
     cfg = EvalConfig(ks=(10,), coverage_ks=())
-    res = {name: loo.evaluate_positions(m.fit(split["train"]), split["test"], cfg, "last", progress=False)
+    res = {name: evaluate_positions(m.fit(split["train"]), split["test"], cfg, "last", progress=False)
            for name, m in (("Pop", Pop()), ("Item-kNN", ItemKNN()))}
     table = sequential.bootstrap_table(res, ("recall@10", "ndcg@10"), n_boot=200)
     for name, r in res.items():

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from sbrlib import artifacts, datasets, preprocess
+from sbrlib import artifacts, preprocess
 from sbrlib.columns import ITEM, TIME
+from sbrlib.errors import DataError
 from sbrlib.evaluation import EvalConfig, evaluate
 from sbrlib.models import Pop, SequentialRules
 
@@ -35,5 +36,5 @@ def test_split_then_models(tiny_dir, mode):
 
 
 def test_load_split_missing_names_the_fix(tmp_path):
-    with pytest.raises(datasets.DataError, match="02_preprocessing"):
+    with pytest.raises(DataError, match="02_preprocessing"):
         artifacts.load_split(tmp_path / "nothing-here")

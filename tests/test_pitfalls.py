@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib import batching, datasets, metrics, preprocess
+from sbrlib import batching, metrics, preprocess
 from sbrlib import pitfalls as P
 from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
+from sbrlib.data import load_ratings
 from sbrlib.evaluation import EvalConfig, evaluate
 from sbrlib.models import SequentialRules
 from sbrlib.models.base import SessionModel
@@ -17,7 +18,7 @@ from sbrlib.preprocess import ItemIndex, PreprocessConfig
 
 @pytest.fixture(scope="module")
 def ratings(tiny_dir):
-    return datasets.load_ratings("synthetic-tiny", tiny_dir)
+    return load_ratings("synthetic-tiny", tiny_dir)
 
 
 @pytest.fixture(scope="module")

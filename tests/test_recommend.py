@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib import datasets, preprocess
+from sbrlib import preprocess
 from sbrlib import recommend as R
 from sbrlib.__main__ import guess_dataset
 from sbrlib.__main__ import main as cli_main
 from sbrlib.columns import ITEM
+from sbrlib.data import load_movies, load_ratings
 from sbrlib.models import VSKNN, ItemKNN, Pop, SequentialRules, SessionPop
 from sbrlib.titles import TitleIndex, TitleNotFound, find_titles, normalize
 
@@ -27,12 +28,12 @@ MODEL = "synthetic-tiny-gap-gru4rec"
 
 @pytest.fixture(scope="module")
 def split(tiny_dir):
-    return preprocess.preprocess(datasets.load_ratings("synthetic-tiny", tiny_dir))
+    return preprocess.preprocess(load_ratings("synthetic-tiny", tiny_dir))
 
 
 @pytest.fixture(scope="module")
 def movies(tiny_dir):
-    return datasets.load_movies("synthetic-tiny", tiny_dir)
+    return load_movies("synthetic-tiny", tiny_dir)
 
 
 @pytest.fixture(scope="module")

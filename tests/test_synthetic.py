@@ -6,18 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib import datasets, synthetic
 from sbrlib.columns import ITEM, TIME, USER
+from sbrlib.data import load_movies, load_ratings, synthetic
 
 
 def test_tiny_preset_loads_in_ml1m_format(tiny_dir):
-    ratings = datasets.load_ratings("synthetic-tiny", tiny_dir)
+    ratings = load_ratings("synthetic-tiny", tiny_dir)
     cfg = synthetic.PRESETS["tiny"]
     assert ratings[USER].nunique() == cfg.n_users
     assert ratings[ITEM].nunique() <= cfg.n_items
     assert not ratings.duplicated([USER, ITEM]).any()
     assert (ratings.groupby(USER).size() >= 1).all()
-    movies = datasets.load_movies("synthetic-tiny", tiny_dir)
+    movies = load_movies("synthetic-tiny", tiny_dir)
     assert movies["Title"].str.startswith("Synthetic Movie").all()
     assert (tiny_dir / "SYNTHETIC").is_file()
     assert "SYNTHETIC" in (tiny_dir / "README").read_text()
@@ -69,7 +69,7 @@ def test_csv_preset_in_ml25m_format_exact_count(tmp_path):
     lines = (folder / "ratings.csv").read_text().splitlines()
     assert lines[0] == "userId,movieId,rating,timestamp"
     assert all(line.split(",")[2] in {f"{v:.1f}" for v in synthetic.HALF_STARS} for line in lines[1:200])
-    ratings = datasets.load_ratings("synthetic-25m", folder)
+    ratings = load_ratings("synthetic-25m", folder)
     assert len(ratings) == SMALL_CSV["n_ratings"]  # exact_count
     assert ratings[USER].nunique() == SMALL_CSV["n_users"]
     # min_user_events are drawn per user; a repeated user-item pair drawn among them is removed
@@ -78,7 +78,7 @@ def test_csv_preset_in_ml25m_format_exact_count(tmp_path):
     assert set(ratings["Rating"].unique()) <= set(synthetic.HALF_STARS) and ratings["Rating"].dtype == "float32"
     ordered = ratings.sort_values([USER, TIME], kind="stable")
     assert ordered.index.equals(ratings.index)  # sorted by user then time, as the release
-    movies = datasets.load_movies("synthetic-25m", folder)
+    movies = load_movies("synthetic-25m", folder)
     assert len(movies) == SMALL_CSV["n_movies"]
     assert movies["Title"].str.contains(", The (", regex=False).any()  # quoted titles with commas
     assert movies["Year"].notna().all()
@@ -105,7 +105,7 @@ def test_failed_generation_leaves_nothing(tmp_path, monkeypatch):
 def test_eda_statistics_match_the_preprocessing_definitions(tiny_dir):
     from sbrlib import eda, preprocess
 
-    ratings = datasets.load_ratings("synthetic-tiny", tiny_dir)
+    ratings = load_ratings("synthetic-tiny", tiny_dir)
     for gap in (600, 3600):
         expected = preprocess.sessionize(preprocess.order_events(ratings), "gap", gap).groupby("SessionId").size()
         pd.testing.assert_series_equal(eda.session_lengths(ratings, gap), expected, check_names=False)

@@ -224,7 +224,7 @@ class SASRec(NeuralModel):
     @property
     def context_length(self) -> int:
         """Most recent items the scores depend on (``max_len``): scoring only the last prediction of
-        a session needs only its last ``max_len + 1`` events (see :func:`sbrlib.loo.evaluate_positions`)."""
+        a session needs only its last ``max_len + 1`` events (see :func:`sbrlib.evaluation.evaluate_positions`)."""
         return self.config.max_len
 
     def score_sequences(self, ids: np.ndarray) -> np.ndarray:
