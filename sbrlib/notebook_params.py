@@ -16,11 +16,14 @@ registry keys, display names accepted in any case (:mod:`sbrlib.models.registry`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sbrlib import checks as C
 from sbrlib.checks import rule
+from sbrlib.errors import UserFacingError
 from sbrlib.evaluation import EvalConfig
 from sbrlib.models import registry
 from sbrlib.models.baselines import ItemKNNConfig, SRConfig, VSKNNConfig
@@ -248,3 +251,18 @@ def preprocess_config(values: dict):
         test=SplitConfig(days=values["TEST_DAYS"], fraction=values["TEST_FRACTION"]),
         valid=SplitConfig(days=values["VALID_DAYS"], fraction=values["VALID_FRACTION"]),
     )
+
+
+def declared_parameters(notebook: Path) -> dict[str, Any]:
+    """Names and default values of a notebook's ``parameters`` cell (executed in an empty namespace).
+
+    Raises:
+        UserFacingError: the notebook has no, or several, cells tagged ``parameters``.
+    """
+    nb = json.loads(Path(notebook).read_text())
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code" and "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise UserFacingError(f"{notebook}: needs exactly one code cell tagged 'parameters' (found {len(cells)})")
+    namespace: dict[str, Any] = {}
+    exec("".join(cells[0]["source"]), {}, namespace)  # our own notebooks: literal assignments
+    return {k: v for k, v in namespace.items() if k.isupper()}

@@ -44,7 +44,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sbrlib import checks, paths
+from sbrlib import checks, notebook_params, paths
+from sbrlib.errors import UserFacingError
 from sbrlib.fileio import write_json
 from sbrlib.notebook_params import DATASETS, SPECS, preprocess_config
 
@@ -74,14 +75,11 @@ def notebooks(folder: Path) -> list[Path]:
 
 
 def declared_parameters(notebook: Path) -> dict[str, Any]:
-    """Names and default values of a notebook's ``parameters`` cell (executed in an empty namespace)."""
-    nb = json.loads(notebook.read_text())
-    cells = [c for c in nb["cells"] if c["cell_type"] == "code" and "parameters" in c.get("metadata", {}).get("tags", [])]
-    if len(cells) != 1:
-        raise RunError(f"{notebook}: needs exactly one code cell tagged 'parameters' (found {len(cells)})")
-    namespace: dict[str, Any] = {}
-    exec("".join(cells[0]["source"]), {}, namespace)  # our own notebooks: literal assignments
-    return {k: v for k, v in namespace.items() if k.isupper()}
+    """Names and default values of a notebook's ``parameters`` cell (RunError when it has none or several)."""
+    try:
+        return notebook_params.declared_parameters(notebook)
+    except UserFacingError as exc:
+        raise RunError(str(exc)) from None
 
 
 def load_profile(profile: str, folder: Path) -> dict[str, Any]:

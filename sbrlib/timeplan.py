@@ -326,7 +326,7 @@ def estimate(todo: list[tuple[Path, dict[str, Any]]], dataset: str, profile: str
     if calibration is None:
         needed = measure and any(nb.stem in REFERENCES for nb, _ in todo)
         calibration = calibrate(outputs) if needed else Calibration(REFERENCE_GFLOPS)
-    from sbrlib.run import declared_parameters
+    from sbrlib.notebook_params import declared_parameters
 
     out = {nb.stem: (None if events is None else
                      model_seconds(nb.stem, {**declared_parameters(nb), **params}, events, calibration))
