@@ -211,16 +211,26 @@ def overlap(a: Sequence, b: Sequence) -> float:
     return len(set(a) & set(b)) / len(a) if len(a) else float("nan")
 
 
-def random_session_prefix(events: pd.DataFrame, n: int, seed: int = 0) -> list[int]:
-    """The first ``n`` item ids of a random session of ``events`` with at least ``n`` events
-    (the longest sessions when none is that long), in time order; deterministic given ``seed``."""
+def random_session(events: pd.DataFrame, n: int, seed: int = 0) -> tuple[int, list[int], list[int]]:
+    """A random session of ``events`` with at least ``n`` events (the longest sessions when none
+    is that long), deterministic given ``seed``.
+
+    Returns:
+        ``(session id, its first n item ids, the item ids rated after them)``, in time order.
+    """
     sizes = events.groupby(SESSION, sort=True).size()
     eligible = sizes.index[sizes.to_numpy() >= n].to_numpy()
     if not len(eligible):
         eligible = sizes.index[sizes.to_numpy() == sizes.max()].to_numpy()
     chosen = np.random.default_rng(seed).choice(eligible)
     items = events[events[SESSION] == chosen].sort_values(TIME, kind="stable")[ITEM].to_numpy()
-    return [int(i) for i in items[:n]]
+    return int(chosen), [int(i) for i in items[:n]], [int(i) for i in items[n:]]
+
+
+def random_session_prefix(events: pd.DataFrame, n: int, seed: int = 0) -> list[int]:
+    """The first ``n`` item ids of a random session of ``events`` with at least ``n`` events
+    (the longest sessions when none is that long), in time order; deterministic given ``seed``."""
+    return random_session(events, n, seed)[1]
 
 
 def title_box(models: Mapping[str, SessionModel], movies: pd.DataFrame, k: int = 10, exclude_seen: bool = True,
