@@ -597,7 +597,7 @@ def training_sentence(name: str, facts: Mapping[str, Any]) -> str:
     if facts["stopped_by"] == "budget" and facts.get("budget_seconds"):
         stop += f" ({facts['budget_seconds']:,.0f} s)"
     if facts["stopped_by"] == "patience" and facts.get("patience") is not None:
-        stop += f" ({facts['patience']})"
+        stop = f"the validation score had not improved for {facts['patience']} epoch(s) (early stopping)"
     improving = ("it was **still improving** at its last epoch, so more training may help it"
                  if facts["still_improving"] else "its best epoch was before the last")
     return (f"{name} ran {facts['epochs_run']:,} of at most {facts['max_epochs']:,} epochs; the best epoch by "
@@ -906,7 +906,7 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
     data = {m: "train" for m in baseline_sources} | {m: ("train" if refit else "train_tr") for m in neural}
     b.add("* **What ran.** " + "; ".join(config_sentence(m, f) for m, f in configs.items())
           + ("; " if configs and baseline_sources else "")
-          + "; ".join(f"{m}: {'tuned' if s == 'tuned' else 'default'} parameters" for m, s in baseline_sources.items())
+          + "; ".join(f"{m}: {s}" for m, s in baseline_sources.items())
           + ". Baselines were fitted on `train`; the neural models were trained on `train_tr` with early stopping on "
           "`valid`" + (" and then **refit** on `train` for their best number of epochs." if refit else
                        ", kept at their best epoch and **not refit** on `train`."))

@@ -729,10 +729,3 @@ def summary_table(m: dict) -> pd.DataFrame:
     ]
     table = pd.DataFrame(rows, columns=["fault", "symptom", "measured cost", "fix", "where in sbrlib"])
     return table.set_index("fault")
-
-
-def findings_markdown(m: dict) -> str:
-    """"What we found" of notebook 00 as Markdown (:func:`sbrlib.findings.what_went_wrong`)."""
-    from sbrlib.findings import what_went_wrong
-
-    return what_went_wrong(m).markdown

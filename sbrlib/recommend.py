@@ -272,40 +272,6 @@ def title_box(models: Mapping[str, SessionModel], movies: pd.DataFrame, k: int =
     return widgets.VBox([widgets.HBox([text, button]), out])
 
 
-def findings_markdown(lists: Mapping[str, pd.DataFrame], growth: Mapping[str, pd.DataFrame],
-                      overlaps: Mapping[str, float], memory: Mapping[str, float], popularity: pd.Series,
-                      synthetic: bool = False) -> str:
-    """"What we found" for notebook 06, built from its lists.
-
-    Args:
-        lists: model -> :func:`recommend` result for the whole session.
-        growth: model -> :func:`as_sequence_grows` table.
-        overlaps: ``"A / B"`` -> :func:`overlap` of the two models' lists.
-        memory: model -> overlap of its list after the whole session with its list after the last
-            title alone (1.0: the earlier titles changed nothing).
-        popularity: ItemId -> training events.
-        synthetic: say that the data (and titles) are synthetic.
-    """
-    lines = ["**Synthetic data and titles.**" if synthetic else ""]
-    fallback = [name for name, recs in lists.items() if len(recs) and (recs["Source"] == "popularity").all()]
-    if fallback:
-        lines.append(f"* {', '.join(fallback)} knew none of the session's movies and listed the most rated ones.")
-    lines.append("* Shared recommendations: " + "; ".join(f"{pair} {share:.0%}" for pair, share in overlaps.items()) + ".")
-    median_pop = float(popularity.median()) if len(popularity) else float("nan")
-    pops = {name: float(popularity.reindex(recs[ITEM]).median()) for name, recs in lists.items() if len(recs)}
-    lines.append("* Median training ratings of the recommended movies: "
-                 + ", ".join(f"{name} {value:,.0f}" for name, value in pops.items())
-                 + f" (the median movie has {median_pop:,.0f}).")
-    for name, table in growth.items():
-        changes = table["new"].dropna().astype(int).tolist()
-        if changes:
-            lines.append(f"* {name}: each added title brought {', '.join(map(str, changes))} new movie(s) into the top 5.")
-    lines.append("* The list after the whole session vs after its last title alone (seen movies not excluded) share: "
-                 + ", ".join(f"{name} {share:.0%}" for name, share in memory.items())
-                 + ". 100% means the earlier titles did not matter to that model.")
-    return "\n".join(line for line in lines if line)
-
-
 def interactive_frontend() -> bool:
     """True inside a Jupyter frontend that lets the kernel ask for input (JupyterLab, Notebook, VS Code).
 
