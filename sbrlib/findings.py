@@ -999,12 +999,3 @@ def recorded_search(split_name: str, model: str) -> dict[str, Any] | None:
         return found
     n = {k.lower().replace("-", ""): v for k, v in (rec.get("trials") or {}).items()}.get(model.lower().replace("-", ""))
     return None if n is None else {"n_trials": int(n), "n_complete": None, "n_pruned": None}
-
-
-def recorded_training_data(split_name: str, model_name: str) -> str:
-    """The frame the saved GRU4Rec ``model_name`` was trained on, from notebook 04's record:
-    ``"train"`` (refit), ``"train_tr"``, or ``"unknown"`` (no record for that model)."""
-    rec = _recorded(split_name, "gru4rec_training")
-    if not rec or rec.get("model") != model_name:
-        return "unknown"
-    return "train" if rec.get("refit") else "train_tr"
