@@ -673,6 +673,11 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:,.1f}×" if a / b < 10 else f"{a / b:,.0f}×"
 
 
+def _slower(original: float, fixed: float) -> str:
+    """How the original compares with the fix: ``"50× slower"``, or ``"2.5× faster"`` when it was faster."""
+    return f"{_ratio(original, fixed)} slower" if original >= fixed else f"{_ratio(fixed, original)} faster"
+
+
 def summary_table(m: dict) -> pd.DataFrame:
     """One row per fault: symptom, measured cost, fix and where the fix lives, from the numbers
     measured by notebook 00 (keys ``time``, ``loader``, ``unseen``, ``speed``, ``ranking``,
@@ -710,12 +715,12 @@ def summary_table(m: dict) -> pd.DataFrame:
          f"{_bytes(slow['input_bytes_per_step'])} of one-hot input per step "
          f"(vs {_bytes(fast['input_bytes_per_step'])} of indices)",
          f"{slow['seconds_per_step'] * 1e3:,.0f} ms vs {fast['seconds_per_step'] * 1e3:,.1f} ms per step at batch "
-         f"{m['batch_size']} ({_ratio(slow['seconds_per_step'], fast['seconds_per_step'])} slower)",
+         f"{m['batch_size']} ({_slower(slow['seconds_per_step'], fast['seconds_per_step'])})",
          "embedding lookups, state resets inside the compiled step, many steps per call",
          "models.gru4rec.GRU4Rec"),
         ("5 per-event argsort",
          "one model call and one full sort per test event",
-         f"{slow10k:,.1f} s vs {fast10k:,.2f} s per 10k predictions ({_ratio(slow10k, fast10k)} slower); "
+         f"{slow10k:,.1f} s vs {fast10k:,.2f} s per 10k predictions ({_slower(slow10k, fast10k)}); "
          f"ranks identical on {rk['identical']:,} of {rk['untied']:,} untied predictions",
          "session-parallel batches, vectorized rank counting, explicit tie policy",
          "evaluation.evaluate, metrics.ranks_from_scores"),
