@@ -12,6 +12,18 @@ says what the results say. Sentences that state a fact about the data are chosen
 * :func:`evaluation` – notebook 05: who leads on which metric, by how much, whether the
   difference is distinguishable from noise, what excluding already-rated items and shuffling
   the order do.
+* :func:`what_went_wrong` – notebook 00: each fault of the original notebook, measured.
+* :func:`tuning` – notebook 03: trials per model (complete/pruned), best validation score, what
+  ended each search; no ranking across searches of unequal size.
+* :func:`training` – notebook 04: where the configuration came from and from how many trials,
+  epochs, best epoch by the choosing metric, why training stopped, refit or not, speed.
+* :func:`try_it` – notebook 06: what the demonstration showed and which data each model saw.
+* :func:`sequential` – notebook 07: what ran (configurations, training, refit), each protocol's
+  leader, and no winner where the conditions were unequal.
+
+Method sentences come from run facts: :func:`config_facts` / :func:`config_sentence`,
+:func:`training_facts_from_history` / :func:`training_sentence` and :func:`fairness_problems`.
+Facts of earlier notebooks are read in one place: :func:`recorded_search`.
 """
 
 from __future__ import annotations
@@ -875,7 +887,7 @@ def try_it(session: Sequence[int], later: Sequence[int] | None, lists: Mapping[s
     if later is not None and len(later):
         hits = {name: len(set(items) & set(later)) for name, items in lists.items()}
         b.add(f"* **Against what the user rated next.** The user rated {b.n('later_items', len(later), count)} more "
-              f"movies in that session; of each model's top {k}, "
+              f"movie(s) in that session; of each model's top {k}, "
               + ", ".join(f"{name} {b.n(f'later_hits/{name}', hits[name], count)}" for name in lists)
               + " are among them. One session is an anecdote, not an evaluation: notebook 05 measures that over "
               "every test session.")
