@@ -548,10 +548,12 @@ def training_facts_from_history(history: pd.DataFrame, metric: str, max_epochs: 
             stopped_by = "diverged"
         elif n >= max_epochs:
             stopped_by = "epochs"
-        elif patience is not None:
+        elif patience is not None and n - 1 - best_i >= patience:
             stopped_by = "patience"
         elif budget_seconds is not None:
             stopped_by = "budget"
+        elif patience is not None:
+            stopped_by = "patience"
         else:
             stopped_by = "epochs"
     return {"stopped_by": stopped_by, "best_epoch": best_epoch, "epochs_run": int(n),
@@ -591,15 +593,17 @@ def _trials_words(n: int | None) -> str:
 
 def config_sentence(name: str, facts: Mapping[str, Any]) -> str:
     """``"GRU4Rec: the best of 1 trial of notebook 03's search (the default configuration only)"`` etc."""
+    changed = facts["description"].partition("; changed explicitly: ")[2]
+    tail = f", then changed explicitly: {changed}" if changed else ""
     if facts["source"] == "tuned":
         n = facts.get("n_trials")
         what = f"the best of {_trials_words(n)} of notebook 03's search on `valid`"
         if n == 1:
             what += " (a single trial: the defaults, not a search result)"
-        return f"{name}: {what}"
+        return f"{name}: {what}{tail}"
     if facts["source"] == "default":
-        return f"{name}: its default configuration (not tuned)"
-    return f"{name}: the preset `{facts['source']}` (not tuned on this split)"
+        return f"{name}: its default configuration (not tuned){tail}"
+    return f"{name}: the preset `{facts['source']}` (not tuned on this split){tail}"
 
 
 def training_sentence(name: str, facts: Mapping[str, Any]) -> str:
@@ -930,7 +934,9 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
     b.add("* **What ran.** " + "; ".join(config_sentence(m, f) for m, f in configs.items())
           + ("; " if configs and baseline_sources else "")
           + "; ".join(f"{m}: {s}" for m, s in baseline_sources.items())
-          + ". Baselines were fitted on `train`; the neural models were trained on `train_tr` with early stopping on "
+          + ". The neural models are trained anew in this notebook (GRU4Rec is not notebook 04's saved model), so "
+          "their figures need not match notebook 05's. Baselines were fitted on `train`; the neural models were "
+          "trained on `train_tr` with early stopping on "
           "`valid`" + (" and then **refit** on `train` for their best number of epochs." if refit else
                        ", kept at their best epoch and **not refit** on `train`."))
     unfair = {}

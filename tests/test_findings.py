@@ -124,3 +124,63 @@ def test_real_ml100k_activity_is_not_called_a_decline_and_the_spike_at_20_is_exp
     assert found.numbers["month_max"] == 23_980  # November 1997, the busiest month
     assert found.numbers["spike_at_min"] and found.numbers["min_ratings_per_user"] == 20
     assert found.numbers["tie_share"] == pytest.approx(0.5104, abs=1e-4)
+
+
+# --------------------------------------------------------------------------- method sentences from run facts
+
+
+def _history(scores):
+    return pd.DataFrame({"epoch": np.arange(1, len(scores) + 1), "mrr@20": scores, "recall@20": scores,
+                         "seconds": [1.0] * len(scores)})
+
+
+@pytest.mark.parametrize("scores, max_epochs, patience, budget, stopped, improving, best", [
+    ([0.1, 0.2, 0.3], 3, None, None, "epochs", True, 3),
+    ([0.1, 0.3, 0.2, 0.2], 10, 2, None, "patience", False, 2),
+    ([0.1, 0.2], 10, 2, 60.0, "budget", True, 2),
+    ([0.1, 0.2], 10, None, 60.0, "budget", True, 2),
+    ([0.1, float("nan")], 10, None, None, "diverged", False, 1),
+])
+def test_training_facts_from_history(scores, max_epochs, patience, budget, stopped, improving, best):
+    facts = findings.training_facts_from_history(_history(scores), "mrr@20", max_epochs, patience, budget)
+    assert (facts["stopped_by"], facts["still_improving"], facts["best_epoch"]) == (stopped, improving, best)
+    assert facts["epochs_run"] == len(scores) and facts["max_epochs"] == max_epochs
+    with pytest.raises(ValueError, match="not a column"):
+        findings.training_facts_from_history(_history(scores), "ndcg@10", max_epochs)
+
+
+def test_config_sentences_say_tuned_or_default_and_from_how_many_trials():
+    one = findings.config_facts("tuned: trial 0 of study 'gru4rec-mrr@20' in x", {"n_trials": 1})
+    assert one["source"] == "tuned" and "1 trial of" in findings.config_sentence("GRU4Rec", one)
+    assert "not a search result" in findings.config_sentence("GRU4Rec", one)
+    many = findings.config_facts("tuned: trial 7 ...; changed explicitly: layers=(32,)", {"n_trials": 20})
+    text = findings.config_sentence("GRU4Rec", many)
+    assert "best of 20 trials" in text and "changed explicitly: layers=(32,)" in text
+    default = findings.config_facts("the defaults (SASRecConfig())", {"n_trials": 5})
+    assert default["source"] == "default" and default["n_trials"] is None
+    assert "not tuned" in findings.config_sentence("SASRec", default)
+    assert findings.config_facts("the preset 'official' (sbrlib.models.presets)")["source"] == "official"
+
+
+def test_tuning_findings_never_rank_searches_of_unequal_size():
+    facts = {"GRU4Rec": {"n_trials": 1, "n_complete": 1, "n_pruned": 0, "best_valid": 0.3, "ended_by": "time budget"},
+             "SR": {"n_trials": 15, "n_complete": 15, "n_pruned": 0, "best_valid": 0.2, "ended_by": "trial cap"}}
+    found = findings.tuning(facts, "mrr@20", 3.0, 40)
+    assert "unequal trial counts" in found.markdown and "highest" not in found.markdown
+    assert "**not** a search result" in found.markdown and "time budget was spent" in found.markdown
+    assert all(s in found.markdown for s in found.shown.values())
+    equal = findings.tuning({k: {**v, "n_trials": 15} for k, v in facts.items()}, "mrr@20", None, 15)
+    assert "**GRU4Rec** has the highest" in equal.markdown
+
+
+def test_training_findings_say_refit_only_when_refit():
+    facts = findings.training_facts_from_history(_history([0.1, 0.3, 0.2]), "mrr@20", 3, 2)
+    config = findings.config_facts("the defaults (GRU4RecConfig())")
+    valid = {"recall@20": 0.5, "mrr@20": 0.3}
+    kept = findings.training(facts, config, False, None, 1000.0, valid, 100, 120)
+    assert "not retrained on `train`" in kept.markdown and "Retrained" not in kept.markdown
+    assert "epoch 2 with 0.3000" in kept.markdown and "its best epoch was before the last" in kept.markdown
+    assert kept.numbers["kept_epoch"] == 2 and "not tuned" in kept.markdown
+    refit = findings.training(facts, config, True, 2, 1000.0, valid, 100, 120)
+    assert "Retrained on the whole training split `train` (120 events) for 2 epochs" in refit.markdown
+    assert all(s in refit.markdown for s in refit.shown.values())
