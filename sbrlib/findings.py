@@ -12,6 +12,18 @@ says what the results say. Sentences that state a fact about the data are chosen
 * :func:`evaluation` – notebook 05: who leads on which metric, by how much, whether the
   difference is distinguishable from noise, what excluding already-rated items and shuffling
   the order do.
+* :func:`what_went_wrong` – notebook 00: each fault of the original notebook, measured.
+* :func:`tuning` – notebook 03: trials per model (complete/pruned), best validation score, what
+  ended each search; no ranking across searches of unequal size.
+* :func:`training` – notebook 04: where the configuration came from and from how many trials,
+  epochs, best epoch by the choosing metric, why training stopped, refit or not, speed.
+* :func:`try_it` – notebook 06: what the demonstration showed and which data each model saw.
+* :func:`sequential` – notebook 07: what ran (configurations, training, refit), each protocol's
+  leader, and no winner where the conditions were unequal.
+
+Method sentences come from run facts: :func:`config_facts` / :func:`config_sentence`,
+:func:`training_sentence` and :func:`fairness_problems`.
+Facts of earlier notebooks are read in one place: :func:`recorded_search`.
 """
 
 from __future__ import annotations
@@ -490,3 +502,462 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
               f"session (train and test) changes {_name(recall_m or 'recall@20')}: {'; '.join(rows)}. So "
               f"{meaning}.")
     return b.build()
+
+
+# --------------------------------------------------------------------------- run facts shared by 03, 04, 06, 07
+
+STOP_WORDS = {
+    "epochs": "it reached its maximum number of epochs",
+    "patience": "the validation score had not improved for `patience` epochs (early stopping)",
+    "budget": "its time budget ran out",
+    "diverged": "its loss diverged (not a number)",
+}
+"""Why training stopped, in words (keys: the ``stopped_by`` values of the training facts)."""
+
+
+def config_facts(description: str, trials: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Where a configuration came from, as facts.
+
+    Args:
+        description: the sentence of :func:`sbrlib.tuning.gru4rec_config` / ``sasrec_config``
+            (``"tuned: trial 3 of study ..."``, ``"the defaults ..."``, ``"the preset 'official' ..."``).
+        trials: the search's trial counts for that model (``n_trials``, ``n_complete``, ``n_pruned``),
+            e.g. from notebook 03's record; None: unknown.
+
+    Returns:
+        ``source`` (``"tuned" | "default" | <preset>``), ``description``, ``n_trials``,
+        ``n_complete``, ``n_pruned`` (None when unknown or not tuned).
+    """
+    if description.startswith("tuned"):
+        source = "tuned"
+    elif description.startswith("the preset"):
+        source = description.split("'")[1] if "'" in description else "preset"
+    else:
+        source = "default"
+    t = dict(trials or {}) if source == "tuned" else {}
+    return {"source": source, "description": description, "n_trials": t.get("n_trials"),
+            "n_complete": t.get("n_complete"), "n_pruned": t.get("n_pruned")}
+
+
+def _trials_words(n: int | None) -> str:
+    return "an unknown number of trials" if n is None else f"{n:,} trial" + ("" if n == 1 else "s")
+
+
+def config_sentence(name: str, facts: Mapping[str, Any]) -> str:
+    """``"GRU4Rec: the best of 1 trial of notebook 03's search (the default configuration only)"`` etc."""
+    changed = facts["description"].partition("; changed explicitly: ")[2]
+    tail = f", then changed explicitly: {changed}" if changed else ""
+    if facts["source"] == "tuned":
+        n = facts.get("n_trials")
+        what = f"the best of {_trials_words(n)} of notebook 03's search on `valid`"
+        if n == 1:
+            what += " (a single trial: the defaults, not a search result)"
+        return f"{name}: {what}{tail}"
+    if facts["source"] == "default":
+        return f"{name}: its default configuration (not tuned){tail}"
+    return f"{name}: the preset `{facts['source']}` (not tuned on this split){tail}"
+
+
+def training_sentence(name: str, facts: Mapping[str, Any]) -> str:
+    """One sentence: epochs run, best epoch by the metric that chose the model, why it stopped,
+    whether it was still improving."""
+    stop = STOP_WORDS.get(facts["stopped_by"], str(facts["stopped_by"]))
+    if facts["stopped_by"] == "budget" and facts.get("budget_seconds"):
+        stop += f" ({facts['budget_seconds']:,.0f} s)"
+    if facts["stopped_by"] == "patience" and facts.get("patience") is not None:
+        stop = f"the validation score had not improved for {facts['patience']} epoch(s) (early stopping)"
+    improving = ("it was **still improving** at its last epoch, so more training may help it"
+                 if facts["still_improving"] else "its best epoch was before the last")
+    return (f"{name} ran {facts['epochs_run']:,} of at most {facts['max_epochs']:,} epochs; the best epoch by "
+            f"{_name(facts['metric'])} on `valid` was {facts['best_epoch']:,}; training stopped because {stop}; "
+            f"{improving}.")
+
+
+def fairness_problems(config: Mapping[str, Mapping[str, Any]], training: Mapping[str, Mapping[str, Any]],
+                      data: Mapping[str, str] | None = None) -> list[str]:
+    """Reasons a comparison of these models is not a fair contest (empty: none found).
+
+    Args:
+        config: model -> :func:`config_facts` (models without one, e.g. untuned baselines, may be left out).
+        training: model -> training facts (neural models).
+        data: model -> the frame it was fitted on (``"train"``, ``"train_tr"``).
+    """
+    problems = []
+    tuned = {m: f for m, f in config.items()}
+    kinds = {m: f["source"] for m, f in tuned.items()}
+    if len(set(kinds.values())) > 1:
+        problems.append("not all models were configured the same way ("
+                        + ", ".join(f"{m}: {k}" for m, k in kinds.items()) + ")")
+    counts = {m: f.get("n_trials") for m, f in tuned.items() if f["source"] == "tuned"}
+    if len(set(counts.values())) > 1:
+        problems.append("the searches had unequal trial counts ("
+                        + ", ".join(f"{m}: {_trials_words(n)}" for m, n in counts.items()) + ")")
+    for m, f in training.items():
+        if f["still_improving"] and f["stopped_by"] in ("budget", "epochs"):
+            problems.append(f"{m} was stopped by its {'time budget' if f['stopped_by'] == 'budget' else 'epoch cap'} "
+                            "while still improving")
+    if data and len(set(data.values())) > 1:
+        problems.append("the models were fitted on different data ("
+                        + ", ".join(f"{m}: `{d}`" for m, d in data.items()) + ")")
+    return problems
+
+
+# --------------------------------------------------------------------------- 00 what went wrong
+
+
+def _faster(b: _Builder, key: str, slow_seconds: float, fast_seconds: float) -> str:
+    """``"20× faster"``, or ``"2.5× slower"`` when the fix took longer on this run."""
+    from sbrlib.pitfalls import _ratio
+
+    b.keep(f"{key}_is_faster", bool(fast_seconds <= slow_seconds))
+    if fast_seconds <= slow_seconds:
+        return f"{b.n(key, _ratio(slow_seconds, fast_seconds), text)} faster"
+    return (f"{b.n(key, _ratio(fast_seconds, slow_seconds), text)} slower on this run (on data this small the fixed "
+            "version's fixed costs dominate)")
+
+
+def what_went_wrong(m: Mapping[str, Any]) -> Findings:
+    """Findings of notebook 00: one line per fault of the original notebook, from the measured
+    values of :mod:`sbrlib.pitfalls` (the ``MEASURED`` dict: ``time``, ``loader``, ``unseen``,
+    ``speed``, ``ranking``, ``rating_filter``, ``sessions``, ``batch_size``)."""
+    from sbrlib.pitfalls import _bytes, _duration, _users
+
+    b = _Builder()
+    _synthetic_note(b, bool(m.get("synthetic")))
+    t_row, t_real, t_fix = (m["time"][k] for k in m["time"])
+    lo_bad, lo_mid, lo_fix = (m["loader"][k] for k in list(m["loader"])[:3])
+    un = m["unseen"]
+    slow, fast = (m["speed"][k] for k in list(m["speed"])[:2])
+    rk = m["ranking"]
+    slow10k, fast10k = rk["seconds_per_10k"].values()
+    rf = m["rating_filter"]
+    s_user, s_gap = m["sessions"].values()
+    share = lambda v: f"{v:.1%}"  # noqa: E731 - one format for every share of pairs
+    b.add(f"Measured on {b.n('dataset', m.get('dataset', 'this data'), text)} with batch size "
+          f"{b.n('batch_size', int(m['batch_size']), count)}.")
+    b.add(f"* **Row-index time** dated every event between {b.n('row_first', t_row['first_shown'], text)} and "
+          f"{b.n('row_last', t_row['last_shown'], text)}. The 'last day' split put the "
+          f"{b.n('row_test_users', _users(t_row['test_users']), text)} at the end of the table (ids "
+          f"{t_row['test_user_ids'][0]}–{t_row['test_user_ids'][1]}) in test, and a test history ends before a "
+          f"training one in {b.n('row_test_ends_first', t_row['test_ends_first'], share)} of (test, training) pairs, "
+          f"where a temporal split has 0.0% and a random choice 50.0%. With real time the same rule gives "
+          f"{b.n('real_test_ends_first', t_real['test_ends_first'], share)}; sbrlib's real-time cutoff gives "
+          f"{b.n('fixed_test_ends_first', t_fix['test_ends_first'], share)}"
+          + (" (above 0 only because held-out events with unseen items are removed after the split)."
+             if t_fix["test_ends_first"] > 0 else "."))
+    epoch = (f"had not ended after {b.n('loader_steps', int(lo_bad['steps']), count)} steps (the cap)"
+             if b.keep("loader_hit_cap", bool(lo_bad["hit_cap"])) else
+             f"ended after {b.n('loader_steps', int(lo_bad['steps']), count)} steps")
+    b.add(f"* **The loader with `idx - 1` offsets** {epoch}, where the correct schedule needs "
+          f"{b.n('schedule_steps', int(lo_fix['steps']), count)}. "
+          f"{b.n('crossing_pairs', int(lo_bad['crossing_pairs']), count)} of its "
+          f"{b.n('loader_pairs', int(lo_bad['pairs']), count)} pairs joined two users' histories and "
+          f"{b.n('wrapped_pairs', int(lo_bad['wrapped_pairs']), count)} were read backwards from the end of the data; "
+          f"sbrlib's schedule has {b.n('schedule_crossing_pairs', int(lo_fix['crossing_pairs']), count)} crossing "
+          f"pairs and produces each of the {b.n('expected_pairs', int(lo_fix['expected_pairs']), count)} pairs once.")
+    if un["test_hit"] or un["valid_hit"]:
+        unseen = (f"turned {b.n('unseen_test_hit', int(un['test_hit']), count)} of {count(un['test_events'])} test "
+                  f"events and {b.n('unseen_valid_hit', int(un['valid_hit']), count)} of {count(un['valid_events'])} "
+                  "validation events into item n-1 without an error")
+    else:
+        b.keep("unseen_test_hit", 0)
+        unseen = ("hit no held-out event on this data (every held-out item also occurs in training), so it costs "
+                  "nothing here; on other data it would silently turn each unseen item into item n-1")
+    b.add(f"* **The -1 mapping** {unseen}. SR's Recall@20 was "
+          f"{b.n('unseen_faulty_recall', float(un['faulty']['recall@20']), metric)} with the alias and "
+          f"{b.n('unseen_fixed_recall', float(un['fixed']['recall@20']), metric)} with unseen items removed.")
+    b.add(f"* **One-hot input with per-step numpy resets** fed "
+          f"{b.n('onehot_bytes', float(slow['input_bytes_per_step']), _bytes)} per step and took "
+          f"{b.n('onehot_ms_per_step', slow['seconds_per_step'] * 1e3, lambda v: f'{v:,.0f} ms')} per step; sbrlib's "
+          f"compiled GRU4Rec with the same GRU and full softmax took "
+          f"{b.n('compiled_ms_per_step', fast['seconds_per_step'] * 1e3, lambda v: f'{v:,.1f} ms')}, "
+          f"{_faster(b, 'speedup_training', slow['seconds_per_step'], fast['seconds_per_step'])}, from "
+          f"{b.n('index_bytes', float(fast['input_bytes_per_step']), _bytes)} of indices per step.")
+    b.add(f"* **Per-event argsort evaluation** needed {b.n('argsort_s_per_10k', float(slow10k), lambda v: f'{v:,.1f} s')} "
+          f"per 10k predictions, the vectorized evaluator {b.n('evaluator_s_per_10k', float(fast10k), lambda v: f'{v:,.2f} s')} "
+          f"({_faster(b, 'speedup_evaluation', slow10k, fast10k)}), with the same ranks on all "
+          f"{b.n('untied_predictions', int(rk['untied']), count)} predictions without ties.")
+    b.add(f"* **Undiscussed choices**: `Rating >= 3` dropped {b.n('rating_dropped', int(rf['dropped']), count)} of "
+          f"{b.n('ratings', int(rf['ratings']), count)} ratings ({b.n('rating_dropped_share', float(rf['dropped_share']), pct)}). "
+          f"A user's history as one session gave {b.n('user_sessions', int(s_user['sessions']), count)} 'sessions' "
+          f"with a median of {b.n('user_median_length', float(s_user['median_length']), lambda v: f'{v:,.0f}')} events "
+          f"over {b.n('user_median_span', _duration(s_user['median_days']), text)}; inactivity gaps give "
+          f"{b.n('gap_sessions', int(s_gap['sessions']), count)} sessions with a median of "
+          f"{b.n('gap_median_length', float(s_gap['median_length']), lambda v: f'{v:,.0f}')} events.")
+    b.add("Timings are from this run on this machine; compare them within the run only.")
+    return b.build()
+
+
+# --------------------------------------------------------------------------- 03 tuning
+
+
+def tuning_facts(best: pd.DataFrame, metric: str, budget_minutes: float | None, max_trials: int | None) -> dict:
+    """Per model (display name): ``n_trials, n_complete, n_pruned, best_valid, ended_by``
+    (``"trial cap"`` | ``"time budget"``) from :func:`sbrlib.tuning.report.best_table`."""
+    out = {}
+    for name, row in best.iterrows():
+        n = int(row["trials"])
+        ended = "trial cap" if max_trials is not None and n >= max_trials else (
+            "time budget" if budget_minutes is not None else "trial cap")
+        value = row.get(f"valid {metric}")
+        out[str(name)] = {"n_trials": n, "n_complete": int(row["complete"]), "n_pruned": int(row["pruned"]),
+                          "best_valid": None if value is None or pd.isna(value) else float(value), "ended_by": ended}
+    return out
+
+
+def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minutes: float | None,
+           max_trials: int | None, importances: Mapping[str, pd.Series] | None = None,
+           synthetic: bool = False) -> Findings:
+    """Findings of notebook 03.
+
+    Args:
+        facts: :func:`tuning_facts`.
+        metric_name: the objective on ``valid``.
+        budget_minutes, max_trials: the search's limits.
+        importances: model -> parameter importance (share), optional.
+        synthetic: the data are synthetic.
+    """
+    b = _Builder()
+    _synthetic_note(b, synthetic)
+    limits = (f"at most {count(max_trials)} new trials per model" if max_trials is not None else "no trial cap") + (
+        f" and {budget_minutes:g} minutes in all" if budget_minutes is not None else " and no time budget")
+    b.add(f"Each model was searched on `train_tr`/`valid` ({limits}); the objective is {_name(metric_name)} on `valid`.")
+    for name, f in facts.items():
+        line = (f"* **{name}**: {b.n(f'trials/{name}', f['n_trials'], count)} trial(s), "
+                f"{b.n(f'complete/{name}', f['n_complete'], count)} complete and "
+                f"{b.n(f'pruned/{name}', f['n_pruned'], count)} pruned")
+        if f["best_valid"] is not None:
+            line += f"; best validation {_name(metric_name)} {b.n(f'best_valid/{name}', f['best_valid'], metric)}"
+        b.keep(f"ended_by/{name}", f["ended_by"])
+        line += ("; the search ended at its trial cap" if f["ended_by"] == "trial cap" else
+                 "; the search ended when the time budget was spent")
+        if f["n_trials"] == 1:
+            line += " (a single trial: the default configuration, so this is **not** a search result)"
+        imp = (importances or {}).get(name)
+        if imp is not None and len(imp):
+            top = ", ".join(f"`{k}` ({v:.0%})" for k, v in imp.head(3).items())
+            line += f"; most of the variation across its complete trials is explained by {top}"
+        b.add(line + ".")
+    scored = {n: f for n, f in facts.items() if f["best_valid"] is not None}
+    counts = {f["n_trials"] for f in scored.values()}
+    if len(scored) > 1:
+        top = max(scored, key=lambda n: scored[n]["best_valid"])
+        if b.keep("equal_trials", len(counts) == 1):
+            b.add(f"* With equal trial counts, **{b.n('best_model', top, text)}** has the highest validation "
+                  f"{_name(metric_name)}; notebook 05 compares the models on `test` with intervals.")
+        else:
+            b.add("* The searches had **unequal trial counts** ("
+                  + ", ".join(f"{n}: {f['n_trials']:,}" for n, f in scored.items())
+                  + "), so their best validation scores are not a ranking of the models: a model searched longer "
+                  "had more chances. Notebook 05 compares them on `test` with intervals.")
+    b.add("* Seed noise (how much the score moves when only the random seed changes) was not measured here; "
+          "differences between trials smaller than that noise are not evidence.")
+    return b.build()
+
+
+# --------------------------------------------------------------------------- 04 training
+
+
+def training(facts: Mapping[str, Any], config: Mapping[str, Any], refit: bool, refit_epochs: int | None,
+             events_per_second: float, valid: Mapping[str, float], n_train_tr: int, n_train: int,
+             synthetic: bool = False) -> Findings:
+    """Findings of notebook 04.
+
+    Args:
+        facts: the training facts (``TrainingFacts.to_dict()`` of :func:`sbrlib.training.fit`, ``provenance["training"]``).
+        config: :func:`config_facts` of the configuration trained.
+        refit: whether the saved model was retrained on ``train``.
+        refit_epochs: epochs of that refit.
+        events_per_second: median training speed.
+        valid: validation metrics of the best epoch (``recall@20``, ``mrr@20``).
+        n_train_tr, n_train: events of the two training frames.
+        synthetic: the data are synthetic.
+    """
+    b = _Builder()
+    _synthetic_note(b, synthetic)
+    b.keep("config_source", config["source"])
+    b.keep("n_trials", config.get("n_trials"))
+    b.add(f"* **Configuration.** {config_sentence('GRU4Rec', config)}.")
+    b.keep("stopped_by", facts["stopped_by"])
+    b.keep("still_improving", facts["still_improving"])
+    b.add(f"* **Training.** On `train_tr` ({b.n('train_tr_events', n_train_tr, count)} events), "
+          f"{b.n('epochs_run', facts['epochs_run'], count)} of at most {b.n('max_epochs', facts['max_epochs'], count)} "
+          f"epochs ran; the best epoch by {_name(facts['metric'])} on `valid` (the metric that chose the model) was "
+          f"epoch {b.n('best_epoch', facts['best_epoch'], count)} with {b.n('best_score', facts['best_score'], metric)} "
+          f"(Recall@20 {b.n('valid_recall', float(valid['recall@20']), metric)}, MRR@20 "
+          f"{b.n('valid_mrr', float(valid['mrr@20']), metric)}). Training stopped because "
+          f"{STOP_WORDS.get(facts['stopped_by'], facts['stopped_by'])}"
+          + ("; it was **still improving** at its last epoch, so more epochs may help." if facts["still_improving"]
+             else "; its best epoch was before the last, so more epochs would not have helped on `valid`.")
+          + (f" The weights kept are those of epoch {b.n('kept_epoch', facts['best_epoch'], count)} (the best)."
+             if facts.get("patience") is not None else
+             f" Without early stopping (`EARLY_STOPPING_PATIENCE=None`) the weights kept are those of the last epoch, "
+             f"{b.n('kept_epoch', facts['epochs_run'], count)}."))
+    b.add(f"* **Speed.** {b.n('events_per_second', events_per_second, lambda v: f'{v:,.0f}')} training events per "
+          "second (median over epochs, on this machine in this run).")
+    b.keep("refit", bool(refit))
+    if refit:
+        b.add(f"* **Saved model.** Retrained on the whole training split `train` "
+              f"({b.n('train_events', n_train, count)} events) for {b.n('refit_epochs', int(refit_epochs), count)} "
+              "epochs; notebook 05 evaluates that refitted model.")
+    else:
+        b.add("* **Saved model.** The model trained above, on `train_tr` only, with the weights of epoch "
+              f"{count(b.numbers['kept_epoch'])}; it was not retrained on `train` (`REFIT=False`).")
+    return b.build()
+
+
+# --------------------------------------------------------------------------- 06 try it
+
+
+def try_it(session: Sequence[int], later: Sequence[int] | None, lists: Mapping[str, Sequence[int]],
+           fallback: Sequence[str], overlaps: Mapping[str, float], memory: Mapping[str, float],
+           fitted_on: Mapping[str, str], configs: Mapping[str, str], k: int, from_titles: bool,
+           synthetic: bool = False) -> Findings:
+    """Findings of notebook 06: what this run's demonstration showed.
+
+    Args:
+        session: the item ids shown to the models.
+        later: the items the same user rated later in that session (None: titles typed by hand).
+        lists: model -> recommended item ids.
+        fallback: models that knew none of the session's items (popularity fallback).
+        overlaps: ``"A / B"`` -> share of A's list also in B's.
+        memory: model -> share of its list unchanged when only the last item is given.
+        fitted_on: model -> training frame (``"train_tr"`` / ``"train"``).
+        configs: model -> where its parameters came from (e.g. ``"defaults (not tuned)"``).
+        k: recommendations per model.
+        from_titles: the session came from ``TITLES``.
+        synthetic: the data are synthetic.
+    """
+    b = _Builder()
+    _synthetic_note(b, synthetic)
+    origin = "typed titles (`TITLES`)" if from_titles else "the first items of a random `valid` session"
+    b.add(f"* **The session**: {b.n('session_length', len(session), count)} movies from {origin}.")
+    b.add("* **The models**: " + "; ".join(
+        f"{name} fitted on `{b.n(f'fitted_on/{name}', fitted_on[name], text)}` with {configs[name]}"
+        for name in lists) + "."
+        + (" All saw the same events, and none of them saw the demo session (it is in `valid`)."
+           if b.keep("same_data", len(set(fitted_on.values())) == 1) and not from_titles
+           and set(fitted_on.values()) == {"train_tr"} else ""))
+    if fallback:
+        b.add(f"* {_join(list(fallback))} knew none of the session's movies and listed the most rated ones.")
+    if later is not None and len(later):
+        hits = {name: len(set(items) & set(later)) for name, items in lists.items()}
+        b.add(f"* **Against what the user rated next.** The user rated {b.n('later_items', len(later), count)} more "
+              f"movie(s) in that session; of each model's top {k}, "
+              + ", ".join(f"{name} {b.n(f'later_hits/{name}', hits[name], count)}" for name in lists)
+              + " are among them. One session is an anecdote, not an evaluation: notebook 05 measures that over "
+              "every test session.")
+    elif later is not None:
+        b.add("* The chosen session has no later ratings to compare the lists with.")
+    b.add("* **Shared recommendations**: " + "; ".join(
+        f"{pair} {b.n(f'overlap/{pair}', share, pct)}" for pair, share in overlaps.items()) + ".")
+    b.add("* **Does the earlier part of the session matter?** The list after the whole session against the list "
+          "after its last movie alone shares: " + ", ".join(
+              f"{name} {b.n(f'memory/{name}', share, pct)}" for name, share in memory.items())
+          + " (100.0% means the earlier movies changed nothing).")
+    return b.build()
+
+
+# --------------------------------------------------------------------------- 07 sequential models
+
+
+def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str],
+               comparisons: Sequence[tuple[str, str, str, Mapping[str, Any]]], dataset: str,
+               configs: Mapping[str, Mapping[str, Any]], training: Mapping[str, Mapping[str, Mapping[str, Any]]],
+               baseline_sources: Mapping[str, str], refit: bool, synthetic: bool = False) -> Findings:
+    """Findings of notebook 07.
+
+    Args:
+        tables: protocol label -> the protocol's table (metrics, ``<metric> lo/hi``, ``predictions``).
+        main_metric: protocol label -> metric that ranks the models there.
+        comparisons: ``(protocol, model a, model b, paired difference)``.
+        dataset: the dataset name.
+        configs: neural model -> :func:`config_facts`.
+        training: protocol -> neural model -> training facts.
+        baseline_sources: baseline -> where its parameters came from (``"tuned"``, ``"defaults"``).
+        refit: whether the neural models were retrained on ``train``.
+        synthetic: the data are synthetic.
+    """
+    b = _Builder()
+    _synthetic_note(b, synthetic)
+    neural = list(configs)
+    b.keep("refit", bool(refit))
+    data = {m: "train" for m in baseline_sources} | {m: ("train" if refit else "train_tr") for m in neural}
+    b.add("* **What ran.** " + "; ".join(config_sentence(m, f) for m, f in configs.items())
+          + ("; " if configs and baseline_sources else "")
+          + "; ".join(f"{m}: {s}" for m, s in baseline_sources.items())
+          + ". The neural models are trained anew in this notebook (GRU4Rec is not notebook 04's saved model), so "
+          "their figures need not match notebook 05's. Baselines were fitted on `train`; the neural models were "
+          "trained on `train_tr` with early stopping on "
+          "`valid`" + (" and then **refit** on `train` for their best number of epochs." if refit else
+                       ", kept at their best epoch and **not refit** on `train`."))
+    unfair = {}
+    for label, table in tables.items():
+        m = main_metric[label]
+        facts = training.get(label, {})
+        for name, f in facts.items():
+            b.keep(f"stopped_by/{label}/{name}", f["stopped_by"])
+            b.keep(f"still_improving/{label}/{name}", f["still_improving"])
+            b.add(f"* *{label}*: " + training_sentence(name, f))
+        problems = fairness_problems({n: {**c, "n_trials": c.get("n_trials")} for n, c in configs.items()},
+                                     facts, data)
+        unfair[label] = b.keep(f"unfair/{label}", problems)
+        t = table.sort_values(m, ascending=False)
+        best = str(t.index[0])
+        line = (f"* **{label}**, {_name(m)}: highest is {b.n(f'top/{label}', best, text)} with "
+                f"{b.n(f'top_value/{label}', float(t.loc[best, m]), metric)} (95% interval "
+                f"{b.n(f'top_low/{label}', float(t.loc[best, m + ' lo']), metric)}–"
+                f"{b.n(f'top_high/{label}', float(t.loc[best, m + ' hi']), metric)}, "
+                f"{b.n(f'predictions/{label}', int(t.loc[best, 'predictions']), count)} predictions)")
+        if len(t) > 1:
+            second = str(t.index[1])
+            overlap = bool(t.loc[second, m + " hi"] >= t.loc[best, m + " lo"])
+            line += (f"; next is {b.n(f'second/{label}', second, text)} with "
+                     f"{b.n(f'second_value/{label}', float(t.loc[second, m]), metric)}, and the two intervals "
+                     f"{'overlap' if overlap else 'do not overlap'}")
+        line += "."
+        if problems:
+            line += (" This is **not a fair contest**, so no model is declared the winner: " + "; ".join(problems) + ".")
+        b.add(line)
+    for i, (label, a, c, diff) in enumerate(comparisons):
+        sign = "higher" if diff["difference"] > 0 else "lower"
+        clear = diff["lo"] > 0 or diff["hi"] < 0
+        line = (f"* {label}: {a} is {b.n(f'diff/{i}', abs(float(diff['difference'])), metric)} {sign} than {c} in "
+                f"{_name(diff['metric'])} (paired 95% interval {signed(diff['lo'])} to {signed(diff['hi'])} over "
+                f"{count(diff['sessions'])} sessions/users): "
+                f"{'a clear difference' if clear else 'not distinguishable from zero'}")
+        if {a, c} <= set(neural) and unfair.get(label):
+            line += "; given the unequal conditions above, it is not a verdict on the models"
+        b.add(line + ".")
+    b.add(f"* Data: {dataset}. Leave-one-out holds out each user's last item whatever its date, so the model is "
+          "trained on other users' later events; the temporal split does not leak this way, and the two protocols "
+          "need not rank models the same.")
+    return b.build()
+
+
+# --------------------------------------------------------------------------- recorded facts of earlier notebooks
+
+
+def _recorded(split_name: str, name: str) -> dict[str, Any] | None:
+    import json
+
+    from sbrlib import paths
+
+    path = paths.results_dir(split_name) / f"{name}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def recorded_search(split_name: str, model: str) -> dict[str, Any] | None:
+    """Trial counts of ``model``'s search (display name, e.g. ``"GRU4Rec"``) as notebook 03 recorded
+    them for ``split_name`` (``n_trials``, ``n_complete``, ``n_pruned``); None without a record."""
+    rec = _recorded(split_name, "tuning")
+    if not rec:
+        return None
+    found = (rec.get("searched") or {}).get(model)
+    if found:
+        return found
+    n = {k.lower().replace("-", ""): v for k, v in (rec.get("trials") or {}).items()}.get(model.lower().replace("-", ""))
+    return None if n is None else {"n_trials": int(n), "n_complete": None, "n_pruned": None}

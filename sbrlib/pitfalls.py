@@ -758,6 +758,11 @@ def _measured(m: Measured | Mapping) -> Measured:
     return m if isinstance(m, Measured) else Measured.from_record(m)
 
 
+def _slower(original: float, fixed: float) -> str:
+    """How the original compares with the fix: ``"50× slower"``, or ``"2.5× faster"`` when it was faster."""
+    return f"{_ratio(original, fixed)} slower" if original >= fixed else f"{_ratio(fixed, original)} faster"
+
+
 def summary_table(m: Measured | Mapping) -> pd.DataFrame:
     """One row per fault: symptom, measured cost, fix and where the fix lives, from the numbers
     measured by notebook 00 (a :class:`Measured`, or its ``MEASURED`` dict)."""
@@ -775,8 +780,8 @@ def summary_table(m: Measured | Mapping) -> pd.DataFrame:
         ("1 row-index time",
          f"dates {t_row['first_shown']} to {t_row['last_shown']}; test = the {_users(t_row['test_users'])} at the "
          f"end of the table (ids {t_row['test_user_ids'][0]}–{t_row['test_user_ids'][1]})",
-         f"a test history ends before a training one in {t_row['test_ends_first']:.0%} of pairs (chance: 50%; "
-         f"real-time cutoff: {t_fix['test_ends_first']:.0%})",
+         f"a test history ends before a training one in {t_row['test_ends_first']:.1%} of pairs (chance: 50.0%; "
+         f"real-time cutoff: {t_fix['test_ends_first']:.1%})",
          "real Time, stable (UserId, Time) order, whole sessions split at a real-time cutoff",
          "preprocess.order_events, preprocess.temporal_split"),
         ("2 loader offsets",
@@ -795,12 +800,12 @@ def summary_table(m: Measured | Mapping) -> pd.DataFrame:
          f"{_bytes(slow['input_bytes_per_step'])} of one-hot input per step "
          f"(vs {_bytes(fast['input_bytes_per_step'])} of indices)",
          f"{slow['seconds_per_step'] * 1e3:,.0f} ms vs {fast['seconds_per_step'] * 1e3:,.1f} ms per step at batch "
-         f"{m.batch_size} ({_ratio(slow['seconds_per_step'], fast['seconds_per_step'])} slower)",
+         f"{m.batch_size} ({_slower(slow['seconds_per_step'], fast['seconds_per_step'])})",
          "embedding lookups, state resets inside the compiled step, many steps per call",
          "models.gru4rec.GRU4Rec"),
         ("5 per-event argsort",
          "one model call and one full sort per test event",
-         f"{slow10k:,.1f} s vs {fast10k:,.2f} s per 10k predictions ({_ratio(slow10k, fast10k)} slower); "
+         f"{slow10k:,.1f} s vs {fast10k:,.2f} s per 10k predictions ({_slower(slow10k, fast10k)}); "
          f"ranks identical on {rk['identical']:,} of {rk['untied']:,} untied predictions",
          "session-parallel batches, vectorized rank counting, explicit tie policy",
          "evaluation.evaluate, metrics.ranks_from_scores"),
@@ -814,70 +819,3 @@ def summary_table(m: Measured | Mapping) -> pd.DataFrame:
     ]
     table = pd.DataFrame(rows, columns=["fault", "symptom", "measured cost", "fix", "where in sbrlib"])
     return table.set_index("fault")
-
-
-def findings_markdown(m: Measured | Mapping) -> str:
-    """"What we found": one sentence per fault, built from notebook 00's measurements (a
-    :class:`Measured`, or its ``MEASURED`` dict)."""
-    m = _measured(m)
-    t_row, t_real, t_fix = m.split_row_time, m.split_real_time, m.split_fixed
-    lo_bad, lo_mid, lo_fix = m.loader_shifted, m.loader_original, m.loader_fixed
-    un = m.unseen
-    slow, fast = m.speed_onehot, m.speed_compiled
-    rk = m.ranking
-    slow10k, fast10k = m.argsort_seconds_per_10k, m.vectorized_seconds_per_10k
-    rf = m.rating_filter
-    s_user, s_gap = m.sessions_user, m.sessions_gap
-    data = "synthetic data" if m.synthetic else m.dataset
-    lines = [f"### What we found ({data}, batch size {m.batch_size})", ""]
-    lines.append(
-        f"* **Row-index time** dated every event between {t_row['first_shown']} and {t_row['last_shown']}. The "
-        f"'last day' split put the {_users(t_row['test_users'])} at the end of the table (ids "
-        f"{t_row['test_user_ids'][0]}–{t_row['test_user_ids'][1]}) in test; their histories end between "
-        f"{t_row['test_ends'][0]} and {t_row['test_ends'][1]} in real time, and a test history ends before a training "
-        f"one in {t_row['test_ends_first']:.0%} of (test, training) pairs, where a temporal split has 0% and a random "
-        f"choice 50%. With real time the same rule picks {_users(t_real['test_users'])} for test "
-        f"({t_real['test_ends_first']:.0%} of pairs); sbrlib's real-time cutoff gives {_users(t_fix['test_users'])} "
-        f"and {t_fix['test_ends_first']:.1%}"
-        + (" (above 0 only because held-out events with unseen items are removed after the split)."
-           if t_fix["test_ends_first"] > 0 else "."))
-    if lo_bad["hit_cap"]:
-        epoch = f"had not ended after {lo_bad['steps']:,} steps (the cap)"
-    else:
-        epoch = f"ended after {lo_bad['steps']:,} steps"
-    lines.append(
-        f"* **The loader with `idx - 1` offsets** {epoch}, where the correct schedule needs {lo_fix['steps']:,} "
-        f"(the original algorithm with `idx` offsets: {lo_mid['steps']:,}, dropping the sessions still in its slots "
-        f"at the end). {lo_bad['crossing_pairs']:,} of its {lo_bad['pairs']:,} pairs "
-        f"({lo_bad['crossing_pairs'] / max(lo_bad['pairs'], 1):.2%}) joined two users' histories and "
-        f"{lo_bad['wrapped_pairs']:,} were read backwards from the end of the data; sbrlib's schedule has "
-        f"{lo_fix['crossing_pairs']:,} crossing pairs and produces each of the {lo_fix['expected_pairs']:,} pairs once.")
-    if un["test_hit"] or un["valid_hit"]:
-        unseen = (f"turned {un['test_hit']:,} of {un['test_events']:,} test events and {un['valid_hit']:,} of "
-                  f"{un['valid_events']:,} validation events into item n-1 without an error")
-    else:
-        unseen = ("hit no held-out event on this data (every held-out item also occurs in training), so it costs "
-                  "nothing here; on other data it would silently turn each unseen item into item n-1")
-    lines.append(
-        f"* **The -1 mapping** {unseen}. SR's Recall@20 was {un['faulty']['recall@20']:.4f} with the alias "
-        f"({un['faulty']['predictions']:,} predictions) and {un['fixed']['recall@20']:.4f} with unseen items removed "
-        f"({un['fixed']['predictions']:,}).")
-    lines.append(
-        f"* **One-hot input with per-step numpy resets** fed {_bytes(slow['input_bytes_per_step'])} per step and "
-        f"took {slow['seconds_per_step'] * 1e3:,.0f} ms per step ({slow['full_batch_rate']:,.0f} events/s at a full "
-        f"batch); sbrlib's compiled GRU4Rec with the same GRU and full softmax took "
-        f"{fast['seconds_per_step'] * 1e3:,.1f} ms ({fast['full_batch_rate']:,.0f} events/s), "
-        f"{_ratio(slow['seconds_per_step'], fast['seconds_per_step'])} faster, from "
-        f"{_bytes(fast['input_bytes_per_step'])} of indices per step.")
-    lines.append(
-        f"* **Per-event argsort evaluation** needed {slow10k:,.1f} s per 10k predictions, the vectorized evaluator "
-        f"{fast10k:,.2f} s ({_ratio(slow10k, fast10k)} faster), with the same ranks on all {rk['untied']:,} "
-        f"predictions without ties (and within the tie interval on the other {rk['predictions'] - rk['untied']:,}).")
-    lines.append(
-        f"* **Undiscussed choices**: `Rating >= 3` dropped {rf['dropped']:,} of {rf['ratings']:,} ratings "
-        f"({rf['dropped_share']:.1%}; the original's comment said 420k). A user's history as one session gave "
-        f"{s_user['sessions']:,} 'sessions' with a median of {s_user['median_length']:,.0f} events over "
-        f"{_duration(s_user['median_days'])}; inactivity gaps give {s_gap['sessions']:,} sessions with a median of "
-        f"{s_gap['median_length']:,.0f} events.")
-    lines += ["", "Timings are from this run on this machine; compare them within the run only."]
-    return "\n".join(lines)

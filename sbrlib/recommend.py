@@ -211,16 +211,26 @@ def overlap(a: Sequence, b: Sequence) -> float:
     return len(set(a) & set(b)) / len(a) if len(a) else float("nan")
 
 
-def random_session_prefix(events: pd.DataFrame, n: int, seed: int = 0) -> list[int]:
-    """The first ``n`` item ids of a random session of ``events`` with at least ``n`` events
-    (the longest sessions when none is that long), in time order; deterministic given ``seed``."""
+def random_session(events: pd.DataFrame, n: int, seed: int = 0) -> tuple[int, list[int], list[int]]:
+    """A random session of ``events`` with at least ``n`` events (the longest sessions when none
+    is that long), deterministic given ``seed``.
+
+    Returns:
+        ``(session id, its first n item ids, the item ids rated after them)``, in time order.
+    """
     sizes = events.groupby(SESSION, sort=True).size()
     eligible = sizes.index[sizes.to_numpy() >= n].to_numpy()
     if not len(eligible):
         eligible = sizes.index[sizes.to_numpy() == sizes.max()].to_numpy()
     chosen = np.random.default_rng(seed).choice(eligible)
     items = events[events[SESSION] == chosen].sort_values(TIME, kind="stable")[ITEM].to_numpy()
-    return [int(i) for i in items[:n]]
+    return int(chosen), [int(i) for i in items[:n]], [int(i) for i in items[n:]]
+
+
+def random_session_prefix(events: pd.DataFrame, n: int, seed: int = 0) -> list[int]:
+    """The first ``n`` item ids of a random session of ``events`` with at least ``n`` events
+    (the longest sessions when none is that long), in time order; deterministic given ``seed``."""
+    return random_session(events, n, seed)[1]
 
 
 def title_box(models: Mapping[str, SessionModel], movies: pd.DataFrame, k: int = 10, exclude_seen: bool = True,
@@ -260,40 +270,6 @@ def title_box(models: Mapping[str, SessionModel], movies: pd.DataFrame, k: int =
     button.on_click(show)
     text.observe(show, names="value")  # Enter (or leaving the box) also recommends
     return widgets.VBox([widgets.HBox([text, button]), out])
-
-
-def findings_markdown(lists: Mapping[str, pd.DataFrame], growth: Mapping[str, pd.DataFrame],
-                      overlaps: Mapping[str, float], memory: Mapping[str, float], popularity: pd.Series,
-                      synthetic: bool = False) -> str:
-    """"What we found" for notebook 06, built from its lists.
-
-    Args:
-        lists: model -> :func:`recommend` result for the whole session.
-        growth: model -> :func:`as_sequence_grows` table.
-        overlaps: ``"A / B"`` -> :func:`overlap` of the two models' lists.
-        memory: model -> overlap of its list after the whole session with its list after the last
-            title alone (1.0: the earlier titles changed nothing).
-        popularity: ItemId -> training events.
-        synthetic: say that the data (and titles) are synthetic.
-    """
-    lines = ["**Synthetic data and titles.**" if synthetic else ""]
-    fallback = [name for name, recs in lists.items() if len(recs) and (recs["Source"] == "popularity").all()]
-    if fallback:
-        lines.append(f"* {', '.join(fallback)} knew none of the session's movies and listed the most rated ones.")
-    lines.append("* Shared recommendations: " + "; ".join(f"{pair} {share:.0%}" for pair, share in overlaps.items()) + ".")
-    median_pop = float(popularity.median()) if len(popularity) else float("nan")
-    pops = {name: float(popularity.reindex(recs[ITEM]).median()) for name, recs in lists.items() if len(recs)}
-    lines.append("* Median training ratings of the recommended movies: "
-                 + ", ".join(f"{name} {value:,.0f}" for name, value in pops.items())
-                 + f" (the median movie has {median_pop:,.0f}).")
-    for name, table in growth.items():
-        changes = table["new"].dropna().astype(int).tolist()
-        if changes:
-            lines.append(f"* {name}: each added title brought {', '.join(map(str, changes))} new movie(s) into the top 5.")
-    lines.append("* The list after the whole session vs after its last title alone (seen movies not excluded) share: "
-                 + ", ".join(f"{name} {share:.0%}" for name, share in memory.items())
-                 + ". 100% means the earlier titles did not matter to that model.")
-    return "\n".join(line for line in lines if line)
 
 
 def interactive_frontend() -> bool:

@@ -90,6 +90,19 @@ def render_notebook(path: Path) -> str:
     return fix_links(body)
 
 
+_BODY = re.compile(r"<body[^>]*>")
+
+
+def with_back_link(page: str, stem: str) -> str:
+    """``page`` with a line at the top of its body linking back to the index (and to this notebook's
+    section there)."""
+    nav = (f'<nav style="padding: 0.5em 1em"><a href="index.html">report index</a> '
+           f'<a href="index.html#{stem}">what we found in {html.escape(stem)}</a> '
+           f'<a href="glossary.html">glossary</a></nav>')
+    m = _BODY.search(page)
+    return page[:m.end()] + nav + page[m.end():] if m else nav + page
+
+
 def _tagged_outputs(nb: dict, tag: str) -> list[dict]:
     return [o for c in nb.get("cells", []) if tag in c.get("metadata", {}).get("tags", [])
             for o in c.get("outputs", [])]
@@ -173,21 +186,24 @@ def build(run_folder: str | Path, out: str | Path | None = None) -> Path:
     with atomic_dir(out) as tmp:
         for path in notebooks:
             log.info("rendering %s", path.name)
-            (tmp / f"{path.stem}.html").write_text(render_notebook(path), encoding="utf-8")
+            (tmp / f"{path.stem}.html").write_text(with_back_link(render_notebook(path), path.stem), encoding="utf-8")
             nb = json.loads(path.read_text(encoding="utf-8"))
             found, figures = _findings_html(nb), _figures_html(nb)
-            if found or figures:
-                sections.append(f'<h2 id="{path.stem}"><a href="{path.stem}.html">{html.escape(path.stem)}</a></h2>'
-                                + found + figures)
+            if not found:
+                found = ('<p class="missing">This notebook has no <em>What we found</em> output (no executed cell '
+                         'tagged <code>findings</code>).</p>')
+            sections.append(f'<h2 id="{path.stem}"><a href="{path.stem}.html">{html.escape(path.stem)}</a></h2>'
+                            + found + figures)
         glossary = glossary_path().read_text(encoding="utf-8")
         (tmp / "glossary.html").write_text(
             _page("Glossary", '<nav><a href="index.html">report index</a></nav>' + markdown_to_html(glossary)),
             encoding="utf-8")
         index = (f"<h1>Run {html.escape(run.name)}</h1>{nav}"
-                 f"<p>Executed notebooks of this run, rendered with their outputs; each section below is "
-                 f"the notebook's own <em>What we found</em> and key figures. Terms: "
+                 f"<p>Executed notebooks of this run, rendered with their outputs; below the results, one section "
+                 f"per notebook: its own <em>What we found</em> and key figures. Terms: "
                  f'<a href="glossary.html">glossary</a>.</p>'
-                 f"<h2>Results</h2>{_results_tables(run)}" + "\n".join(sections))
+                 f"<h2>Results</h2>{_results_tables(run)}<h2>What we found, notebook by notebook</h2>"
+                 + "\n".join(sections))
         (tmp / "index.html").write_text(_page(f"Report of run {run.name}", index), encoding="utf-8")
     return out / "index.html"
 

@@ -211,52 +211,6 @@ def last_session_view(frame: pd.DataFrame, gap: int) -> tuple[pd.DataFrame, pd.D
     return gapped[~is_last].reset_index(drop=True), last.reset_index(drop=True)
 
 
-def findings(runs: Mapping[str, ProtocolRun], main_metric: Mapping[str, str], comparisons: list[tuple[str, str, str, dict]],
-             dataset: str, synthetic: bool) -> str:
-    """The "What we found" Markdown, built from the numbers.
-
-    Args:
-        runs: protocol label -> :class:`ProtocolRun`.
-        main_metric: protocol label -> metric used to rank models there.
-        comparisons: ``(protocol label, model a, model b, paired_difference result)`` to report.
-    """
-    lines = []
-    if synthetic:
-        lines.append("*SYNTHETIC DATA: the data plant a first-order successor structure; no conclusion about "
-                     "MovieLens follows from these numbers.*\n")
-    for label, run in runs.items():
-        metric = main_metric[label]
-        t = run.table.sort_values(metric, ascending=False)
-        best, second = t.index[0], (t.index[1] if len(t) > 1 else None)
-        text = (f"* **{label}**: best {metric} is {best} with {t.loc[best, metric]:.4f} "
-                f"(95% interval {t.loc[best, metric + ' lo']:.4f}–{t.loc[best, metric + ' hi']:.4f}, "
-                f"{int(t.loc[best, 'predictions']):,} predictions)")
-        if second is not None:
-            overlap = t.loc[second, metric + " hi"] >= t.loc[best, metric + " lo"]
-            text += (f"; next is {second} with {t.loc[second, metric]:.4f}, and the two intervals "
-                     f"{'overlap' if overlap else 'do not overlap'}")
-        lines.append(text + ".")
-        if "stopped" in t:
-            for name in t.index[t["stopped"] == "budget"]:
-                lines.append(f"* {label}: {name} was stopped by the time budget after "
-                             f"{int(t.loc[name, 'epochs_run'])} epoch(s) (best epoch {int(t.loc[name, 'best_epoch'])}), "
-                             "so it may be undertrained and these figures may understate it.")
-            capped = (t["stopped"] == "epochs") & (t["best_epoch"] == t["epochs_run"])
-            for name in t.index[capped]:
-                lines.append(f"* {label}: {name} was still improving at its last epoch "
-                             f"({int(t.loc[name, 'epochs_run'])}, the epoch cap), so more epochs may help it.")
-    for label, a, b, diff in comparisons:
-        sign = "higher" if diff["difference"] > 0 else "lower"
-        clear = diff["lo"] > 0 or diff["hi"] < 0
-        lines.append(f"* {label}: {a} is {abs(diff['difference']):.4f} {sign} than {b} in {diff['metric']} "
-                     f"(paired 95% interval {diff['lo']:+.4f} to {diff['hi']:+.4f} over {diff['sessions']:,} "
-                     f"sessions/users): {'a clear difference' if clear else 'not distinguishable from zero'}.")
-    lines.append(f"* Data: {dataset}. Leave-one-out holds out each user's last item whatever its date, so the "
-                 "model is trained on other users' later events; the temporal split does not leak this way, and "
-                 "the two protocols need not rank models the same.")
-    return "\n".join(lines)
-
-
 def history_effect_temporal(gru, split: Split, eval_config: EvalConfig, session_only: EvalResult,
                             metric: str, n_boot: int = 1000, seed: int = 0) -> tuple[EvalResult, dict]:
     """Sequence-aware GRU4Rec on the temporal split: the same trained model (built with

@@ -75,3 +75,24 @@ def _isolate_env(monkeypatch, tmp_path):
 def needs(path: Path):
     """Skip marker for tests that need a folder of ../shared/data."""
     return pytest.mark.skipif(not path.is_dir(), reason=f"{path} not present")
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """`python -m sbrlib.run --dataset synthetic-tiny --profile smoke` in a fresh project folder, once
+    per test session (tests/test_notebooks.py and tests/test_findings_run.py read the same run).
+
+    Returns:
+        ``(project folder, completed process)``.
+    """
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    project = tmp_path_factory.mktemp("nbproject")
+    env = {**os.environ, "SBR_PROJECT_DIR": str(project), "TQDM_DISABLE": "1"}
+    env.pop("SBR_DATA_DIR", None)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # quiet must not depend on the caller's environment
+    proc = subprocess.run([sys.executable, "-m", "sbrlib.run", "--dataset", "synthetic-tiny", "--profile", "smoke",
+                           "--session-mode", "gap"], cwd=root, env=env, capture_output=True, text=True, timeout=1800)
+    return project, proc

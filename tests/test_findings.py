@@ -124,3 +124,44 @@ def test_real_ml100k_activity_is_not_called_a_decline_and_the_spike_at_20_is_exp
     assert found.numbers["month_max"] == 23_980  # November 1997, the busiest month
     assert found.numbers["spike_at_min"] and found.numbers["min_ratings_per_user"] == 20
     assert found.numbers["tie_share"] == pytest.approx(0.5104, abs=1e-4)
+
+
+# --------------------------------------------------------------------------- method sentences from run facts
+
+
+def test_config_sentences_say_tuned_or_default_and_from_how_many_trials():
+    one = findings.config_facts("tuned: trial 0 of study 'gru4rec-mrr@20' in x", {"n_trials": 1})
+    assert one["source"] == "tuned" and "1 trial of" in findings.config_sentence("GRU4Rec", one)
+    assert "not a search result" in findings.config_sentence("GRU4Rec", one)
+    many = findings.config_facts("tuned: trial 7 ...; changed explicitly: layers=(32,)", {"n_trials": 20})
+    text = findings.config_sentence("GRU4Rec", many)
+    assert "best of 20 trials" in text and "changed explicitly: layers=(32,)" in text
+    default = findings.config_facts("the defaults (SASRecConfig())", {"n_trials": 5})
+    assert default["source"] == "default" and default["n_trials"] is None
+    assert "not tuned" in findings.config_sentence("SASRec", default)
+    assert findings.config_facts("the preset 'official' (sbrlib.models.presets)")["source"] == "official"
+
+
+def test_tuning_findings_never_rank_searches_of_unequal_size():
+    facts = {"GRU4Rec": {"n_trials": 1, "n_complete": 1, "n_pruned": 0, "best_valid": 0.3, "ended_by": "time budget"},
+             "SR": {"n_trials": 15, "n_complete": 15, "n_pruned": 0, "best_valid": 0.2, "ended_by": "trial cap"}}
+    found = findings.tuning(facts, "mrr@20", 3.0, 40)
+    assert "unequal trial counts" in found.markdown and "highest" not in found.markdown
+    assert "**not** a search result" in found.markdown and "time budget was spent" in found.markdown
+    assert all(s in found.markdown for s in found.shown.values())
+    equal = findings.tuning({k: {**v, "n_trials": 15} for k, v in facts.items()}, "mrr@20", None, 15)
+    assert "**GRU4Rec** has the highest" in equal.markdown
+
+
+def test_training_findings_say_refit_only_when_refit():
+    facts = {"stopped_by": "epochs", "best_epoch": 2, "epochs_run": 3, "still_improving": False, "best_score": 0.3,
+             "metric": "mrr@20", "seconds": 3.0, "budget_seconds": None, "max_epochs": 3, "patience": 2}
+    config = findings.config_facts("the defaults (GRU4RecConfig())")
+    valid = {"recall@20": 0.5, "mrr@20": 0.3}
+    kept = findings.training(facts, config, False, None, 1000.0, valid, 100, 120)
+    assert "not retrained on `train`" in kept.markdown and "Retrained" not in kept.markdown
+    assert "epoch 2 with 0.3000" in kept.markdown and "its best epoch was before the last" in kept.markdown
+    assert kept.numbers["kept_epoch"] == 2 and "not tuned" in kept.markdown
+    refit = findings.training(facts, config, True, 2, 1000.0, valid, 100, 120)
+    assert "Retrained on the whole training split `train` (120 events) for 2 epochs" in refit.markdown
+    assert all(s in refit.markdown for s in refit.shown.values())

@@ -298,14 +298,28 @@ def test_bootstrap_and_paired_difference_match_point_estimates(tiny_dir):
     assert diff["lo"] <= diff["difference"] <= diff["hi"] and diff["sessions"] == split["test"][USER].nunique()
 
 
-def test_findings_say_when_a_model_was_cut_short():
-    from sbrlib import sequential
+def test_findings_say_when_a_model_was_cut_short_and_declare_no_winner_then():
+    from sbrlib import findings
 
     t = pd.DataFrame({"recall@20": [0.3, 0.2, 0.25, 0.1], "recall@20 lo": [0.28, 0.18, 0.2, 0.08],
                       "recall@20 hi": [0.32, 0.22, 0.3, 0.12], "predictions": [100] * 4,
                       "best_epoch": [5, np.nan, 10, 3], "epochs_run": [8, np.nan, 10, 3],
                       "stopped": ["patience", "", "epochs", "budget"]}, index=["GRU4Rec", "SR", "SASRec", "X"])
-    text = sequential.findings({"temporal": sequential.ProtocolRun(t, {})}, {"temporal": "recall@20"}, [], "d", False)
-    assert "SASRec was still improving at its last epoch (10, the epoch cap)" in text
-    assert "X was stopped by the time budget after 3 epoch(s)" in text
-    assert "GRU4Rec was" not in text and "SR was" not in text
+
+    def fact(stopped_by, best, run):
+        return {"stopped_by": stopped_by, "best_epoch": best, "epochs_run": run, "still_improving": best == run,
+                "metric": "recall@20", "best_score": None, "seconds": 1.0, "max_epochs": 10, "patience": 2,
+                "budget_seconds": 60.0}
+
+    facts = {name: fact(t.loc[name, "stopped"], int(t.loc[name, "best_epoch"]), int(t.loc[name, "epochs_run"]))
+             for name in ("GRU4Rec", "SASRec", "X")}
+    assert facts["SASRec"]["stopped_by"] == "epochs" and facts["SASRec"]["still_improving"]
+    assert facts["X"]["stopped_by"] == "budget" and not facts["GRU4Rec"]["still_improving"]
+    configs = {m: findings.config_facts("the defaults (X())") for m in facts}
+    found = findings.sequential({"temporal": t}, {"temporal": "recall@20"}, [], "d", configs, {"temporal": facts},
+                                {"SR": "defaults"}, refit=False)
+    text = found.markdown
+    assert "SASRec ran 10 of at most 10 epochs" in text and "X ran 3 of at most 10 epochs" in text
+    assert "its time budget ran out (60 s)" in text and "**not refit**" in text and "then **refit**" not in text
+    assert "not a fair contest" in text and "SASRec was stopped by its epoch cap while still improving" in text
+    assert all(shown in text for shown in found.shown.values())

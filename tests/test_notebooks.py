@@ -5,9 +5,6 @@ which must either stay consistent or stop with a clear message, never mix artifa
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import papermill as pm
@@ -29,18 +26,6 @@ def test_notebooks_are_committed_clean_and_parameterized():
         assert "DATASET" in "".join(code[tagged[0]]["source"])
         check = "".join(code[tagged[0] + 1]["source"])
         assert f'validate_notebook("{path.stem}"' in check, f"{path.name}: the cell after 'parameters' must validate them"
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    """`python -m sbrlib.run --dataset synthetic-tiny --profile smoke` in a fresh project folder."""
-    project = tmp_path_factory.mktemp("nbproject")
-    env = {**os.environ, "SBR_PROJECT_DIR": str(project), "TQDM_DISABLE": "1"}
-    env.pop("SBR_DATA_DIR", None)
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # quiet must not depend on the caller's environment
-    proc = subprocess.run([sys.executable, "-m", "sbrlib.run", "--dataset", "synthetic-tiny", "--profile", "smoke",
-                           "--session-mode", "gap"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
-    return project, proc
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib import batching, metrics, preprocess
+from sbrlib import batching, findings, metrics, preprocess
 from sbrlib import pitfalls as P
 from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
 from sbrlib.data import load_ratings
@@ -272,7 +272,10 @@ def test_summary_and_findings_are_built_from_the_measurements():
     assert "4 of 80 pairs" in table.loc["2 loader offsets", "symptom"]
     assert "did not end within 10 steps" in table.loc["2 loader offsets", "measured cost"]
     assert "50× slower" in table.loc["4 one-hot + numpy resets", "measured cost"]
-    text = P.findings_markdown(m)
+    found = findings.what_went_wrong(m)
+    text = found.markdown
+    assert all(shown in text for shown in found.shown.values())
+    assert "50.0% of (test, training) pairs" in text and "50.0% of pairs" in table.loc["1 row-index time", "measured cost"]
     assert "2.0 MB" in text and "20× faster" in text and "16 of 100 ratings" in text
     measured = P.Measured.from_record(m)  # the typed record: each value by name, not by position
     assert measured.loader_fixed["steps"] == 7 and measured.sessions_gap["sessions"] == 12

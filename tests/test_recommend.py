@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib import preprocess
+from sbrlib import findings, preprocess
 from sbrlib import recommend as R
 from sbrlib.__main__ import guess_dataset
 from sbrlib.__main__ import main as cli_main
@@ -220,14 +220,18 @@ def test_findings_are_built_from_the_lists(split):
     models = {"SR": SequentialRules().fit(split["train"]), "Item-kNN": ItemKNN().fit(split["train"])}
     session = _session(split)
     lists = {n: R.recommend(m, session, 5) for n, m in models.items()}
-    growth = {n: R.as_sequence_grows(m, session, 5) for n, m in models.items()}
     share = R.overlap(lists["SR"][ITEM].tolist(), lists["Item-kNN"][ITEM].tolist())
     memory = {n: R.overlap(R.recommend(m, session, 5, False)[ITEM].tolist(),
                            R.recommend(m, session[-1:], 5, False)[ITEM].tolist()) for n, m in models.items()}
     assert memory == {"SR": 1.0, "Item-kNN": 1.0}  # last-item models ignore earlier titles
-    popularity = pd.Series(models["SR"].item_index.support, index=models["SR"].item_index.ids)
-    text = R.findings_markdown(lists, growth, {"SR / Item-kNN": share}, memory, popularity, synthetic=True)
-    assert f"SR / Item-kNN {share:.0%}" in text and "SR 100%" in text and "Synthetic" in text
+    later = [int(i) for i in lists["SR"][ITEM].iloc[:2]] + [-1]
+    found = findings.try_it(session, later, {n: r[ITEM].tolist() for n, r in lists.items()}, [],
+                            {"SR / Item-kNN": share}, memory, {"SR": "train", "Item-kNN": "train"},
+                            {"SR": "defaults", "Item-kNN": "defaults"}, 5, from_titles=False, synthetic=True)
+    text = found.markdown
+    assert f"SR / Item-kNN {share:.1%}" in text and "SR 100.0%" in text and "SYNTHETIC" in text
+    assert found.numbers["later_hits/SR"] == 2 and found.numbers["later_items"] == 3
+    assert "none of them saw the demo session" not in text  # fitted on train, which holds the valid sessions
 
 
 def test_interactive_frontend_is_false_outside_jupyter():
