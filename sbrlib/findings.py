@@ -616,22 +616,24 @@ def _faster(b: _Builder, key: str, slow_seconds: float, fast_seconds: float) -> 
             "version's fixed costs dominate)")
 
 
-def what_went_wrong(m: Mapping[str, Any]) -> Findings:
+def what_went_wrong(m: Any) -> Findings:
     """Findings of notebook 00: one line per fault of the original notebook, from the measured
-    values of :mod:`sbrlib.pitfalls` (the ``MEASURED`` dict: ``time``, ``loader``, ``unseen``,
-    ``speed``, ``ranking``, ``rating_filter``, ``sessions``, ``batch_size``)."""
-    from sbrlib.pitfalls import _bytes, _duration, _users
+    values of :mod:`sbrlib.pitfalls` (a :class:`~sbrlib.pitfalls.Measured`, or notebook 00's
+    ``MEASURED`` dict keyed by the pitfalls labels)."""
+    from sbrlib.pitfalls import Measured, _bytes, _duration, _users
 
     b = _Builder()
+    r = m if isinstance(m, Measured) else Measured.from_record(m)  # each measurement by its name
+    m = {"synthetic": r.synthetic, "dataset": r.dataset, "batch_size": r.batch_size}
     _synthetic_note(b, bool(m.get("synthetic")))
-    t_row, t_real, t_fix = (m["time"][k] for k in m["time"])
-    lo_bad, lo_mid, lo_fix = (m["loader"][k] for k in list(m["loader"])[:3])
-    un = m["unseen"]
-    slow, fast = (m["speed"][k] for k in list(m["speed"])[:2])
-    rk = m["ranking"]
-    slow10k, fast10k = rk["seconds_per_10k"].values()
-    rf = m["rating_filter"]
-    s_user, s_gap = m["sessions"].values()
+    t_row, t_real, t_fix = r.split_row_time, r.split_real_time, r.split_fixed
+    lo_bad, lo_mid, lo_fix = r.loader_shifted, r.loader_original, r.loader_fixed
+    un = r.unseen
+    slow, fast = r.speed_onehot, r.speed_compiled
+    rk = r.ranking
+    slow10k, fast10k = r.argsort_seconds_per_10k, r.vectorized_seconds_per_10k
+    rf = r.rating_filter
+    s_user, s_gap = r.sessions_user, r.sessions_gap
     share = lambda v: f"{v:.1%}"  # noqa: E731 - one format for every share of pairs
     b.add(f"Measured on {b.n('dataset', m.get('dataset', 'this data'), text)} with batch size "
           f"{b.n('batch_size', int(m['batch_size']), count)}.")

@@ -279,8 +279,8 @@ def test_summary_and_findings_are_built_from_the_measurements():
     assert "2.0 MB" in text and "20× faster" in text and "16 of 100 ratings" in text
     measured = P.Measured.from_record(m)  # the typed record: each value by name, not by position
     assert measured.loader_fixed["steps"] == 7 and measured.sessions_gap["sessions"] == 12
-    assert P.findings_markdown(measured) == text and P.summary_table(measured).equals(table)
+    assert findings.what_went_wrong(measured).markdown == text and P.summary_table(measured).equals(table)
     reordered = {**m, "loader": dict(reversed(list(m["loader"].items())))}
-    assert P.findings_markdown(reordered) == text  # the order of a section no longer matters
+    assert findings.what_went_wrong(reordered).markdown == text  # the order of a section does not matter
     with pytest.raises(KeyError, match=r"no loader\['original, idx - 1 offsets'\]"):
         P.Measured.from_record({**m, "loader": {"a": {}}})
