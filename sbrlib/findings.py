@@ -627,7 +627,7 @@ def what_went_wrong(m: Any) -> Findings:
     m = {"synthetic": r.synthetic, "dataset": r.dataset, "batch_size": r.batch_size}
     _synthetic_note(b, bool(m.get("synthetic")))
     t_row, t_real, t_fix = r.split_row_time, r.split_real_time, r.split_fixed
-    lo_bad, lo_mid, lo_fix = r.loader_shifted, r.loader_original, r.loader_fixed
+    lo_bad, lo_fix = r.loader_shifted, r.loader_fixed
     un = r.unseen
     slow, fast = r.speed_onehot, r.speed_compiled
     rk = r.ranking
