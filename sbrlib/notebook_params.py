@@ -123,6 +123,7 @@ SPECS: dict[str, dict[str, C.Check]] = {
         "N_BOOT": C.integer(min=1),
         "ORDER_EXPERIMENT": C.boolean(),
         "ORDER_EPOCHS": C.optional(C.integer(min=0)),
+        "ORDER_SECONDS": C.optional(C.number(gt=0)),
         "SEED": C.integer(min=0),
     },
     "06_try_it": {
