@@ -45,9 +45,9 @@ def style(ax, *, title: str | None = None, xlabel: str | None = None, ylabel: st
     if ylabel is not None:
         ax.set_ylabel(ylabel)
     if integer_x:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     if integer_y:
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     for axis in (ax.xaxis, ax.yaxis):  # plain numbers with thousands separators, no minor labels
         if axis.get_scale() == "log" and not isinstance(axis.get_major_formatter(), (PercentFormatter, FuncFormatter)):
             lo, hi = sorted(abs(v) for v in axis.get_view_interval())
@@ -69,15 +69,26 @@ def _figure(width: float = 8.0, height: float = 3.5, ncols: int = 1):
     return fig, axes
 
 
-def metric_label(metric: str) -> str:
-    """An axis label for a metric with its unit: ``"recall@20"`` -> ``"Recall@20 (share of predictions)"``."""
+def metric_name(metric: str) -> str:
+    """How a metric is written in figures: ``"mrr@20"`` -> ``"MRR@20"``."""
     name, _, k = metric.partition("@")
     shown = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG", "hitrate": "HitRate", "coverage": "Coverage",
              "popularity": "Popularity"}.get(name.lower(), name)
+    return f"{shown}{'@' + k if k else ''}"
+
+
+def metric_label(metric: str, wrap: bool = False) -> str:
+    """An axis label for a metric with its unit: ``"recall@20"`` -> ``"Recall@20 (share of predictions)"``.
+
+    Args:
+        metric: the metric's key.
+        wrap: put the unit on a second line (long labels of small figures).
+    """
+    name = metric.partition("@")[0]
     unit = {"recall": "share of predictions", "hitrate": "share of predictions",
             "mrr": "mean reciprocal rank, 0–1", "ndcg": "mean discounted gain, 0–1",
             "coverage": "share of items", "popularity": "relative to the most popular item"}.get(name.lower(), "0–1")
-    return f"{shown}{'@' + k if k else ''} ({unit})"
+    return f"{metric_name(metric)}{chr(10) if wrap else ' '}({unit})"
 
 
 def coincident_groups(series: Mapping[str, np.ndarray], atol: float = 1e-12) -> list[list[str]]:
@@ -186,7 +197,7 @@ def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthet
     for t, ls in zip(thresholds, ("--", ":", "-.")):
         ax.axvline(t, color="tab:red", linestyle=ls, linewidth=1.2, label=f"session gap {t:,} s")
     units = [(1, "1 s"), (60, "1 min"), (3600, "1 h"), (86_400, "1 day"), (7 * 86_400, "1 week"),
-             (30 * 86_400, "30 days"), (365 * 86_400, "1 year")]
+             (365 * 86_400, "1 year")]
     ticks = [(v, lab) for v, lab in units if v <= top * 1.5]
     ax.set_xticks([v for v, _ in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
@@ -285,13 +296,13 @@ def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("recall@20"
     if best_epoch is None:
         best_epoch = kept_epoch(history, chosen_by, early_stopping)
     if early_stopping and chosen_by in history:
-        mark = f"model kept: epoch {best_epoch}\n(best validation {chosen_by})"
+        mark = f"model kept: epoch {best_epoch}\n(best validation {metric_name(chosen_by)})"
     else:
         mark = f"model kept: epoch {best_epoch}"
     axes[0].plot(epochs, history["loss"], marker="o", color="tab:gray", label="training loss")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, m, color in zip(axes[1:], present, colors):
-        ax.plot(epochs, history[m], marker="o", color=color, label=f"validation {m}")
+        ax.plot(epochs, history[m], marker="o", color=color, label=f"validation {metric_name(m)}")
     for ax in axes:
         if best_epoch is not None:
             ax.axvline(best_epoch, color="tab:green", linestyle="--", linewidth=1.2, label=mark)
@@ -300,7 +311,7 @@ def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("recall@20"
     style(axes[0], title="Training loss", xlabel="epoch", ylabel="training loss (per event)", synthetic=synthetic,
           integer_x=True)
     for ax, m in zip(axes[1:], present):
-        style(ax, title=f"Validation {m}" + (" (chose the model)" if m == chosen_by else ""), xlabel="epoch",
+        style(ax, title=f"Validation {metric_name(m)}" + (" (chose the model)" if m == chosen_by else ""), xlabel="epoch",
               ylabel=metric_label(m), synthetic=synthetic, integer_x=True)
     # one legend, right of the last panel: off the data
     handles = [ax.get_lines()[0] for ax in axes]  # each panel's curve

@@ -54,7 +54,7 @@ def optimization_history(study, metric: str, title: str = "", synthetic: bool = 
     for note in notes:
         ax.plot([], [], linestyle="none", label=note)  # a note in the legend, no line claimed
     style(ax, title=title or f"Search history ({study.study_name})",
-          xlabel="trial (number, in the order the trials started)", ylabel=f"validation {metric_label(metric)}",
+          xlabel="trial (number, in the order the trials started)", ylabel=f"validation {metric_label(metric, wrap=True)}",
           synthetic=synthetic, legend=True)
     return fig
 
@@ -90,7 +90,7 @@ def validation_curves(study, metric: str, top: int = 5, synthetic: bool = False)
         curve = curves[group[0]]
         ax.plot(curve["epoch"], curve[metric], marker="o", label=coincident_label(group))
     style(ax, title=f"Validation curves of the {len(trials)} best trials", xlabel="epoch",
-          ylabel=f"validation {metric_label(metric)}", synthetic=synthetic, legend=True, integer_x=True)
+          ylabel=f"validation {metric_label(metric, wrap=True)}", synthetic=synthetic, legend=True, integer_x=True)
     return fig
 
 
