@@ -485,6 +485,10 @@ def order_verdict(row: Mapping) -> str:
     return "no loss"
 
 
+def _seconds(value: float) -> str:
+    return f"{value:,.1f} s" if value >= 0.05 else "under 0.1 s"
+
+
 def order_conclusion(order: pd.DataFrame, metric: str, plan: OrderGRUPlan | None = None) -> str:
     """The conclusion of the order experiment on ``metric``, one Markdown bullet per model, computed
     from :func:`order_experiment`'s numbers and intervals.
@@ -503,8 +507,8 @@ def order_conclusion(order: pd.DataFrame, metric: str, plan: OrderGRUPlan | None
         tie = f"{r['tie_diff']:+.4f} ({r['tie_low']:+.4f} to {r['tie_high']:+.4f})"
         beyond = f"{r['beyond_diff']:+.4f} ({r['beyond_low']:+.4f} to {r['beyond_high']:+.4f})"
         text = (f"* **{name}** ({metric}: original {r['real']:.4f}, ties shuffled {r['ties']:.4f}, "
-                f"sessions shuffled {r['shuffled']:.4f}; retrained in {r['fit_seconds_ties']:,.1f} s and "
-                f"{r['fit_seconds_shuffled']:,.1f} s). Whole-session shuffle vs original {diff}; tie shuffle vs "
+                f"sessions shuffled {r['shuffled']:.4f}; retrained in {_seconds(r['fit_seconds_ties'])} and "
+                f"{_seconds(r['fit_seconds_shuffled'])}). Whole-session shuffle vs original {diff}; tie shuffle vs "
                 f"original {tie}; whole-session vs tie shuffle {beyond} (paired 95% intervals). So "
                 f"{ORDER_VERDICTS[r['verdict']]}.")
         if name == "GRU4Rec" and plan is not None:

@@ -379,21 +379,29 @@ def bucketed_metric(table: pd.DataFrame, metric: str, xlabel: str, title: str, s
 def intervals(table: pd.DataFrame, metrics: Sequence[str], synthetic: bool = False):
     """One point per model with its 95% interval, one panel per metric, models in the order of the first metric.
 
+    Models with identical estimates and intervals on every metric share one row, named
+    ``"Pop = S-Pop (identical)"``, so no point hides another.
+
     Args:
         table: :func:`sbrlib.uncertainty.intervals_table` (index ``(model, metric)``, columns
             ``estimate``, ``low``, ``high``).
         metrics: metrics to draw, one panel each.
     """
     metrics = list(metrics)
-    order = table.xs(metrics[0], level="metric")["estimate"].sort_values().index
-    fig, axes = _figure(5 * len(metrics) + 1.5, 0.42 * len(order) + 1.6, ncols=len(metrics))
+    order = list(table.xs(metrics[0], level="metric")["estimate"].sort_values(kind="stable").index)
+    values = {name: np.concatenate([table.xs(m, level="metric").loc[name, ["estimate", "low", "high"]].to_numpy(float)
+                                    for m in metrics]) for name in order}
+    groups = coincident_groups(values)
+    rows = [g[0] for g in groups]
+    labels = [coincident_label(g).replace("lines coincide", "identical") for g in groups]
+    fig, axes = _figure(5 * len(metrics) + 1.5, 0.42 * len(rows) + 1.6, ncols=len(metrics))
     axes = np.atleast_1d(axes)
-    y = np.arange(len(order))
+    y = np.arange(len(rows))
     for ax, m in zip(axes, metrics):
-        ci = table.xs(m, level="metric").loc[order]
+        ci = table.xs(m, level="metric").loc[rows]
         err = np.vstack([ci["estimate"] - ci["low"], ci["high"] - ci["estimate"]])
         ax.errorbar(ci["estimate"], y, xerr=err, marker="o", linestyle="none", capsize=3, color="tab:blue")
-        ax.set_yticks(y, order if ax is axes[0] else [""] * len(order))
-        style(ax, title=f"{m} (95% interval)", xlabel=f"{m} (share of predictions)",
+        ax.set_yticks(y, labels if ax is axes[0] else [""] * len(rows))
+        style(ax, title=f"{metric_name(m)} (95% interval)", xlabel=metric_label(m),
               ylabel="model" if ax is axes[0] else None, synthetic=synthetic)
     return fig

@@ -242,6 +242,9 @@ def test_coinciding_series_are_named_together():
                        config=U.BootstrapConfig(n_boot=20))
     labels = [t.get_text() for t in plots.bucketed_metric(table, "Recall@20", "length", "t").axes[0].get_legend().get_texts()]
     assert labels == ["A = B (identical)", "C"]
+    ci = U.intervals_table(preds, ["recall@20", "mrr@20"], U.BootstrapConfig(n_boot=20))
+    rows = [t.get_text() for t in plots.intervals(ci, ["recall@20", "mrr@20"]).axes[0].get_yticklabels()]
+    assert sorted(rows) == ["A = B (identical)", "C"]
     plt.close("all")
 
 
