@@ -312,8 +312,8 @@ class OrderGRUPlan:
 
     Attributes:
         epochs: epochs per retraining (0: GRU4Rec left out).
-        estimated_seconds: estimated seconds per retraining (median epoch of the saved model × epochs;
-            NaN when the saved model has no epoch times).
+        estimated_seconds: estimated seconds per retraining (median epoch of the saved model × epochs,
+            plus the setup its first epoch paid; NaN when the saved model has no epoch times).
         budget_seconds: the time budget per retraining the epochs were chosen from (None: epochs given).
         saved_epochs: epochs of the saved model (its real-order training).
         reason: one sentence saying how ``epochs`` was chosen.
@@ -332,8 +332,9 @@ def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
 
     Args:
         history: the saved model's per-epoch history (``seconds``), for the estimate.
-        epochs: None: as many epochs as fit in ``budget_seconds`` (at least 1, at most the saved
-            model's epochs); 0: leave GRU4Rec out; n > 0: exactly n.
+        epochs: None: as many epochs as fit in ``budget_seconds`` after the setup (the saved model's
+            first epoch minus its median epoch), at least 1, at most the saved model's epochs; 0: leave
+            GRU4Rec out; n > 0: exactly n.
         budget_seconds: time budget per retraining (used when ``epochs`` is None).
 
     Returns:
@@ -341,6 +342,9 @@ def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
     """
     saved = int(len(history)) if history is not None else 0
     per_epoch = estimated_fit_seconds(history, 1)
+    # the first epoch also pays for setup and compilation: each retraining pays it again
+    setup = (max(float(history["seconds"].iloc[0]) - per_epoch, 0.0)
+             if np.isfinite(per_epoch) and saved else float("nan"))
     if epochs is not None and epochs <= 0:
         return OrderGRUPlan(0, 0.0, budget_seconds, saved, "GRU4Rec left out (ORDER_EPOCHS = 0)")
     if epochs is not None:
@@ -348,12 +352,14 @@ def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
     elif budget_seconds is None or not np.isfinite(per_epoch) or per_epoch <= 0:
         n, why = 1, "1 epoch (no time budget or no epoch time of the saved model to size it)"
     else:
-        fit = int(budget_seconds // per_epoch)
+        fit = int(max(budget_seconds - setup, 0.0) // per_epoch)
         n = int(min(max(fit, 1), max(saved, 1)))
-        why = (f"{n} epoch(s): {fit} fit in the budget of {budget_seconds:,.0f} s at {per_epoch:,.1f} s per epoch"
+        why = (f"{n} epoch(s): {fit} fit in the budget of {budget_seconds:,.0f} s at {per_epoch:,.1f} s per epoch "
+               f"plus {setup:,.1f} s of setup (the saved model's first epoch minus its median)"
                + (f", capped at the saved model's {saved}" if fit > saved else "")
                + (" (at least one)" if fit < 1 else ""))
-    return OrderGRUPlan(n, estimated_fit_seconds(history, n), budget_seconds, saved, why)
+    estimate = estimated_fit_seconds(history, n) + (setup if np.isfinite(setup) else 0.0)
+    return OrderGRUPlan(n, estimate, budget_seconds, saved, why)
 
 
 def _gru4rec_factory(gru, epochs: int) -> Callable[[], SessionModel]:

@@ -164,11 +164,12 @@ def test_order_models_include_gru4rec_by_default_within_the_budget():
     gru = models["GRU4Rec"]()
     assert gru.config.epochs == 2 and gru.config.early_stopping_patience is None
     assert E.estimated_fit_seconds(saved.history, 2) == pytest.approx(24.0)  # median epoch, not the first
-    # by default: as many epochs as fit in the budget (median epoch 12 s), at least 1, at most the saved model's 5
-    assert E.order_models(E.baseline_factories(), saved, budget_seconds=40.0)["GRU4Rec"]().config.epochs == 3
-    plan = E.order_gru_plan(saved.history, None, 40.0)
-    assert (plan.epochs, plan.estimated_seconds, plan.saved_epochs) == (3, pytest.approx(36.0), 5)
-    assert "40 s" in plan.reason
-    assert E.order_gru_plan(saved.history, None, 5.0).epochs == 1
+    # by default: as many epochs as fit in the budget after the setup (first epoch 30 s - median 12 s = 18 s),
+    # at least 1, at most the saved model's 5
+    assert E.order_models(E.baseline_factories(), saved, budget_seconds=60.0)["GRU4Rec"]().config.epochs == 3
+    plan = E.order_gru_plan(saved.history, None, 60.0)
+    assert (plan.epochs, plan.estimated_seconds, plan.saved_epochs) == (3, pytest.approx(18.0 + 36.0), 5)
+    assert "60 s" in plan.reason and "18.0 s of setup" in plan.reason
+    assert E.order_gru_plan(saved.history, None, 20.0).epochs == 1
     assert E.order_gru_plan(saved.history, None, 1_000.0).epochs == 5
     assert "capped" in E.order_gru_plan(saved.history, None, 1_000.0).reason
