@@ -21,6 +21,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 from sbrlib.columns import RATING
 
 SYNTHETIC_MARK = "[SYNTHETIC DATA]"
+EPOCH_LABEL = "epoch (passes over the training data)"
 _THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 or v == 0 else f"{v:g}")
 
 
@@ -308,10 +309,10 @@ def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("recall@20"
             ax.axvline(best_epoch, color="tab:green", linestyle="--", linewidth=1.2, label=mark)
         if len(epochs):
             ax.set_xlim(epochs.min() - 0.5, epochs.max() + 0.5)
-    style(axes[0], title="Training loss", xlabel="epoch", ylabel="training loss (per event)", synthetic=synthetic,
+    style(axes[0], title="Training loss", xlabel=EPOCH_LABEL, ylabel="training loss (per event)", synthetic=synthetic,
           integer_x=True)
     for ax, m in zip(axes[1:], present):
-        style(ax, title=f"Validation {metric_name(m)}" + (" (chose the model)" if m == chosen_by else ""), xlabel="epoch",
+        style(ax, title=f"Validation {metric_name(m)}" + (" (chose the model)" if m == chosen_by else ""), xlabel=EPOCH_LABEL,
               ylabel=metric_label(m), synthetic=synthetic, integer_x=True)
     # one legend, right of the last panel: off the data
     handles = [ax.get_lines()[0] for ax in axes]  # each panel's curve
@@ -330,7 +331,7 @@ def recall_curves(curves: Mapping[str, pd.Series], metric: str = "Recall@K", syn
         series = curves[group[0]]
         ax.plot(series.index, series.to_numpy(), label=coincident_label(group))
     style(ax, title=f"{metric} against K", xlabel="K (length of the recommendation list, items)",
-          ylabel=f"{metric} (share of predictions)", synthetic=synthetic, legend=True, integer_x=True)
+          ylabel=metric_label(metric), synthetic=synthetic, legend=True, integer_x=True)
     return fig
 
 
@@ -371,7 +372,7 @@ def bucketed_metric(table: pd.DataFrame, metric: str, xlabel: str, title: str, s
     counts = table.drop_duplicates("bucket").set_index("bucket").loc[buckets]
     ax.set_xticks(x, [f"{b}\n{int(s):,} sess.\n{int(p):,} pred." for b, s, p in
                       zip(buckets, counts["sessions"], counts["predictions"])], fontsize=8)
-    style(ax, title=title + " (95% intervals)", xlabel=xlabel, ylabel=f"{metric} (share of predictions)",
+    style(ax, title=title + " (95% intervals)", xlabel=xlabel, ylabel=metric_label(metric),
           synthetic=synthetic, legend=True)
     return fig
 

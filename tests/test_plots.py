@@ -55,6 +55,22 @@ def study(n_trials, seed=0):
     return s
 
 
+def study_with_curves():
+    """Three trials; trials 0 and 2 have the same validation curve."""
+    import optuna
+
+    s = optuna.create_study(direction="maximize", study_name="curves")
+    curves = [[0.10, 0.20, 0.25], [0.05, 0.10, 0.12], [0.10, 0.20, 0.25]]
+
+    def objective(trial):
+        curve = curves[trial.number]
+        trial.set_user_attr("curve", [{"epoch": e, "mrr@20": v} for e, v in enumerate(curve, start=1)])
+        return max(curve)
+
+    s.optimize(objective, n_trials=3)
+    return s
+
+
 def all_figures(synthetic):
     r = ratings_frame()
     per = r.groupby(USER).size()
@@ -81,6 +97,7 @@ def all_figures(synthetic):
         "history_1": tplots.optimization_history(study(1), "mrr@20", synthetic=synthetic),
         "history_6": tplots.optimization_history(study(6), "mrr@20", synthetic=synthetic),
         "importance": tplots.importance_bars(pd.Series({"x": 0.7, "y": 0.3}), synthetic=synthetic),
+        "curves": tplots.validation_curves(study_with_curves(), "mrr@20", synthetic=synthetic),
     }
 
 
@@ -91,6 +108,15 @@ def test_every_axis_is_labelled_and_synthetic_data_are_marked(figures):
                 assert ax.get_xlabel(), f"{name}: x axis without label"
                 assert ax.get_ylabel() or ax is not fig.axes[0], f"{name}: y axis without label"
                 assert ("SYNTHETIC" in ax.get_title()) == synthetic, f"{name}: title {ax.get_title()!r}"
+
+
+def test_every_numeric_axis_states_its_unit(figures):
+    categorical = {"model", "searched parameter"}
+    for name, fig in figures[False].items():
+        for ax in fig.axes:
+            for label in (ax.get_xlabel(), ax.get_ylabel()):
+                if label and label not in categorical:
+                    assert "(" in label and label.rstrip().endswith(")"), f"{name}: {label!r} without a unit"
 
 
 def test_no_bars_on_log_axes(figures):
@@ -209,6 +235,12 @@ def test_search_history_has_integer_trials_and_no_invisible_best_line(figures):
     assert len(best) == 1 and visible(best[0])
     assert "trial" in six.get_xlabel() and "MRR@20" in six.get_ylabel() and "(" in six.get_ylabel()
     assert "SYNTHETIC" in figures[True]["history_6"].axes[0].get_title()
+
+
+def test_validation_curves_name_identical_curves_together(figures):
+    ax = figures[False]["curves"].axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["trial 0 = trial 2 (lines coincide)", "trial 1"]
+    assert integer_ticks(ax) and "SYNTHETIC" in figures[True]["curves"].axes[0].get_title()
 
 
 def test_gap_histogram_uses_log_counts_so_the_second_hump_shows(figures):

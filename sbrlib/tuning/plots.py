@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sbrlib.plots import coincident_groups, coincident_label, metric_label, style
+from sbrlib.plots import EPOCH_LABEL, coincident_groups, coincident_label, metric_label, style
 from sbrlib.tuning.report import trials_table
 
 _STATE_STYLE = {"complete": ("tab:blue", "o"), "pruned": ("tab:orange", "x"), "fail": ("tab:red", "v")}
@@ -89,7 +89,7 @@ def validation_curves(study, metric: str, top: int = 5, synthetic: bool = False)
     for group in groups:
         curve = curves[group[0]]
         ax.plot(curve["epoch"], curve[metric], marker="o", label=coincident_label(group))
-    style(ax, title=f"Validation curves of the {len(trials)} best trials", xlabel="epoch",
+    style(ax, title=f"Validation curves of the {len(trials)} best trials", xlabel=EPOCH_LABEL,
           ylabel=f"validation {metric_label(metric, wrap=True)}", synthetic=synthetic, legend=True, integer_x=True)
     return fig
 
