@@ -299,6 +299,9 @@ def estimated_fit_seconds(history: pd.DataFrame, epochs: int) -> float:
     return float(history["seconds"].median() * epochs)
 
 
+ORDER_SECONDS = 60.0
+"""Default time budget (seconds) of each GRU4Rec retraining in the order experiment (notebook 05's ``ORDER_SECONDS``)."""
+
 ORDER_VARIANTS: dict[str, str] = {
     "ties": "shuffle only among ratings of a session that share a time stamp (destroys only the file's order of ties)",
     "shuffled": "shuffle whole sessions (destroys all order inside a session: the user's and the file's)",
@@ -327,7 +330,7 @@ class OrderGRUPlan:
 
 
 def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
-                   budget_seconds: float | None = 60.0) -> OrderGRUPlan:
+                   budget_seconds: float | None = ORDER_SECONDS) -> OrderGRUPlan:
     """Epochs of GRU4Rec's retrainings in the order experiment.
 
     Args:
@@ -372,7 +375,7 @@ def _gru4rec_factory(gru, epochs: int) -> Callable[[], SessionModel]:
 
 
 def order_models(factories: Mapping[str, Callable[[], SessionModel]], gru=None, gru_epochs: int | None = None,
-                 names: Sequence[str] = ("SR", "Item-kNN"), budget_seconds: float | None = 60.0,
+                 names: Sequence[str] = ("SR", "Item-kNN"), budget_seconds: float | None = ORDER_SECONDS,
                  ) -> dict[str, Callable[[], SessionModel]]:
     """The models of the order experiment: ``names`` from ``factories``, plus GRU4Rec (by default).
 
