@@ -296,10 +296,11 @@ def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("recall@20"
     epochs = history["epoch"].to_numpy()
     if best_epoch is None:
         best_epoch = kept_epoch(history, chosen_by, early_stopping)
-    if early_stopping and chosen_by in history:
+    chose = early_stopping and chosen_by in history
+    if chose:
         mark = f"model kept: epoch {best_epoch}\n(best validation {metric_name(chosen_by)})"
     else:
-        mark = f"model kept: epoch {best_epoch}"
+        mark = f"model kept: epoch {best_epoch}\n(the last; no early stopping)"
     axes[0].plot(epochs, history["loss"], marker="o", color="tab:gray", label="training loss")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, m, color in zip(axes[1:], present, colors):
@@ -312,7 +313,7 @@ def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("recall@20"
     style(axes[0], title="Training loss", xlabel=EPOCH_LABEL, ylabel="training loss (per event)", synthetic=synthetic,
           integer_x=True)
     for ax, m in zip(axes[1:], present):
-        style(ax, title=f"Validation {metric_name(m)}" + (" (chose the model)" if m == chosen_by else ""), xlabel=EPOCH_LABEL,
+        style(ax, title=f"Validation {metric_name(m)}" + (" (chose the model)" if chose and m == chosen_by else ""), xlabel=EPOCH_LABEL,
               ylabel=metric_label(m), synthetic=synthetic, integer_x=True)
     # one legend, right of the last panel: off the data
     handles = [ax.get_lines()[0] for ax in axes]  # each panel's curve

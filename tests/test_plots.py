@@ -168,6 +168,7 @@ def test_training_curves_mark_the_epoch_the_chosen_metric_picked_with_one_axis_p
     assert all(marked_epochs(ax) == {2} for ax in by_recall.axes)
     last = plots.training_curves(HISTORY, chosen_by="mrr@20", early_stopping=False)
     assert all(marked_epochs(ax) == {4} for ax in last.axes)
+    assert not any("chose" in ax.get_title() for ax in last.axes)
     only_loss = plots.training_curves(HISTORY[["epoch", "loss"]])
     assert len(only_loss.axes) == 1 and marked_epochs(only_loss.axes[0]) == {4}
     plt.close("all")
