@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -61,18 +62,72 @@ def compare(models: Mapping[str, SessionModel], test: pd.DataFrame, config: Eval
     return results_table(list(results.values()), extra), results
 
 
+def _permute_within(events: pd.DataFrame, group_keys: Sequence[str], seed: int) -> pd.DataFrame:
+    """A copy sorted by ``(SessionId, Time)`` whose rows are randomly permuted inside each group of
+    ``group_keys``; the grouping columns, ``SessionId`` and ``Time`` stay in place, every other column
+    (item, rating, ...) moves with its row."""
+    out = events.sort_values([SESSION, TIME], kind="stable").reset_index(drop=True)
+    if not len(out):
+        return out
+    # after the sort every group is one contiguous block: number the blocks 0, 1, 2, ... in order
+    new_block = np.zeros(len(out), dtype=bool)
+    new_block[0] = True
+    for key in group_keys:
+        col = out[key].to_numpy()
+        new_block[1:] |= col[1:] != col[:-1]
+    blocks = np.cumsum(new_block)
+    keys = np.random.default_rng(seed).random(len(out))
+    source = np.lexsort((keys, blocks))  # blocks stay in place, a random order inside each
+    fixed = set(group_keys) | {SESSION, TIME}
+    for col in out.columns:
+        if col not in fixed:
+            out[col] = out[col].to_numpy()[source]
+    return out
+
+
 def shuffle_within_sessions(events: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """A copy where the items of every session are randomly permuted (times keep their order).
 
     The session set, lengths and time stamps stay the same; only the order of items inside each
-    session changes. Used to measure how much a model relies on order.
+    session changes (each item keeps its own columns, e.g. its rating). Destroys *all* order inside
+    a session: the user's and the file's order of tied time stamps. The caller's frame is not changed.
+
+    Args:
+        events: events with ``SessionId``, ``ItemId``, ``Time``.
+        seed: random seed (same seed, same result).
+
+    Returns:
+        A new frame sorted by ``(SessionId, Time)`` with a fresh index.
     """
-    out = events.sort_values([SESSION, TIME], kind="stable").reset_index(drop=True)
-    rng = np.random.default_rng(seed)
-    keys = rng.random(len(out))
-    perm = np.lexsort((keys, out[SESSION].to_numpy()))  # random order within each session block
-    out[ITEM] = out[ITEM].to_numpy()[perm]
-    return out
+    return _permute_within(events, [SESSION], seed)
+
+
+def shuffle_ties(events: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """A copy where only items that share a session **and** a time stamp are randomly permuted.
+
+    On MovieLens many ratings of one sitting share the same second; their order is the file's (the
+    data carry no order among them). This shuffle destroys only that order and keeps every order the
+    time stamps do record: each ``(SessionId, Time)`` group keeps its set of items and nothing moves
+    across groups. The control of the order experiment. The caller's frame is not changed.
+
+    Args:
+        events: events with ``SessionId``, ``ItemId``, ``Time``.
+        seed: random seed (same seed, same result).
+
+    Returns:
+        A new frame sorted by ``(SessionId, Time)`` with a fresh index.
+    """
+    return _permute_within(events, [SESSION, TIME], seed)
+
+
+def tie_share(events: pd.DataFrame) -> float:
+    """Share of consecutive event pairs inside a session that share their time stamp (0 when none)."""
+    ordered = events.sort_values([SESSION, TIME], kind="stable")
+    same_session = ordered[SESSION].to_numpy()[1:] == ordered[SESSION].to_numpy()[:-1]
+    if not same_session.any():
+        return 0.0
+    same_time = ordered[TIME].to_numpy()[1:] == ordered[TIME].to_numpy()[:-1]
+    return float((same_time & same_session).sum() / same_session.sum())
 
 
 def example_recommendations(model, test: pd.DataFrame, titles: pd.Series | None, n_sessions: int = 3,
@@ -233,39 +288,115 @@ def estimated_fit_seconds(history: pd.DataFrame, epochs: int) -> float:
     return float(history["seconds"].median() * epochs)
 
 
-def order_models(factories: Mapping[str, Callable[[], SessionModel]], gru=None, gru_epochs: int | None = 0,
-                 names: Sequence[str] = ("SR", "Item-kNN")) -> dict[str, Callable[[], SessionModel]]:
-    """The models of the order experiment: ``names`` from ``factories``, plus GRU4Rec when ``gru_epochs`` > 0.
+ORDER_SECONDS = 60.0
+"""Default time budget (seconds) of each GRU4Rec retraining in the order experiment (notebook 05's ``ORDER_SECONDS``)."""
 
-    GRU4Rec is retrained with the saved model's configuration for ``gru_epochs`` epochs (no early
-    stopping); its estimated cost (median epoch time of ``gru.history``) is logged first. With
-    ``gru_epochs`` 0 or None GRU4Rec is not retrained (the project trains it once, in notebook 04).
+ORDER_VARIANTS: dict[str, str] = {
+    "ties": "shuffle only among ratings of a session that share a time stamp (destroys only the file's order of ties)",
+    "shuffled": "shuffle whole sessions (destroys all order inside a session: the user's and the file's)",
+}
+"""The two shuffles of the order experiment, against the original order."""
+
+
+@dataclass(frozen=True)
+class OrderGRUPlan:
+    """How GRU4Rec is retrained in the order experiment (once per shuffle, fixed epochs, no validation).
+
+    Attributes:
+        epochs: epochs per retraining (0: GRU4Rec left out).
+        estimated_seconds: estimated seconds per retraining (median epoch of the saved model × epochs,
+            plus the setup its first epoch paid; NaN when the saved model has no epoch times).
+        budget_seconds: the time budget per retraining the epochs were chosen from (None: epochs given).
+        saved_epochs: epochs of the saved model (its real-order training).
+        reason: one sentence saying how ``epochs`` was chosen.
+    """
+
+    epochs: int
+    estimated_seconds: float
+    budget_seconds: float | None
+    saved_epochs: int
+    reason: str
+
+
+def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
+                   budget_seconds: float | None = ORDER_SECONDS) -> OrderGRUPlan:
+    """Epochs of GRU4Rec's retrainings in the order experiment.
+
+    Args:
+        history: the saved model's per-epoch history (``seconds``), for the estimate.
+        epochs: None: as many epochs as fit in ``budget_seconds`` after the setup (the saved model's
+            first epoch minus its median epoch), at least 1, at most the saved model's epochs; 0: leave
+            GRU4Rec out; n > 0: exactly n.
+        budget_seconds: time budget per retraining (used when ``epochs`` is None).
+
+    Returns:
+        The plan (epochs, estimated seconds per retraining, and why).
+    """
+    saved = int(len(history)) if history is not None else 0
+    per_epoch = estimated_fit_seconds(history, 1)
+    # the first epoch also pays for setup and compilation: each retraining pays it again
+    setup = (max(float(history["seconds"].iloc[0]) - per_epoch, 0.0)
+             if np.isfinite(per_epoch) and saved else float("nan"))
+    if epochs is not None and epochs <= 0:
+        return OrderGRUPlan(0, 0.0, budget_seconds, saved, "GRU4Rec left out (ORDER_EPOCHS = 0)")
+    if epochs is not None:
+        n, why = int(epochs), f"{int(epochs)} epoch(s) as set (ORDER_EPOCHS)"
+    elif budget_seconds is None or not np.isfinite(per_epoch) or per_epoch <= 0:
+        n, why = 1, "1 epoch (no time budget or no epoch time of the saved model to size it)"
+    else:
+        fit = int(max(budget_seconds - setup, 0.0) // per_epoch)
+        n = int(min(max(fit, 1), max(saved, 1)))
+        why = (f"{n} epoch(s): {fit} fit in the budget of {budget_seconds:,.0f} s at {per_epoch:,.1f} s per epoch "
+               f"plus {setup:,.1f} s of setup (the saved model's first epoch minus its median)"
+               + (f", capped at the saved model's {saved}" if fit > saved else "")
+               + (" (at least one)" if fit < 1 else ""))
+    estimate = estimated_fit_seconds(history, n) + (setup if np.isfinite(setup) else 0.0)
+    return OrderGRUPlan(n, estimate, budget_seconds, saved, why)
+
+
+def _gru4rec_factory(gru, epochs: int) -> Callable[[], SessionModel]:
+    """The one place the order experiment builds GRU4Rec: the saved model's configuration, ``epochs``
+    fixed epochs, no validation and no early stopping (``GRU4Rec(config).fit(train)``)."""
+    from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig
+
+    config = GRU4RecConfig(**{**gru.config.to_dict(), "epochs": int(epochs), "early_stopping_patience": None})
+    return lambda: GRU4Rec(config)
+
+
+def order_models(factories: Mapping[str, Callable[[], SessionModel]], gru=None, gru_epochs: int | None = None,
+                 names: Sequence[str] = ("SR", "Item-kNN"), budget_seconds: float | None = ORDER_SECONDS,
+                 ) -> dict[str, Callable[[], SessionModel]]:
+    """The models of the order experiment: ``names`` from ``factories``, plus GRU4Rec (by default).
+
+    GRU4Rec is retrained with the saved model's configuration for the epochs of
+    :func:`order_gru_plan` (``gru_epochs`` None: as many as fit in ``budget_seconds`` per
+    retraining; 0: left out); the plan is logged first.
     """
     models = {name: factories[name] for name in names}
-    epochs = int(gru_epochs or 0)
     if gru is None:
         return models
-    if epochs > 0:
-        from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig
-
-        log.info("order experiment: retraining GRU4Rec on shuffled sessions for %d epoch(s), about %.0f s "
-                 "(median epoch of the saved model)", epochs, estimated_fit_seconds(gru.history, epochs))
-        config = GRU4RecConfig(**{**gru.config.to_dict(), "epochs": epochs, "early_stopping_patience": None})
-        models["GRU4Rec"] = lambda: GRU4Rec(config)
+    plan = order_gru_plan(gru.history, gru_epochs, budget_seconds)
+    if plan.epochs > 0:
+        log.info("order experiment: retraining GRU4Rec twice (two shuffles), %s; about %.0f s each",
+                 plan.reason, plan.estimated_seconds)
+        models["GRU4Rec"] = _gru4rec_factory(gru, plan.epochs)
     else:
-        log.info("order experiment: GRU4Rec not retrained (ORDER_EPOCHS = 0); one epoch would take about %.0f s",
+        log.info("order experiment: %s; one epoch would take about %.0f s", plan.reason,
                  estimated_fit_seconds(gru.history, 1))
     return models
 
 
 def order_experiment(factories: Mapping[str, Callable[[], SessionModel]], train: pd.DataFrame, test: pd.DataFrame,
-                     real: Mapping[str, EvalResult], config: EvalConfig = EvalConfig(), metrics: Sequence[str] = ("recall@20", "mrr@20"),
-                     seed: int = 0, history: pd.DataFrame | None = None,
+                     real: Mapping[str, EvalResult], config: EvalConfig = EvalConfig(),
+                     metrics: Sequence[str] = ("recall@20", "mrr@20"), seed: int = 0,
+                     history: pd.DataFrame | None = None,
                      bootstrap: U.BootstrapConfig = U.BootstrapConfig()) -> pd.DataFrame:
-    """Retrain each model on within-session shuffled training data and evaluate it on shuffled test data.
+    """Retrain each model on shuffled training data and evaluate it on the same shuffle of the test data,
+    for two shuffles (:data:`ORDER_VARIANTS`): ``ties`` (only the file's order of tied time stamps is
+    destroyed, :func:`shuffle_ties`) and ``shuffled`` (whole sessions, :func:`shuffle_within_sessions`).
 
-    Shuffling keeps sessions, lengths and times, so the shuffled test has the same sessions and
-    positions as the real one and the comparison is paired (same resampled sessions).
+    Shuffling keeps sessions, lengths and times, so every variant has the same test sessions and
+    positions as the real one and all comparisons are paired (same resampled sessions).
 
     Args:
         factories: display name -> factory of an unfitted model (names must be in ``real``).
@@ -273,28 +404,115 @@ def order_experiment(factories: Mapping[str, Callable[[], SessionModel]], train:
         real: results of the same models on the real-order test.
         config: evaluation settings (as for ``real``).
         metrics: metrics to compare.
-        seed: shuffle seed (train uses ``seed``, test ``seed + 1``).
+        seed: shuffle seed (ties: train ``seed``, test ``seed + 1``; whole sessions: ``seed + 2``, ``seed + 3``).
         history: for ``exclude_seen="user"`` (the real training split is right: shuffling inside
             sessions does not change which items a user rated).
+        bootstrap: settings of the paired bootstrap.
 
     Returns:
-        One row per (model, metric): ``real``, ``shuffled``, ``change`` (shuffled/real - 1),
-        ``diff`` (shuffled - real), ``low``, ``high`` (interval of ``diff``), ``significant``.
+        One row per (model, metric), index ``(model, metric)``: ``real``, ``ties``, ``shuffled`` (the
+        metric under each order); ``change`` (shuffled/real − 1), ``diff`` (shuffled − real), ``low``,
+        ``high``, ``significant`` (paired 95% interval of ``diff`` excludes 0); the same for the
+        tie shuffle with the prefix ``tie_``; ``beyond_diff`` (shuffled − ties), ``beyond_low``,
+        ``beyond_high``, ``beyond_significant`` (what whole-session shuffling loses beyond the tie
+        shuffle); ``fit_seconds_ties``, ``fit_seconds_shuffled`` (seconds per retraining) and
+        ``verdict`` (:func:`order_verdict`).
     """
-    shuffled_train = shuffle_within_sessions(train, seed=seed)
-    shuffled_test = shuffle_within_sessions(test, seed=seed + 1)
+    shuffles = {"ties": shuffle_ties, "shuffled": shuffle_within_sessions}
+    data = {v: (f(train, seed=seed + 2 * i), f(test, seed=seed + 2 * i + 1)) for i, (v, f) in enumerate(shuffles.items())}
     rows = {}
     for name, factory in factories.items():
-        model = factory().fit(shuffled_train)
-        model.name = name
-        res = evaluate(model, shuffled_test, config, progress=False, history=history)
-        cmp = U.paired(res.predictions, real[name].predictions, metrics, bootstrap)
+        preds, seconds = {}, {}
+        for variant, (tr, te) in data.items():
+            start = time.perf_counter()
+            model = factory().fit(tr)
+            seconds[variant] = time.perf_counter() - start
+            model.name = name
+            preds[variant] = evaluate(model, te, config, progress=False, history=history).predictions
+            log.info("order experiment: %s on %s data fitted in %.1f s", name, variant, seconds[variant])
+        full = U.paired(preds["shuffled"], real[name].predictions, metrics, bootstrap)
+        ties = U.paired(preds["ties"], real[name].predictions, metrics, bootstrap)
+        beyond = U.paired(preds["shuffled"], preds["ties"], metrics, bootstrap)
         for m in metrics:
-            r = cmp.loc[m]
-            rows[(name, m)] = {"real": r["b"], "shuffled": r["a"],
-                               "change": r["a"] / r["b"] - 1 if r["b"] > 0 else float("nan"),
-                               "diff": r["diff"], "low": r["low"], "high": r["high"],
-                               "significant": bool(r["significant"])}
+            f, t, b = full.loc[m], ties.loc[m], beyond.loc[m]
+            row = {"real": f["b"], "ties": t["a"], "shuffled": f["a"],
+                   "change": f["a"] / f["b"] - 1 if f["b"] > 0 else float("nan"),
+                   "diff": f["diff"], "low": f["low"], "high": f["high"], "significant": bool(f["significant"]),
+                   "tie_change": t["a"] / t["b"] - 1 if t["b"] > 0 else float("nan"),
+                   "tie_diff": t["diff"], "tie_low": t["low"], "tie_high": t["high"],
+                   "tie_significant": bool(t["significant"]),
+                   "beyond_diff": b["diff"], "beyond_low": b["low"], "beyond_high": b["high"],
+                   "beyond_significant": bool(b["significant"]),
+                   "fit_seconds_ties": seconds["ties"], "fit_seconds_shuffled": seconds["shuffled"]}
+            row["verdict"] = order_verdict(row)
+            rows[(name, m)] = row
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.names = ["model", "metric"]
     return out
+
+
+ORDER_VERDICTS: dict[str, str] = {
+    "beyond ties": "the order of the user's ratings carries signal beyond the file's order of tied ratings: "
+                   "shuffling whole sessions loses significantly more than shuffling only the ties",
+    "ties only": "the loss comes from the file's order of tied ratings: shuffling only the ties loses "
+                 "significantly, and shuffling whole sessions loses no significantly more",
+    "undecided": "shuffling whole sessions loses against the original order, but neither the tie shuffle's loss nor "
+                 "the difference between the two shuffles is significant: the controls cannot say whose order "
+                 "carries the signal",
+    "no loss": "no loss distinguishable from noise under either shuffle: no evidence that this model uses the order",
+    "gain": "a shuffle scores significantly higher than the original order or the tie shuffle: the "
+            "order does not help this model here",
+}
+"""What each :func:`order_verdict` allows us to say."""
+
+
+def order_verdict(row: Mapping) -> str:
+    """What the controls allow, from one row of :func:`order_experiment` (a key of :data:`ORDER_VERDICTS`).
+
+    ``"beyond ties"`` only when whole-session shuffling loses significantly more than the tie shuffle.
+    """
+    if row["beyond_significant"] and row["beyond_diff"] < 0:
+        return "beyond ties"
+    if row["tie_significant"] and row["tie_diff"] < 0:
+        return "ties only"
+    if (row["significant"] and row["diff"] > 0) or (row["tie_significant"] and row["tie_diff"] > 0) \
+            or (row["beyond_significant"] and row["beyond_diff"] > 0):
+        return "gain"
+    if row["significant"] and row["diff"] < 0:
+        return "undecided"
+    return "no loss"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:,.1f} s" if value >= 0.05 else "under 0.1 s"
+
+
+def order_conclusion(order: pd.DataFrame, metric: str, plan: OrderGRUPlan | None = None) -> str:
+    """The conclusion of the order experiment on ``metric``, one Markdown bullet per model, computed
+    from :func:`order_experiment`'s numbers and intervals.
+
+    Args:
+        order: :func:`order_experiment` output.
+        metric: the metric to conclude on (e.g. ``"recall@20"``).
+        plan: GRU4Rec's retraining plan, to say how it was retrained and that its comparison with
+            the saved model (trained otherwise) mixes in the training difference.
+    """
+    lines = []
+    for (name, m), r in order.iterrows():
+        if m != metric:
+            continue
+        diff = f"{r['diff']:+.4f} ({r['low']:+.4f} to {r['high']:+.4f})"
+        tie = f"{r['tie_diff']:+.4f} ({r['tie_low']:+.4f} to {r['tie_high']:+.4f})"
+        beyond = f"{r['beyond_diff']:+.4f} ({r['beyond_low']:+.4f} to {r['beyond_high']:+.4f})"
+        text = (f"* **{name}** ({metric}: original {r['real']:.4f}, ties shuffled {r['ties']:.4f}, "
+                f"sessions shuffled {r['shuffled']:.4f}; retrained in {_seconds(r['fit_seconds_ties'])} and "
+                f"{_seconds(r['fit_seconds_shuffled'])}). Whole-session shuffle vs original {diff}; tie shuffle vs "
+                f"original {tie}; whole-session vs tie shuffle {beyond} (paired 95% intervals). So "
+                f"{ORDER_VERDICTS[r['verdict']]}.")
+        if name == "GRU4Rec" and plan is not None:
+            text += (f" GRU4Rec's retrainings: {plan.reason}; fixed epochs without validation, against the saved "
+                     f"model's {plan.saved_epochs} epoch(s): its comparisons with the original order mix "
+                     "in that difference of training; the whole-session vs tie comparison has the same training on "
+                     "both sides.")
+        lines.append(text)
+    return "\n".join(lines)

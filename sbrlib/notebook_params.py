@@ -175,7 +175,8 @@ SPECS: dict[str, dict[str, C.Check]] = {
         "VSKNN_SAMPLE": rule(VSKNNConfig, "sample_size"),
         "N_BOOT": rule(BootstrapConfig, "n_boot"),
         "ORDER_EXPERIMENT": C.boolean(),
-        "ORDER_EPOCHS": _opt(GRU4RecConfig, "epochs"),
+        "ORDER_EPOCHS": C.optional(C.integer(min=0)),
+        "ORDER_SECONDS": C.optional(C.number(gt=0)),
         "SEED": C.integer(min=0),
     },
     "06_try_it": {

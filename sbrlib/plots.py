@@ -21,6 +21,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 from sbrlib.columns import RATING
 
 SYNTHETIC_MARK = "[SYNTHETIC DATA]"
+EPOCH_LABEL = "epoch (passes over the training data)"
 _THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 or v == 0 else f"{v:g}")
 
 
@@ -45,9 +46,9 @@ def style(ax, *, title: str | None = None, xlabel: str | None = None, ylabel: st
     if ylabel is not None:
         ax.set_ylabel(ylabel)
     if integer_x:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     if integer_y:
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     for axis in (ax.xaxis, ax.yaxis):  # plain numbers with thousands separators, no minor labels
         if axis.get_scale() == "log" and not isinstance(axis.get_major_formatter(), (PercentFormatter, FuncFormatter)):
             lo, hi = sorted(abs(v) for v in axis.get_view_interval())
@@ -67,6 +68,52 @@ def style(ax, *, title: str | None = None, xlabel: str | None = None, ylabel: st
 def _figure(width: float = 8.0, height: float = 3.5, ncols: int = 1):
     fig, axes = plt.subplots(1, ncols, figsize=(width, height), layout="constrained")
     return fig, axes
+
+
+def metric_name(metric: str) -> str:
+    """How a metric is written in figures: ``"mrr@20"`` -> ``"MRR@20"``."""
+    name, _, k = metric.partition("@")
+    shown = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG", "hitrate": "HitRate", "coverage": "Coverage",
+             "popularity": "Popularity"}.get(name.lower(), name)
+    return f"{shown}{'@' + k if k else ''}"
+
+
+def metric_label(metric: str, wrap: bool = False) -> str:
+    """An axis label for a metric with its unit: ``"recall@20"`` -> ``"Recall@20 (share of predictions)"``.
+
+    Args:
+        metric: the metric's key.
+        wrap: put the unit on a second line (long labels of small figures).
+    """
+    name = metric.partition("@")[0]
+    unit = {"recall": "share of predictions", "hitrate": "share of predictions",
+            "mrr": "mean reciprocal rank, 0–1", "ndcg": "mean discounted gain, 0–1",
+            "coverage": "share of items", "popularity": "relative to the most popular item"}.get(name.lower(), "0–1")
+    return f"{metric_name(metric)}{chr(10) if wrap else ' '}({unit})"
+
+
+def coincident_groups(series: Mapping[str, np.ndarray], atol: float = 1e-12) -> list[list[str]]:
+    """Names grouped by identical arrays (same shape, equal within ``atol``, NaN equal to NaN), in input order.
+
+    Lines of one group would be drawn on top of each other: draw one and name all of them.
+    """
+    groups: list[list[str]] = []
+    arrays: list[np.ndarray] = []
+    for name, values in series.items():
+        v = np.asarray(values, dtype=float)
+        for group, ref in zip(groups, arrays):
+            if ref.shape == v.shape and np.allclose(ref, v, rtol=0.0, atol=atol, equal_nan=True):
+                group.append(name)
+                break
+        else:
+            groups.append([name])
+            arrays.append(v)
+    return groups
+
+
+def coincident_label(names: Sequence[str]) -> str:
+    """Legend label of a group of :func:`coincident_groups`: ``"Pop = S-Pop (lines coincide)"``."""
+    return str(names[0]) if len(names) == 1 else " = ".join(map(str, names)) + " (lines coincide)"
 
 
 def ratings_distribution(ratings: pd.DataFrame, synthetic: bool = False):
@@ -125,23 +172,33 @@ def activity_over_time(by_month: pd.Series, synthetic: bool = False, first: pd.T
     return fig
 
 
-def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthetic: bool = False):
-    """Histogram (outline) of positive inter-event gaps on a log time axis, thresholds marked.
+def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthetic: bool = False,
+                  bins_per_decade: int = 10):
+    """Histogram (outline) of positive inter-event gaps: log-binned gaps on a log time axis, counts on a
+    log axis, so both humps (minutes within a sitting, days/weeks between sittings) are visible.
 
-    Zero gaps cannot be drawn on a log axis; their share is written on the figure.
+    Zero gaps cannot be drawn on a log axis; their share is written in the legend.
+
+    Args:
+        gaps: gaps in seconds (0 allowed).
+        thresholds: session gaps to mark (seconds).
+        synthetic: the data are synthetic.
+        bins_per_decade: bins of equal width on the log axis per factor of 10.
     """
     fig, ax = _figure(9, 3.4)
     gaps = np.asarray(gaps)
     positive = gaps[gaps > 0]
-    bins = np.logspace(0, np.log10(max(positive.max(), 10)), 60) if len(positive) else 10
-    ax.hist(positive, bins=bins, histtype="step", color="tab:gray", linewidth=1.2,
-            label="pairs of consecutive ratings")
+    top = max(float(positive.max()), 10.0) if len(positive) else 10.0
+    bins = np.logspace(0, np.log10(top), max(int(np.ceil(np.log10(top) * bins_per_decade)), 1) + 1)
+    if len(positive):
+        ax.hist(positive, bins=bins, histtype="step", color="tab:gray", linewidth=1.2, log=True,
+                label="pairs of consecutive ratings")
     ax.set_xscale("log")
+    ax.set_yscale("log")
     for t, ls in zip(thresholds, ("--", ":", "-.")):
         ax.axvline(t, color="tab:red", linestyle=ls, linewidth=1.2, label=f"session gap {t:,} s")
-    units = [(1, "1 s"), (60, "1 min"), (3600, "1 h"), (86_400, "1 day"),
-             (30 * 86_400, "30 days"), (365 * 86_400, "1 year")]
-    top = positive.max() if len(positive) else 10
+    units = [(1, "1 s"), (60, "1 min"), (3600, "1 h"), (86_400, "1 day"), (7 * 86_400, "1 week"),
+             (365 * 86_400, "1 year")]
     ticks = [(v, lab) for v, lab in units if v <= top * 1.5]
     ax.set_xticks([v for v, _ in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
@@ -149,8 +206,9 @@ def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthet
     ax.add_line(Line2D([], [], linestyle="none", label=f"not shown: {share:.0%} of gaps are\nexactly 0 s (same second)"))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: dict(units).get(int(round(v)), "")))
     style(ax, title="Time between consecutive ratings of a user",
-          xlabel="gap between the two ratings (log scale)",
-          ylabel="pairs of ratings (count)", synthetic=synthetic, legend=True)
+          xlabel="gap between the two ratings (time, log scale)",
+          ylabel=f"pairs of ratings per bin\n(count, log scale; {bins_per_decade} bins per ×10)",
+          synthetic=synthetic, legend=True)
     return fig
 
 
@@ -206,58 +264,91 @@ def split_timeline(frames: Mapping[str, pd.DataFrame], cutoffs: Mapping[str, int
     return fig
 
 
+def kept_epoch(history: pd.DataFrame, chosen_by: str | None, early_stopping: bool = True) -> int | None:
+    """The epoch whose model is kept: the first epoch with the highest ``chosen_by`` (early stopping
+    keeps the best weights), or the last epoch without early stopping or validation metric."""
+    if not len(history):
+        return None
+    if early_stopping and chosen_by in history and history[chosen_by].notna().any():
+        return int(history.loc[history[chosen_by].idxmax(), "epoch"])
+    return int(history["epoch"].iloc[-1])
+
+
 def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("recall@20", "mrr@20"), synthetic: bool = False,
-                    best_epoch: int | None = None):
-    """Training loss and validation metrics per epoch, side by side, the best epoch marked.
+                    best_epoch: int | None = None, chosen_by: str | None = None, early_stopping: bool = True):
+    """Training loss and each validation metric per epoch, one panel each, the kept epoch marked.
+
+    Metrics of different scales (Recall@20 around 0.2, MRR@20 around 0.05) get their own axes.
 
     Args:
         history: one row per epoch: ``epoch``, ``loss`` and validation metrics.
-        metrics: validation columns to draw (missing ones are skipped).
+        metrics: validation columns to draw (missing ones are skipped), one panel each.
         synthetic: the data are synthetic.
-        best_epoch: the epoch to mark; None: the epoch with the highest first metric in ``history``.
+        best_epoch: the epoch to mark; None: :func:`kept_epoch` of ``chosen_by``.
+        chosen_by: the validation metric that chose the model (early stopping's); None: the first of
+            ``metrics`` in ``history``.
+        early_stopping: the best epoch's weights were kept (False: the last epoch's).
     """
-    fig, axes = _figure(11, 3.6, ncols=2)
+    present = [m for m in metrics if m in history and history[m].notna().any()]
+    chosen_by = chosen_by or (present[0] if present else None)
+    fig, axes = _figure(4.2 * (1 + len(present)) + 1.8, 3.4, ncols=1 + len(present))
+    axes = np.atleast_1d(axes)
     epochs = history["epoch"].to_numpy()
-    present = [m for m in metrics if m in history]
-    if best_epoch is None and present and history[present[0]].notna().any():
-        best_epoch = int(history.loc[history[present[0]].idxmax(), "epoch"])
+    if best_epoch is None:
+        best_epoch = kept_epoch(history, chosen_by, early_stopping)
+    chose = early_stopping and chosen_by in history
+    if chose:
+        mark = f"model kept: epoch {best_epoch}\n(best validation {metric_name(chosen_by)})"
+    else:
+        mark = f"model kept: epoch {best_epoch}\n(the last; no early stopping)"
     axes[0].plot(epochs, history["loss"], marker="o", color="tab:gray", label="training loss")
-    for m in present:
-        axes[1].plot(epochs, history[m], marker="o", label=f"validation {m}")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, m, color in zip(axes[1:], present, colors):
+        ax.plot(epochs, history[m], marker="o", color=color, label=f"validation {metric_name(m)}")
     for ax in axes:
         if best_epoch is not None:
-            ax.axvline(best_epoch, color="tab:green", linestyle="--", linewidth=1.2, label=f"best epoch ({best_epoch})")
+            ax.axvline(best_epoch, color="tab:green", linestyle="--", linewidth=1.2, label=mark)
         if len(epochs):
             ax.set_xlim(epochs.min() - 0.5, epochs.max() + 0.5)
-    style(axes[0], title="Training loss", xlabel="epoch", ylabel="training loss (per event)", synthetic=synthetic,
+    style(axes[0], title="Training loss", xlabel=EPOCH_LABEL, ylabel="training loss (per event)", synthetic=synthetic,
           integer_x=True)
-    axes[0].legend(loc="upper right", fontsize=9, frameon=False)
-    style(axes[1], title="Validation", xlabel="epoch", ylabel="validation metric (share of predictions)",
-          synthetic=synthetic, legend=True, integer_x=True)
+    for ax, m in zip(axes[1:], present):
+        style(ax, title=f"Validation {metric_name(m)}" + (" (chose the model)" if chose and m == chosen_by else ""), xlabel=EPOCH_LABEL,
+              ylabel=metric_label(m), synthetic=synthetic, integer_x=True)
+    # one legend, right of the last panel: off the data
+    handles = [ax.get_lines()[0] for ax in axes]  # each panel's curve
+    if best_epoch is not None:
+        handles.append(axes[0].get_lines()[-1])  # the mark, drawn alike in every panel
+    axes[-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=9,
+                    frameon=False)
     return fig
 
 
 def recall_curves(curves: Mapping[str, pd.Series], metric: str = "Recall@K", synthetic: bool = False):
-    """Recall@K (or another metric) against K, one line per model."""
+    """Recall@K (or another metric) against K, one line per model; models with identical curves share
+    one line, named ``"A = B (lines coincide)"``."""
     fig, ax = _figure(9, 4)
-    for name, series in curves.items():
-        ax.plot(series.index, series.to_numpy(), label=name)
+    for group in coincident_groups({name: s.to_numpy() for name, s in curves.items()}):
+        series = curves[group[0]]
+        ax.plot(series.index, series.to_numpy(), label=coincident_label(group))
     style(ax, title=f"{metric} against K", xlabel="K (length of the recommendation list, items)",
-          ylabel=f"{metric} (share of predictions)", synthetic=synthetic, legend=True, integer_x=True)
+          ylabel=metric_label(metric), synthetic=synthetic, legend=True, integer_x=True)
     return fig
 
 
 def metric_by_group(table: pd.DataFrame, xlabel: str, ylabel: str, title: str, synthetic: bool = False):
-    """One line per column of ``table`` against its index (e.g. MRR@20 by position)."""
+    """One line per column of ``table`` against its index (e.g. MRR@20 by position); identical columns
+    share one line, named ``"A = B (lines coincide)"``."""
     fig, ax = _figure(9, 3.6)
-    for column in table.columns:
-        ax.plot(table.index, table[column].to_numpy(), marker=".", label=str(column))
+    for group in coincident_groups({column: table[column].to_numpy() for column in table.columns}):
+        ax.plot(table.index, table[group[0]].to_numpy(), marker=".", label=coincident_label(group))
     style(ax, title=title, xlabel=xlabel, ylabel=ylabel, synthetic=synthetic, legend=True)
     return fig
 
 
 def bucketed_metric(table: pd.DataFrame, metric: str, xlabel: str, title: str, synthetic: bool = False):
-    """A metric per bucket with 95% intervals, one line per model, counts under each bucket.
+    """A metric per bucket with 95% intervals, one line per model, counts under each bucket; models with
+    identical values share one line, named ``"A = B (identical)"``.
 
     Args:
         table: :func:`sbrlib.uncertainty.bucketed` output (``bucket``, ``model``, ``estimate``,
@@ -270,17 +361,19 @@ def bucketed_metric(table: pd.DataFrame, metric: str, xlabel: str, title: str, s
     buckets = list(dict.fromkeys(table["bucket"]))
     x = np.arange(len(buckets))
     models = list(dict.fromkeys(table["model"]))
-    width = 0.6 / max(len(models), 1)
-    for i, model in enumerate(models):
-        sub = table[table["model"] == model].set_index("bucket").loc[buckets]
-        offset = (i - (len(models) - 1) / 2) * width
+    subs = {m: table[table["model"] == m].set_index("bucket").loc[buckets] for m in models}
+    groups = coincident_groups({m: sub[["estimate", "low", "high"]].to_numpy() for m, sub in subs.items()})
+    width = 0.6 / max(len(groups), 1)
+    for i, group in enumerate(groups):
+        sub = subs[group[0]]
+        offset = (i - (len(groups) - 1) / 2) * width
         err = np.vstack([sub["estimate"] - sub["low"], sub["high"] - sub["estimate"]])
         ax.errorbar(x + offset, sub["estimate"], yerr=err, marker="o", markersize=4, capsize=2, linewidth=1,
-                    label=model)
+                    label=coincident_label(group).replace("lines coincide", "identical"))
     counts = table.drop_duplicates("bucket").set_index("bucket").loc[buckets]
     ax.set_xticks(x, [f"{b}\n{int(s):,} sess.\n{int(p):,} pred." for b, s, p in
                       zip(buckets, counts["sessions"], counts["predictions"])], fontsize=8)
-    style(ax, title=title + " (95% intervals)", xlabel=xlabel, ylabel=f"{metric} (share of predictions)",
+    style(ax, title=title + " (95% intervals)", xlabel=xlabel, ylabel=metric_label(metric),
           synthetic=synthetic, legend=True)
     return fig
 
@@ -288,21 +381,29 @@ def bucketed_metric(table: pd.DataFrame, metric: str, xlabel: str, title: str, s
 def intervals(table: pd.DataFrame, metrics: Sequence[str], synthetic: bool = False):
     """One point per model with its 95% interval, one panel per metric, models in the order of the first metric.
 
+    Models with identical estimates and intervals on every metric share one row, named
+    ``"Pop = S-Pop (identical)"``, so no point hides another.
+
     Args:
         table: :func:`sbrlib.uncertainty.intervals_table` (index ``(model, metric)``, columns
             ``estimate``, ``low``, ``high``).
         metrics: metrics to draw, one panel each.
     """
     metrics = list(metrics)
-    order = table.xs(metrics[0], level="metric")["estimate"].sort_values().index
-    fig, axes = _figure(5 * len(metrics) + 1.5, 0.42 * len(order) + 1.6, ncols=len(metrics))
+    order = list(table.xs(metrics[0], level="metric")["estimate"].sort_values(kind="stable").index)
+    values = {name: np.concatenate([table.xs(m, level="metric").loc[name, ["estimate", "low", "high"]].to_numpy(float)
+                                    for m in metrics]) for name in order}
+    groups = coincident_groups(values)
+    rows = [g[0] for g in groups]
+    labels = [coincident_label(g).replace("lines coincide", "identical") for g in groups]
+    fig, axes = _figure(5 * len(metrics) + 1.5, 0.42 * len(rows) + 1.6, ncols=len(metrics))
     axes = np.atleast_1d(axes)
-    y = np.arange(len(order))
+    y = np.arange(len(rows))
     for ax, m in zip(axes, metrics):
-        ci = table.xs(m, level="metric").loc[order]
+        ci = table.xs(m, level="metric").loc[rows]
         err = np.vstack([ci["estimate"] - ci["low"], ci["high"] - ci["estimate"]])
         ax.errorbar(ci["estimate"], y, xerr=err, marker="o", linestyle="none", capsize=3, color="tab:blue")
-        ax.set_yticks(y, order if ax is axes[0] else [""] * len(order))
-        style(ax, title=f"{m} (95% interval)", xlabel=f"{m} (share of predictions)",
+        ax.set_yticks(y, labels if ax is axes[0] else [""] * len(rows))
+        style(ax, title=f"{metric_name(m)} (95% interval)", xlabel=metric_label(m),
               ylabel="model" if ax is axes[0] else None, synthetic=synthetic)
     return fig

@@ -50,8 +50,53 @@ def test_tuned_parameters_come_from_notebook_03_and_defaults_fill_the_rest():
     assert E.baseline_factories(kwargs)["SR"]().config.steps == 4
 
 
-def test_order_experiment_pairs_real_and_shuffled_and_sees_the_order():
-    data = ordered_sessions()
+def tied_sessions(n_sessions=40, seed=0):
+    """Sessions with many tied time stamps (several ratings in the same second) and a rating column."""
+    rng = np.random.default_rng(seed)
+    rows, t = [], 1_000
+    for s in range(n_sessions):
+        for _ in range(int(rng.integers(2, 9))):
+            t += int(rng.integers(0, 3))  # 0: a tie with the previous rating
+            rows.append((s, s % 7, int(rng.integers(100)), t, int(rng.integers(1, 6))))
+        t += 5_000
+    frame = pd.DataFrame(rows, columns=[SESSION, USER, ITEM, TIME, "Rating"])
+    return frame.sample(frac=1.0, random_state=1)  # not sorted: the shuffles must sort themselves
+
+
+@pytest.mark.parametrize("shuffle", [E.shuffle_ties, E.shuffle_within_sessions])
+def test_shuffles_are_pure_and_deterministic(shuffle):
+    data = tied_sessions()
+    before = data.copy()
+    a, b, c = shuffle(data, seed=3), shuffle(data, seed=3), shuffle(data, seed=4)
+    pd.testing.assert_frame_equal(data, before)  # the caller's frame is untouched
+    pd.testing.assert_frame_equal(a, b)  # same seed, same result
+    assert not a[ITEM].equals(c[ITEM])  # another seed, another order
+    ordered = data.sort_values([SESSION, TIME], kind="stable").reset_index(drop=True)
+    for col in (SESSION, TIME, USER):  # sessions, lengths and times stay where they were
+        assert (a[col].to_numpy() == ordered[col].to_numpy()).all()
+    # each item keeps its own rating
+    pairs = lambda f: sorted(map(tuple, f[[SESSION, ITEM, "Rating"]].to_numpy().tolist()))  # noqa: E731
+    assert pairs(a) == pairs(data)
+    assert not a[ITEM].equals(ordered[ITEM])  # something moved
+
+
+def test_tie_shuffle_moves_items_only_among_equal_time_stamps():
+    data = tied_sessions()
+    ordered = data.sort_values([SESSION, TIME], kind="stable").reset_index(drop=True)
+    out = E.shuffle_ties(data, seed=0)
+    groups = lambda f: f.groupby([SESSION, TIME])[ITEM].apply(lambda s: sorted(s.tolist()))  # noqa: E731
+    pd.testing.assert_series_equal(groups(out), groups(ordered))  # every tie group keeps its item set
+    single = ordered.groupby([SESSION, TIME])[ITEM].transform("size").to_numpy() == 1
+    assert (out[ITEM].to_numpy()[single] == ordered[ITEM].to_numpy()[single]).all()  # untied ratings stay put
+    assert not out[ITEM].equals(ordered[ITEM])  # and ties did move
+    # whole-session shuffling moves items across time stamps
+    full = E.shuffle_within_sessions(data, seed=0)
+    assert not groups(full).equals(groups(ordered))
+    assert 0 < E.tie_share(data) < 1 and E.tie_share(ordered.assign(**{TIME: np.arange(len(ordered))})) == 0
+
+
+def test_order_experiment_separates_the_users_order_from_tie_order():
+    data = ordered_sessions()  # no ties at all: the tie shuffle changes nothing, whole sessions lose the order
     train, test = data[data[SESSION] < 90], data[data[SESSION] >= 90]
     factories = E.order_models(E.baseline_factories(), gru=None)
     assert set(factories) == {"SR", "Item-kNN"}
@@ -61,7 +106,33 @@ def test_order_experiment_pairs_real_and_shuffled_and_sees_the_order():
                                bootstrap=U.BootstrapConfig(n_boot=200))
     sr = order.loc[("SR", "recall@1")]
     assert sr["real"] == pytest.approx(real["SR"].metrics["recall@1"])
+    assert sr["ties"] == pytest.approx(sr["real"]) and sr["tie_diff"] == pytest.approx(0.0)
     assert sr["change"] < -0.3 and sr["significant"] and sr["high"] < 0
+    assert sr["beyond_significant"] and sr["beyond_high"] < 0 and sr["verdict"] == "beyond ties"
+    assert sr["fit_seconds_ties"] >= 0 and sr["fit_seconds_shuffled"] >= 0
+    text = E.order_conclusion(order, "recall@1")
+    assert text.count("* **") == 2 and E.ORDER_VERDICTS["beyond ties"] in text and f"{sr['real']:.4f}" in text
+
+    # every item rated in the same second: all the order is the file's, the tie shuffle destroys it all
+    tied = data.assign(**{TIME: data[SESSION] * 10})
+    train, test = tied[tied[SESSION] < 90], tied[tied[SESSION] >= 90]
+    real = {"SR": evaluate(factories["SR"]().fit(train), test, config, progress=False)}
+    sr = E.order_experiment({"SR": factories["SR"]}, train, test, real, config, ("recall@1",),
+                            bootstrap=U.BootstrapConfig(n_boot=200)).loc[("SR", "recall@1")]
+    assert sr["tie_significant"] and sr["tie_high"] < 0 and not sr["beyond_significant"]
+    assert sr["verdict"] == "ties only"
+
+
+def test_order_verdicts_follow_the_intervals():
+    base = dict(diff=0.0, significant=False, tie_diff=0.0, tie_significant=False, beyond_diff=0.0,
+                beyond_significant=False)
+    assert E.order_verdict(base) == "no loss"
+    assert E.order_verdict({**base, "diff": -0.1, "significant": True}) == "undecided"
+    assert E.order_verdict({**base, "diff": -0.1, "significant": True, "beyond_diff": -0.05,
+                            "beyond_significant": True}) == "beyond ties"
+    assert E.order_verdict({**base, "diff": -0.1, "significant": True, "tie_diff": -0.1,
+                            "tie_significant": True}) == "ties only"
+    assert E.order_verdict({**base, "diff": 0.1, "significant": True}) == "gain"
 
 
 def test_display_and_exclusion_tables():
@@ -80,15 +151,25 @@ def test_display_and_exclusion_tables():
     assert (both["user recall@20"] >= both["none recall@20"] - 1e-12).all()  # no repeats here: exclusion only helps
 
 
-def test_order_models_adds_gru4rec_only_with_epochs():
+def test_order_models_include_gru4rec_by_default_within_the_budget():
     from types import SimpleNamespace
 
     from sbrlib.models.gru4rec import GRU4RecConfig
 
     saved = SimpleNamespace(config=GRU4RecConfig(epochs=7, early_stopping_patience=2),
-                            history=pd.DataFrame({"seconds": [30.0, 10.0, 12.0]}))
+                            history=pd.DataFrame({"seconds": [30.0, 10.0, 12.0, 12.0, 12.0]}))
     assert "GRU4Rec" not in E.order_models(E.baseline_factories(), saved, 0)
+    assert E.order_gru_plan(saved.history, 0).epochs == 0
     models = E.order_models(E.baseline_factories(), saved, 2)
     gru = models["GRU4Rec"]()
     assert gru.config.epochs == 2 and gru.config.early_stopping_patience is None
     assert E.estimated_fit_seconds(saved.history, 2) == pytest.approx(24.0)  # median epoch, not the first
+    # by default: as many epochs as fit in the budget after the setup (first epoch 30 s - median 12 s = 18 s),
+    # at least 1, at most the saved model's 5
+    assert E.order_models(E.baseline_factories(), saved, budget_seconds=60.0)["GRU4Rec"]().config.epochs == 3
+    plan = E.order_gru_plan(saved.history, None, 60.0)
+    assert (plan.epochs, plan.estimated_seconds, plan.saved_epochs) == (3, pytest.approx(18.0 + 36.0), 5)
+    assert "60 s" in plan.reason and "18.0 s of setup" in plan.reason
+    assert E.order_gru_plan(saved.history, None, 20.0).epochs == 1
+    assert E.order_gru_plan(saved.history, None, 1_000.0).epochs == 5
+    assert "capped" in E.order_gru_plan(saved.history, None, 1_000.0).reason

@@ -14,6 +14,7 @@ from matplotlib.container import BarContainer
 from sbrlib import plots
 from sbrlib import uncertainty as U
 from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
+from sbrlib.tuning import plots as tplots
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +40,42 @@ def predictions(n_sessions=60, seed=0):
                          "session_length": np.repeat(lengths, lengths - 1), SESSION: sess})
 
 
+HISTORY = pd.DataFrame({"epoch": [1, 2, 3, 4], "loss": [3.0, 2.5, 2.4, 2.3], "recall@20": [0.1, 0.2, 0.15, 0.14],
+                        "mrr@20": [0.02, 0.03, 0.04, 0.035]})
+"""Recall@20 peaks at epoch 2, MRR@20 (the metric that chose the model) at epoch 3."""
+
+
+def study(n_trials, seed=0):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    s = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed),
+                            study_name=f"s{n_trials}")
+    s.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=n_trials)
+    return s
+
+
+def study_with_curves():
+    """Three trials; trials 0 and 2 have the same validation curve."""
+    import optuna
+
+    s = optuna.create_study(direction="maximize", study_name="curves")
+    curves = [[0.10, 0.20, 0.25], [0.05, 0.10, 0.12], [0.10, 0.20, 0.25]]
+
+    def objective(trial):
+        curve = curves[trial.number]
+        trial.set_user_attr("curve", [{"epoch": e, "mrr@20": v} for e, v in enumerate(curve, start=1)])
+        return max(curve)
+
+    s.optimize(objective, n_trials=3)
+    return s
+
+
 def all_figures(synthetic):
     r = ratings_frame()
     per = r.groupby(USER).size()
     by_month = pd.to_datetime(r[TIME], unit="s").dt.to_period("M").value_counts().sort_index()
-    history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [3.0, 2.5, 2.4], "recall@20": [0.1, 0.2, 0.15],
-                            "mrr@20": [0.02, 0.05, 0.04]})
+    history = HISTORY
     preds = {"A": predictions(seed=1), "B": predictions(seed=1).assign(rank=lambda d: d["rank"] + 3)}
     buckets = U.bucketed(preds, "session_length", "recall@20", min_sessions=10, min_predictions=20,
                          config=U.BootstrapConfig(n_boot=20))
@@ -59,10 +90,14 @@ def all_figures(synthetic):
         "lengths": plots.session_length_hist({"gap 3600s": pd.Series(np.r_[np.arange(1, 60), [20] * 10])}, synthetic,
                                              cap=50),
         "split": plots.split_timeline(frames, {"test": int(r[TIME].iloc[300])}, synthetic=synthetic),
-        "training": plots.training_curves(history, synthetic=synthetic),
+        "training": plots.training_curves(history, synthetic=synthetic, chosen_by="mrr@20"),
         "recall": plots.recall_curves({"A": pd.Series([0.1, 0.2], index=[1, 2])}, synthetic=synthetic),
         "bucketed": plots.bucketed_metric(buckets, "Recall@20", "session length (ratings)", "by length", synthetic),
         "intervals": plots.intervals(ci, ["recall@20", "mrr@20"], synthetic),
+        "history_1": tplots.optimization_history(study(1), "mrr@20", synthetic=synthetic),
+        "history_6": tplots.optimization_history(study(6), "mrr@20", synthetic=synthetic),
+        "importance": tplots.importance_bars(pd.Series({"x": 0.7, "y": 0.3}), synthetic=synthetic),
+        "curves": tplots.validation_curves(study_with_curves(), "mrr@20", synthetic=synthetic),
     }
 
 
@@ -73,6 +108,15 @@ def test_every_axis_is_labelled_and_synthetic_data_are_marked(figures):
                 assert ax.get_xlabel(), f"{name}: x axis without label"
                 assert ax.get_ylabel() or ax is not fig.axes[0], f"{name}: y axis without label"
                 assert ("SYNTHETIC" in ax.get_title()) == synthetic, f"{name}: title {ax.get_title()!r}"
+
+
+def test_every_numeric_axis_states_its_unit(figures):
+    categorical = {"model", "searched parameter"}
+    for name, fig in figures[False].items():
+        for ax in fig.axes:
+            for label in (ax.get_xlabel(), ax.get_ylabel()):
+                if label and label not in categorical:
+                    assert "(" in label and label.rstrip().endswith(")"), f"{name}: {label!r} without a unit"
 
 
 def test_no_bars_on_log_axes(figures):
@@ -95,13 +139,146 @@ def test_legends_sit_outside_the_data(figures):
             assert legend.get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1 - 1, name
 
 
-def test_training_curves_have_integer_epochs_and_mark_the_best(figures):
+def integer_ticks(ax):
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    return bool(ticks) and all(float(t).is_integer() for t in ticks)
+
+
+def marked_epochs(ax):
+    return {line.get_xdata()[0] for line in ax.get_lines() if line.get_label().startswith("model kept")}
+
+
+def test_training_curves_mark_the_epoch_the_chosen_metric_picked_with_one_axis_per_metric(figures):
     fig = figures[False]["training"]
+    assert len(fig.axes) == 3  # loss, Recall@20, MRR@20: each metric on its own axis
+    chosen = int(HISTORY.loc[HISTORY["mrr@20"].idxmax(), "epoch"])
+    assert chosen == 3 != int(HISTORY.loc[HISTORY["recall@20"].idxmax(), "epoch"])
     for ax in fig.axes:
-        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
-        assert ticks and all(float(t).is_integer() for t in ticks)
-        assert any("best epoch (2)" in line.get_label() for line in ax.get_lines())
-    assert fig.axes[1].get_ylabel()
+        assert integer_ticks(ax)
+        assert marked_epochs(ax) == {chosen}
+    assert fig.axes[1].get_ylabel().startswith("Recall@20") and fig.axes[2].get_ylabel().startswith("MRR@20")
+    assert "chose the model" in fig.axes[2].get_title() and "chose" not in fig.axes[1].get_title()
+    # MRR's axis spans MRR's values, not Recall's: it is not flat
+    lo, hi = fig.axes[2].get_ylim()
+    assert hi - lo < 0.1 and lo < HISTORY["mrr@20"].min() < HISTORY["mrr@20"].max() < hi
+    # one legend, for the whole figure, right of the last panel
+    assert [ax.get_legend() is not None for ax in fig.axes] == [False, False, True]
+    # recall as the chosen metric moves the mark; without early stopping the last epoch is kept
+    by_recall = plots.training_curves(HISTORY, chosen_by="recall@20")
+    assert all(marked_epochs(ax) == {2} for ax in by_recall.axes)
+    last = plots.training_curves(HISTORY, chosen_by="mrr@20", early_stopping=False)
+    assert all(marked_epochs(ax) == {4} for ax in last.axes)
+    assert not any("chose" in ax.get_title() for ax in last.axes)
+    only_loss = plots.training_curves(HISTORY[["epoch", "loss"]])
+    assert len(only_loss.axes) == 1 and marked_epochs(only_loss.axes[0]) == {4}
+    plt.close("all")
+
+
+def visible(artist):
+    """The artist draws something: a line of two points or more, or markers, or a filled shape."""
+    from matplotlib.collections import Collection
+    from matplotlib.container import Container
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    if isinstance(artist, Line2D):
+        n = len(artist.get_xdata())
+        has_line = artist.get_linestyle() not in ("None", "none", "", " ") and n >= 2
+        has_marker = artist.get_marker() not in (None, "None", "none", "", " ") and n >= 1
+        return artist.get_visible() and (has_line or has_marker)
+    if isinstance(artist, Container):  # e.g. an errorbar: visible if any of its parts is
+        return any(visible(a) for a in artist.get_children() if a is not None)
+    if isinstance(artist, Collection):
+        return len(artist.get_offsets()) > 0 or len(artist.get_paths()) > 0
+    return isinstance(artist, Patch)
+
+
+def is_key_of_drawn(handle, ax):
+    """A legend key without its own label on the data (a marker or a patch style) that the axes do draw."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    if isinstance(handle, Patch):
+        return any(p.get_hatch() == handle.get_hatch() and tuple(p.get_facecolor()) == tuple(handle.get_facecolor())
+                   for p in ax.patches)
+    if isinstance(handle, Line2D) and handle.get_marker() not in (None, "None", "none", ""):
+        return any(visible(line) and line.get_marker() == handle.get_marker() and line is not handle
+                   for line in ax.get_lines())
+    return False
+
+
+def test_every_legend_entry_has_a_visible_line_or_says_what_is_not_shown(figures):
+    for name, fig in figures[False].items():
+        for ax in fig.axes:
+            legend = ax.get_legend()
+            if legend is None:
+                continue
+            for handle, text in zip(legend.legend_handles, legend.get_texts()):
+                label = text.get_text()
+                if "not shown" in label:
+                    continue  # a note, said as such
+                drawn = [a for a in ax.get_children() + [c for c in ax.containers]
+                         if getattr(a, "get_label", lambda: None)() == label]
+                if name == "training":  # the figure's legend lists the curves of every panel
+                    drawn = [a for other in fig.axes for a in other.get_children() if a.get_label() == label]
+                assert any(visible(a) for a in drawn) or is_key_of_drawn(handle, ax), \
+                    f"{name}: legend entry {label!r} without a visible line"
+
+
+def test_search_history_has_integer_trials_and_no_invisible_best_line(figures):
+    one = figures[False]["history_1"].axes[0]
+    assert integer_ticks(one) and [int(t) for t in one.get_xticks()] == [0]
+    labels = [t.get_text() for t in one.get_legend().get_texts()]
+    assert "best so far" not in labels and any("also the best" in lab for lab in labels)
+    six = figures[False]["history_6"].axes[0]
+    assert integer_ticks(six)
+    best = [line for line in six.get_lines() if line.get_label() == "best so far"]
+    assert len(best) == 1 and visible(best[0])
+    assert "trial" in six.get_xlabel() and "MRR@20" in six.get_ylabel() and "(" in six.get_ylabel()
+    assert "SYNTHETIC" in figures[True]["history_6"].axes[0].get_title()
+
+
+def test_validation_curves_name_identical_curves_together(figures):
+    ax = figures[False]["curves"].axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["trial 0 = trial 2 (lines coincide)", "trial 1"]
+    assert integer_ticks(ax) and "SYNTHETIC" in figures[True]["curves"].axes[0].get_title()
+
+
+def test_gap_histogram_uses_log_counts_so_the_second_hump_shows(figures):
+    ax = figures[False]["gaps"].axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert "count" in ax.get_ylabel() and "log" in ax.get_ylabel() and "time" in ax.get_xlabel()
+    # two humps, one a thousand times smaller than the other: both above the axis floor
+    rng = np.random.default_rng(0)
+    gaps = np.r_[np.zeros(50), rng.lognormal(np.log(120), 0.5, 100_000), rng.lognormal(np.log(7 * 86_400), 0.5, 100)]
+    ax = plots.gap_histogram(gaps, [3600]).axes[0]
+    patch = next(p for p in ax.patches if p.get_label() == "pairs of consecutive ratings")
+    heights = patch.get_path().vertices[:, 1]
+    assert heights.max() > 1_000 and ax.get_ylim()[0] <= 1 and ax.get_ylim()[1] >= heights.max()
+    plt.close("all")
+
+
+def test_the_overflow_bin_is_labelled(figures):
+    ax = figures[False]["lengths"].axes[0]
+    assert "> 50" in [t.get_text() for t in ax.get_xticklabels()]
+    assert any("overflow" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_coinciding_series_are_named_together():
+    same = pd.Series([0.1, 0.2, 0.3], index=[1, 2, 3])
+    fig = plots.recall_curves({"Pop": same, "S-Pop": same.copy(), "SR": same + 0.1})
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["Pop = S-Pop (lines coincide)", "SR"]
+    assert plots.coincident_groups({"a": [1.0, np.nan], "b": [1.0, np.nan], "c": [1.0, 2.0]}) == [["a", "b"], ["c"]]
+    preds = {"A": predictions(seed=1), "B": predictions(seed=1), "C": predictions(seed=2)}
+    table = U.bucketed(preds, "session_length", "recall@20", min_sessions=10, min_predictions=20,
+                       config=U.BootstrapConfig(n_boot=20))
+    labels = [t.get_text() for t in plots.bucketed_metric(table, "Recall@20", "length", "t").axes[0].get_legend().get_texts()]
+    assert labels == ["A = B (identical)", "C"]
+    ci = U.intervals_table(preds, ["recall@20", "mrr@20"], U.BootstrapConfig(n_boot=20))
+    rows = [t.get_text() for t in plots.intervals(ci, ["recall@20", "mrr@20"]).axes[0].get_yticklabels()]
+    assert sorted(rows) == ["A = B (identical)", "C"]
+    plt.close("all")
 
 
 def test_split_timeline_names_cutoffs_in_the_legend_not_on_the_data(figures):

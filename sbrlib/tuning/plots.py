@@ -1,75 +1,96 @@
-"""Figures of a search: optimization history, parameter importances, validation curves."""
+"""Figures of a search: optimization history, parameter importances, validation curves.
+
+They follow the style of :mod:`sbrlib.plots` (:func:`sbrlib.plots.style`): every axis labelled with
+its unit, integer ticks for trials and epochs, legends right of the axes, ``[SYNTHETIC DATA]`` in
+the title on synthetic data, and no legend entry without a visible line.
+"""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
-from matplotlib.ticker import MaxNLocator
 
+from sbrlib.plots import EPOCH_LABEL, coincident_groups, coincident_label, metric_label, style
 from sbrlib.tuning.report import trials_table
 
 _STATE_STYLE = {"complete": ("tab:blue", "o"), "pruned": ("tab:orange", "x"), "fail": ("tab:red", "v")}
 
 
-def _title(ax, title: str, synthetic: bool) -> None:
-    ax.set_title(f"{title} [SYNTHETIC DATA]" if synthetic else title)
-
-
 def optimization_history(study, metric: str, title: str = "", synthetic: bool = False):
-    """Objective value of every trial (pruned trials at their last reported value) and the best so far."""
+    """Objective value of every trial (pruned trials at their last reported value) and the best so far.
+
+    The best-so-far line is drawn only when it can be seen apart from the points (two or more
+    completed trials); with one completed trial the legend says that trial is also the best.
+    """
     table = trials_table(study)
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+    fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
+    notes = []
     if len(table):
         last = {t.number: max(t.intermediate_values.values()) for t in study.get_trials(deepcopy=False)
                 if t.intermediate_values}
         shown = table["value"].where(table["state"] == "complete", table.index.map(last).astype(float))
+        n_complete = int((table["state"] == "complete").sum())
         for state, (color, marker) in _STATE_STYLE.items():
-            sel = table["state"] == state
+            sel = (table["state"] == state) & shown.notna()
             if sel.any() and state != "fail":
-                ax.scatter(table.index[sel], shown[sel], color=color, marker=marker, label=f"{state} ({sel.sum()})",
-                           zorder=3)
+                label = f"{state} trials ({int(sel.sum())})"
+                if state == "complete" and n_complete == 1:
+                    label = "the only completed trial (also the best)"
+                ax.scatter(table.index[sel], shown[sel], color=color, marker=marker, label=label, zorder=3)
         failed = int((table["state"] == "fail").sum())
-        done = table["value"].where(table["state"] == "complete")
-        ax.step(table.index, done.cummax().ffill(), where="post", color="black",
-                label="best so far" + (f" ({failed} failed trials not shown)" if failed else ""))
-    ax.set_xlabel("trial")
-    ax.set_ylabel(f"validation {metric}")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")  # off the data
-    _title(ax, title or f"Search history ({study.study_name})", synthetic)
-    fig.tight_layout()
+        unshown = int(((table["state"] != "complete") & shown.isna()).sum()) - failed
+        if failed:
+            notes.append(f"{failed} failed trial(s) not shown")
+        if unshown > 0:
+            notes.append(f"{unshown} trial(s) without a value not shown")
+        if n_complete >= 2:
+            done = table["value"].where(table["state"] == "complete")
+            best = done.cummax().ffill()
+            x = np.r_[table.index.to_numpy(), table.index.max() + 0.5]  # the last step stays visible
+            ax.step(x, np.r_[best.to_numpy(), best.iloc[-1]], where="post", color="black", label="best so far")
+        ax.set_xlim(table.index.min() - 0.5, table.index.max() + 0.5)
+        ax.set_xticks(_integer_ticks(int(table.index.min()), int(table.index.max())))
+    for note in notes:
+        ax.plot([], [], linestyle="none", label=note)  # a note in the legend, no line claimed
+    style(ax, title=title or f"Search history ({study.study_name})",
+          xlabel="trial (number, in the order the trials started)", ylabel=f"validation {metric_label(metric, wrap=True)}",
+          synthetic=synthetic, legend=True)
     return fig
 
 
+def _integer_ticks(lo: int, hi: int, most: int = 10) -> list[int]:
+    """At most ``most`` integer ticks from ``lo`` to ``hi`` (both included when there is room)."""
+    step = max(1, int(np.ceil((hi - lo + 1) / most)))
+    return list(range(lo, hi + 1, step))
+
+
 def importance_bars(importances: pd.Series, title: str = "Parameter importance", synthetic: bool = False):
-    """Horizontal bars of parameter importances (share of the explained variation)."""
-    fig, ax = plt.subplots(figsize=(6, 0.35 * max(len(importances), 2) + 1.2))
+    """Horizontal bars of parameter importances (share of the explained variation), on a linear axis."""
+    fig, ax = plt.subplots(figsize=(6, 0.35 * max(len(importances), 2) + 1.2), layout="constrained")
     if len(importances):
         imp = importances.sort_values()
         ax.barh(imp.index.astype(str), imp.to_numpy(), color="tab:blue")
     else:
         ax.text(0.5, 0.5, "not enough completed trials", ha="center", va="center", transform=ax.transAxes)
-    ax.set_xlabel("importance (share, sums to 1)")
-    _title(ax, title, synthetic)
-    fig.tight_layout()
+    style(ax, title=title, xlabel="importance (share of the explained variation; sums to 1)",
+          ylabel="searched parameter", synthetic=synthetic)
     return fig
 
 
 def validation_curves(study, metric: str, top: int = 5, synthetic: bool = False):
-    """Per-epoch validation curves of the ``top`` best trials (GRU4Rec studies)."""
+    """Per-epoch validation curves of the ``top`` best trials (GRU4Rec studies); identical curves
+    share one line, named ``"trial 1 = trial 2 (lines coincide)"``."""
     trials = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("curve") and t.value is not None]
     trials = sorted(trials, key=lambda t: t.value, reverse=True)[:top]
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    for t in trials:
-        curve = pd.DataFrame(t.user_attrs["curve"])
-        ax.plot(curve["epoch"], curve[metric], marker="o", label=f"trial {t.number}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"validation {metric}")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if trials:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
-    _title(ax, f"Validation curves of the {len(trials)} best trials", synthetic)
-    fig.tight_layout()
+    fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
+    curves = {f"trial {t.number}": pd.DataFrame(t.user_attrs["curve"]) for t in trials}
+    groups = coincident_groups({k: c[["epoch", metric]].to_numpy() for k, c in curves.items()})
+    for group in groups:
+        curve = curves[group[0]]
+        ax.plot(curve["epoch"], curve[metric], marker="o", label=coincident_label(group))
+    style(ax, title=f"Validation curves of the {len(trials)} best trials", xlabel=EPOCH_LABEL,
+          ylabel=f"validation {metric_label(metric, wrap=True)}", synthetic=synthetic, legend=True, integer_x=True)
     return fig
 
 
