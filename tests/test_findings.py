@@ -102,6 +102,23 @@ def test_evaluation_findings_name_the_leader_and_the_indistinguishable():
     assert all(lead.numbers[f"focus_leads/{m}"] for m in metrics) and "ahead of every other model" in lead.markdown
 
 
+@pytest.mark.parametrize("verdict, claims_order", [("beyond ties", True), ("ties only", False), ("undecided", False),
+                                                     ("no loss", False)])
+def test_order_findings_claim_the_users_order_only_beyond_the_tie_control(verdict, claims_order):
+    preds = {"A": fake_predictions(200, 0, 0), "Pop": fake_predictions(200, -30, 0)}
+    metrics = ["recall@20", "mrr@20"]
+    cfg = U.BootstrapConfig(n_boot=100)
+    table = pd.DataFrame({m: {n: float(U.prediction_values(p, m).mean()) for n, p in preds.items()} for m in metrics})
+    order = pd.DataFrame([{"model": "A", "metric": "recall@20", "change": -0.2, "tie_change": -0.01,
+                           "significant": True, "verdict": verdict}]).set_index(["model", "metric"])
+    found = findings.evaluation(table, {m: U.compare_to_best(preds, m, cfg) for m in metrics},
+                                U.intervals_table(preds, metrics, cfg), 1000, 200, 60, "conservative", "user",
+                                order=order)
+    assert_consistent(found)
+    assert ("the users' order carries signal that A uses" in found.markdown) is claims_order
+    assert found.numbers["order_verdict/A"] == verdict
+
+
 def test_findings_record_as_json():
     import json
 
