@@ -228,12 +228,15 @@ def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalC
             rows = rows[sch.position[t, rows] + 2 == sch.session_length[sch.session[t, rows]]]
             if not len(rows):
                 continue
-        scores = scores[rows]
+        every_row = len(rows) == len(scores)
         targets = sch.targets[t, rows]
         if seen is not None:
-            mask = seen[rows]
+            mask = seen if every_row else seen[rows]
             excluded_targets += int(mask[np.arange(len(rows)), targets].sum())
-            scores[mask] = -np.inf
+            # one pass that also copies (the model's array is never written to)
+            scores = np.where(mask, np.float32(-np.inf), scores if every_row else scores[rows])
+        elif not every_row:
+            scores = scores[rows]
         ranks_all.append(M.ranks_from_scores(scores, targets, config.tie_policy))
         pos_all.append(sch.position[t, rows] + 1)
         sess_all.append(sch.session[t, rows])
