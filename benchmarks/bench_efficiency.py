@@ -100,13 +100,14 @@ def matmul_throughput(size: int = 2048, shapes: dict[str, tuple[int, int, int]] 
         with tf.device(device):
             ta, tb = tf.constant(a), tf.constant(b)
             mm = tf.function(lambda x, y: tf.matmul(x, y))
-            out[f"{label}_square"] = _gflops(lambda: mm(ta, tb).numpy()[0, 0], flop, seconds)
+            out[f"{label}_square"] = _gflops(lambda mm=mm, ta=ta, tb=tb: mm(ta, tb).numpy()[0, 0], flop, seconds)
             for name, (m, k, n) in (shapes or {}).items():
                 x = tf.constant(rng.standard_normal((m, k), dtype=np.float32))
                 y = tf.constant(rng.standard_normal((k, n), dtype=np.float32))
                 # a chain of products per call, so the call overhead does not dominate small shapes
                 chain = tf.function(lambda x, y: tf.add_n([tf.matmul(x + float(i), y) for i in range(32)]))
-                out[f"{label}_{name}"] = _gflops(lambda: chain(x, y).numpy()[0, 0], 32 * 2.0 * m * k * n, seconds)
+                out[f"{label}_{name}"] = _gflops(lambda chain=chain, x=x, y=y: chain(x, y).numpy()[0, 0],
+                                                 32 * 2.0 * m * k * n, seconds)
     out["peak"] = out["gpu_square"] if HAS_GPU else max(out["numpy_square"], out["tf_square"])
     return out
 
