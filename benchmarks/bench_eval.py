@@ -6,6 +6,8 @@
   coverage) with a model whose ``step`` returns precomputed scores (its step time is subtracted);
 * ``gru4rec_step``: :meth:`GRU4Rec.step` (default configuration, untrained weights: the cost does
   not depend on the weights) over the same test sessions.
+* ``evaluator_exclude_user``: the evaluator with ``exclude_seen="user"`` (the users' earlier
+  events, half of the data, as history).
 
 Each figure is the best of ``repeat`` runs. Target (2 cores): below 2 s per 100k for each.
 Usage: python benchmarks/bench_eval.py [--n-items 3706] [--events 60000] [--repeat 3] [--quick]
@@ -83,13 +85,16 @@ def evaluator(n_items: int = 3706, n_events: int = 60_000, repeat: int = 3, excl
     """Seconds per 100k predictions of the evaluator's own work (model step time excluded)."""
     from _measure import StepTimer
 
-    data = random_sessions(n_items, n_events)
-    model = TableScores(n_items).fit(data)
+    data = random_sessions(n_items, 2 * n_events if exclude_seen == "user" else n_events)
+    history = None
+    if exclude_seen == "user":  # the first half is the users' history, the second half is evaluated
+        history, data = data.iloc[: len(data) // 2], data.iloc[len(data) // 2:]
+    model = TableScores(n_items).fit(pd.concat([history, data]) if history is not None else data)
     config = EvalConfig(ks=(10, 20), coverage_ks=(20,), exclude_seen=exclude_seen)
     best = float("inf")
     for _ in range(repeat):
         timer = StepTimer(model)
-        res = evaluate(model, data, config, progress=False, history=data if exclude_seen == "user" else None)
+        res = evaluate(model, data, config, progress=False, history=history)
         timer.restore()
         best = min(best, (res.metrics["eval_seconds"] - timer.seconds) / res.metrics["predictions"] * 1e5)
     return best
