@@ -123,7 +123,7 @@ def efficiency_section(dataset: str, data_dir: str | None, sasrec: dict | None, 
     return ["## Training efficiency (useful FLOP per event against the machine's fp32 matrix-product throughput)", "",
             f"fp32 matrix products on {bench_efficiency.device_name()}, GFLOP/s: {peak_line} "
             "(`*_square`: 2048x2048 products, `tf_output_*`: a training step's output-layer product; `peak`: the "
-            "square figure of the device training runs on).", "",
+            "largest figure of the device training runs on).", "",
             reporting.to_markdown(table, ".3f"),
             "`mflop_per_event`: useful MFLOP per training event (GRU4Rec) or target (SASRec) from the formulas in "
             "`benchmarks/bench_efficiency.py` (GRU gates / SASRec blocks, output layer, forward and backward, "
