@@ -208,6 +208,7 @@ def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalC
     recommended = {k: np.zeros(n_items, bool) for k in cov_ks}
     pop_lists: dict[int, list[np.ndarray]] = {k: [] for k in cov_ks}
     seen = np.zeros((B, n_items), bool) if exclude != "none" else None
+    neg_buffer = np.empty((B, n_items), np.float32) if kmax else None
     last_only = config.positions == "last"
     excluded_targets = 0
     ranks_all, pos_all, sess_all = [], [], []
@@ -242,7 +243,8 @@ def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalC
         sess_all.append(sch.session[t, rows])
         if kmax and len(rows):
             k_eff = min(kmax, n_items)
-            top = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+            neg = np.negative(scores, out=neg_buffer[: len(rows)])  # a reused buffer: no page faults per step
+            top = np.argpartition(neg, k_eff - 1, axis=1)[:, :k_eff]
             order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
             top = np.take_along_axis(top, order, axis=1)
             for k in cov_ks:
