@@ -72,7 +72,8 @@ def run(dataset: str = "synthetic", protocol: str = "loo", steps: int = 200, bat
     train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     out = {
         "dataset": dataset, "protocol": protocol, "gpu": HAS_GPU, "jit": HAS_GPU if jit is None else jit, "loss": loss,
-        "train_events": len(train), "epoch_targets": rows.n_targets, "epoch_batches": len(batches),
+        "train_events": len(train), "n_items": len(model.item_index), "max_len": max_len, "blocks": blocks,
+        "dim": dim, "batch_size": batch_size, "epoch_targets": rows.n_targets, "epoch_batches": len(batches),
         "buckets": {int(rows.buckets[b]): len(rows.inputs[b]) for b in range(len(rows.buckets))},
         "build_seconds": build_s, "compile_seconds": compile_s, "timed_batches": steps,
         "seconds_per_batch": train_s / max(steps, 1), "targets_per_second": n_targets / max(train_s, 1e-9),

@@ -11,7 +11,13 @@
    <= 5 s, baselines <= 15 s per 100k predictions);
 5. SASRec training (max_len 200, 2 blocks, 50 dims, batch 128, full cross-entropy) on ML-1M-size
    leave-one-out histories: seconds per epoch (extrapolated from timed batches) and peak RSS
-   (``benchmarks/bench_sasrec.py``, in its own process).
+   (``benchmarks/bench_sasrec.py``, in its own process);
+6. training efficiency: the machine's dense fp32 matrix-product GFLOP/s (numpy, TensorFlow, and the
+   GPU when TensorFlow sees one), useful FLOP per training event of GRU4Rec (default, official
+   preset, official at batch 32) and SASRec from written-down formulas, and the achieved fraction
+   events/s x FLOP/event / peak (``benchmarks/bench_efficiency.py``).
+
+The header names the device TensorFlow trains on (a GPU's name when there is one).
 
 Timings on a shared machine are noisy; compare figures measured in the same run.
 Usage: python benchmarks/run_all.py [--dataset synthetic|ml-100k|ml-1m] [--quick] [--skip-speed] [--gru-epochs 3]
@@ -32,6 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_data
+import bench_efficiency
 import bench_gru4rec
 import pandas as pd
 from _measure import StepTimer, peak_rss_mb
@@ -99,8 +106,29 @@ def sasrec_row(dataset: str, steps: int, quick: bool = False) -> dict:
     small = {"max_len": 16, "dim": 16, "blocks": 1, "batch_size": 32} if quick else {}
     r = bench_gru4rec.isolated("run", module="bench_sasrec", dataset=dataset, protocol="loo", steps=steps, **small)
     keep = ("dataset", "train_events", "epoch_targets", "compile_seconds", "seconds_per_batch", "targets_per_second",
-            "epoch_seconds", "peak_rss_mb_train")
+            "epoch_seconds", "peak_rss_mb_train", "n_items", "max_len", "blocks", "dim", "batch_size")
     return {k: r[k] for k in keep}
+
+
+def efficiency_section(dataset: str, data_dir: str | None, sasrec: dict | None, quick: bool) -> list[str]:
+    """Print and return (as markdown lines) the efficiency table of :mod:`bench_efficiency`."""
+    split, _ = artifacts.prepare(dataset, preprocess.PreprocessConfig(), data_dir=data_dir)
+    # quick: a smaller square and shorter timings; otherwise measured by efficiency_table
+    throughput = bench_efficiency.matmul_throughput(512, {"output_b27_h127": (27, 127, 27 + 2048)}, 0.1) if quick else None
+    table, throughput = bench_efficiency.efficiency_table(split["train"], sasrec, 3_000 if quick else 60_000, throughput)
+    peak_line = ", ".join(f"{k} {v:,.1f}" for k, v in throughput.items())
+    print(f"fp32 matmul GFLOP/s ({bench_efficiency.device_name()}): {peak_line}")
+    with pd.option_context("display.width", 220, "display.precision", 3):
+        print(table.to_string())
+    return ["## Training efficiency (useful FLOP per event against the machine's fp32 matrix-product throughput)", "",
+            f"fp32 matrix products on {bench_efficiency.device_name()}, GFLOP/s: {peak_line} "
+            "(`*_square`: 2048x2048 products, `tf_output_*`: a training step's output-layer product; `peak`: the "
+            "largest figure of the device training runs on).", "",
+            reporting.to_markdown(table, ".3f"),
+            "`mflop_per_event`: useful MFLOP per training event (GRU4Rec) or target (SASRec) from the formulas in "
+            "`benchmarks/bench_efficiency.py` (GRU gates / SASRec blocks, output layer, forward and backward, "
+            "and GRU4Rec's Adagrad updates); `events_per_second`: GRU4Rec's second of 2 epochs on about 60k training "
+            "events, SASRec's timed batches above; `fraction_of_peak` = events/s x FLOP/event / `peak`.", ""]
 
 
 class _Quiet(GRU4Rec):
@@ -124,8 +152,10 @@ def main() -> None:
     started = time.perf_counter()
     lines = [f"# Benchmark ({dataset}{', quick' if args.quick else ''})", "",
              f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "
-             f"{os.cpu_count()} CPUs, Python {platform.python_version()}. Timings on a shared machine are "
-             "noisy: compare figures of the same run.", ""]
+             f"{os.cpu_count()} CPUs, Python {platform.python_version()}, TensorFlow on "
+             f"{bench_efficiency.device_name()}. Timings on a shared machine are noisy: compare figures of the "
+             "same run.", ""]
+    print(lines[2])
 
     print("== loading and preprocessing")
     data_rows = bench_data.run(dataset, data_dir, repeat=1 if args.quick else 3)
@@ -170,12 +200,14 @@ def main() -> None:
     if not args.skip_sasrec:
         print("== SASRec training (leave-one-out histories; max_len 200, 2 blocks, 50 dims, batch 128, cross-entropy)")
         sas = sasrec_row(dataset, 5 if args.quick else args.sasrec_steps, quick=args.quick)
-        sas_table = pd.DataFrame([sas]).set_index("dataset")
+        sas_table = pd.DataFrame([sas]).set_index("dataset").drop(columns=["max_len", "blocks", "dim", "batch_size"])
         print(sas_table.to_string())
         lines += ["## SASRec training (leave-one-out histories, full cross-entropy)", "",
                   reporting.to_markdown(sas_table, ".3f"),
                   "`epoch_seconds` is extrapolated from the timed mini-batches (after one compilation per "
                   "padded length, `compile_seconds`); peak RSS of the SASRec process.", ""]
+    print("== training efficiency: achieved fraction of the machine's fp32 matrix-product throughput")
+    lines += efficiency_section(dataset, data_dir, None if args.skip_sasrec else sas, args.quick)
     runs = run_all_times(paths.project_dir() / "outputs" / "runs")
     print("== make run-all: seconds per notebook of the newest run per dataset, mode and profile")
     if len(runs):

@@ -225,6 +225,7 @@ def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalC
     recommended = {k: np.zeros(n_items, bool) for k in cov_ks}
     pop_lists: dict[int, list[np.ndarray]] = {k: [] for k in cov_ks}
     seen = np.zeros((B, n_items), bool) if exclude != "none" else None
+    neg_buffer = np.empty((B, n_items), np.float32) if kmax else None
     last_only = config.positions == "last"
     excluded_targets = 0
     ranks_all, pos_all, sess_all = [], [], []
@@ -245,18 +246,22 @@ def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalC
             rows = rows[sch.position[t, rows] + 2 == sch.session_length[sch.session[t, rows]]]
             if not len(rows):
                 continue
-        scores = scores[rows]
+        every_row = len(rows) == len(scores)
         targets = sch.targets[t, rows]
         if seen is not None:
-            mask = seen[rows]
+            mask = seen if every_row else seen[rows]
             excluded_targets += int(mask[np.arange(len(rows)), targets].sum())
-            scores[mask] = -np.inf
+            # one pass that also copies (the model's array is never written to)
+            scores = np.where(mask, np.float32(-np.inf), scores if every_row else scores[rows])
+        elif not every_row:
+            scores = scores[rows]
         ranks_all.append(M.ranks_from_scores(scores, targets, config.tie_policy))
         pos_all.append(sch.position[t, rows] + 1)
         sess_all.append(sch.session[t, rows])
         if kmax and len(rows):
             k_eff = min(kmax, n_items)
-            top = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+            neg = np.negative(scores, out=neg_buffer[: len(rows)])  # a reused buffer: no page faults per step
+            top = np.argpartition(neg, k_eff - 1, axis=1)[:, :k_eff]
             order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
             top = np.take_along_axis(top, order, axis=1)
             for k in cov_ks:

@@ -22,8 +22,11 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     report = (tmp_path / "results" / "benchmark.md").read_text()
     for section in ("## Data", "## GRU4Rec training speed", "## GRU4Rec step time against the number of items",
-                    "## Models", "## SASRec training"):
+                    "## Models", "## SASRec training", "## Training efficiency"):
         assert section in report, section
     for model in ("Pop", "Item-kNN", "SR", "V-SKNN", "GRU4Rec"):
         assert f"| {model} |" in report, model
     assert "Total benchmark time" in report
+    for row in ("GRU4Rec default", "GRU4Rec official", "SASRec"):
+        assert f"| {row}" in report, row
+    assert "fraction_of_peak" in report and "TensorFlow on " in report

@@ -56,6 +56,48 @@ def test_ranks_and_metrics_match_brute_force(scores, data, k):
     assert M.ndcg(ranks, k) == pytest.approx(np.mean([1 / np.log2(r + 1) if r <= k else 0 for r in ranks]))
 
 
+def _reference_ranks(scores: np.ndarray, targets: np.ndarray, policy: str) -> np.ndarray:
+    """The plain rank counting (the former implementation): float32, NaN -> -inf, +-inf -> +-max."""
+    clean = np.nan_to_num(np.asarray(scores, dtype=np.float32), nan=-np.inf)
+    t = clean[np.arange(len(targets)), targets][:, None]
+    higher = (clean > t).sum(axis=1)
+    geq = (clean >= t).sum(axis=1)
+    return {"standard": higher + 1.0, "conservative": geq.astype(np.float64), "median": (higher + 1.0 + geq) / 2.0}[policy]
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+_SPECIAL = st.sampled_from([np.nan, np.inf, -np.inf, _F32_MAX, -_F32_MAX, 0.0, -0.0, 1e-45])
+
+
+@settings(max_examples=200, deadline=None)
+@given(shape=st.tuples(st.integers(1, 40), st.integers(1, 60)), data=st.data(),
+       dtype=st.sampled_from([np.float32, np.float64]), block=st.sampled_from([1, 7, 64, 1 << 16]))
+def test_blocked_rank_counting_matches_the_plain_reference(shape, data, dtype, block):
+    """Random scores with many ties, NaN, +-inf and float32's extremes (also as targets), float64
+    input (compared as float32) and blocks of one row up to all rows: exactly the reference ranks."""
+    values = st.one_of(st.integers(-3, 3).map(float), st.floats(-2, 2, width=32), _SPECIAL)
+    scores = data.draw(arrays(dtype, shape, elements=values))
+    targets = np.array(data.draw(st.lists(st.integers(0, shape[1] - 1), min_size=shape[0], max_size=shape[0])))
+    saved = M._BLOCK_ELEMENTS
+    M._BLOCK_ELEMENTS = block
+    try:
+        for policy in M.TIE_POLICIES:
+            got = M.ranks_from_scores(scores, targets, policy)
+            assert got.dtype == np.float64
+            np.testing.assert_array_equal(got, _reference_ranks(scores, targets, policy))
+    finally:
+        M._BLOCK_ELEMENTS = saved
+
+
+def test_rank_counting_rejects_mismatched_shapes_and_leaves_scores_unchanged():
+    scores = np.array([[np.nan, 1.0, -np.inf, 1.0]], np.float32)
+    before = scores.copy()
+    np.testing.assert_array_equal(M.ranks_from_scores(scores, np.array([1])), [2.0])
+    np.testing.assert_array_equal(scores, before)
+    with pytest.raises(ValueError, match="shape"):
+        M.ranks_from_scores(scores, np.array([0, 1]))
+
+
 class NextIdModel(SessionModel):
     """Scores item+1 highest (an oracle for sessions following i -> i+1), or a constant."""
 

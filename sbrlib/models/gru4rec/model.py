@@ -204,7 +204,12 @@ class GRU4Rec(NeuralModel):
     def step(self, items, starts, users=None, active=None):
         """One evaluation step (see :meth:`SessionModel.step`): one compiled call; when at most a quarter
         of the slots are active, only those are computed, in the smallest of the widths B/4, B/16,
-        ... (>= 4) that holds them (a few compiled shapes), and the rows of idle slots are zeros."""
+        ... (>= 4) that holds them (a few compiled shapes), and the rows of idle slots are zeros.
+
+        Returns:
+            (B, n_items) float32 scores; when every slot is computed, a read-only view of the
+            TensorFlow result (no copy).
+        """
         items = np.asarray(items, np.int32)
         starts = np.asarray(starts, bool)
         if self.config.sequence_aware and users is not None and len(self._user_ids) and starts.any():
@@ -219,7 +224,7 @@ class GRU4Rec(NeuralModel):
         if rows is None or 4 * len(rows) > B or len(rows) == 0:
             self._states, scores = self._compiled("score", self._score_step, self._states, tf.constant(items),
                                                   tf.constant(starts))
-            return scores.numpy()
+            return _read_only(scores)
         width = B // 4
         while width // 4 >= max(len(rows), 4):
             width //= 4
@@ -227,7 +232,7 @@ class GRU4Rec(NeuralModel):
         self._states, scores = self._compiled("rows", self._score_rows, self._states, tf.constant(items),
                                               tf.constant(starts), tf.constant(padded))
         out = np.zeros((B, self.n_items), np.float32)
-        out[rows] = scores.numpy()[: len(rows)]
+        out[rows] = np.asarray(scores)[: len(rows)]
         return out
 
     def _user_rows(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -278,6 +283,14 @@ class GRU4Rec(NeuralModel):
         self._user_ids = sch.session_order[order].astype(np.int64)
         self._user_states = [s[order] for s in states]
         return self
+
+
+def _read_only(tensor) -> np.ndarray:
+    """A read-only numpy view of a CPU tensor's buffer (``.numpy()`` would copy it); the view keeps
+    the tensor alive."""
+    view = np.asarray(tensor)
+    view.flags.writeable = False
+    return view
 
 
 def _chunk(schedule, start: int, size: int) -> tuple[np.ndarray, ...]:
