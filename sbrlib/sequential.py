@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from sbrlib import uncertainty as U
 from sbrlib.columns import SESSION, TIME, USER
 from sbrlib.evaluation import EvalConfig, EvalResult, evaluate_positions
 from sbrlib.preprocess import Split, sessionize
+from sbrlib.provenance import differences
 from sbrlib.training import TrainingConfig
 from sbrlib.training_facts import TrainingFacts
 
@@ -161,21 +162,49 @@ def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], objec
                  baselines: Mapping[str, Callable[[], object]], eval_config: EvalConfig,
                  positions: Literal["all", "last"], validation_metric: str, patience: int,
                  metrics: tuple[str, ...], n_boot: int = 1000, seed: int = 0, progress: bool = True,
-                 refit: bool = False, max_seconds: float | None = None) -> ProtocolRun:
-    """Fit baselines on ``train``; neural models with :func:`fit_early_stopped` (``refit``,
-    ``max_seconds``: its options; their training facts in ``ProtocolRun.facts`` and the table's
-    ``stopped``/``still_improving`` columns); evaluate all on ``test`` with the same settings (``train`` is the
-    history for ``exclude_seen="user"``); bootstrap intervals over test sessions (users in
-    leave-one-out)."""
+                 refit: bool = False, max_seconds: float | None = None,
+                 trained: Mapping[str, object] | None = None, baseline_frame: str = "train") -> ProtocolRun:
+    """Fit baselines on ``split[baseline_frame]``; neural models with :func:`fit_early_stopped`
+    (``refit``, ``max_seconds``: its options; their training facts in ``ProtocolRun.facts`` and the
+    table's ``stopped``/``still_improving`` columns); evaluate all on ``test`` with the same settings
+    (``train`` is the history for ``exclude_seen="user"``); bootstrap intervals over test sessions
+    (users in leave-one-out).
+
+    Args:
+        trained: models already trained on this split (e.g. notebook 04's GRU4Rec, accepted by
+            :func:`check_reuse`), by display name: used as they are, not trained again; a neural
+            one's facts come from its ``training_facts`` (``tune_seconds`` = its recorded training
+            seconds, ``fit_seconds`` 0).
+        baseline_frame: the frame the baselines are fitted on (``"train"``, or ``"train_tr"`` as in
+            notebook 05 when GRU4Rec was not refitted).
+    """
     results, models, extra, facts = {}, {}, {}, {}
+    trained = dict(trained or {})
     for name, factory in baselines.items():
+        if name in trained:
+            continue
         start = time.perf_counter()
-        model = factory().fit(split["train"])
+        model = factory().fit(split[baseline_frame])
         model.name = name
         models[name] = model
         extra[name] = {"fit_seconds": time.perf_counter() - start, "tune_seconds": 0.0, "best_epoch": np.nan,
                        "epochs_run": np.nan, "stopped": "", "still_improving": None}
+    for name, model in trained.items():
+        model.name = name
+        models[name] = model
+        done = getattr(model, "training_facts", None)
+        if done is None:
+            extra[name] = {"fit_seconds": np.nan, "tune_seconds": 0.0, "best_epoch": np.nan, "epochs_run": np.nan,
+                           "stopped": "", "still_improving": None}
+            continue
+        facts[name] = done
+        extra[name] = {"fit_seconds": 0.0, "tune_seconds": float(done.seconds),
+                       "best_epoch": done.best_epoch if done.best_epoch is not None else np.nan,
+                       "epochs_run": done.epochs_run, "stopped": done.stopped_by,
+                       "still_improving": done.still_improving}
     for name, make in neural.items():
+        if name in trained:
+            continue
         model, info = fit_early_stopped(make, split["train_tr"], split["valid"], split["train"], eval_config,
                                         positions, validation_metric, patience, progress, refit, max_seconds)
         model.name = name
@@ -191,6 +220,170 @@ def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], objec
     info["predictions"] = pd.Series({name: res.metrics["predictions"] for name, res in results.items()})
     table = table.join(info)
     return ProtocolRun(table, results, models, facts)
+
+
+TRAINING_RULE_FIELDS = ("epochs", "early_stopping_patience", "validation_metric", "eval_batch_size",
+                        "sequence_aware")
+"""Config fields that :func:`check_reuse` does not compare: how training was stopped and validated
+(compared through the recorded :class:`~sbrlib.training_facts.TrainingFacts` instead) and inference
+switches that do not change the trained weights."""
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """Whether a saved model may stand for the model a notebook would train (:func:`check_reuse`).
+
+    Attributes:
+        usable: every check passed.
+        reasons: what differs, one sentence each (empty when usable).
+        sentence: what to print: the model reused and how it was trained, or why it is not.
+    """
+
+    usable: bool
+    reasons: tuple[str, ...]
+    sentence: str
+
+
+def check_reuse(provenance: Mapping[str, Any] | None, config: Mapping[str, Any], *, split_name: str | None,
+                split_fingerprint: str | None, frame: str, expected_config: Mapping[str, Any],
+                metric: str | None = None, what: str = "the saved model") -> Reuse:
+    """Decide whether a saved model (e.g. notebook 04's GRU4Rec) is the model this notebook would
+    train, so that it is reused instead of trained again (one model on one split, one number).
+
+    Checks, each failing one giving a reason: the model was trained on split ``split_fingerprint``
+    and on its frame ``frame`` (``"train_tr"``: early-stopped on ``valid`` without a refit; a
+    ``REFIT`` model was trained on ``"train"``); its config equals ``expected_config`` in every field
+    but :data:`TRAINING_RULE_FIELDS`; its training facts were recorded, and chose the best epoch by
+    ``metric`` (when given).
+
+    Args:
+        provenance: the saved model's provenance (``model.provenance`` or
+            :func:`sbrlib.artifacts.model_provenance`).
+        config: the saved model's config (``to_dict()``).
+        split_name, split_fingerprint: the split this notebook evaluates on.
+        frame: the frame this notebook would train on.
+        expected_config: the config (``to_dict()``) this notebook would train.
+        metric: the validation metric this notebook early-stops on (None: not checked).
+        what: the model's name in the sentences.
+
+    Returns:
+        A :class:`Reuse` (pure: nothing is read or trained).
+    """
+    prov = dict(provenance or {})
+    reasons = []
+    fp = prov.get("split_fingerprint")
+    if not fp or fp != split_fingerprint:
+        reasons.append(f"it was trained on split {prov.get('split') or '?'} (fingerprint {fp or 'not recorded'}), "
+                       f"not on {split_name or '?'} (fingerprint {split_fingerprint or '?'})")
+    trained_on = prov.get("trained_on")
+    if trained_on != frame:
+        hint = " (notebook 04 ran with REFIT=True)" if trained_on == "train" and frame == "train_tr" else ""
+        reasons.append(f"it was trained on the frame {trained_on or 'not recorded'!r}{hint}, not on {frame!r}")
+    diffs = [d for d in differences({k: v for k, v in dict(config).items() if k not in TRAINING_RULE_FIELDS + ("name",)},
+                                    {k: v for k, v in dict(expected_config).items()
+                                     if k not in TRAINING_RULE_FIELDS + ("name",)})]
+    if diffs:
+        reasons.append("its configuration differs (saved -> this notebook): " + "; ".join(diffs))
+    facts = prov.get("training")
+    if not isinstance(facts, Mapping):
+        reasons.append("its training facts (why and when training stopped) were not recorded")
+    elif metric is not None and facts.get("metric") != metric:
+        reasons.append(f"its best epoch was chosen by {facts.get('metric')}, this notebook early-stops on {metric}")
+    if reasons:
+        return Reuse(False, tuple(reasons), f"{what} is not reused, because " + "; and ".join(reasons) + ".")
+    done = TrainingFacts.from_dict(dict(facts))
+    return Reuse(True, (), f"{what} is reused as trained (split {split_name}, frame {frame!r}, same "
+                           f"configuration): {done.sentence()}.")
+
+
+def _is_undertrained(facts: TrainingFacts | Mapping[str, Any] | None) -> str | None:
+    """Why ``facts`` describe a model stopped while still improving (by the budget or the epoch cap), or None."""
+    if facts is None:
+        return None
+    f = facts if isinstance(facts, TrainingFacts) else TrainingFacts.from_dict(dict(facts))
+    if not f.still_improving or f.stopped_by not in ("budget", "epochs"):
+        return None
+    if f.stopped_by == "budget":
+        minutes = (f.budget_seconds or 0) / 60
+        limit = f"its {minutes:g}-minute budget" if minutes >= 1 else f"its {f.budget_seconds:g}-second budget"
+    else:
+        limit = f"its epoch cap ({f.max_epochs})"
+    return f"was stopped by {limit} while still improving (best epoch = last epoch {f.epochs_run})"
+
+
+def _trials(tuning: Mapping[str, Any] | None) -> tuple[int | None, str]:
+    """``(n_trials or None for defaults, source)`` from a tuning-facts dict."""
+    t = dict(tuning or {})
+    n = t.get("n_trials")
+    return (int(n) if n else None), str(t.get("source") or ("defaults" if not n else "a search"))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a paired comparison may name a winner (:func:`verdict`).
+
+    Attributes:
+        allowed: the comparison was fair enough to call (budgets comparable, neither undertrained).
+        winner: the better model's name when allowed and the interval excludes 0, else None.
+        sentence: the Markdown sentence to print (the difference, its interval and the verdict or
+            why it is withheld).
+        reasons: why the verdict is withheld (empty when allowed).
+    """
+
+    allowed: bool
+    winner: str | None
+    sentence: str
+    reasons: tuple[str, ...]
+
+
+def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
+            b_facts: TrainingFacts | Mapping[str, Any] | None, paired_interval: Mapping[str, Any],
+            a_tuning: Mapping[str, Any] | None = None, b_tuning: Mapping[str, Any] | None = None,
+            label: str = "") -> Verdict:
+    """The verdict rule of the head-to-head: name a winner only when the comparison is fair and clear.
+
+    A winner is named only when (1) both sides had stated, comparable tuning budgets (the same
+    number of search trials, or both defaults), (2) neither was stopped by the time budget or the
+    epoch cap while still improving (training facts: ``stopped_by``, ``still_improving``) and (3) the
+    paired interval of ``metric(a) - metric(b)`` excludes 0. Otherwise the sentence says why the
+    verdict is withheld, or that the two are not distinguishable.
+
+    Args:
+        a, b: model names (the difference is a minus b).
+        a_facts, b_facts: their :class:`~sbrlib.training_facts.TrainingFacts` (or its dict); None for a
+            model without a training loop (a baseline), which cannot be undertrained.
+        paired_interval: :func:`paired_difference`'s result (``metric``, ``difference``, ``lo``,
+            ``hi``, ``sessions``).
+        a_tuning, b_tuning: tuning facts, dicts with ``n_trials`` (None or 0: defaults) and
+            ``source``; None: defaults.
+        label: the protocol, prefixed to the sentence.
+
+    Returns:
+        A :class:`Verdict`.
+    """
+    d = paired_interval
+    reasons = []
+    (na, sa), (nb, sb) = _trials(a_tuning), _trials(b_tuning)
+    if na != nb:
+        def says(n: int | None, src: str) -> str:
+            return f"{n} search trials ({src})" if n else f"its defaults ({src})"
+        reasons.append(f"the tuning budgets differ: {a} had {says(na, sa)}, {b} {says(nb, sb)}")
+    for name, facts in ((a, a_facts), (b, b_facts)):
+        why = _is_undertrained(facts)
+        if why:
+            reasons.append(f"{name} {why}")
+    diff, lo, hi = float(d["difference"]), float(d["lo"]), float(d["hi"])
+    clear = lo > 0 or hi < 0
+    head = f"* {label}: " if label else "* "
+    numbers = (f"{a} minus {b} in {d['metric']}: {diff:+.4f} (paired 95% interval {lo:+.4f} to {hi:+.4f}"
+               + (f" over {int(d['sessions']):,} sessions/users" if d.get("sessions") is not None else "") + ")")
+    if reasons:
+        return Verdict(False, None, f"{head}{numbers}; no verdict: " + "; ".join(reasons) + ".", tuple(reasons))
+    if not clear:
+        return Verdict(True, None, f"{head}{numbers}: not distinguishable from zero, so neither is ahead.", ())
+    winner, loser = (a, b) if diff > 0 else (b, a)
+    return Verdict(True, winner, f"{head}{numbers}: {winner} is ahead of {loser} (the interval excludes 0, both "
+                                 "had comparable tuning budgets and neither was stopped while still improving).", ())
 
 
 def last_session_view(frame: pd.DataFrame, gap: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -212,13 +405,18 @@ def last_session_view(frame: pd.DataFrame, gap: int) -> tuple[pd.DataFrame, pd.D
 
 
 def findings(runs: Mapping[str, ProtocolRun], main_metric: Mapping[str, str], comparisons: list[tuple[str, str, str, dict]],
-             dataset: str, synthetic: bool) -> str:
+             dataset: str, synthetic: bool, tuning: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """The "What we found" Markdown, built from the numbers.
 
     Args:
         runs: protocol label -> :class:`ProtocolRun`.
         main_metric: protocol label -> metric used to rank models there.
-        comparisons: ``(protocol label, model a, model b, paired_difference result)`` to report.
+        comparisons: ``(protocol label, model a, model b, paired_difference result)`` to report; a
+            comparison of two models of the protocol's run goes through :func:`verdict` (training
+            facts from ``ProtocolRun.facts``, tuning facts from ``tuning``), other ones (the same
+            model fed different inputs) only say whether the interval excludes 0.
+        tuning: model name -> tuning facts (``n_trials``, ``source``) for :func:`verdict`; a model
+            not listed counts as untuned (defaults).
     """
     lines = []
     if synthetic:
@@ -246,6 +444,11 @@ def findings(runs: Mapping[str, ProtocolRun], main_metric: Mapping[str, str], co
                 lines.append(f"* {label}: {name} was still improving at its last epoch "
                              f"({int(t.loc[name, 'epochs_run'])}, the epoch cap), so more epochs may help it.")
     for label, a, b, diff in comparisons:
+        run = runs.get(label)
+        if run is not None and a in run.table.index and b in run.table.index:
+            lines.append(verdict(a, b, run.facts.get(a), run.facts.get(b), diff, (tuning or {}).get(a),
+                                 (tuning or {}).get(b), label).sentence)
+            continue
         sign = "higher" if diff["difference"] > 0 else "lower"
         clear = diff["lo"] > 0 or diff["hi"] < 0
         lines.append(f"* {label}: {a} is {abs(diff['difference']):.4f} {sign} than {b} in {diff['metric']} "
