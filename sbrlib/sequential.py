@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -294,6 +295,37 @@ def check_reuse(provenance: Mapping[str, Any] | None, config: Mapping[str, Any],
     done = TrainingFacts.from_dict(dict(facts))
     return Reuse(True, (), f"{what} is reused as trained (split {split_name}, frame {frame!r}, same "
                            f"configuration): {done.sentence()}.")
+
+
+def reuse_saved(folder: str | Path, split: Split, expected_config: Mapping[str, Any], *, frame: str = "train_tr",
+                metric: str | None = None, family: str | None = None,
+                what: str = "the saved model") -> tuple[object | None, Reuse]:
+    """Load a saved model (e.g. notebook 04's GRU4Rec) when :func:`check_reuse` accepts it for ``split``.
+
+    Args:
+        folder: the saved model's folder (absent or unreadable: not reused, with the reason).
+        split: the split this notebook evaluates on (name and fingerprint compared).
+        expected_config, frame, metric, what: see :func:`check_reuse`.
+        family: the model family expected (``"gru4rec"``).
+
+    Returns:
+        ``(model or None, Reuse)``: the loaded model (its ``training_facts`` restored) when usable.
+    """
+    from sbrlib.errors import UserFacingError
+    from sbrlib.models.neural import load_model, read_saved
+
+    folder = Path(folder)
+    if not (folder / "model.json").is_file():
+        reason = f"there is no saved model in {folder} (notebook 04 has not run for this split)"
+        return None, Reuse(False, (reason,), f"{what} is not reused, because {reason}.")
+    try:
+        saved = read_saved(folder, family=family, weights=False)
+    except UserFacingError as exc:
+        reason = f"it cannot be read ({exc})"
+        return None, Reuse(False, (reason,), f"{what} is not reused, because {reason}.")
+    decision = check_reuse(saved.provenance, saved.config, split_name=split.name, split_fingerprint=split.fingerprint,
+                           frame=frame, expected_config=expected_config, metric=metric, what=what)
+    return (load_model(folder) if decision.usable else None), decision
 
 
 def _is_undertrained(facts: TrainingFacts | Mapping[str, Any] | None) -> str | None:
