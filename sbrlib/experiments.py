@@ -4,10 +4,12 @@ experiment and example recommendations."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -248,6 +250,20 @@ def baselines_as_in_05(names: Sequence[str], record: Mapping[str, Mapping] | Non
                         f"{_describe(params, sources)}, on {frame!r} of split {split_name}; fitting is deterministic, "
                         f"so they are the same models{'' if same else ' (but the fingerprints differ: check)'})",
                         same)
+
+
+def recorded_baseline_fits(folder: str | Path) -> dict[str, dict]:
+    """The baseline fits notebook 05 recorded in ``<folder>/metrics.json`` (key ``baseline_fits``;
+    {} when 05 has not run there or recorded none)."""
+    path = Path(folder) / "metrics.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        log.warning("%s cannot be read (%s): the baselines are fitted without 05's record", path, exc)
+        return {}
+    return dict(data.get("baseline_fits") or {}) if isinstance(data, dict) else {}
 
 
 def _describe(params: Mapping[str, Mapping], sources: Mapping[str, str]) -> str:
