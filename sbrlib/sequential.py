@@ -414,11 +414,11 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
     """
     d = paired_interval
     reasons = []
-    (na, sa), (nb, sb) = _trials(a_tuning), _trials(b_tuning)
+    (na, _), (nb, _) = _trials(a_tuning), _trials(b_tuning)
     if na != nb:
-        def says(n: int | None, src: str) -> str:
-            return f"{n} search trials ({src})" if n else f"its defaults ({src})"
-        reasons.append(f"the tuning budgets differ: {a} had {says(na, sa)}, {b} {says(nb, sb)}")
+        def says(n: int | None) -> str:
+            return f"{n} search trials" if n else "its defaults (no search)"
+        reasons.append(f"the tuning budgets differ: {a} had {says(na)}, {b} {says(nb)}")
     for name, facts in ((a, a_facts), (b, b_facts)):
         why = _is_undertrained(facts)
         if why:

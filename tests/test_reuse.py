@@ -62,7 +62,7 @@ def test_budget_stopped_still_improving_model_never_gets_a_verdict(interval):
 def test_unequal_trials_withhold_the_verdict():
     v = sequential.verdict("SASRec", "GRU4Rec", _facts(), _facts(), CLEAR, None, TUNED)
     assert not v.allowed and v.winner is None
-    assert "the tuning budgets differ: SASRec had its defaults (defaults), GRU4Rec 20 search trials" in v.sentence
+    assert "the tuning budgets differ: SASRec had its defaults (no search), GRU4Rec 20 search trials" in v.sentence
     v = sequential.verdict("SASRec", "GRU4Rec", _facts(), _facts(), CLEAR, {"n_trials": 5, "source": "03"}, TUNED)
     assert not v.allowed and "5 search trials" in v.sentence
 
