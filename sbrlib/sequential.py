@@ -2,6 +2,9 @@
 bootstrap intervals over sessions/users, paired differences, and published ML-1M figures.
 
 Intervals come from :mod:`sbrlib.uncertainty` (test sessions resampled, in leave-one-out: users).
+Train once across the series: :func:`check_reuse` / :func:`reuse_saved` decide whether notebook 04's
+saved model is the model 07 would train (split, frame, config, metric), and :func:`run_protocol` uses
+it without training again. :func:`verdict` is the head-to-head's rule for naming a winner.
 """
 
 from __future__ import annotations
