@@ -4,14 +4,17 @@ experiment and example recommendations."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from sbrlib import provenance
 from sbrlib import uncertainty as U
 from sbrlib.columns import ITEM, SESSION, TIME
 from sbrlib.evaluation import EvalConfig, EvalResult, evaluate, results_table
@@ -208,6 +211,117 @@ def split_params_source(params: Mapping[str, Mapping]) -> tuple[dict[str, dict],
     """``({name: config kwargs}, {name: source})`` from :func:`tuned_baseline_params`'s result."""
     kwargs = {name: {k: v for k, v in p.items() if k != "source"} for name, p in params.items()}
     return kwargs, {name: str(p.get("source", "parameters cell")) for name, p in params.items()}
+
+
+def baseline_fit_record(params: Mapping[str, Mapping], sources: Mapping[str, str], frame: str,
+                        split_name: str | None, split_fingerprint: str | None) -> dict[str, dict]:
+    """What notebook 05 records about how it fitted each baseline, so that 06 and 07 can fit the very
+    same models (baselines fit deterministically: same parameters, same events -> same model).
+
+    Args:
+        params: display name -> config keyword arguments (as given to :func:`baseline_factories`).
+        sources: display name -> where they came from.
+        frame: the split's frame they were fitted on (``"train"`` or ``"train_tr"``).
+        split_name, split_fingerprint: the split.
+
+    Returns:
+        Display name -> ``params``, ``source``, ``frame``, ``split``, ``split_fingerprint`` and
+        ``fingerprint`` (of params, frame and split fingerprint: equal fingerprints, identical fits).
+    """
+    out = {}
+    for name, kwargs in params.items():
+        key = {"params": dict(kwargs), "frame": frame, "split_fingerprint": split_fingerprint}
+        out[name] = {**key, "source": sources.get(name, "parameters cell"), "split": split_name,
+                     "fingerprint": provenance.fingerprint({"model": registry.resolve(name), **key})}
+    return out
+
+
+@dataclass(frozen=True)
+class BaselinePlan:
+    """How notebooks 06 and 07 fit the baselines (:func:`baselines_as_in_05`).
+
+    Attributes:
+        params: display name -> config keyword arguments.
+        sources: display name -> where they came from.
+        frame: the split's frame to fit them on.
+        record: display name -> :func:`baseline_fit_record` entry of these fits (compare its
+            ``fingerprint`` with 05's).
+        sentence: what to print: reused from 05's record, or why not and what is used instead.
+        same_as_05: every baseline is fitted exactly as notebook 05 fitted it.
+    """
+
+    params: dict[str, dict]
+    sources: dict[str, str]
+    frame: str
+    record: dict[str, dict]
+    sentence: str
+    same_as_05: bool
+
+
+def baselines_as_in_05(names: Sequence[str], record: Mapping[str, Mapping] | None, split_name: str | None,
+                       split_fingerprint: str | None, fallback_params: Mapping[str, Mapping],
+                       fallback_sources: Mapping[str, str], fallback_frame: str) -> BaselinePlan:
+    """The parameters and frame to fit ``names`` exactly as notebook 05 fitted them.
+
+    05 records :func:`baseline_fit_record` (its ``metrics.json``, key ``baseline_fits``). When that
+    record covers every name and was made on this split, its parameters and frame are used; the
+    baselines are then refitted (cheaper than saving and loading them, and identical: fitting is
+    deterministic, and equal fingerprints show the same parameters, frame and split). Otherwise
+    ``fallback_*`` are used and the sentence says why.
+
+    Returns:
+        A :class:`BaselinePlan` (pure: nothing is read or fitted).
+    """
+    record = dict(record or {})
+    problems = []
+    missing = [n for n in names if n not in record]
+    if not record:
+        problems.append("notebook 05 has recorded no baseline fits for this split (run it first)")
+    elif missing:
+        problems.append(f"05 did not fit {', '.join(missing)}")
+    other = sorted({str(r.get("split_fingerprint")) for n, r in record.items() if n in names}
+                   - {str(split_fingerprint)})
+    if record and other:
+        problems.append(f"05's fits were made on another split (fingerprint {', '.join(other)}, "
+                        f"this one {split_fingerprint})")
+    frames = {r.get("frame") for n, r in record.items() if n in names}
+    if not problems and len(frames) != 1:
+        problems.append(f"05's fits used several frames {sorted(map(str, frames))}")
+    if problems:
+        params = {n: dict(fallback_params.get(n, {})) for n in names}
+        sources = {n: fallback_sources.get(n, "defaults") for n in names}
+        fits = baseline_fit_record(params, sources, fallback_frame, split_name, split_fingerprint)
+        return BaselinePlan(params, sources, fallback_frame, fits,
+                            f"baselines fitted here, not as in 05, because {'; '.join(problems)}: parameters "
+                            f"{_describe(params, sources)}, on {fallback_frame!r}", False)
+    frame = frames.pop()
+    params = {n: dict(record[n]["params"]) for n in names}
+    sources = {n: str(record[n].get("source", "05")) for n in names}
+    fits = baseline_fit_record(params, sources, frame, split_name, split_fingerprint)
+    same = all(fits[n]["fingerprint"] == record[n].get("fingerprint") for n in names)
+    return BaselinePlan(params, sources, frame, fits,
+                        f"baselines refitted exactly as notebook 05 fitted them (its recorded parameters "
+                        f"{_describe(params, sources)}, on {frame!r} of split {split_name}; fitting is deterministic, "
+                        f"so they are the same models{'' if same else ' (but the fingerprints differ: check)'})",
+                        same)
+
+
+def recorded_baseline_fits(folder: str | Path) -> dict[str, dict]:
+    """The baseline fits notebook 05 recorded in ``<folder>/metrics.json`` (key ``baseline_fits``;
+    {} when 05 has not run there or recorded none)."""
+    path = Path(folder) / "metrics.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        log.warning("%s cannot be read (%s): the baselines are fitted without 05's record", path, exc)
+        return {}
+    return dict(data.get("baseline_fits") or {}) if isinstance(data, dict) else {}
+
+
+def _describe(params: Mapping[str, Mapping], sources: Mapping[str, str]) -> str:
+    return "; ".join(f"{n}: {dict(p) or 'defaults'} ({sources.get(n, '?')})" for n, p in params.items())
 
 
 # --------------------------------------------------------------------------- intervals

@@ -875,7 +875,9 @@ def try_it(session: Sequence[int], later: Sequence[int] | None, lists: Mapping[s
 def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str],
                comparisons: Sequence[tuple[str, str, str, Mapping[str, Any]]], dataset: str,
                configs: Mapping[str, Mapping[str, Any]], training: Mapping[str, Mapping[str, Mapping[str, Any]]],
-               baseline_sources: Mapping[str, str], refit: bool, synthetic: bool = False) -> Findings:
+               baseline_sources: Mapping[str, str], refit: bool, synthetic: bool = False,
+               tuning: Mapping[str, Mapping[str, Any]] | None = None, frames: Mapping[str, str] | None = None,
+               reused: Sequence[str] = ()) -> Findings:
     """Findings of notebook 07.
 
     Args:
@@ -888,20 +890,32 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
         baseline_sources: baseline -> where its parameters came from (``"tuned"``, ``"defaults"``).
         refit: whether the neural models were retrained on ``train``.
         synthetic: the data are synthetic.
+        tuning: model -> tuning facts for :func:`sbrlib.sequential.verdict` (``n_trials``, ``source``);
+            default: from ``configs``.
+        frames: model -> the frame it learned from (default: ``train_tr``, ``train`` when refit).
+        reused: sentences saying which models were taken from notebooks 04/05 and which were
+            trained here, and why (:func:`sbrlib.sequential.reuse_saved`, the baseline plan).
     """
+    from sbrlib.sequential import verdict
+
     b = _Builder()
     _synthetic_note(b, synthetic)
     neural = list(configs)
     b.keep("refit", bool(refit))
-    data = {m: "train" for m in baseline_sources} | {m: ("train" if refit else "train_tr") for m in neural}
+    default_frame = "train" if refit else "train_tr"
+    data = {m: default_frame for m in [*baseline_sources, *neural]} | dict(frames or {})
+    by_frame: dict[str, list[str]] = {}
+    for m, f in data.items():
+        by_frame.setdefault(f, []).append(m)
     b.add("* **What ran.** " + "; ".join(config_sentence(m, f) for m, f in configs.items())
           + ("; " if configs and baseline_sources else "")
           + "; ".join(f"{m}: {s}" for m, s in baseline_sources.items())
-          + ". The neural models are trained anew in this notebook (GRU4Rec is not notebook 04's saved model), so "
-          "their figures need not match notebook 05's. Baselines were fitted on `train`; the neural models were "
-          "trained on `train_tr` with early stopping on "
-          "`valid`" + (" and then **refit** on `train` for their best number of epochs." if refit else
-                       ", kept at their best epoch and **not refit** on `train`."))
+          + ". Training data: " + "; ".join(f"{_join(ms)} on `{f}`" for f, ms in by_frame.items())
+          + ". The neural models were early-stopped on `valid`"
+          + (" and then **refit** on `train` for their best number of epochs." if refit else
+             ", kept at their best epoch and **not refit** on `train`."))
+    for sentence in reused:
+        b.add(f"* {sentence}")
     unfair = {}
     for label, table in tables.items():
         m = main_metric[label]
@@ -930,15 +944,21 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
         if problems:
             line += (" This is **not a fair contest**, so no model is declared the winner: " + "; ".join(problems) + ".")
         b.add(line)
+    tune = dict(tuning) if tuning is not None else {n: {"n_trials": c.get("n_trials"), "source": c.get("source")}
+                                                    for n, c in configs.items()}
     for i, (label, a, c, diff) in enumerate(comparisons):
+        if {a, c} <= set(neural):  # a head-to-head of two models: the verdict rule decides what may be said
+            facts = training.get(label, {})
+            v = verdict(a, c, facts.get(a), facts.get(c), diff, tune.get(a), tune.get(c), label)
+            b.keep(f"verdict/{i}", {"allowed": v.allowed, "winner": v.winner, "reasons": list(v.reasons)})
+            b.add(v.sentence)
+            continue
         sign = "higher" if diff["difference"] > 0 else "lower"
         clear = diff["lo"] > 0 or diff["hi"] < 0
         line = (f"* {label}: {a} is {b.n(f'diff/{i}', abs(float(diff['difference'])), metric)} {sign} than {c} in "
                 f"{_name(diff['metric'])} (paired 95% interval {signed(diff['lo'])} to {signed(diff['hi'])} over "
                 f"{count(diff['sessions'])} sessions/users): "
                 f"{'a clear difference' if clear else 'not distinguishable from zero'}")
-        if {a, c} <= set(neural) and unfair.get(label):
-            line += "; given the unequal conditions above, it is not a verdict on the models"
         b.add(line + ".")
     b.add(f"* Data: {dataset}. Leave-one-out holds out each user's last item whatever its date, so the model is "
           "trained on other users' later events; the temporal split does not leak this way, and the two protocols "

@@ -218,6 +218,7 @@ SPECS: dict[str, dict[str, C.Check]] = {
         "PATIENCE": C.integer(min=1),  # stricter than early_stopping_patience (>= 0): 07 stops after >= 1 worse epoch
         "FIT_MINUTES": C.optional(C.number(gt=0)),
         "REFIT": C.boolean(),
+        "REUSE": C.boolean(),
         "EVAL_BATCH_SIZE": rule(EvalConfig, "batch_size"),
         "N_BOOT": rule(BootstrapConfig, "n_boot"),
         "SEED": C.integer(min=0),

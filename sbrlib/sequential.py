@@ -2,6 +2,9 @@
 bootstrap intervals over sessions/users, paired differences, and published ML-1M figures.
 
 Intervals come from :mod:`sbrlib.uncertainty` (test sessions resampled, in leave-one-out: users).
+Train once across the series: :func:`check_reuse` / :func:`reuse_saved` decide whether notebook 04's
+saved model is the model 07 would train (split, frame, config, metric), and :func:`run_protocol` uses
+it without training again. :func:`verdict` is the head-to-head's rule for naming a winner.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -20,6 +24,7 @@ from sbrlib import uncertainty as U
 from sbrlib.columns import SESSION, TIME, USER
 from sbrlib.evaluation import EvalConfig, EvalResult, evaluate_positions
 from sbrlib.preprocess import Split, sessionize
+from sbrlib.provenance import differences
 from sbrlib.training import TrainingConfig
 from sbrlib.training_facts import TrainingFacts
 
@@ -161,21 +166,49 @@ def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], objec
                  baselines: Mapping[str, Callable[[], object]], eval_config: EvalConfig,
                  positions: Literal["all", "last"], validation_metric: str, patience: int,
                  metrics: tuple[str, ...], n_boot: int = 1000, seed: int = 0, progress: bool = True,
-                 refit: bool = False, max_seconds: float | None = None) -> ProtocolRun:
-    """Fit baselines on ``train``; neural models with :func:`fit_early_stopped` (``refit``,
-    ``max_seconds``: its options; their training facts in ``ProtocolRun.facts`` and the table's
-    ``stopped``/``still_improving`` columns); evaluate all on ``test`` with the same settings (``train`` is the
-    history for ``exclude_seen="user"``); bootstrap intervals over test sessions (users in
-    leave-one-out)."""
+                 refit: bool = False, max_seconds: float | None = None,
+                 trained: Mapping[str, object] | None = None, baseline_frame: str = "train") -> ProtocolRun:
+    """Fit baselines on ``split[baseline_frame]``; neural models with :func:`fit_early_stopped`
+    (``refit``, ``max_seconds``: its options; their training facts in ``ProtocolRun.facts`` and the
+    table's ``stopped``/``still_improving`` columns); evaluate all on ``test`` with the same settings
+    (``train`` is the history for ``exclude_seen="user"``); bootstrap intervals over test sessions
+    (users in leave-one-out).
+
+    Args:
+        trained: models already trained on this split (e.g. notebook 04's GRU4Rec, accepted by
+            :func:`check_reuse`), by display name: used as they are, not trained again; a neural
+            one's facts come from its ``training_facts`` (``tune_seconds`` = its recorded training
+            seconds, ``fit_seconds`` 0).
+        baseline_frame: the frame the baselines are fitted on (``"train"``, or ``"train_tr"`` as in
+            notebook 05 when GRU4Rec was not refitted).
+    """
     results, models, extra, facts = {}, {}, {}, {}
+    trained = dict(trained or {})
     for name, factory in baselines.items():
+        if name in trained:
+            continue
         start = time.perf_counter()
-        model = factory().fit(split["train"])
+        model = factory().fit(split[baseline_frame])
         model.name = name
         models[name] = model
         extra[name] = {"fit_seconds": time.perf_counter() - start, "tune_seconds": 0.0, "best_epoch": np.nan,
                        "epochs_run": np.nan, "stopped": "", "still_improving": None}
+    for name, model in trained.items():
+        model.name = name
+        models[name] = model
+        done = getattr(model, "training_facts", None)
+        if done is None:
+            extra[name] = {"fit_seconds": np.nan, "tune_seconds": 0.0, "best_epoch": np.nan, "epochs_run": np.nan,
+                           "stopped": "", "still_improving": None}
+            continue
+        facts[name] = done
+        extra[name] = {"fit_seconds": 0.0, "tune_seconds": float(done.seconds),
+                       "best_epoch": done.best_epoch if done.best_epoch is not None else np.nan,
+                       "epochs_run": done.epochs_run, "stopped": done.stopped_by,
+                       "still_improving": done.still_improving}
     for name, make in neural.items():
+        if name in trained:
+            continue
         model, info = fit_early_stopped(make, split["train_tr"], split["valid"], split["train"], eval_config,
                                         positions, validation_metric, patience, progress, refit, max_seconds)
         model.name = name
@@ -191,6 +224,220 @@ def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], objec
     info["predictions"] = pd.Series({name: res.metrics["predictions"] for name, res in results.items()})
     table = table.join(info)
     return ProtocolRun(table, results, models, facts)
+
+
+TRAINING_RULE_FIELDS = ("epochs", "early_stopping_patience", "validation_metric", "eval_batch_size",
+                        "sequence_aware")
+"""Config fields that :func:`check_reuse` does not compare: how training was stopped and validated
+(compared through the recorded :class:`~sbrlib.training_facts.TrainingFacts` instead) and inference
+switches that do not change the trained weights."""
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """Whether a saved model may stand for the model a notebook would train (:func:`check_reuse`).
+
+    Attributes:
+        usable: every check passed.
+        reasons: what differs, one sentence each (empty when usable).
+        sentence: what to print: the model reused and how it was trained, or why it is not.
+    """
+
+    usable: bool
+    reasons: tuple[str, ...]
+    sentence: str
+
+
+def check_reuse(provenance: Mapping[str, Any] | None, config: Mapping[str, Any], *, split_name: str | None,
+                split_fingerprint: str | None, frame: str, expected_config: Mapping[str, Any],
+                metric: str | None = None, what: str = "the saved model") -> Reuse:
+    """Decide whether a saved model (e.g. notebook 04's GRU4Rec) is the model this notebook would
+    train, so that it is reused instead of trained again (one model on one split, one number).
+
+    Checks, each failing one giving a reason: the model was trained on split ``split_fingerprint``
+    and on its frame ``frame`` (``"train_tr"``: early-stopped on ``valid`` without a refit; a
+    ``REFIT`` model was trained on ``"train"``); its config equals ``expected_config`` in every field
+    but :data:`TRAINING_RULE_FIELDS`; its training facts were recorded, and chose the best epoch by
+    ``metric`` (when given).
+
+    Args:
+        provenance: the saved model's provenance (``model.provenance`` or
+            :func:`sbrlib.artifacts.model_provenance`).
+        config: the saved model's config (``to_dict()``).
+        split_name, split_fingerprint: the split this notebook evaluates on.
+        frame: the frame this notebook would train on.
+        expected_config: the config (``to_dict()``) this notebook would train.
+        metric: the validation metric this notebook early-stops on (None: not checked).
+        what: the model's name in the sentences.
+
+    Returns:
+        A :class:`Reuse` (pure: nothing is read or trained).
+    """
+    prov = dict(provenance or {})
+    reasons = []
+    fp = prov.get("split_fingerprint")
+    if not fp or fp != split_fingerprint:
+        reasons.append(f"it was trained on split {prov.get('split') or '?'} (fingerprint {fp or 'not recorded'}), "
+                       f"not on {split_name or '?'} (fingerprint {split_fingerprint or '?'})")
+    trained_on = prov.get("trained_on")
+    if trained_on != frame:
+        hint = " (notebook 04 ran with REFIT=True)" if trained_on == "train" and frame == "train_tr" else ""
+        reasons.append(f"it was trained on the frame {trained_on or 'not recorded'!r}{hint}, not on {frame!r}")
+    diffs = [d for d in differences({k: v for k, v in dict(config).items() if k not in TRAINING_RULE_FIELDS + ("name",)},
+                                    {k: v for k, v in dict(expected_config).items()
+                                     if k not in TRAINING_RULE_FIELDS + ("name",)})]
+    if diffs:
+        reasons.append("its configuration differs (saved -> this notebook): " + "; ".join(diffs))
+    facts = prov.get("training")
+    if not isinstance(facts, Mapping):
+        reasons.append("its training facts (why and when training stopped) were not recorded")
+    elif metric is not None and facts.get("metric") != metric:
+        reasons.append(f"its best epoch was chosen by {facts.get('metric')}, this notebook early-stops on {metric}")
+    if reasons:
+        return Reuse(False, tuple(reasons), f"{what} is not reused, because " + "; and ".join(reasons) + ".")
+    done = TrainingFacts.from_dict(dict(facts))
+    return Reuse(True, (), f"{what} is reused as trained (split {split_name}, frame {frame!r}, same "
+                           f"configuration): {done.sentence()}.")
+
+
+def reuse_saved(folder: str | Path, split: Split, expected_config: Mapping[str, Any], *, frame: str = "train_tr",
+                metric: str | None = None, family: str | None = None,
+                what: str = "the saved model") -> tuple[object | None, Reuse]:
+    """Load a saved model (e.g. notebook 04's GRU4Rec) when :func:`check_reuse` accepts it for ``split``.
+
+    Args:
+        folder: the saved model's folder (absent or unreadable: not reused, with the reason).
+        split: the split this notebook evaluates on (name and fingerprint compared).
+        expected_config, frame, metric, what: see :func:`check_reuse`.
+        family: the model family expected (``"gru4rec"``).
+
+    Returns:
+        ``(model or None, Reuse)``: the loaded model (its ``training_facts`` restored) when usable.
+    """
+    from sbrlib.errors import UserFacingError
+    from sbrlib.models.neural import load_model, read_saved
+
+    folder = Path(folder)
+    if not (folder / "model.json").is_file():
+        reason = f"there is no saved model in {folder} (notebook 04 has not run for this split)"
+        return None, Reuse(False, (reason,), f"{what} is not reused, because {reason}.")
+    try:
+        saved = read_saved(folder, family=family, weights=False)
+    except UserFacingError as exc:
+        reason = f"it cannot be read ({exc})"
+        return None, Reuse(False, (reason,), f"{what} is not reused, because {reason}.")
+    decision = check_reuse(saved.provenance, saved.config, split_name=split.name, split_fingerprint=split.fingerprint,
+                           frame=frame, expected_config=expected_config, metric=metric, what=what)
+    return (load_model(folder) if decision.usable else None), decision
+
+
+def _is_undertrained(facts: TrainingFacts | Mapping[str, Any] | None) -> str | None:
+    """Why ``facts`` describe a model stopped while still improving (by the budget or the epoch cap), or None."""
+    if facts is None:
+        return None
+    f = facts if isinstance(facts, TrainingFacts) else TrainingFacts.from_dict(dict(facts))
+    if not f.still_improving or f.stopped_by not in ("budget", "epochs"):
+        return None
+    if f.stopped_by == "budget":
+        minutes = (f.budget_seconds or 0) / 60
+        limit = f"its {minutes:g}-minute budget" if minutes >= 1 else f"its {f.budget_seconds:g}-second budget"
+    else:
+        limit = f"its epoch cap ({f.max_epochs})"
+    return f"was stopped by {limit} while still improving (best epoch = last epoch {f.epochs_run})"
+
+
+def _trials(tuning: Mapping[str, Any] | None) -> tuple[int | None, str]:
+    """``(n_trials or None for defaults, source)`` from a tuning-facts dict."""
+    t = dict(tuning or {})
+    n = t.get("n_trials")
+    return (int(n) if n else None), str(t.get("source") or ("defaults" if not n else "a search"))
+
+
+def tuning_facts(best: Mapping[str, Mapping[str, Any]], sources: Mapping[str, tuple[str, str]]) -> dict[str, dict]:
+    """Tuning facts for :func:`verdict` from what the configurations' resolvers said.
+
+    Args:
+        best: the split's recorded best configurations (:func:`sbrlib.tuning.read_best`: model key ->
+            entry with ``trials``).
+        sources: display name -> ``(model key, source sentence)`` (e.g. ``tuning.gru4rec_config``'s).
+
+    Returns:
+        Display name -> ``{"n_trials": int | None, "source": str}``; ``n_trials`` is None (defaults)
+        unless the source says the configuration was tuned and the search's trial count is recorded.
+    """
+    out = {}
+    for name, (key, source) in sources.items():
+        trials = (best.get(key) or {}).get("trials") if str(source).startswith("tuned") else None
+        out[name] = {"n_trials": int(trials) if trials else None, "source": str(source)}
+    return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a paired comparison may name a winner (:func:`verdict`).
+
+    Attributes:
+        allowed: the comparison was fair enough to call (budgets comparable, neither undertrained).
+        winner: the better model's name when allowed and the interval excludes 0, else None.
+        sentence: the Markdown sentence to print (the difference, its interval and the verdict or
+            why it is withheld).
+        reasons: why the verdict is withheld (empty when allowed).
+    """
+
+    allowed: bool
+    winner: str | None
+    sentence: str
+    reasons: tuple[str, ...]
+
+
+def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
+            b_facts: TrainingFacts | Mapping[str, Any] | None, paired_interval: Mapping[str, Any],
+            a_tuning: Mapping[str, Any] | None = None, b_tuning: Mapping[str, Any] | None = None,
+            label: str = "") -> Verdict:
+    """The verdict rule of the head-to-head: name a winner only when the comparison is fair and clear.
+
+    A winner is named only when (1) both sides had stated, comparable tuning budgets (the same
+    number of search trials, or both defaults), (2) neither was stopped by the time budget or the
+    epoch cap while still improving (training facts: ``stopped_by``, ``still_improving``) and (3) the
+    paired interval of ``metric(a) - metric(b)`` excludes 0. Otherwise the sentence says why the
+    verdict is withheld, or that the two are not distinguishable.
+
+    Args:
+        a, b: model names (the difference is a minus b).
+        a_facts, b_facts: their :class:`~sbrlib.training_facts.TrainingFacts` (or its dict); None for a
+            model without a training loop (a baseline), which cannot be undertrained.
+        paired_interval: :func:`paired_difference`'s result (``metric``, ``difference``, ``lo``,
+            ``hi``, ``sessions``).
+        a_tuning, b_tuning: tuning facts, dicts with ``n_trials`` (None or 0: defaults) and
+            ``source``; None: defaults.
+        label: the protocol, prefixed to the sentence.
+
+    Returns:
+        A :class:`Verdict`.
+    """
+    d = paired_interval
+    reasons = []
+    (na, _), (nb, _) = _trials(a_tuning), _trials(b_tuning)
+    if na != nb:
+        def says(n: int | None) -> str:
+            return f"{n} search trials" if n else "its defaults (no search)"
+        reasons.append(f"the tuning budgets differ: {a} had {says(na)}, {b} {says(nb)}")
+    for name, facts in ((a, a_facts), (b, b_facts)):
+        why = _is_undertrained(facts)
+        if why:
+            reasons.append(f"{name} {why}")
+    diff, lo, hi = float(d["difference"]), float(d["lo"]), float(d["hi"])
+    clear = lo > 0 or hi < 0
+    head = f"* {label}: " if label else "* "
+    numbers = (f"{a} minus {b} in {d['metric']}: {diff:+.4f} (paired 95% interval {lo:+.4f} to {hi:+.4f}"
+               + (f" over {int(d['sessions']):,} sessions/users" if d.get("sessions") is not None else "") + ")")
+    if reasons:
+        return Verdict(False, None, f"{head}{numbers}; no verdict: " + "; ".join(reasons) + ".", tuple(reasons))
+    if not clear:
+        return Verdict(True, None, f"{head}{numbers}: not distinguishable from zero, so neither is ahead.", ())
+    winner, loser = (a, b) if diff > 0 else (b, a)
+    return Verdict(True, winner, f"{head}{numbers}: {winner} is ahead of {loser} (the interval excludes 0, both "
+                                 "had comparable tuning budgets and neither was stopped while still improving).", ())
 
 
 def last_session_view(frame: pd.DataFrame, gap: int) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -71,6 +71,13 @@ def test_run_all_on_tiny_synthetic_is_quiet_and_records_everything(smoke_run):
     # the planted sequential structure: order-aware models beat popularity (tolerance: 81 predictions)
     assert table["SR"]["mrr@20"] > table["Pop"]["mrr@20"]
 
+    # train once across the series: 07's temporal protocol uses 04's GRU4Rec and 05's baselines, one number each
+    seq = json.loads((results / "synthetic-tiny-sequential" / "sequential_models.json").read_text())
+    assert seq["reused"]["GRU4Rec"].startswith("notebook 04's GRU4Rec is reused as trained")
+    assert seq["reused"]["baselines"].startswith("baselines refitted exactly as notebook 05")
+    for name in ("GRU4Rec", "SR", "Item-kNN"):
+        assert seq["metrics"][f"temporal session split/{name}"]["recall@20"] == pytest.approx(table[name]["recall@20"])
+
 
 def _execute(project: Path, stem: str, **params) -> None:
     nb = ROOT / "notebooks" / f"{stem}.ipynb"

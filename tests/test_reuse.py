@@ -1,0 +1,208 @@
+"""Train once across the series (07 reuses 04's GRU4Rec and 05's baselines when they match) and the
+verdict rule of the head-to-head (no winner for an undertrained or unequally tuned side)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from sbrlib import artifacts, experiments, sequential, training
+from sbrlib import preprocess as pp
+from sbrlib.evaluation import EvalConfig, evaluate
+from sbrlib.training_facts import TrainingFacts
+
+# --------------------------------------------------------------------------- the verdict rule
+
+
+def _facts(stopped_by="patience", best=4, run=6, budget=None, cap=50) -> TrainingFacts:
+    return TrainingFacts(stopped_by=stopped_by, best_epoch=best, epochs_run=run, still_improving=best == run,
+                         best_score=0.1, metric="ndcg@10", seconds=10.0, budget_seconds=budget, max_epochs=cap,
+                         patience=5)
+
+
+CLEAR = {"metric": "ndcg@10", "difference": 0.02, "lo": 0.01, "hi": 0.03, "sessions": 900}
+OVERLAP = {"metric": "ndcg@10", "difference": 0.005, "lo": -0.004, "hi": 0.014, "sessions": 900}
+TUNED = {"n_trials": 20, "source": "notebook 03"}
+
+
+def test_verdict_names_a_winner_only_when_fair_and_clear():
+    v = sequential.verdict("SASRec", "GRU4Rec", _facts(), _facts(), CLEAR, TUNED, TUNED, "leave-one-out")
+    assert v.allowed and v.winner == "SASRec" and v.reasons == ()
+    assert "SASRec is ahead of GRU4Rec" in v.sentence and "+0.0100 to +0.0300" in v.sentence
+    lower = sequential.verdict("SASRec", "GRU4Rec", _facts(), _facts(), {**CLEAR, "difference": -0.02, "lo": -0.03,
+                                                                          "hi": -0.01})
+    assert lower.winner == "GRU4Rec"
+    both_default = sequential.verdict("SASRec", "GRU4Rec", _facts(), _facts(), CLEAR)  # both untuned: comparable
+    assert both_default.allowed and both_default.winner == "SASRec"
+
+
+def test_interval_including_zero_is_not_distinguishable():
+    v = sequential.verdict("SASRec", "GRU4Rec", _facts(), _facts(), OVERLAP, TUNED, TUNED)
+    assert v.allowed and v.winner is None and "not distinguishable" in v.sentence and "ahead of" not in v.sentence
+
+
+@pytest.mark.parametrize("interval", [CLEAR, OVERLAP])
+def test_budget_stopped_still_improving_model_never_gets_a_verdict(interval):
+    cut = _facts(stopped_by="budget", best=10, run=10, budget=240.0)
+    v = sequential.verdict("SASRec", "GRU4Rec", cut, _facts(), interval, TUNED, TUNED, "leave-one-out")
+    assert not v.allowed and v.winner is None
+    assert "no verdict: SASRec was stopped by its 4-minute budget while still improving (best epoch = last epoch " \
+           "10)" in v.sentence
+    assert "ahead" not in v.sentence and "not distinguishable" not in v.sentence
+    capped = _facts(stopped_by="epochs", best=10, run=10, cap=10)  # the epoch cap, still improving: the same
+    v = sequential.verdict("SASRec", "GRU4Rec", _facts(), capped.to_dict(), interval, TUNED, TUNED)
+    assert not v.allowed and "GRU4Rec was stopped by its epoch cap (10) while still improving" in v.sentence
+    # stopped by the budget after it had stopped improving: the model converged, a verdict is allowed
+    converged = _facts(stopped_by="budget", best=6, run=10, budget=240.0)
+    assert sequential.verdict("SASRec", "GRU4Rec", converged, _facts(), interval, TUNED, TUNED).allowed
+
+
+def test_unequal_trials_withhold_the_verdict():
+    v = sequential.verdict("SASRec", "GRU4Rec", _facts(), _facts(), CLEAR, None, TUNED)
+    assert not v.allowed and v.winner is None
+    assert "the tuning budgets differ: SASRec had its defaults (no search), GRU4Rec 20 search trials" in v.sentence
+    v = sequential.verdict("SASRec", "GRU4Rec", _facts(), _facts(), CLEAR, {"n_trials": 5, "source": "03"}, TUNED)
+    assert not v.allowed and "5 search trials" in v.sentence
+
+
+def test_findings_use_the_verdict_rule():
+    import pandas as pd
+
+    table = pd.DataFrame({"ndcg@10": [0.06, 0.05], "ndcg@10 lo": [0.05, 0.04], "ndcg@10 hi": [0.07, 0.06],
+                          "predictions": [900, 900], "stopped": ["budget", "patience"],
+                          "epochs_run": [10, 6], "best_epoch": [10, 4], "still_improving": [True, False]},
+                         index=pd.Index(["SASRec", "GRU4Rec"], name="model"))
+    run = sequential.ProtocolRun(table, {}, facts={"SASRec": _facts("budget", 10, 10, 240.0), "GRU4Rec": _facts()})
+    text = sequential.findings({"loo": run}, {"loo": "ndcg@10"}, [("loo", "SASRec", "GRU4Rec", CLEAR),
+                                                                  ("loo", "GRU4Rec + history", "GRU4Rec", CLEAR)],
+                               "d", False, tuning={"SASRec": TUNED, "GRU4Rec": TUNED})
+    assert "no verdict: SASRec was stopped by its 4-minute budget while still improving" in text
+    assert "a clear difference" in text  # the same model fed other inputs: no fairness rule applies
+
+
+# --------------------------------------------------------------------------- 04's GRU4Rec in 07
+
+
+@pytest.fixture(scope="module")
+def temporal(tiny_dir, tmp_path_factory):
+    import os
+
+    os.environ["SBR_PROJECT_DIR"] = str(tmp_path_factory.mktemp("project"))
+    cfg = pp.PreprocessConfig(session_mode="gap", min_item_support=2, test=pp.SplitConfig(fraction=0.2),
+                              valid=pp.SplitConfig(fraction=0.2))
+    split, _ = artifacts.prepare("synthetic-tiny", cfg, name="tiny-reuse", data_dir=tiny_dir)
+    return split
+
+
+@pytest.fixture(scope="module")
+def saved_gru(temporal, tmp_path_factory):
+    """A tiny GRU4Rec trained as notebook 04 trains it (train_tr, early stopping on valid) and saved."""
+    from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig
+
+    cfg = GRU4RecConfig(layers=(8,), batch_size=8, n_sample=8, epochs=2, validation_metric="mrr@20",
+                        early_stopping_patience=2, seed=1)
+    model = GRU4Rec(cfg)
+    training.fit(model, temporal["train_tr"], temporal["valid"], training.TrainingConfig.from_model(cfg),
+                 progress=False)
+    folder = model.save(tmp_path_factory.mktemp("models") / "gru")
+    return folder, cfg
+
+
+def test_07_reuses_04s_model_when_it_matches(temporal, saved_gru):
+    from sbrlib.models.gru4rec import GRU4Rec
+
+    folder, cfg = saved_gru
+    # 07's own training rule (epochs, patience, eval batch, sequence_aware) is not part of the model
+    expected = dataclasses.replace(cfg, epochs=30, early_stopping_patience=None, eval_batch_size=64,
+                                   sequence_aware=True).to_dict()
+    model, reuse = sequential.reuse_saved(folder, temporal, expected, frame="train_tr", metric="mrr@20",
+                                          family="gru4rec", what="04's GRU4Rec")
+    assert reuse.usable and reuse.reasons == () and isinstance(model, GRU4Rec)
+    assert reuse.sentence.startswith("04's GRU4Rec is reused as trained") and "best epoch" in reuse.sentence
+    assert model.training_facts == GRU4Rec.load(folder).training_facts
+
+    # run_protocol uses it as it is: the factory would fail if it were called (no retraining)
+    def no_training(epochs=None):
+        raise AssertionError("the reused model was trained again")
+
+    cfg_eval = EvalConfig(ks=(10, 20), coverage_ks=(), batch_size=64)
+    run = sequential.run_protocol(temporal, {"GRU4Rec": no_training}, {}, cfg_eval, "all", "mrr@20", 5,
+                                  ("recall@20",), n_boot=50, progress=False, trained={"GRU4Rec": model})
+    assert run.facts["GRU4Rec"] == model.training_facts
+    assert run.table.loc["GRU4Rec", "epochs_run"] == model.training_facts.epochs_run
+    assert run.table.loc["GRU4Rec", "fit_seconds"] == 0.0
+    direct = evaluate(GRU4Rec.load(folder), temporal["test"], cfg_eval, progress=False, history=temporal["train"])
+    assert run.table.loc["GRU4Rec", "recall@20"] == pytest.approx(direct.metrics["recall@20"])  # one number
+
+
+def test_07_falls_back_when_04s_model_differs(temporal, saved_gru, tmp_path):
+    from sbrlib.models.gru4rec import GRU4Rec
+
+    folder, cfg = saved_gru
+    expected = cfg.to_dict()
+    # REFIT in 04: trained on "train"
+    _, reuse = sequential.reuse_saved(folder, temporal, expected, frame="train", metric="mrr@20")
+    assert not reuse.usable and "trained on the frame 'train_tr', not on 'train'" in reuse.sentence
+    # other parameters in 04 (or in 07)
+    other = dataclasses.replace(cfg, layers=(16,), learning_rate=0.5).to_dict()
+    model, reuse = sequential.reuse_saved(folder, temporal, other, frame="train_tr", metric="mrr@20")
+    assert model is None and "configuration differs" in reuse.sentence and "layers" in reuse.sentence
+    assert "learning_rate" in reuse.sentence
+    # another early-stopping metric
+    _, reuse = sequential.reuse_saved(folder, temporal, expected, frame="train_tr", metric="recall@20")
+    assert not reuse.usable and "chosen by mrr@20, this notebook early-stops on recall@20" in reuse.sentence
+    # another split (a different fingerprint)
+    moved = dataclasses.replace(temporal, name="other", fingerprint="00000000")
+    prov = GRU4Rec.load(folder).provenance
+    decision = sequential.check_reuse(prov, expected, split_name="other", split_fingerprint="00000000",
+                                      frame="train_tr", expected_config=expected)
+    assert not decision.usable and "not on other (fingerprint 00000000)" in decision.sentence
+    _, reuse = sequential.reuse_saved(folder, moved, expected)
+    assert not reuse.usable and "not on other (fingerprint 00000000)" in reuse.sentence
+    # a model trained on "train" (REFIT) is refused where 07 trains on train_tr
+    refit = {**prov, "trained_on": "train"}
+    decision = sequential.check_reuse(refit, expected, split_name=temporal.name,
+                                      split_fingerprint=temporal.fingerprint, frame="train_tr",
+                                      expected_config=expected)
+    assert not decision.usable and "REFIT=True" in decision.sentence
+    # no model at all
+    _, reuse = sequential.reuse_saved(tmp_path / "nothing", temporal, expected)
+    assert not reuse.usable and "no saved model" in reuse.sentence
+
+
+# --------------------------------------------------------------------------- 05's baselines in 06 and 07
+
+
+def test_baselines_refit_as_in_05_are_identical(temporal):
+    params = {"SR": {"steps": 5}, "Item-kNN": {"lam": 10.0, "alpha": 0.5}}
+    sources = {"SR": "tuned (notebook 03, 4 trials)", "Item-kNN": "parameters cell"}
+    record = experiments.baseline_fit_record(params, sources, "train_tr", temporal.name, temporal.fingerprint)
+    plan = experiments.baselines_as_in_05(["SR", "Item-kNN"], record, temporal.name, temporal.fingerprint,
+                                          {}, {}, "train")
+    assert plan.same_as_05 and plan.frame == "train_tr" and plan.params == params
+    assert "exactly as notebook 05" in plan.sentence
+    assert {n: r["fingerprint"] for n, r in plan.record.items()} == {n: r["fingerprint"] for n, r in record.items()}
+    # fitting is deterministic: the refit scores exactly as the first fit
+    factories = experiments.baseline_factories(plan.params)
+    cfg = EvalConfig(ks=(20,), coverage_ks=(), batch_size=64)
+    for name in params:
+        first = evaluate(factories[name]().fit(temporal[plan.frame]), temporal["test"], cfg, progress=False)
+        again = evaluate(factories[name]().fit(temporal[plan.frame]), temporal["test"], cfg, progress=False)
+        np.testing.assert_array_equal(first.predictions["rank"].to_numpy(), again.predictions["rank"].to_numpy())
+
+
+def test_baselines_fall_back_with_a_reason(temporal):
+    params = {"SR": {"steps": 5}}
+    record = experiments.baseline_fit_record(params, {"SR": "x"}, "train_tr", "other", "ffffffff")
+    plan = experiments.baselines_as_in_05(["SR"], record, temporal.name, temporal.fingerprint,
+                                          {"SR": {"steps": 10}}, {"SR": "parameters cell"}, "train_tr")
+    assert not plan.same_as_05 and plan.params == {"SR": {"steps": 10}}
+    assert "another split (fingerprint ffffffff" in plan.sentence
+    plan = experiments.baselines_as_in_05(["SR", "Item-kNN"], None, temporal.name, temporal.fingerprint,
+                                          {}, {}, "train_tr")
+    assert not plan.same_as_05 and "recorded no baseline fits" in plan.sentence and plan.frame == "train_tr"
+    plan = experiments.baselines_as_in_05(["SR", "Item-kNN"], record, temporal.name, temporal.fingerprint,
+                                          {}, {}, "train_tr")
+    assert "05 did not fit Item-kNN" in plan.sentence
