@@ -74,11 +74,17 @@ def test_findings_use_the_verdict_rule():
                           "predictions": [900, 900], "stopped": ["budget", "patience"],
                           "epochs_run": [10, 6], "best_epoch": [10, 4], "still_improving": [True, False]},
                          index=pd.Index(["SASRec", "GRU4Rec"], name="model"))
-    run = sequential.ProtocolRun(table, {}, facts={"SASRec": _facts("budget", 10, 10, 240.0), "GRU4Rec": _facts()})
-    text = sequential.findings({"loo": run}, {"loo": "ndcg@10"}, [("loo", "SASRec", "GRU4Rec", CLEAR),
-                                                                  ("loo", "GRU4Rec + history", "GRU4Rec", CLEAR)],
-                               "d", False, tuning={"SASRec": TUNED, "GRU4Rec": TUNED})
+    from sbrlib import findings
+
+    facts = {"SASRec": _facts("budget", 10, 10, 240.0), "GRU4Rec": _facts()}
+    configs = {m: findings.config_facts("tuned: trial 3", {"n_trials": 12}) for m in facts}
+    found = findings.sequential({"loo": table}, {"loo": "ndcg@10"}, [("loo", "SASRec", "GRU4Rec", CLEAR),
+                                                                    ("loo", "GRU4Rec + history", "GRU4Rec", CLEAR)],
+                                "d", configs, {"loo": {m: f.to_dict() for m, f in facts.items()}}, {}, refit=False,
+                                tuning={"SASRec": TUNED, "GRU4Rec": TUNED})
+    text = found.markdown
     assert "no verdict: SASRec was stopped by its 4-minute budget while still improving" in text
+    assert found.numbers["verdict/0"]["allowed"] is False and found.numbers["verdict/0"]["winner"] is None
     assert "a clear difference" in text  # the same model fed other inputs: no fairness rule applies
 
 
