@@ -151,11 +151,13 @@ def tuned_baseline_params(split_name: str, defaults: Mapping[str, Mapping] | Non
     except tuning.TuningError as exc:
         log.warning("%s", exc)
         best = {}
-    trials = {tuning.MODEL_NAMES.get(k, k): v.get("trials") for k, v in tuning.read_best(split_name).items()}
+    # what the search was (trials, data, objective, budget), as notebook 03 recorded it
+    labels = {tuning.MODEL_NAMES.get(k, k): v.get("description") or f"tuned (notebook 03, {v.get('trials')} trials)"
+              for k, v in tuning.read_best(split_name).items()}
     out = {name: {**dict(params), "source": "defaults (not tuned on this split)"}
            for name, params in (defaults or {}).items()}
     for name, params in best.items():
-        out[name] = {**dict(params), "source": f"tuned (notebook 03, {trials.get(name)} trials)"}
+        out[name] = {**dict(params), "source": labels.get(name)}
     return out
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sbrlib.tuning.space import config_class
 from sbrlib.tuning.store import (
     TuningError,
+    _jsonable,
     checked_fields,
     describe_study,
     identity_differences,
@@ -164,7 +165,7 @@ def resolve_config(model: str, split_name: str, source: str = "tuned", overrides
     config = dataclasses.replace(resolved.config, **given)
     description = resolved.description + ("; changed explicitly: " + ", ".join(f"{k}={v}" for k, v in changed.items())
                                           if changed else "")
-    return ResolvedConfig(config, resolved.source, description, {**resolved.facts, "changed": changed})
+    return ResolvedConfig(config, resolved.source, description, {**resolved.facts, "changed": _jsonable(changed)})
 
 
 def gru4rec_config(choice: str, split_name: str, overrides: Mapping[str, Any] | None = None,
@@ -185,6 +186,25 @@ def sasrec_config(choice: str, split_name: str, overrides: Mapping[str, Any] | N
         raise ValueError(f"SASREC_CONFIG = {choice!r}: must be 'tuned' or 'default'")
     resolved = resolve_config("sasrec", split_name, choice, overrides, study_file, metric)
     return resolved.config, resolved.description
+
+
+def trained_config_source(split_name: str, model_name: str) -> str:
+    """Where the configuration of notebook 04's saved model ``model_name`` came from: the
+    description that 04 recorded (``results/<split>/gru4rec_training.json``), for notebook 05."""
+    import json
+
+    from sbrlib import paths
+
+    path = paths.results_dir(split_name) / "gru4rec_training.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        return f"unknown (notebook 04's record {path} not readable: {type(exc).__name__})"
+    payload = record.get("payload", record)
+    if payload.get("model") != model_name:
+        return f"unknown (notebook 04's record {path} is of model {payload.get('model')!r}, not {model_name!r})"
+    reused = payload.get("reused_trial")
+    return str(payload.get("config_source")) + (f"; {reused}" if reused and str(reused).startswith("reused") else "")
 
 
 IGNORED_FOR_REUSE = ("eval_batch_size",)
@@ -306,4 +326,4 @@ def prepare_study_file(split_name: str, study_file: str | Path | None = None, re
     return path
 
 
-__all__ = ["CHOICES", "IGNORED_FOR_REUSE", "ResolvedConfig", "resolve_config", "reuse_best_trial", "fixed_parameters", "gru4rec_config", "sasrec_config", "prepare_study_file", "refit_estimate", "tune_study_path"]
+__all__ = ["CHOICES", "IGNORED_FOR_REUSE", "ResolvedConfig", "resolve_config", "reuse_best_trial", "trained_config_source", "fixed_parameters", "gru4rec_config", "sasrec_config", "prepare_study_file", "refit_estimate", "tune_study_path"]
