@@ -106,6 +106,7 @@ def _tuned(model: str, split_name: str, path: Path, metric: str) -> ResolvedConf
         config = config_class(model)(**checked_fields(model, trial.user_attrs["config"], where))
     else:
         config = make_config(model, checked_fields(model, trial.params, where))
+    facts = {**facts, "searched": _jsonable(trial.params)}
     return ResolvedConfig(config, "tuned", describe_study(facts), facts)
 
 
