@@ -299,3 +299,13 @@ def test_best_trial_model_is_reused_only_when_provenance_matches(split):
     split.fingerprint = "0ther000"
     moved, reason = tuning.reuse_best_trial("gru4rec", split, config)
     assert moved is None and "0ther000" in reason
+
+
+def test_resume_of_a_time_budget_counts_the_minutes_used(split):
+    study = tuning.tune("sr", split, "tiny-gap", minutes=5, n_trials=1, progress=False)
+    study.set_user_attr("budget_completed", False)  # as if interrupted after using the whole 5 minutes
+    study.set_user_attr("used", {"trials": 1, "seconds": 300.0})
+    again = tuning.tune("sr", split, "tiny-gap", minutes=5, n_trials=10, resume=True, progress=False)
+    assert len(again.trials) == 1  # nothing left to run
+    state = tuning.store.budget_state(again)
+    assert state["completed"] and state["used"] == {"trials": 1, "seconds": 300.0}
