@@ -309,3 +309,30 @@ def test_resume_of_a_time_budget_counts_the_minutes_used(split):
     assert len(again.trials) == 1  # nothing left to run
     state = tuning.store.budget_state(again)
     assert state["completed"] and state["used"] == {"trials": 1, "seconds": 300.0}
+
+
+def test_interrupted_neural_rounds_continue_with_equal_trials(split, monkeypatch):
+    from sbrlib.models.gru4rec import GRU4Rec
+    from sbrlib.models.sasrec import SASRec
+
+    class InterruptSecond(FakeFit):
+        def __call__(self, *args, **kwargs):
+            if self.calls == 1:
+                self.calls += 1
+                raise KeyboardInterrupt
+            return super().__call__(*args, **kwargs)
+
+    monkeypatch.setattr(GRU4Rec, "fit", InterruptSecond([0.1, 0.2]))
+    monkeypatch.setattr(SASRec, "fit", FakeFit([0.05, 0.3]))
+    fixed = {"gru4rec": SMALL, "sasrec": {"max_len": 50, "blocks": 1, "dim": 32}}
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C in GRU4Rec's 2nd trial (round 2)
+        tuning.tune_all(["gru4rec", "sasrec"], split, "tiny-gap", n_trials=3, fixed=fixed, max_epochs=2,
+                        progress=False)
+    path = tuning.study_path("tiny-gap")
+    assert not tuning.store.budget_state(tuning.load_study(path, "gru4rec"))["completed"]
+    assert tuning.describe_study(tuning.study_facts(tuning.load_study(path, "sasrec"))).count("NOT completed") == 1
+    studies = tuning.tune_all(["gru4rec", "sasrec"], split, "tiny-gap", n_trials=3, fixed=fixed, max_epochs=2,
+                              progress=False)
+    complete = {m: len([t for t in s.trials if t.state == COMPLETE]) for m, s in studies.items()}
+    assert complete == {"gru4rec": 3, "sasrec": 3}
+    assert all(tuning.store.budget_state(s)["completed"] for s in studies.values())

@@ -405,8 +405,9 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
             log.info("reusing %s in %s (%d trials, its budget completed)", study.study_name, path, len(study.trials))
             save_best(study, model, split_name, path.parent)
             studies[model] = study
-        else:
-            resume[model] = study is not None and bool(budget_state(study)["budget"])
+        else:  # continue an interrupted search; anything else starts a new budget
+            state = budget_state(study) if study is not None else {"budget": {}, "completed": True}
+            resume[model] = bool(state["budget"]) and not state["completed"]
     for model in (m for m in others if m not in studies):
         studies[model] = tune(model, frames, split_name, n_trials=n_trials, resume=resume[model],
                               minutes=minutes * half / len(others) if minutes is not None else None,
