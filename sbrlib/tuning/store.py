@@ -163,8 +163,9 @@ def check_identity(study, current: dict, path: str | Path) -> None:
     diffs = identity_differences(study.user_attrs.get("identity"), current)
     if diffs:
         raise TuningError(f"study {study.study_name!r} in {path} was made differently: {'; '.join(diffs)} \u2014 "
-                          "not reused: set STUDY_FILE to a new file (or move this one away), or call tune(..., "
-                          "restart=True) to replace the study")
+                          "not reused: set STUDY_FILE to a new file or move this one away (a new make run-all with "
+                          "REUSE_STUDY=False does not copy make tune's studies); tune(..., restart=True) replaces "
+                          "the study")
 
 
 def budget_state(study) -> dict[str, Any]:
