@@ -244,9 +244,13 @@ def reuse_best_trial(model: str, split: Any, config: Any, study_file: str | Path
         return None, f"no study to reuse ({str(exc).splitlines()[0]})"
     facts = study_facts(study, path)
     saved = study.user_attrs.get("best_weights") or {}
-    if facts["best_trial"] is None or saved.get("trial") != facts["best_trial"]:
-        return None, (f"the best trial ({facts['best_trial']}) of {study.study_name!r} has no saved weights "
-                      f"(saved: trial {saved.get('trial')})")
+    if facts["best_trial"] is None:
+        return None, f"{study.study_name!r} has no completed trial"
+    if saved.get("trial") != facts["best_trial"]:
+        stopped = study.best_trial.user_attrs.get("stopped")
+        why = (f"it was stopped by the {stopped}, so it is not the model trained to its end here" if stopped
+               else "its model was not saved")
+        return None, f"the best trial ({facts['best_trial']}) of {study.study_name!r}: {why}"
     folder = Path(saved.get("folder") or best_weights_dir(path, study_name(model, metric)))
     if not folder.is_dir():  # the run folder moved: the weights live next to the study file
         folder = best_weights_dir(path, study_name(model, metric))

@@ -340,10 +340,11 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
 
     Budget: the neural models (GRU4Rec, SASRec) share half of ``minutes`` when baselines are
     searched too (all of it otherwise); the baselines share the rest equally. The neural models are
-    searched **in rounds** (one trial of each per round, lagging model first) until their shared
-    time is spent or ``n_trials`` rounds are done, so they get the same objective, the same budget
-    and the same number of trials (a round started before the time is spent is finished: its
-    trials stop after their first epoch). Each search first tries the model's default config (and
+    searched **in rounds** (one trial of each per round, lagging model first; each trial of a round
+    may use an equal share of the time left) until their shared time is spent or ``n_trials``
+    rounds are done, so they get the same objective, the same budget and the same number of trials
+    (a round started before the time is spent is finished: its trials stop after their first
+    epoch). Each search first tries the model's default config (and
     ``start_from[model]``).
 
     Stored studies (every study must match the current identity, else one-line refusal):
@@ -437,10 +438,12 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
         if len(set(counts.values())) == 1 and ((n_trials is not None and low >= n_trials)
                                                or (left is not None and left <= 0)):
             break
-        for model in [m for m in todo if counts[m] == low]:  # lagging models first; a round is finished
-            left = remaining()
+        lagging = [m for m in todo if counts[m] == low]  # lagging models first; a round is finished
+        for i, model in enumerate(lagging):
+            left = remaining()  # an equal share of what is left for each trial still to run in this round
+            share = left / (len(lagging) - i) if left is not None else None
             studies[model] = tune(model, frames, split_name, n_trials=1,
-                                  minutes=max(left, 1e-6) if left is not None else None,
+                                  minutes=max(share, 1e-6) if share is not None else None,
                                   resume=resume[model] or not first[model], budget=budget, **kwargs(model))
             first[model] = False
             counts[model] += 1
