@@ -54,10 +54,11 @@ strip: venv
 clean:
 	rm -rf outputs results models .pytest_cache .hypothesis
 
-# A longer hyperparameter search (notebook 03) for GRU4Rec and the baselines of one split:
+# A longer hyperparameter search (notebook 03) for GRU4Rec, SASRec and the baselines of one split:
 #   make tune DATASET=ml-100k [SESSION_MODE=gap] [TUNE_MINUTES=60]
 # The studies go to results/<split>/tuning.sqlite3 (outside run folders); running it again adds
-# trials to them; later `make run-all` runs of the same split reuse them (notebook 03, REUSE_STUDY).
+# trials to them; later `make run-all` runs of the same split reuse them when their identity (search
+# space, data, objective) matches (notebook 03, REUSE_STUDY; a study made differently is refused).
 TUNE_MINUTES ?= 60
 TUNE_MODELS ?= gru4rec sasrec item-knn sr v-sknn
 _comma := ,

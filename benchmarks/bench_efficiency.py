@@ -171,7 +171,7 @@ def _replace(cfg, **changes):
 def gru4rec_configs() -> dict[str, GRU4RecConfig]:
     """The configurations of the table: the class default, the official preset, and the official
     preset at batch 32 (the issue's events/s target)."""
-    from sbrlib.models.presets import preset
+    from sbrlib.models.gru4rec.presets import preset
 
     return {"GRU4Rec default": GRU4RecConfig(), "GRU4Rec official": preset("official"),
             "GRU4Rec official, batch 32": preset("official", batch_size=32)}

@@ -185,25 +185,29 @@ def baseline_factories(params: Mapping[str, Mapping] | None = None) -> dict[str,
 
 
 def tuned_baseline_params(split_name: str, defaults: Mapping[str, Mapping] | None = None) -> dict[str, dict]:
-    """Baseline parameters for notebook 05: the best ones notebook 03 recorded for ``split_name``
-    (:func:`sbrlib.tuning.best_baseline_params`), and ``defaults`` for any baseline it did not tune.
+    """Baseline parameters for notebooks 05 and 07: the best ones of notebook 03's searches on
+    ``split_name`` (through :func:`sbrlib.tuning.resolve_config`, which checks each study's
+    identity), and ``defaults`` for any baseline that was not tuned.
 
     Returns:
-        Display name -> keyword arguments of its config plus ``"source"`` (where they came from;
+        Display name -> keyword arguments of its config (the searched ones when tuned) plus
+        ``"source"`` (the sentence saying where they came from: trials, data, objective, budget;
         split it off with :func:`split_params_source`).
+
+    Raises:
+        TuningError: a stored study was made differently (one line saying what differs).
     """
     from sbrlib import tuning
 
-    try:
-        best = tuning.best_baseline_params(split_name)
-    except tuning.TuningError as exc:
-        log.warning("%s", exc)
-        best = {}
-    trials = {tuning.MODEL_NAMES.get(k, k): v.get("trials") for k, v in tuning.read_best(split_name).items()}
     out = {name: {**dict(params), "source": "defaults (not tuned on this split)"}
            for name, params in (defaults or {}).items()}
-    for name, params in best.items():
-        out[name] = {**dict(params), "source": f"tuned (notebook 03, {trials.get(name)} trials)"}
+    for key, name in tuning.MODEL_NAMES.items():
+        if key in tuning.space.NEURAL or name not in BASELINE_DEFAULTS:
+            continue
+        resolved = tuning.resolve_config(key, split_name, "tuned")
+        if resolved.source == "tuned":
+            searched = {k: getattr(resolved.config, k) for k in resolved.facts["searched"]}
+            out[name] = {**searched, "source": resolved.description}
     return out
 
 

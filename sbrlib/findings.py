@@ -539,7 +539,7 @@ def config_facts(description: str, trials: Mapping[str, Any] | None = None) -> d
     """
     if description.startswith("tuned"):
         source = "tuned"
-    elif description.startswith("the preset"):
+    elif description.startswith(("the preset", "preset")):
         source = description.split("'")[1] if "'" in description else "preset"
     else:
         source = "default"

@@ -353,25 +353,6 @@ def _trials(tuning: Mapping[str, Any] | None) -> tuple[int | None, str]:
     return (int(n) if n else None), str(t.get("source") or ("defaults" if not n else "a search"))
 
 
-def tuning_facts(best: Mapping[str, Mapping[str, Any]], sources: Mapping[str, tuple[str, str]]) -> dict[str, dict]:
-    """Tuning facts for :func:`verdict` from what the configurations' resolvers said.
-
-    Args:
-        best: the split's recorded best configurations (:func:`sbrlib.tuning.read_best`: model key ->
-            entry with ``trials``).
-        sources: display name -> ``(model key, source sentence)`` (e.g. ``tuning.gru4rec_config``'s).
-
-    Returns:
-        Display name -> ``{"n_trials": int | None, "source": str}``; ``n_trials`` is None (defaults)
-        unless the source says the configuration was tuned and the search's trial count is recorded.
-    """
-    out = {}
-    for name, (key, source) in sources.items():
-        trials = (best.get(key) or {}).get("trials") if str(source).startswith("tuned") else None
-        out[name] = {"n_trials": int(trials) if trials else None, "source": str(source)}
-    return out
-
-
 @dataclass(frozen=True)
 class Verdict:
     """Whether a paired comparison may name a winner (:func:`verdict`).

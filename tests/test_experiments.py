@@ -31,23 +31,22 @@ def test_baseline_factories_use_given_parameters_and_defaults_otherwise():
     assert f["V-SKNN"]().config.k == E.BASELINE_DEFAULTS["V-SKNN"]["k"]
 
 
-def test_tuned_parameters_come_from_notebook_03_and_defaults_fill_the_rest():
-    import json
-
-    from sbrlib import paths
+def test_tuned_parameters_come_from_notebook_03_and_defaults_fill_the_rest(tiny_dir):
+    from sbrlib import artifacts, preprocess, tuning
 
     defaults = {"SR": {"steps": 10}, "V-SKNN": {"k": 100, "sample_size": 500}}
     untuned = E.tuned_baseline_params("no-such-split", defaults)  # nothing tuned: the defaults, said so
     kwargs, source = E.split_params_source(untuned)
     assert kwargs == defaults and all(v.startswith("defaults") for v in source.values())
 
-    folder = paths.results_dir("tuned-split")
-    folder.mkdir(parents=True)
-    (folder / "tuned.json").write_text(json.dumps({"sr": {"params": {"steps": 4}, "trials": 7}}))
+    split = artifacts.prepare("synthetic-tiny", preprocess.PreprocessConfig(min_item_support=2), name="tuned-split",
+                              data_dir=tiny_dir)[0]
+    study = tuning.tune("sr", split, "tuned-split", n_trials=2, progress=False)
     kwargs, source = E.split_params_source(E.tuned_baseline_params("tuned-split", defaults))
-    assert kwargs["SR"] == {"steps": 4} and source["SR"] == "tuned (notebook 03, 7 trials)"
+    assert kwargs["SR"] == study.best_params  # the searched fields (steps, weighting)
+    assert source["SR"].startswith("tuned: best of 2 trials (2 complete, 0 pruned) on tuned-split")
     assert kwargs["V-SKNN"] == defaults["V-SKNN"] and source["V-SKNN"].startswith("defaults")
-    assert E.baseline_factories(kwargs)["SR"]().config.steps == 4
+    assert E.baseline_factories(kwargs)["SR"]().config.steps == study.best_params["steps"]
 
 
 def tied_sessions(n_sessions=40, seed=0):

@@ -156,7 +156,7 @@ def test_config_sentences_say_tuned_or_default_and_from_how_many_trials():
     default = findings.config_facts("the defaults (SASRecConfig())", {"n_trials": 5})
     assert default["source"] == "default" and default["n_trials"] is None
     assert "not tuned" in findings.config_sentence("SASRec", default)
-    assert findings.config_facts("the preset 'official' (sbrlib.models.presets)")["source"] == "official"
+    assert findings.config_facts("the preset 'official' (sbrlib.models.gru4rec.presets)")["source"] == "official"
 
 
 def test_tuning_findings_never_rank_searches_of_unequal_size():

@@ -185,7 +185,7 @@ def test_study_of_other_data_is_refused(split, tmp_path):
     path = tmp_path / "s.sqlite3"
     tuning.tune("sr", split, "tiny-gap", n_trials=1, storage=path, progress=False)
     other = {k: split[k].iloc[: len(split[k]) // 2] for k in ("train_tr", "valid")}
-    with pytest.raises(tuning.TuningError, match="other data"):
+    with pytest.raises(tuning.TuningError, match="was made differently: data sizes: train_tr_events"):
         tuning.tune("sr", other, "tiny-gap", n_trials=1, storage=path, progress=False)
 
 

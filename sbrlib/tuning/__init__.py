@@ -5,19 +5,23 @@ Quick use::
     from sbrlib import artifacts, tuning
     split = artifacts.load_split("ml-100k-gap")
     study = tuning.tune("gru4rec", split, "ml-100k-gap", metric="mrr@20", minutes=60)
-    config = tuning.best_config(study, "gru4rec")          # GRU4RecConfig, epochs = best epoch
-    tuning.tuned_config("ml-100k-gap", "sr")                # from results/<split>/tuned.json
+    resolved = tuning.resolve_config("gru4rec", "ml-100k-gap", "tuned")   # THE way to get a config to train
+    print(resolved.description)                              # built from resolved.facts
 
 Search ranges: :data:`sbrlib.tuning.space.SPACES`. Studies: ``results/<split>/tuning.sqlite3``.
 """
 
 from sbrlib.tuning.configs import (
     CHOICES,
+    ResolvedConfig,
     fixed_parameters,
     gru4rec_config,
     prepare_study_file,
     refit_estimate,
+    resolve_config,
+    reuse_best_trial,
     sasrec_config,
+    trained_config_source,
     tune_study_path,
 )
 from sbrlib.tuning.search import build_model, default_base, enqueue_params, tune, tune_all
@@ -31,16 +35,18 @@ from sbrlib.tuning.store import (
     best_config,
     best_params,
     best_trial,
+    describe_study,
     load_study,
     read_best,
     save_best,
+    study_facts,
     study_name,
     study_path,
     tuned_config,
 )
 
 __all__ = [
-    "BEST_FILE", "CHOICES", "METRICS", "MODEL_NAMES", "Param", "SPACES", "STUDY_FILE", "SearchSpaceError",
+    "BEST_FILE", "CHOICES", "ResolvedConfig", "describe_study", "resolve_config", "reuse_best_trial", "study_facts", "trained_config_source", "METRICS", "MODEL_NAMES", "Param", "SPACES", "STUDY_FILE", "SearchSpaceError",
     "TuningError", "best_baseline_params", "best_config", "best_params", "best_trial", "build_model",
     "default_base", "describe", "enqueue_params", "fixed_parameters", "gru4rec_config", "load_study",
     "make_config", "prepare_study_file", "read_best", "refit_estimate", "sasrec_config", "save_best", "search_space",

@@ -1,15 +1,27 @@
-"""Which GRU4Rec configuration to train: the tuned one of a stored study, the class defaults, or a
-named preset, with explicit values overriding (what notebook 04's ``CONFIG`` parameter means)."""
+"""Which configuration to train (:func:`resolve_config`: the tuned one of a stored study, the class
+defaults, or a named preset, with explicit values overriding; what notebook 04's ``CONFIG`` means),
+and whether notebook 03's best trial already trained it (:func:`reuse_best_trial`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sbrlib.tuning.store import TuningError, best_trial, study_path
+from sbrlib.tuning.space import config_class
+from sbrlib.tuning.store import (
+    TuningError,
+    _jsonable,
+    checked_fields,
+    describe_study,
+    identity_differences,
+    load_study,
+    study_facts,
+    study_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -19,88 +31,246 @@ split, else the defaults), ``default`` (``GRU4RecConfig()``), or a preset of
 :mod:`sbrlib.models.gru4rec.presets`."""
 
 
-def _from_study(model: str, config_cls: type, split_name: str, study_file: str | Path | None,
-                metric: str) -> tuple[Any, str] | None:
-    """The best trial's config of ``model``'s study and a sentence naming it; None when none."""
-    path = Path(study_file) if study_file else study_path(split_name)
-    try:
-        trial = best_trial(path, model, metric)
-    except TuningError as exc:
-        log.info("no tuned %s configuration: %s", model, exc)
+@dataclass(frozen=True)
+class ResolvedConfig:
+    """The configuration to train and where it came from.
+
+    Attributes:
+        config: the model's config object (``GRU4RecConfig``, ``SASRecConfig``, ``SRConfig``, ...).
+        source: ``"tuned"``, ``"default"`` or the preset's name: what the config really is (a
+            requested ``tuned`` without a completed search gives ``"default"``).
+        description: one sentence built only from ``facts`` (printed by notebooks 03/04/05/07).
+        facts: the recorded facts behind it: for ``tuned`` those of
+            :func:`sbrlib.tuning.store.study_facts` (trials complete/pruned, split and frames,
+            objective, budget and whether it was completed, best value); otherwise ``requested``
+            and ``reason``; ``changed`` lists explicit overrides.
+    """
+
+    config: Any
+    source: str
+    description: str
+    facts: Mapping[str, Any]
+
+
+def _model_key(model: str) -> str:
+    from sbrlib.tuning.space import MODEL_NAMES, check_model
+
+    by_name = {v.lower(): k for k, v in MODEL_NAMES.items()}
+    key = by_name.get(str(model).lower(), model)
+    check_model(key)
+    return key
+
+
+def _current_split_fingerprint(split_name: str) -> str | None:
+    """The split's manifest fingerprint, or None when the split folder is not there."""
+    from sbrlib import artifacts, paths
+    from sbrlib.errors import DataError
+
+    if not (paths.processed_dir(split_name) / "manifest.json").is_file():
         return None
-    data = dict(trial.user_attrs["config"])
-    if "layers" in data:
-        data["layers"] = tuple(data["layers"])
-    fields = {f.name for f in dataclasses.fields(config_cls)}
-    config = config_cls(**{k: v for k, v in data.items() if k in fields})
-    return config, (f"tuned: trial {trial.number} of study '{model}-{metric}' in {path} (validation {metric} "
-                    f"{trial.value:.4f} at epoch {trial.user_attrs.get('best_epoch')} of at most {config.epochs})")
+    try:
+        return artifacts.split_provenance(split_name).get("split_fingerprint")
+    except (DataError, OSError, ValueError):
+        return None
 
 
-def _override(config: Any, source: str, overrides: Mapping[str, Any] | None) -> tuple[Any, str]:
+def _tuned(model: str, split_name: str, path: Path, metric: str) -> ResolvedConfig | None:
+    """The best trial of ``model``'s study in ``path`` (identity checked against the split); None
+    when there is no completed trial."""
+    from sbrlib.tuning.space import NEURAL, make_config
+
+    try:
+        study = load_study(path, model, metric)
+    except TuningError as exc:
+        if "not found" in str(exc) or "holds no study" in str(exc):
+            log.info("no tuned %s configuration: %s", model, exc)
+            return None
+        raise
+    facts = study_facts(study, path)
+    if facts["best_trial"] is None:
+        return None
+    identity = study.user_attrs.get("identity")
+    if not identity:
+        raise TuningError(f"study {study.study_name!r} in {path} was made differently: "
+                          f"{identity_differences(None, {})[0]} \u2014 not used: run notebooks/03_tuning again "
+                          "with a new STUDY_FILE (or move this one away), or use CONFIG='default'")
+    current = _current_split_fingerprint(split_name)
+    if current is not None and identity.get("split_fingerprint") not in (None, current):
+        raise TuningError(f"study {study.study_name!r} in {path} was made on other data: split fingerprint "
+                          f"{identity.get('split_fingerprint')} (split {identity.get('split')}), now {current} "
+                          f"({split_name}) \u2014 not used: run notebooks/03_tuning again (REUSE_STUDY=False with a "
+                          "new STUDY_FILE), or use CONFIG='default'")
+    trial = study.best_trial
+    where = f"trial {trial.number} of study {study.study_name!r} in {path}"
+    if model in NEURAL:  # the search's epoch budget: early stopping on valid picks the epoch again
+        config = config_class(model)(**checked_fields(model, trial.user_attrs["config"], where))
+    else:
+        config = make_config(model, checked_fields(model, trial.params, where))
+    facts = {**facts, "searched": _jsonable(trial.params)}
+    return ResolvedConfig(config, "tuned", describe_study(facts), facts)
+
+
+def resolve_config(model: str, split_name: str, source: str = "tuned", overrides: Mapping[str, Any] | None = None,
+                   study_file: str | Path | None = None, metric: str = "mrr@20") -> ResolvedConfig:
+    """THE way to get the configuration to train for ``model`` on ``split_name``.
+
+    Args:
+        model: model family (``"gru4rec"``, ``"sasrec"``, ``"item-knn"``, ``"sr"``, ``"v-sknn"``; the
+            display name, e.g. ``"SASRec"``, is accepted too).
+        split_name: the split (its studies are ``results/<split>/tuning.sqlite3`` unless ``study_file``).
+        source: ``"tuned"`` (the best trial of the split's ``<model>-<metric>`` study, identity
+            checked; the class defaults, said so, when no search completed a trial), ``"default"``
+            (the class defaults) or a GRU4Rec preset name (:mod:`sbrlib.models.gru4rec.presets`).
+        overrides: config fields that win over the source; None values are ignored.
+        study_file: the SQLite study file (default :func:`study_path`).
+        metric: the objective of the study to read.
+
+    For ``tuned`` neural models, ``epochs`` is the search's epoch budget per trial (early stopping on
+    ``valid`` then picks the best epoch, as in the search), not the best trial's epoch count.
+
+    Returns:
+        :class:`ResolvedConfig`; its ``description`` is built only from its ``facts``, e.g.
+        ``tuned: best of 12 trials (8 complete, 4 pruned) on ml-100k-gap train_tr→valid, MRR@20
+        0.1234 (trial 5, best epoch 7), budget completed (12 of 40 trials, 0.75 of 0.75 min)``.
+
+    Raises:
+        ValueError: unknown source for this model.
+        TuningError: the stored study was made on other data, has no identity, or holds keys
+            this version does not know (one line naming the key and the file).
+    """
+    from sbrlib.models.gru4rec.presets import PRESETS, preset
+
+    model = _model_key(model)
+    cls = config_class(model)
+    allowed = ("tuned", "default", *(PRESETS if model == "gru4rec" else ()))
+    if source not in allowed:
+        raise ValueError(f"configuration source {source!r} for {model}: must be one of {', '.join(allowed)}")
+    path = Path(study_file) if study_file else study_path(split_name)
+    if source == "tuned":
+        resolved = _tuned(model, split_name, path, metric)
+        if resolved is None:
+            reason = (f"no completed {model} search for {metric} in {path} \u2014 run notebooks/03_tuning with "
+                      f"{model!r} in MODELS (or make tune)")
+            resolved = ResolvedConfig(cls(), "default", f"default: {cls.__name__}() (the class defaults): {reason}",
+                                      {"requested": "tuned", "reason": reason})
+    elif source == "default":
+        resolved = ResolvedConfig(cls(), "default", f"default: {cls.__name__}() (the class defaults)",
+                                  {"requested": "default"})
+    else:
+        resolved = ResolvedConfig(preset(source), source, f"preset {source!r} (sbrlib.models.gru4rec.presets)",
+                                  {"requested": source})
     given = {k: (tuple(v) if k == "layers" else v) for k, v in (overrides or {}).items() if v is not None}
-    changed = {k: v for k, v in given.items() if getattr(config, k) != v}
-    config = dataclasses.replace(config, **given)
-    if changed:
-        source += "; changed explicitly: " + ", ".join(f"{k}={v}" for k, v in changed.items())
-    return config, source
+    changed = {k: v for k, v in given.items() if getattr(resolved.config, k) != v}
+    if not given:
+        return resolved
+    config = dataclasses.replace(resolved.config, **given)
+    description = resolved.description + ("; changed explicitly: " + ", ".join(f"{k}={v}" for k, v in changed.items())
+                                          if changed else "")
+    return ResolvedConfig(config, resolved.source, description, {**resolved.facts, "changed": _jsonable(changed)})
 
 
 def gru4rec_config(choice: str, split_name: str, overrides: Mapping[str, Any] | None = None,
                    study_file: str | Path | None = None, metric: str = "mrr@20") -> tuple[Any, str]:
-    """The GRU4RecConfig to train and a sentence saying where it comes from.
-
-    Args:
-        choice: one of :data:`CHOICES` (or any preset name).
-        split_name: the split (its study is ``results/<split>/tuning.sqlite3`` unless ``study_file``).
-        overrides: GRU4RecConfig fields that win over the choice; None values are ignored.
-        study_file: the SQLite study file of notebook 03 (default :func:`study_path`).
-        metric: objective of the study to read (``mrr@20`` or ``recall@20``).
-
-    For ``tuned``, ``epochs`` is the search's epoch budget per trial (early stopping on ``valid``
-    then picks the best epoch, as in the search), not the best trial's epoch count.
-    """
-    from sbrlib.models.gru4rec import GRU4RecConfig
-    from sbrlib.models.gru4rec.presets import PRESETS, preset
+    """``(config, description)`` of :func:`resolve_config` for GRU4Rec (notebook 04's ``CONFIG``)."""
+    from sbrlib.models.gru4rec.presets import PRESETS
 
     if choice not in CHOICES and choice not in PRESETS:
         raise ValueError(f"CONFIG = {choice!r}: must be one of {', '.join(dict.fromkeys((*CHOICES, *PRESETS)))}")
-    if choice == "tuned":
-        found = _from_study("gru4rec", GRU4RecConfig, split_name, study_file, metric)
-        config, source = found or (GRU4RecConfig(), f"the defaults (GRU4RecConfig()): no completed GRU4Rec search "
-                                                    f"for {metric} in {study_file or study_path(split_name)} — run "
-                                                    "notebooks/03_tuning first")
-    elif choice == "default":
-        config, source = GRU4RecConfig(), "the defaults (GRU4RecConfig())"
-    else:
-        config, source = preset(choice), f"the preset {choice!r} (sbrlib.models.gru4rec.presets)"
-    return _override(config, source, overrides)
+    resolved = resolve_config("gru4rec", split_name, choice, overrides, study_file, metric)
+    return resolved.config, resolved.description
 
 
 def sasrec_config(choice: str, split_name: str, overrides: Mapping[str, Any] | None = None,
                   study_file: str | Path | None = None, metric: str = "mrr@20") -> tuple[Any, str]:
-    """The SASRecConfig to train and a sentence saying where it comes from (notebook 07).
-
-    Args:
-        choice: ``"tuned"`` (the best trial of the split's ``sasrec-<metric>`` study, e.g. from
-            ``make tune``; the defaults when there is none) or ``"default"`` (``SASRecConfig()``:
-            Kang & McAuley's ML-1M setting).
-        split_name, overrides, study_file, metric: as for :func:`gru4rec_config`.
-    """
-    from sbrlib.models.sasrec import SASRecConfig
-
+    """``(config, description)`` of :func:`resolve_config` for SASRec (notebook 07's ``SASREC_CONFIG``)."""
     if choice not in ("tuned", "default"):
         raise ValueError(f"SASREC_CONFIG = {choice!r}: must be 'tuned' or 'default'")
-    found = _from_study("sasrec", SASRecConfig, split_name, study_file, metric) if choice == "tuned" else None
-    if found:
-        config, source = found
-    elif choice == "tuned":
-        config, source = SASRecConfig(), (f"the defaults (SASRecConfig()): no completed SASRec search for {metric} "
-                                          f"in {study_file or study_path(split_name)} — run make tune (it searches "
-                                          "SASRec too) or notebooks/03_tuning with 'sasrec' in MODELS")
-    else:
-        config, source = SASRecConfig(), "the defaults (SASRecConfig(): Kang & McAuley's ML-1M setting)"
-    return _override(config, source, overrides)
+    resolved = resolve_config("sasrec", split_name, choice, overrides, study_file, metric)
+    return resolved.config, resolved.description
+
+
+def trained_config_source(split_name: str, model_name: str) -> str:
+    """Where the configuration of notebook 04's saved model ``model_name`` came from: the
+    description that 04 recorded (``results/<split>/gru4rec_training.json``), for notebook 05."""
+    import json
+
+    from sbrlib import paths
+
+    path = paths.results_dir(split_name) / "gru4rec_training.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        return f"unknown (notebook 04's record {path} not readable: {type(exc).__name__})"
+    payload = record.get("payload", record)
+    if payload.get("model") != model_name:
+        return f"unknown (notebook 04's record {path} is of model {payload.get('model')!r}, not {model_name!r})"
+    reused = payload.get("reused_trial")
+    return str(payload.get("config_source")) + (f"; {reused}" if reused and str(reused).startswith("reused") else "")
+
+
+IGNORED_FOR_REUSE = ("eval_batch_size",)
+"""Config fields that do not change what a model learns (a trial trained with another value is reused)."""
+
+
+def reuse_best_trial(model: str, split: Any, config: Any, study_file: str | Path | None = None,
+                     metric: str = "mrr@20", frame: str = "train_tr") -> tuple[Any | None, str]:
+    """The model that notebook 03's best trial trained, when it is the model notebook 04 would train.
+
+    It is reused only when the study recorded saved weights for its *best* trial and the saved
+    model's provenance says it was trained on the same split (fingerprint) and frame, with the same
+    configuration (every field but :data:`IGNORED_FOR_REUSE`, epochs and patience included).
+
+    Args:
+        model: ``"gru4rec"`` (or ``"sasrec"``).
+        split: the loaded split (its ``name`` and ``fingerprint`` are compared).
+        config: the config that would be trained.
+        study_file: the study file (default :func:`study_path` of the split).
+        metric: the study's objective.
+        frame: the frame that would be trained on (``train_tr``; a refit on ``train`` is not reused).
+
+    Returns:
+        ``(model or None, reason)``: the loaded model and a sentence saying which trial it is, or
+        None and why it must be trained again.
+    """
+    from sbrlib.provenance import differences
+    from sbrlib.tuning.search import best_weights_dir, build_model
+    from sbrlib.tuning.store import study_name
+
+    model = _model_key(model)
+    path = Path(study_file) if study_file else study_path(split.name)
+    try:
+        study = load_study(path, model, metric)
+    except TuningError as exc:
+        return None, f"no study to reuse ({str(exc).splitlines()[0]})"
+    facts = study_facts(study, path)
+    saved = study.user_attrs.get("best_weights") or {}
+    if facts["best_trial"] is None:
+        return None, f"{study.study_name!r} has no completed trial"
+    if saved.get("trial") != facts["best_trial"]:
+        stopped = study.best_trial.user_attrs.get("stopped")
+        why = (f"it was stopped by the {stopped}, so it is not the model trained to its end here" if stopped
+               else "its model was not saved")
+        return None, f"the best trial ({facts['best_trial']}) of {study.study_name!r}: {why}"
+    folder = Path(saved.get("folder") or best_weights_dir(path, study_name(model, metric)))
+    if not folder.is_dir():  # the run folder moved: the weights live next to the study file
+        folder = best_weights_dir(path, study_name(model, metric))
+    try:
+        fitted = type(build_model(model, config)).load(folder)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return None, f"the best trial's saved model in {folder} cannot be loaded ({type(exc).__name__}: {exc})"
+    prov = getattr(fitted, "provenance", {}) or {}
+    if prov.get("split_fingerprint") != getattr(split, "fingerprint", None):
+        return None, (f"the best trial was trained on split {prov.get('split')} ({prov.get('split_fingerprint')}), "
+                      f"not {split.name} ({getattr(split, 'fingerprint', None)})")
+    if prov.get("trained_on") != frame:
+        return None, f"the best trial was trained on {prov.get('trained_on')!r}, this model trains on {frame!r}"
+    drop = set(IGNORED_FOR_REUSE) | {"name"}
+    diffs = differences({k: v for k, v in fitted.config.to_dict().items() if k not in drop},
+                        {k: v for k, v in config.to_dict().items() if k not in drop})
+    if diffs:
+        return None, "the best trial was trained with another configuration: " + "; ".join(diffs)
+    return fitted, (f"reused: the model of trial {facts['best_trial']} of {study.study_name!r} (same split "
+                    f"{split.name}, frame {frame}, same configuration), saved in {folder}")
 
 
 def refit_estimate(history, n_train: int, n_train_tr: int, epochs: int) -> float:
@@ -161,4 +331,4 @@ def prepare_study_file(split_name: str, study_file: str | Path | None = None, re
     return path
 
 
-__all__ = ["CHOICES", "fixed_parameters", "gru4rec_config", "sasrec_config", "prepare_study_file", "refit_estimate", "tune_study_path"]
+__all__ = ["CHOICES", "IGNORED_FOR_REUSE", "ResolvedConfig", "resolve_config", "reuse_best_trial", "trained_config_source", "fixed_parameters", "gru4rec_config", "sasrec_config", "prepare_study_file", "refit_estimate", "tune_study_path"]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sbrlib.tuning.space import MODEL_NAMES
+from sbrlib.tuning.store import describe_study, study_facts
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,8 @@ def findings_markdown(studies: Mapping[str, Any], metric: str, synthetic: bool =
         parts = [f"{m} {v:.4f}" for m, v in ranked[f"valid {metric}"].items()]
         lines.append(f"* Best validation {metric} per model after its search: {', '.join(parts)}; "
                      f"**{top}** is best on `valid` (the test split was not used).")
+    for model, study in studies.items():  # what each search was: trials, data, objective, budget
+        lines.append(f"* {MODEL_NAMES.get(model, model)}: {describe_study(study_facts(study))}.")
     for model, study in studies.items():
         name = MODEL_NAMES.get(model, model)
         imp = importances(study)

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from sbrlib import __version__
-from sbrlib.columns import SESSION
 from sbrlib.tuning.space import (
     NEURAL,
     Param,
@@ -40,11 +39,22 @@ from sbrlib.tuning.store import (
     _n_complete,
     _optuna,
     _storage,
+    budget_state,
+    check_identity,
     load_study,
     save_best,
+    study_identity,
     study_name,
     study_path,
 )
+
+WEIGHTS_DIR = "tuning-weights"
+"""Folder next to the study file where the best neural trial's model is saved (one per study)."""
+
+
+def best_weights_dir(storage: str | Path, name: str) -> Path:
+    """Where the study ``name`` of the SQLite file ``storage`` keeps its best trial's model."""
+    return Path(storage).parent / WEIGHTS_DIR / name
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +68,14 @@ def _check_budget(n_trials: int | None, minutes: float | None) -> None:
         raise TuningError(f"minutes must be a positive number (or None for no limit), got {minutes!r}")
 
 
-def _fingerprint(frames: Mapping[str, Any]) -> dict[str, Any]:
-    """What identifies the data of a study: the split's fingerprint (when known) and the sizes."""
-    out: dict[str, Any] = {f"{k}_{what}": int(v) for k in ("train_tr", "valid") for what, v in
-                           (("events", len(frames[k])), ("sessions", frames[k][SESSION].nunique()))}
-    fp = getattr(frames, "fingerprint", None) or frames["train_tr"].attrs.get("split_fingerprint")
-    if fp:
-        out["split_fingerprint"] = fp
-    return out
-
-
-def _neural_trial(trial, model: str, config, frames, metric: str, deadline: float | None, study) -> float:
+def _neural_trial(trial, model: str, config, frames, metric: str, deadline: float | None, study,
+                  save_to: Path | None = None) -> float:
     """Train a GRU4Rec or SASRec trial with :func:`sbrlib.training.fit`, reporting the validation
     metric for pruning (a hook); the trial's time budget is what is left of the search's.
+
+    A trial that finishes its training (not pruned, not stopped by the budget) and beats the study's
+    best completed trial is saved to ``save_to`` (its provenance: split, frame, config), and the
+    study records it as ``best_weights`` so that notebook 04 can reuse it instead of retraining.
 
     Records as user attributes the per-epoch ``curve``, ``best_epoch``, ``train_seconds``,
     ``events_per_second``, ``valid`` (metrics of the best epoch) and ``training`` (the
@@ -97,11 +102,12 @@ def _neural_trial(trial, model: str, config, frames, metric: str, deadline: floa
 
     budget = max(deadline - time.monotonic(), 0.0) if deadline is not None else None
     train_config = training.TrainingConfig.from_model(config, metric=metric, budget_seconds=budget)
-    fitted = build_model(model, config)
+    fitted, finished = build_model(model, config), False
     try:
         facts = training.fit(fitted, frames["train_tr"], frames["valid"], train_config, on_epoch=on_epoch,
                              progress=False)
         trial.set_user_attr("training", _jsonable(facts.to_dict()))
+        finished = facts.stopped_by in ("epochs", "patience")
         if facts.stopped_by == "budget":
             trial.set_user_attr("stopped", f"time budget, after epoch {facts.epochs_run}")
     finally:
@@ -114,7 +120,21 @@ def _neural_trial(trial, model: str, config, frames, metric: str, deadline: floa
             trial.set_user_attr("valid", {m: rows[best].get(m) for m in METRICS})
     if not curve:
         raise FloatingPointError("no epoch finished")
-    return max(r[metric] for r in curve)
+    value = max(r[metric] for r in curve)
+    if save_to is not None and finished and (_best_value(study) is None or value > _best_value(study)):
+        _save_trial_model(fitted, trial, study, save_to, value)
+    return value
+
+
+def _save_trial_model(fitted, trial, study, folder: Path, value: float) -> None:
+    """Save a trial's fitted model (atomically) and record it as the study's ``best_weights``."""
+    try:
+        fitted.save(folder)
+    except Exception as exc:
+        log.warning("trial %d of %s: its model could not be saved to %s (%s: %s); notebook 04 will train it again",
+                    trial.number, study.study_name, folder, type(exc).__name__, exc)
+        return
+    study.set_user_attr("best_weights", {"trial": trial.number, "folder": str(folder), "value": float(value)})
 
 
 def _baseline_trial(trial, model: str, config, frames, metric: str, eval_batch_size: int) -> float:
@@ -154,13 +174,20 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
          n_trials: int | None = None, minutes: float | None = None, overrides: Mapping[str, Any] | None = None,
          base: Any = None, seed: int = 0, storage: str | Path | None = None, restart: bool = False,
          enqueue: Iterable[Mapping[str, Any]] = (), eval_batch_size: int = 512, prune_after: int = 2,
-         prune_startup: int = 4, random_trials: int = 8, progress: bool = True):
+         prune_startup: int = 4, random_trials: int = 8, resume: bool = False,
+         budget: Mapping[str, Any] | None = None, progress: bool = True):
     """Search the hyperparameters of ``model`` on ``frames["train_tr"]`` -> ``frames["valid"]``.
 
     The study ``<model>-<metric>`` in ``storage`` (default :func:`study_path`) is created or
     resumed: trials already stored are kept and the new ones are added (the sampler's seed is
     offset by the number of stored trials, so a resumed search does not repeat itself). Trials
     that diverge (``FloatingPointError``, NaN) are recorded as failed and the search goes on.
+
+    A study carries its identity (:func:`sbrlib.tuning.store.study_identity`: search space, data,
+    objective); a stored study whose identity differs is refused with one line saying what
+    differs. It also records its budget (``n_trials`` / ``minutes``) and how much of it was used,
+    trial by trial, so an interrupted search (Ctrl-C, a killed process) can be continued to its
+    budget with ``resume=True``; the budget is marked completed when the search ends normally.
 
     Args:
         model: ``"gru4rec"``, ``"sasrec"``, ``"item-knn"``, ``"sr"`` or ``"v-sknn"``.
@@ -183,6 +210,11 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
             have finished.
         random_trials: trials sampled at random before TPE models the results (enqueued and
             stored trials count).
+        resume: continue the stored search when its budget is not completed: what it already used
+            counts against ``n_trials`` / ``minutes`` (False: this call's budget starts afresh).
+        budget: the budget of the whole search this call is part of, recorded with the study
+            (``{"trials", "minutes", "shared_with"}``, e.g. the neural models' shared budget of
+            :func:`tune_all`); the caller then marks it completed. Default: this call's budget.
         progress: tqdm bar with the best value so far.
 
     Returns:
@@ -207,7 +239,7 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
     path = Path(storage) if storage is not None else study_path(split_name)
     rdb = _storage(path)
     name = study_name(model, metric)
-    fingerprint = _fingerprint(frames)
+    identity = study_identity(space, frames, split_name, metric, base)
     try:
         if restart and name in [s.study_name for s in optuna.get_all_study_summaries(rdb)]:
             optuna.delete_study(study_name=name, storage=rdb)
@@ -218,31 +250,51 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
         raise TuningError(f"{path} is not a readable Optuna study file ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}); move or delete it to start a new "
                           "search") from exc
-    old = stored.user_attrs.get("data")
-    if old is not None and any(old[k] != fingerprint[k] for k in set(old) & set(fingerprint)):
-        raise TuningError(f"study {name!r} in {path} was made on other data ({old}, now {fingerprint}); "
-                          "use restart=True (REUSE_STUDY=False in notebook 03 with a new file) or another storage")
+    fresh = not stored.user_attrs and not stored.trials
+    if not fresh:
+        check_identity(stored, identity, path)
     done_before = len(stored.trials)
     sampler = optuna.samplers.TPESampler(seed=seed + done_before, multivariate=True, group=True,
                                          n_startup_trials=random_trials)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=prune_startup, n_warmup_steps=prune_after)
     study = optuna.load_study(study_name=name, storage=rdb, sampler=sampler, pruner=pruner)
-    if old is None:
-        for key, value in {"data": fingerprint, "split": split_name, "model": model, "metric": metric,
+    if fresh:
+        for key, value in {"identity": identity, "split": split_name, "model": model, "metric": metric,
                            "base": _jsonable(dataclasses.asdict(base)), "sbrlib_version": __version__,
                            "space": {n: p.describe() for n, p in space.items()}}.items():
             study.set_user_attr(key, value)
     for params in enqueue:
         study.enqueue_trial(dict(params), skip_if_exists=True)
 
+    state = budget_state(study)
+    own_budget = budget is None
+    target = _jsonable(dict(budget) if budget is not None else {"trials": n_trials, "minutes": minutes})
+    if resume and state["budget"] and not state["completed"]:
+        used = {"trials": int(state["used"].get("trials", 0)), "seconds": float(state["used"].get("seconds", 0.0))}
+        if own_budget:  # continue to the budget: what the stored search used counts
+            n_trials = None if n_trials is None else n_trials - used["trials"]
+            minutes = None if minutes is None else minutes - used["seconds"] / 60
+        log.info("%s: continuing the search (%d trials, %.1f s used before)", name, used["trials"], used["seconds"])
+    else:
+        used = {"trials": 0, "seconds": 0.0}
+    study.set_user_attr("budget", target)
+    study.set_user_attr("used", used)
+    study.set_user_attr("budget_completed", False)
+    if (n_trials is not None and n_trials <= 0) or (minutes is not None and minutes <= 0):
+        if own_budget:
+            study.set_user_attr("budget_completed", True)
+        log.info("%s: its budget was already used (%s); nothing to run", name, used)
+        return study
+
     deadline = time.monotonic() + minutes * 60 if minutes is not None else None
+    weights = best_weights_dir(path, name) if model in NEURAL else None
 
     def objective(trial) -> float:
         params = suggest(trial, space)
         config = make_config(model, params, base)
         trial.set_user_attr("config", _jsonable(dataclasses.asdict(config)))
         if model in NEURAL:
-            return _neural_trial(trial, model, config, frames, metric, deadline, study)
+            return _neural_trial(trial, model, config, frames, metric, deadline, study, weights)
         for done in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
             if done.params == trial.params:  # baselines are deterministic: a repeat costs nothing
                 for key, value in done.user_attrs.items():
@@ -252,15 +304,27 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
         return _baseline_trial(trial, model, config, frames, metric, eval_batch_size)
 
     bar = tqdm(total=n_trials, desc=f"tuning {model} ({metric})", unit="trial", disable=not progress)
+    start, used_before = time.monotonic(), dict(used)
+
+    def record_used() -> None:
+        used["seconds"] = used_before["seconds"] + time.monotonic() - start
+        study.set_user_attr("used", dict(used))
 
     def on_trial(study_, trial) -> None:
+        used["trials"] += 1
+        record_used()
         bar.update(1)
         best = _best_value(study_)
         bar.set_postfix(best=f"{best:.4f}" if best is not None else "-", last=trial.state.name.lower())
 
-    with bar:
-        study.optimize(objective, n_trials=n_trials, timeout=minutes * 60 if minutes is not None else None,
-                       catch=(ArithmeticError,), callbacks=[on_trial])
+    try:
+        with bar:
+            study.optimize(objective, n_trials=n_trials, timeout=minutes * 60 if minutes is not None else None,
+                           catch=(ArithmeticError,), callbacks=[on_trial])
+    finally:  # also on Ctrl-C: the time spent counts against the budget when the search is continued
+        record_used()
+    if own_budget:
+        study.set_user_attr("budget_completed", True)
     if _n_complete(study):
         save_best(study, model, split_name, path.parent)
     log.info("%s: %d trials stored (%d new), best %s = %s", name, len(study.trials), len(study.trials) - done_before,
@@ -273,18 +337,31 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
              max_epochs: int = 10, reuse: bool = True, seed: int = 0, storage: str | Path | None = None,
              eval_batch_size: int = 512, start_from: Mapping[str, Iterable[Any]] | None = None,
              progress: bool = True) -> dict[str, Any]:
-    """Search several models one after the other (what notebook 03 runs).
+    """Search several models (what notebook 03 runs).
 
-    The neural models (GRU4Rec, SASRec) share half of ``minutes`` equally when baselines are
-    searched too; the baselines share the rest equally. Each search first tries the model's default config (and ``start_from[model]``).
+    Budget: the neural models (GRU4Rec, SASRec) share half of ``minutes`` when baselines are
+    searched too (all of it otherwise); the baselines share the rest equally. The neural models are
+    searched **in rounds** (one trial of each per round, lagging model first; each trial of a round
+    may use an equal share of the time left) until their shared time is spent or ``n_trials``
+    rounds are done, so they get the same objective, the same budget and the same number of trials
+    (a round started before the time is spent is finished: its trials stop after their first
+    epoch). Each search first tries the model's default config (and
+    ``start_from[model]``).
+
+    Stored studies (every study must match the current identity, else one-line refusal):
+
+    - ``reuse=True``: a study whose budget was completed is used as is (e.g. a longer
+      ``make tune`` search); one whose budget was not completed (Ctrl-C, a killed run) is continued
+      to the budget (what it used counts).
+    - ``reuse=False``: a new budget's worth of trials is added to the stored study (``make tune``).
 
     Args:
-        models: model families, e.g. ``["gru4rec", "item-knn", "sr", "v-sknn"]``.
+        models: model families, e.g. ``["gru4rec", "sasrec", "item-knn", "sr", "v-sknn"]``.
         minutes: time budget of all searches together (None: ``n_trials`` each).
-        n_trials: most new trials per model.
+        n_trials: most trials per model (for the neural models: rounds).
         fixed: per model, search-space overrides (e.g. ``{"gru4rec": {"layers": 32}}``).
         max_epochs: GRU4Rec / SASRec epochs per trial (early stopping with patience 2 on the objective).
-        reuse: a stored study with a completed trial is used as is (no new trials).
+        reuse: see above.
 
     Returns:
         Model -> Optuna study.
@@ -297,31 +374,85 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
     neural = [m for m in models if m in NEURAL]
     others = [m for m in models if m not in NEURAL]
     half = 0.5 if neural and others else 1.0
-    shares = {m: half / len(neural) if m in NEURAL else half / len(others) for m in models}
-    studies = {}
-    for model in models:
-        if reuse and path.is_file():
-            try:
-                study = load_study(path, model, metric)
-            except TuningError as exc:
-                if "holds no study" not in str(exc):
-                    raise
-            else:
-                if _n_complete(study):
-                    log.info("reusing %s in %s (%d trials)", study.study_name, path, len(study.trials))
-                    save_best(study, model, split_name, path.parent)
-                    studies[model] = study
-                    continue
-        overrides = dict((fixed or {}).get(model, {}))
-        base = default_base(model, max_epochs=max_epochs, eval_batch_size=eval_batch_size)
-        from sbrlib.tuning.space import config_class
+    from sbrlib.tuning.space import config_class
 
+    def kwargs(model: str) -> dict[str, Any]:
+        overrides = dict((fixed or {}).get(model, {}))
         first = [config_class(model)(), *((start_from or {}).get(model, ()))]
-        studies[model] = tune(model, frames, split_name, metric=metric, n_trials=n_trials,
-                              minutes=minutes * shares[model] if minutes is not None else None,
-                              overrides=overrides, base=base, seed=seed, storage=path,
-                              enqueue=enqueue_params(model, first, overrides), eval_batch_size=eval_batch_size,
-                              progress=progress)
+        return dict(metric=metric, overrides=overrides, seed=seed, storage=path, eval_batch_size=eval_batch_size,
+                    base=default_base(model, max_epochs=max_epochs, eval_batch_size=eval_batch_size),
+                    enqueue=enqueue_params(model, first, overrides), progress=progress)
+
+    def stored(model: str):
+        """The stored study of ``model`` (identity checked), or None."""
+        if not path.is_file():
+            return None
+        try:
+            study = load_study(path, model, metric)
+        except TuningError as exc:
+            if "holds no study" not in str(exc):
+                raise
+            return None
+        base = default_base(model, max_epochs=max_epochs, eval_batch_size=eval_batch_size)
+        base = dataclasses.replace(base, validation_metric=metric) if model in NEURAL else base
+        check_identity(study, study_identity(search_space(model, (fixed or {}).get(model)), frames, split_name,
+                                             metric, base), path)
+        return study
+
+    studies: dict[str, Any] = {}
+    resume: dict[str, bool] = {}
+    for model in models:
+        study = stored(model) if reuse else None
+        if study is not None and budget_state(study)["completed"] and _n_complete(study):
+            log.info("reusing %s in %s (%d trials, its budget completed)", study.study_name, path, len(study.trials))
+            save_best(study, model, split_name, path.parent)
+            studies[model] = study
+        else:  # continue an interrupted search; anything else starts a new budget
+            state = budget_state(study) if study is not None else {"budget": {}, "completed": True}
+            resume[model] = bool(state["budget"]) and not state["completed"]
+    for model in (m for m in others if m not in studies):
+        studies[model] = tune(model, frames, split_name, n_trials=n_trials, resume=resume[model],
+                              minutes=minutes * half / len(others) if minutes is not None else None,
+                              **kwargs(model))
+    todo = [m for m in neural if m not in studies]
+    if not todo:
+        return studies
+    budget = {"trials": n_trials, "minutes": minutes * half if minutes is not None else None, "shared_with": todo}
+    first = {m: True for m in todo}
+    used_before = 0.0
+    counts = dict.fromkeys(todo, 0)
+    for model in todo:
+        if resume[model]:
+            state = budget_state(load_study(path, model, metric))
+            counts[model] = int(state["used"].get("trials", 0))
+            used_before += float(state["used"].get("seconds", 0.0))
+    start = time.monotonic()
+
+    def remaining() -> float | None:
+        if budget["minutes"] is None:
+            return None
+        return budget["minutes"] - (used_before + time.monotonic() - start) / 60
+
+    while True:
+        low = min(counts.values())
+        left = remaining()
+        if len(set(counts.values())) == 1 and ((n_trials is not None and low >= n_trials)
+                                               or (left is not None and left <= 0)):
+            break
+        lagging = [m for m in todo if counts[m] == low]  # lagging models first; a round is finished
+        for i, model in enumerate(lagging):
+            left = remaining()  # an equal share of what is left for each trial still to run in this round
+            share = left / (len(lagging) - i) if left is not None else None
+            studies[model] = tune(model, frames, split_name, n_trials=1,
+                                  minutes=max(share, 1e-6) if share is not None else None,
+                                  resume=resume[model] or not first[model], budget=budget, **kwargs(model))
+            first[model] = False
+            counts[model] += 1
+    for model in todo:  # the shared budget is spent (or the rounds are done): completed for every model
+        studies[model].set_user_attr("budget_completed", True)
+        if _n_complete(studies[model]):
+            save_best(studies[model], model, split_name, path.parent)
+    log.info("neural searches: %s trials each (%s)", min(counts.values()), ", ".join(todo))
     return studies
 
 
@@ -352,4 +483,4 @@ def _inside(param: Param, value: Any) -> bool:
     return param.low <= value <= param.high
 
 
-__all__ = ["build_model", "default_base", "enqueue_params", "tune", "tune_all"]
+__all__ = ["WEIGHTS_DIR", "best_weights_dir", "build_model", "default_base", "enqueue_params", "tune", "tune_all"]

@@ -22,6 +22,15 @@ STUDY_FILE = "tuning.sqlite3"
 BEST_FILE = "tuned.json"
 
 
+SPACE_VERSION = 2
+"""Version of the study record (identity, budget, facts). Studies stored by an sbrlib that did not
+record an identity (before version 2) are refused, never trusted blindly."""
+IDENTITY_KEYS = ("space_version", "space_fingerprint", "split", "split_fingerprint", "frames", "data_sizes",
+                 "objective")
+"""What identifies a study: the search space (version and fingerprint of the parameter definitions),
+the data (split, its manifest fingerprint, the frames used and their sizes) and the objective."""
+
+
 class TuningError(RuntimeError):
     """A search cannot run or a stored study cannot be used; the message says what to do."""
 
@@ -81,6 +90,91 @@ def load_study(study_or_path: Any, model: str | None = None, metric: str = "mrr@
         raise TuningError(f"{path} holds no study {name!r} (it holds: {', '.join(known) or 'none'})") from exc
 
 
+def space_fingerprint(space: Any) -> str:
+    """Fingerprint of a search space's parameter definitions (ranges, scales, steps, conditions)."""
+    from sbrlib.provenance import fingerprint
+
+    return fingerprint({name: {"low": p.low, "high": p.high, "choices": [repr(c) for c in p.choices],
+                               "integer": p.integer, "log": p.log, "step": p.step,
+                               "when": list(p.when) if p.when else None} for name, p in space.items()})
+
+
+def study_identity(space: Any, frames: Any, split_name: str, metric: str, base: Any,
+                   train: str = "train_tr", valid: str = "valid") -> dict[str, Any]:
+    """What a study is a search of (see :data:`IDENTITY_KEYS`); stored with the study at creation.
+
+    Args:
+        space: the search space (name -> :class:`~sbrlib.tuning.space.Param`) after overrides.
+        frames: the split (``frames[train]`` and ``frames[valid]`` are used).
+        split_name: the split's name.
+        metric: the objective (maximized on ``valid``).
+        base: the config searched values are applied on (its epochs and patience are part of the
+            objective).
+    """
+    from sbrlib.columns import SESSION
+    from sbrlib.evaluation import EvalConfig
+
+    fp = getattr(frames, "fingerprint", None) or frames[train].attrs.get("split_fingerprint")
+    sizes = {f"{k}_{what}": int(v) for k in (train, valid) for what, v in
+             (("events", len(frames[k])), ("sessions", frames[k][SESSION].nunique()))}
+    objective = {"metric": metric, "direction": "maximize",
+                 "exclude_seen": getattr(base, "validation_exclude_seen", EvalConfig().exclude_seen),
+                 "max_epochs": getattr(base, "epochs", None),
+                 "patience": getattr(base, "early_stopping_patience", None)}
+    return _jsonable({"space_version": SPACE_VERSION, "space_fingerprint": space_fingerprint(space),
+                      "split": split_name, "split_fingerprint": fp, "frames": f"{train}\u2192{valid}",
+                      "data_sizes": sizes, "objective": objective})
+
+
+def identity_differences(stored: dict | None, current: dict) -> list[str]:
+    """What differs between a stored study's identity and the current one (empty: the same)."""
+    if not stored:
+        return ["no identity recorded (a study from an sbrlib before study version "
+                f"{SPACE_VERSION}, or not made by sbrlib.tuning.tune)"]
+    unknown = sorted(set(stored) - set(IDENTITY_KEYS))
+    if unknown:
+        return [f"unknown identity key(s) {', '.join(unknown)} (a study from another sbrlib version)"]
+    out = []
+    labels = {"space_version": "search-space version", "space_fingerprint": "search space (parameter definitions)",
+              "split_fingerprint": "data (split fingerprint)", "frames": "frames", "data_sizes": "data sizes",
+              "objective": "objective"}
+    for key in IDENTITY_KEYS:
+        if key == "split":  # the name alone may differ (a copied split); the fingerprint decides
+            continue
+        old, new = stored.get(key), current.get(key)
+        if key == "split_fingerprint" and (old is None or new is None):
+            continue  # frames not loaded from a split: the sizes decide
+        if isinstance(old, dict) and isinstance(new, dict):
+            diff = [f"{k} {old.get(k)!r}\u2192{new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+            if diff:
+                out.append(f"{labels[key]}: {', '.join(diff)}")
+        elif old != new:
+            out.append(f"{labels[key]}: {old!r}\u2192{new!r}")
+    return out
+
+
+def check_identity(study, current: dict, path: str | Path) -> None:
+    """Refuse (one line) to reuse ``study`` when its stored identity differs from ``current``.
+
+    Raises:
+        TuningError: ``study '<name>' in <file> was made differently: <what differs>; ...`` with
+            how to proceed (another study file, or ``restart=True``).
+    """
+    diffs = identity_differences(study.user_attrs.get("identity"), current)
+    if diffs:
+        raise TuningError(f"study {study.study_name!r} in {path} was made differently: {'; '.join(diffs)} \u2014 "
+                          "not reused: set STUDY_FILE to a new file or move this one away (a new make run-all with "
+                          "REUSE_STUDY=False does not copy make tune's studies); tune(..., restart=True) replaces "
+                          "the study")
+
+
+def budget_state(study) -> dict[str, Any]:
+    """The study's search budget and how much of it was used: ``{"budget": {"trials", "minutes",
+    "shared_with"}, "used": {"trials", "seconds"}, "completed": bool}`` (empty dicts when not recorded)."""
+    return {"budget": dict(study.user_attrs.get("budget") or {}), "used": dict(study.user_attrs.get("used") or {}),
+            "completed": bool(study.user_attrs.get("budget_completed", False))}
+
+
 def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
@@ -92,6 +186,66 @@ def _n_complete(study) -> int:
 
 def _best_value(study) -> float | None:
     return study.best_value if _n_complete(study) else None
+
+
+def study_facts(study, path: str | Path | None = None) -> dict[str, Any]:
+    """The recorded facts of a study: trials by state, data, objective, budget and best value.
+
+    Returns:
+        ``{"study", "study_file", "model", "split", "frames", "metric", "objective", "trials",
+        "complete", "pruned", "failed", "budget", "used", "budget_completed", "best_value",
+        "best_trial", "best_epoch"}``.
+    """
+    optuna = _optuna()
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    S = optuna.trial.TrialState
+    identity = study.user_attrs.get("identity") or {}
+    state = budget_state(study)
+    best = study.best_trial if _n_complete(study) else None
+    return _jsonable({
+        "study": study.study_name, "study_file": str(path) if path is not None else None,
+        "model": study.user_attrs.get("model"), "split": identity.get("split", study.user_attrs.get("split")),
+        "frames": identity.get("frames"), "metric": study.user_attrs.get("metric"),
+        "objective": identity.get("objective"),
+        "trials": sum(s in (S.COMPLETE, S.PRUNED, S.FAIL) for s in states), "complete": states.count(S.COMPLETE),
+        "pruned": states.count(S.PRUNED), "failed": states.count(S.FAIL),
+        "budget": state["budget"], "used": state["used"], "budget_completed": state["completed"],
+        "best_value": study.best_value if best is not None else None,
+        "best_trial": best.number if best is not None else None,
+        "best_epoch": best.user_attrs.get("best_epoch") if best is not None else None,
+    })
+
+
+def _budget_text(budget: dict, used: dict) -> str:
+    parts = []
+    if budget.get("trials") is not None:
+        parts.append(f"{used.get('trials', 0)} of {budget['trials']} trials")
+    if budget.get("minutes") is not None:
+        parts.append(f"{used.get('seconds', 0.0) / 60:.2f} of {budget['minutes']:.2f} min")
+    shared = budget.get("shared_with")
+    return ", ".join(parts) + (f", shared with {', '.join(shared)}" if shared else "")
+
+
+def describe_study(facts: dict[str, Any]) -> str:
+    """A sentence built only from :func:`study_facts`, e.g. ``tuned: best of 12 trials (8 complete,
+    4 pruned) on ml-100k-gap train_tr→valid, MRR@20 0.1234 (trial 5, epoch 7), budget completed
+    (12 of 12 trials)``. A one-trial study says that it is one trial, not a search."""
+    counts = f"{facts['complete']} complete, {facts['pruned']} pruned" + (
+        f", {facts['failed']} failed" if facts.get("failed") else "")
+    if facts["trials"] == 1:
+        head = f"tuned: a single trial ({counts}) \u2014 one trial, not a search result \u2014"
+    else:
+        head = f"tuned: best of {facts['trials']} trials ({counts})"
+    metric = str(facts.get("metric") or "").upper().replace("RECALL", "Recall")
+    best = (f"{metric} {facts['best_value']:.4f} (trial {facts['best_trial']}"
+            + (f", best epoch {facts['best_epoch']}" if facts.get("best_epoch") is not None else "") + ")"
+            if facts.get("best_value") is not None else f"{metric}: no completed trial")
+    budget = _budget_text(facts.get("budget") or {}, facts.get("used") or {})
+    if facts.get("budget_completed"):
+        status = "budget completed" + (f" ({budget})" if budget else "")
+    else:
+        status = "budget NOT completed" + (f" ({budget}; continue it with FROM=03)" if budget else "")
+    return f"{head} on {facts.get('split')} {facts.get('frames') or ''}, {best}, {status}".replace("  ", " ")
 
 
 def best_trial(study_or_path: Any, model: str | None = None, metric: str = "mrr@20"):
@@ -113,14 +267,46 @@ def best_params(study_or_path: Any, model: str, metric: str = "mrr@20") -> dict[
         model: the model family (``"gru4rec"``, ``"item-knn"``, ``"sr"``, ``"v-sknn"``).
         metric: the objective of the study.
     """
-    trial = best_trial(study_or_path, model, metric)
+    study = load_study(study_or_path, model, metric)
+    trial = best_trial(study)
     if model in NEURAL:
-        data = dict(trial.user_attrs["config"])
-        if "layers" in data:
-            data["layers"] = tuple(data["layers"])
+        data = checked_fields(model, trial.user_attrs["config"], f"trial {trial.number} of study "
+                              f"{study.study_name!r} in {study_file(study)}")
         data["epochs"] = int(trial.user_attrs.get("best_epoch", data["epochs"]))
         return data
-    return dict(trial.params)
+    return checked_fields(model, trial.params, f"trial {trial.number} of study {study.study_name!r} in "
+                                               f"{study_file(study)}")
+
+
+def study_file(study) -> str:
+    """The SQLite file (or storage URL) of a study, for messages."""
+    storage = getattr(study, "_storage", None)
+    url = getattr(storage, "url", None) or getattr(getattr(storage, "_backend", None), "url", None)
+    return str(url).removeprefix("sqlite:///") if url else "its storage"
+
+
+def checked_fields(model: str, data: Any, where: str) -> dict[str, Any]:
+    """``data`` as config keyword arguments of ``model``; a key that this version's config class
+    does not have is an error naming the key and ``where`` it was stored (never dropped silently).
+
+    Raises:
+        TuningError: ``unknown key(s) 'x' in <where>: ...`` with how to proceed.
+    """
+    import dataclasses
+
+    from sbrlib.tuning.space import config_class
+
+    cls = config_class(model)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise TuningError(f"unknown key(s) {', '.join(map(repr, unknown))} in {where}: not fields of "
+                          f"{cls.__name__} in this sbrlib ({__version__}); the study comes from another version "
+                          "\u2014 search again with a new study file (STUDY_FILE, or move the old one away)")
+    out = dict(data)
+    if "layers" in out:
+        out["layers"] = tuple(out["layers"]) if isinstance(out["layers"], (list, tuple)) else (int(out["layers"]),)
+    return out
 
 
 def best_config(study_or_path: Any, model: str, metric: str = "mrr@20") -> Any:
@@ -135,10 +321,12 @@ def save_best(study, model: str, split_name: str, folder: str | Path | None = No
     path = Path(folder or paths.results_dir(split_name)) / BEST_FILE
     data = json.loads(path.read_text()) if path.is_file() else {}
     trial = study.best_trial
+    facts = study_facts(study, study_file(study))
     data[model] = _jsonable({
         "metric": metric, "value": study.best_value, "valid": trial.user_attrs.get("valid"),
         "params": best_params(study, model, metric), "searched": trial.params, "trial": trial.number,
         "trials": len(study.trials), "study": study.study_name, "split": split_name, "sbrlib_version": __version__,
+        "facts": facts, "description": describe_study(facts),
     })
     write_json(path, data)
     return path
@@ -162,7 +350,8 @@ def tuned_config(split_name: str, model: str, default: Any = None, folder: str |
     ``ItemKNN(tuning.tuned_config(SPLIT_NAME, "item-knn", ItemKNNConfig()))``.
     """
     entry = read_best(split_name, folder).get(model)
-    return make_config(model, entry["params"]) if entry else default
+    where = Path(folder or paths.results_dir(split_name)) / BEST_FILE
+    return make_config(model, checked_fields(model, entry["params"], f"{where} ({model})")) if entry else default
 
 
 def best_baseline_params(split_name: str, folder: str | Path | None = None) -> dict[str, dict[str, Any]]:
@@ -175,22 +364,20 @@ def best_baseline_params(split_name: str, folder: str | Path | None = None) -> d
     Raises:
         TuningError: no tuned baseline for the split, saying how to get one.
     """
-    import dataclasses
+    from sbrlib.tuning.space import MODEL_NAMES
 
-    from sbrlib.tuning.space import MODEL_NAMES, config_class
-
+    where = Path(folder or paths.results_dir(split_name)) / BEST_FILE
     out = {}
     for model, entry in read_best(split_name, folder).items():
         if model in NEURAL or model not in MODEL_NAMES:
             continue
-        fields = {f.name for f in dataclasses.fields(config_class(model))}
-        out[MODEL_NAMES[model]] = {k: v for k, v in entry["params"].items() if k in fields}
+        out[MODEL_NAMES[model]] = checked_fields(model, entry["params"], f"{where} ({model})")
     if not out:
-        where = Path(folder or paths.results_dir(split_name)) / BEST_FILE
         raise TuningError(f"no tuned baseline parameters for {split_name} ({where} missing or without baselines): "
                           "run notebooks/03_tuning first (MODELS with item-knn, sr, v-sknn), or use the defaults")
     return out
 
 
-__all__ = ["BEST_FILE", "best_baseline_params", "METRICS", "STUDY_FILE", "TuningError", "best_config", "best_params", "best_trial",
+__all__ = ["BEST_FILE", "IDENTITY_KEYS", "SPACE_VERSION", "budget_state", "check_identity", "checked_fields", "study_file", "describe_study",
+           "identity_differences", "space_fingerprint", "study_facts", "study_identity", "best_baseline_params", "METRICS", "STUDY_FILE", "TuningError", "best_config", "best_params", "best_trial",
            "load_study", "read_best", "save_best", "study_name", "study_path", "tuned_config"]
