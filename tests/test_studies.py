@@ -23,18 +23,38 @@ def split(tiny_dir):
 
 
 class FakeFit:
-    """Replaces a neural model's ``fit``: reports ``values`` as per-epoch validation MRR@20."""
+    """Replaces a neural model's training epochs and the training loop's validation: every trial of
+    the class it is installed on reports ``values`` as per-epoch validation MRR@20 (then the last
+    value again, so patience ends the trial), without training. Install with :meth:`install`."""
 
     def __init__(self, values):
         self.values = list(values)
         self.calls = 0
 
-    def __call__(self, model, train, valid=None, progress=True, epoch_callback=None):
+    def start(self) -> None:
+        """Called when a trial starts training (subclasses may raise)."""
         self.calls += 1
-        for epoch, value in enumerate(self.values, start=1):
-            epoch_callback({"epoch": epoch, "loss": 1.0, "seconds": 0.01, "events_per_second": 1000.0,
-                            "recall@20": min(1.0, 2 * value), "mrr@20": value})
-        return model
+
+    def install(self, monkeypatch, cls):
+        from sbrlib import training
+
+        fake = self
+
+        def prepare_training(model, train):
+            fake.start()
+            model._script = iter(fake.values + [fake.values[-1]] * 100)
+
+        def validate(model, valid, config, history_frame=None):
+            value = next(model._script)
+            return {"recall@20": min(1.0, 2 * value), "mrr@20": value, "recall@10": value, "ndcg@10": value}
+
+        monkeypatch.setattr(cls, "prepare_training", prepare_training)
+        monkeypatch.setattr(cls, "train_epoch", lambda model, progress=False: {"loss": 1.0, "events": 1000,
+                                                                               "seconds": 0.01})
+        monkeypatch.setattr(cls, "get_weights", lambda model: {})
+        monkeypatch.setattr(cls, "set_weights", lambda model, weights: None)
+        monkeypatch.setattr(training, "validate", validate)
+        return self
 
 
 def _one_line(exc_info) -> str:
@@ -72,7 +92,7 @@ def test_other_split_and_other_objective_are_refused(split, tmp_path, monkeypatc
         tuning.tune("sr", other, "tiny-gap", n_trials=1, storage=path, progress=False)
     assert "data (split fingerprint)" in _one_line(exc) and "0ther000" in str(exc.value)
 
-    monkeypatch.setattr(GRU4Rec, "fit", FakeFit([0.1, 0.2]))
+    FakeFit([0.1, 0.2]).install(monkeypatch, GRU4Rec)
     base = tuning.default_base("gru4rec", max_epochs=2)
     tuning.tune("gru4rec", split, "tiny-gap", n_trials=1, overrides=SMALL, base=base, storage=path, progress=False)
     longer = tuning.default_base("gru4rec", max_epochs=3)
@@ -192,8 +212,8 @@ def test_neural_models_get_equal_trials_and_a_shared_budget(split, monkeypatch):
     from sbrlib.models.gru4rec import GRU4Rec
     from sbrlib.models.sasrec import SASRec
 
-    monkeypatch.setattr(GRU4Rec, "fit", FakeFit([0.1, 0.2]))
-    monkeypatch.setattr(SASRec, "fit", FakeFit([0.05, 0.3]))
+    FakeFit([0.1, 0.2]).install(monkeypatch, GRU4Rec)
+    FakeFit([0.05, 0.3]).install(monkeypatch, SASRec)
     fixed = {"gru4rec": SMALL, "sasrec": {"max_len": 50, "blocks": 1, "dim": 32}}
     studies = tuning.tune_all(["gru4rec", "sasrec", "sr"], split, "tiny-gap", n_trials=3, fixed=fixed,
                               max_epochs=2, progress=False)
@@ -224,9 +244,9 @@ def test_description_of_a_search_is_built_from_its_facts(split, monkeypatch):
     from sbrlib.models.gru4rec import GRU4Rec
 
     good, bad = [0.2, 0.3, 0.4], [0.01, 0.01, 0.01]
-    monkeypatch.setattr(GRU4Rec, "fit", FakeFit(good))
+    FakeFit(good).install(monkeypatch, GRU4Rec)
     tuning.tune("gru4rec", split, "tiny-gap", n_trials=5, overrides=SMALL, progress=False)
-    monkeypatch.setattr(GRU4Rec, "fit", FakeFit(bad))
+    FakeFit(bad).install(monkeypatch, GRU4Rec)
     study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=2, overrides=SMALL, progress=False)
     facts = tuning.study_facts(study)
     assert (facts["trials"], facts["complete"], facts["pruned"]) == (7, 5, 2)
@@ -261,7 +281,7 @@ def test_resolve_config_default_preset_and_tuned(split, monkeypatch):
     tuned = tuning.resolve_config("sr", "tiny-gap", "tuned")
     assert tuned.source == "tuned" and tuned.config.steps == study.best_params["steps"]
     assert tuned.facts["complete"] == 2 and tuned.description == tuning.describe_study(tuned.facts)
-    monkeypatch.setattr(GRU4Rec, "fit", FakeFit([0.1, 0.3, 0.2]))
+    FakeFit([0.1, 0.3, 0.2]).install(monkeypatch, GRU4Rec)
     base = tuning.default_base("gru4rec", max_epochs=3)
     tuning.tune("gru4rec", split, "tiny-gap", n_trials=1, overrides=SMALL, base=base, progress=False)
     gru = tuning.resolve_config("gru4rec", "tiny-gap", "tuned", {"learning_rate": 0.01})
@@ -316,14 +336,13 @@ def test_interrupted_neural_rounds_continue_with_equal_trials(split, monkeypatch
     from sbrlib.models.sasrec import SASRec
 
     class InterruptSecond(FakeFit):
-        def __call__(self, *args, **kwargs):
-            if self.calls == 1:
-                self.calls += 1
+        def start(self):
+            super().start()
+            if self.calls == 2:
                 raise KeyboardInterrupt
-            return super().__call__(*args, **kwargs)
 
-    monkeypatch.setattr(GRU4Rec, "fit", InterruptSecond([0.1, 0.2]))
-    monkeypatch.setattr(SASRec, "fit", FakeFit([0.05, 0.3]))
+    InterruptSecond([0.1, 0.2]).install(monkeypatch, GRU4Rec)
+    FakeFit([0.05, 0.3]).install(monkeypatch, SASRec)
     fixed = {"gru4rec": SMALL, "sasrec": {"max_len": 50, "blocks": 1, "dim": 32}}
     with pytest.raises(KeyboardInterrupt):  # Ctrl-C in GRU4Rec's 2nd trial (round 2)
         tuning.tune_all(["gru4rec", "sasrec"], split, "tiny-gap", n_trials=3, fixed=fixed, max_epochs=2,
