@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-Loss = Literal["cross-entropy", "sampled-softmax", "gbce"]
-LongSequences = Literal["windows", "last"]
+Loss = Literal["cross-entropy", "sampled-softmax", "gbce", "bce"]
+LongSequences = Literal["windows", "sliding", "last"]
 Positions = Literal["all", "last"]
+LayerNorm = Literal["original", "post", "pre"]
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,18 @@ class SASRecConfig:
         heads: attention heads (``dim`` must be divisible by it).
         dim: embedding / hidden size (item and position embeddings, attention, feed-forward).
         dropout: drop probability on embeddings, attention weights and feed-forward outputs.
+        layer_norm: placement of the layer norms in a block: ``"original"`` (Kang & McAuley's code:
+            queries normalised, ``x = LN(LN(x) + att)``, then ``x + FFN(x)``), ``"post"`` (standard
+            Transformer, the default of the PyTorch port pmixer/SASRec.pytorch today and of RecBole)
+            or ``"pre"`` (pre-norm, the port's ``--norm_first``). See :mod:`~sbrlib.models.sasrec.network`.
+        ffn_dim: width of the feed-forward layer (None: ``dim``, as the original and the PyTorch port;
+            RecBole uses 4 x ``dim``).
         loss: ``"cross-entropy"`` (softmax over all items), ``"sampled-softmax"`` (softmax over the
             target and ``n_negatives`` items drawn ∝ support ** ``sample_alpha``, with the logQ
             correction when ``logq``) or ``"gbce"`` (generalised binary cross-entropy of Petrov &
-            Macdonald, RecSys 2023, with ``n_negatives`` uniform negatives and calibration ``gbce_t``).
+            Macdonald, RecSys 2023, with ``n_negatives`` uniform negatives and calibration ``gbce_t``) or
+            ``"bce"`` (the original SASRec: binary cross-entropy with one uniform negative per position,
+            drawn outside the row's items).
         n_negatives: negatives per mini-batch (shared by all its positions) for the sampled losses.
         sample_alpha: exponent of the sampling distribution of ``"sampled-softmax"`` (0 uniform).
         logq: subtract log(sampling probability) from the logits of ``"sampled-softmax"``.
@@ -40,8 +49,13 @@ class SASRecConfig:
         epochs: maximum training epochs.
         long_sequences: how sessions longer than ``max_len + 1`` items become training rows:
             ``"windows"`` cuts them into consecutive non-overlapping windows of ``max_len`` next-item
-            pairs counted from the end (every pair is trained once per epoch); ``"last"`` keeps only
-            the last window (the original SASRec, which drops older items).
+            pairs counted from the end (every pair is trained once per epoch, but a target near the
+            start of a window sees a short history); ``"sliding"`` uses windows of ``max_len`` pairs
+            ending every ``stride`` pairs, each training its last ``stride`` targets, so every target
+            sees ``min(position, max_len)`` items of history with ``stride=1`` (per-prefix training;
+            more rows, more time per epoch); ``"last"`` keeps only the last window (the original
+            SASRec, which drops older items). See :mod:`sbrlib.models.sasrec.sequences`.
+        stride: ``long_sequences="sliding"`` only: pairs between the ends of consecutive windows.
         eval_batch_size: parallel sessions when scoring (evaluation, validation).
         validation_metric: metric checked after each epoch (a key of the evaluator's metrics).
         validation_positions: ``"all"`` (every next-item prediction of the validation sessions) or
@@ -59,6 +73,8 @@ class SASRecConfig:
     heads: int = 1
     dim: int = 50
     dropout: float = 0.2
+    layer_norm: LayerNorm = "original"
+    ffn_dim: int | None = None
     loss: Loss = "cross-entropy"
     n_negatives: int = 256
     sample_alpha: float = 1.0
@@ -71,6 +87,7 @@ class SASRecConfig:
     batch_size: int = 128
     epochs: int = 50
     long_sequences: LongSequences = "windows"
+    stride: int = 1
     eval_batch_size: int = 256
     validation_metric: str = "ndcg@10"
     validation_positions: Positions = "all"
@@ -80,8 +97,8 @@ class SASRecConfig:
 
     def __post_init__(self) -> None:
         checks = {
-            "loss": self.loss in ("cross-entropy", "sampled-softmax", "gbce"),
-            "long_sequences": self.long_sequences in ("windows", "last"),
+            "loss": self.loss in ("cross-entropy", "sampled-softmax", "gbce", "bce"),
+            "long_sequences": self.long_sequences in ("windows", "sliding", "last"),
             "validation_positions": self.validation_positions in ("all", "last"),
         }
         for name, ok in checks.items():

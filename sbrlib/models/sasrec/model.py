@@ -133,7 +133,7 @@ class SASRec(SessionModel):
         events = contiguous_sessions(train)
         self.item_index = ItemIndex.from_events(events)
         idx = self.item_index.to_idx(events[ITEM].to_numpy())
-        rows = training_rows(events[SESSION].to_numpy(), idx, cfg.max_len, cfg.long_sequences)
+        rows = training_rows(events[SESSION].to_numpy(), idx, cfg.max_len, cfg.long_sequences, stride=cfg.stride)
         if rows.n_targets == 0:
             raise ValueError("SASRec.fit: no session with at least 2 events in the training data")
         self.net = N.build_network(len(self.item_index), cfg)
@@ -150,7 +150,7 @@ class SASRec(SessionModel):
         Args:
             inputs, targets: (batch_size, T) shifted ids (see :mod:`~sbrlib.models.sasrec.sequences`).
             step: global step number (seeds dropout).
-            rng: draws the negatives of the sampled losses.
+            rng: draws the negatives of the sampled losses (``"bce"``: one per position).
 
         Returns:
             ``(sum of the batch's target losses, number of targets)``.
@@ -159,6 +159,8 @@ class SASRec(SessionModel):
         n_items = len(self.item_index)
         if cfg.loss == "cross-entropy":
             negatives = np.zeros(1, np.int32)
+        elif cfg.loss == "bce":  # one negative per position, outside the row's items
+            negatives = N.row_negatives(inputs, targets, n_items, rng)
         elif self._p_sample is None:  # gBCE: uniform negatives
             negatives = rng.integers(0, n_items, cfg.n_negatives).astype(np.int32)
         else:
@@ -198,6 +200,8 @@ class SASRec(SessionModel):
                 return N.full_cross_entropy(hidden, targets, items)
             if cfg.loss == "sampled-softmax":
                 return N.sampled_softmax(hidden, targets, items, negatives, log_p)
+            if cfg.loss == "bce":
+                return N.bce_one_negative(hidden, targets, items, negatives)
             return N.gbce(hidden, targets, items, negatives, beta)
 
         def train_step(ids, targets, negatives, step):
