@@ -197,7 +197,12 @@ class SASRecNet(keras.layers.Layer):
             V.scatter_nd_update(index, tf.reshape(tf.matmul(kv_in, v[f"Wv{b}"]) + v[f"bv{b}"], [B * h, dh]))
             att = tf.matmul(q, K, transpose_b=True) / math.sqrt(dh) + bias                       # (B, h, 1, L)
             out = tf.reshape(tf.matmul(tf.nn.softmax(att, axis=-1), V), [B, d])
-            x = self._block_rest(x, q_in, tf.matmul(out, v[f"Wo{b}"]) + v[f"bo{b}"], b, 0.0, None)
+            if cfg.layer_norm == "original":  # op for op as before the other layouts existed (bitwise stable)
+                x = q_in + tf.matmul(out, v[f"Wo{b}"]) + v[f"bo{b}"]
+                x = _layer_norm(x, v[f"ln2_g{b}"], v[f"ln2_b{b}"])
+                x = x + tf.matmul(tf.nn.relu(tf.matmul(x, v[f"W1{b}"]) + v[f"b1{b}"]), v[f"W2{b}"]) + v[f"b2{b}"]
+            else:
+                x = self._block_rest(x, q_in, tf.matmul(out, v[f"Wo{b}"]) + v[f"bo{b}"], b, 0.0, None)
         return _layer_norm(x, v["lnf_g"], v["lnf_b"])
 
 
