@@ -226,6 +226,25 @@ def test_bce_one_negative_matches_numpy_and_negatives_avoid_the_row():
     for r in range(2):
         row_items = set((np.r_[inputs[r], tgts[r]] - 1).tolist())
         assert not row_items & set(neg[r].tolist())
+    # with the sessions' histories: never an item of the row's session, even one outside the row
+    history = N.history_keys(np.array([0, 0, 0, 1, 1, 1, 1, 1]), np.array([7, 8, 9, 0, 1, 2, 3, 4]), 10)
+    for seed in range(20):
+        neg = N.row_negatives(inputs, tgts, 10, np.random.default_rng(seed), rounds=100, sessions=np.array([1, 0]),
+                              history=history)
+        assert not set(neg[0].tolist()) & {0, 1, 2, 3, 4} and not set(neg[1].tolist()) & {4, 5, 6, 7, 8, 9}
+
+
+def test_training_rows_record_each_rows_session():
+    sessions = np.repeat([5, 3, 9, 4], [12, 1, 3, 6])  # session 3 has no pair
+    items = np.arange(len(sessions))
+    for mode in ("windows", "sliding", "last"):
+        rows = training_rows(sessions, items, max_len=4, long_sequences=mode, smallest_bucket=2, stride=2)
+        rank = {5: 0, 3: 1, 9: 2, 4: 3}
+        for inp, tgt, sess in zip(rows.inputs, rows.targets, rows.sessions, strict=True):
+            assert len(sess) == len(inp)
+            for r in range(len(inp)):
+                real = inp[r][inp[r] > 0] - 1
+                assert {rank[int(sessions[i])] for i in real} == {int(sess[r])}, mode
 
 
 @pytest.mark.parametrize("overrides", [

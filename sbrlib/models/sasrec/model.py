@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sbrlib._tf import HAS_GPU, tf
-from sbrlib.batching import contiguous_sessions
+from sbrlib.batching import contiguous_sessions, session_offsets
 from sbrlib.columns import ITEM, SESSION
 from sbrlib.fileio import atomic_dir, write_json
 from sbrlib.models.base import SessionModel
@@ -89,7 +89,7 @@ class SASRec(SessionModel):
                       disable=not progress, leave=False) as bar:
                 for bucket, index in batches:
                     inp, tgt = take_batch(rows, bucket, index, cfg.batch_size)
-                    loss_sum, n = self.train_batch(inp, tgt, step, rng)
+                    loss_sum, n = self.train_batch(inp, tgt, step, rng, sessions=rows.sessions[bucket][index])
                     if not math.isfinite(loss_sum):
                         raise FloatingPointError(f"SASRec training diverged at epoch {epoch} (loss {loss_sum}); "
                                                  f"lower learning_rate (now {cfg.learning_rate})")
@@ -136,6 +136,10 @@ class SASRec(SessionModel):
         rows = training_rows(events[SESSION].to_numpy(), idx, cfg.max_len, cfg.long_sequences, stride=cfg.stride)
         if rows.n_targets == 0:
             raise ValueError("SASRec.fit: no session with at least 2 events in the training data")
+        self._history = None
+        if cfg.loss == "bce":  # negatives are drawn outside each session's items (rank = rows.sessions)
+            _, lengths, _ = session_offsets(events[SESSION].to_numpy())
+            self._history = N.history_keys(np.repeat(np.arange(len(lengths)), lengths), idx, len(self.item_index))
         self.net = N.build_network(len(self.item_index), cfg)
         self._build_functions()
         self._p_sample = None
@@ -144,13 +148,15 @@ class SASRec(SessionModel):
         return rows
 
     def train_batch(self, inputs: np.ndarray, targets: np.ndarray, step: int,
-                    rng: np.random.Generator) -> tuple[float, int]:
+                    rng: np.random.Generator, sessions: np.ndarray | None = None) -> tuple[float, int]:
         """One compiled training step (forward, loss, Adam update) on a padded batch.
 
         Args:
             inputs, targets: (batch_size, T) shifted ids (see :mod:`~sbrlib.models.sasrec.sequences`).
             step: global step number (seeds dropout).
             rng: draws the negatives of the sampled losses (``"bce"``: one per position).
+            sessions: session of each real row (``TrainingRows.sessions``); ``"bce"`` draws its
+                negatives outside those sessions' items (None: outside the rows' items only).
 
         Returns:
             ``(sum of the batch's target losses, number of targets)``.
@@ -160,7 +166,8 @@ class SASRec(SessionModel):
         if cfg.loss == "cross-entropy":
             negatives = np.zeros(1, np.int32)
         elif cfg.loss == "bce":  # one negative per position, outside the row's items
-            negatives = N.row_negatives(inputs, targets, n_items, rng)
+            negatives = N.row_negatives(inputs, targets, n_items, rng, sessions=sessions,
+                                        history=getattr(self, "_history", None))
         elif self._p_sample is None:  # gBCE: uniform negatives
             negatives = rng.integers(0, n_items, cfg.n_negatives).astype(np.int32)
         else:

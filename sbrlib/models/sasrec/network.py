@@ -273,25 +273,42 @@ def bce_one_negative(hidden, targets, items, negatives):
     return tf.reduce_sum(losses * mask), tf.reduce_sum(mask)
 
 
+def history_keys(sessions: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
+    """Sorted unique ``session * n_items + item`` of every event (for :func:`row_negatives`)."""
+    return np.unique(np.asarray(sessions, np.int64) * n_items + np.asarray(items, np.int64))
+
+
 def row_negatives(inputs: np.ndarray, targets: np.ndarray, n_items: int, rng: np.random.Generator,
-                  rounds: int = 8) -> np.ndarray:
-    """One uniform negative per position that is not in the row (its inputs or targets), as the
-    original SASRec draws negatives outside the user's sequence.
+                  rounds: int = 8, sessions: np.ndarray | None = None,
+                  history: np.ndarray | None = None) -> np.ndarray:
+    """One uniform negative per position outside the row's items (its inputs and targets) and, with
+    ``sessions`` and ``history``, outside everything its session holds, as the original SASRec draws
+    negatives outside the user's whole training sequence.
 
     Args:
         inputs, targets: (B, T) shifted ids (0 = padding / no target).
         n_items: number of items.
         rng: random generator.
-        rounds: redraws of negatives that hit the row; a position still hitting after them keeps its
-            draw (only possible when a row holds nearly every item).
+        rounds: redraws of negatives that hit; a position still hitting after them keeps its draw
+            (only possible when a session holds nearly every item).
+        sessions: (b,) session of the first ``b <= B`` rows (the others are padding rows).
+        history: sorted ``session * n_items + item`` keys (:func:`history_keys`).
 
     Returns:
         (B, T) int32 item indices (0-based).
     """
     seen = np.concatenate([inputs, targets], axis=1).astype(np.int64) - 1                  # (B, 2T), -1 = none
     neg = rng.integers(0, n_items, inputs.shape)
+    owner = None
+    if sessions is not None and history is not None and len(history):
+        owner = np.full(len(inputs), -1, np.int64)
+        owner[: len(sessions)] = sessions
     for _ in range(rounds):
         hit = (neg[:, :, None] == seen[:, None, :]).any(axis=-1)
+        if owner is not None:
+            key = owner[:, None] * n_items + neg
+            at = np.minimum(np.searchsorted(history, key), len(history) - 1)
+            hit |= (history[at] == key) & (owner[:, None] >= 0)
         if not hit.any():
             break
         neg[hit] = rng.integers(0, n_items, int(hit.sum()))

@@ -58,11 +58,14 @@ class TrainingRows:
         buckets: padded length of each bucket.
         inputs: per bucket, (n_rows, T) int32 shifted item ids (0 = padding).
         targets: per bucket, (n_rows, T) int32 shifted next-item ids (0 = no target).
+        sessions: per bucket, (n_rows,) int64 session of each row (its rank in the input's order
+            of sessions, counting every session); empty when not recorded.
     """
 
     buckets: tuple[int, ...]
     inputs: tuple[np.ndarray, ...]
     targets: tuple[np.ndarray, ...]
+    sessions: tuple[np.ndarray, ...] = ()
 
     @property
     def n_rows(self) -> int:
@@ -135,17 +138,22 @@ def training_rows(session_ids: np.ndarray, items: np.ndarray, max_len: int,
     buckets = length_buckets(max_len, smallest_bucket)
     if not len(starts):
         empty = tuple(np.zeros((0, b), np.int32) for b in buckets)
-        return TrainingRows(buckets, empty, empty)
+        return TrainingRows(buckets, empty, empty, tuple(np.zeros(0, np.int64) for _ in buckets))
     sess, j, row, k, counted, row_len, n_rows = _window_cells(n_pairs, max_len, long_sequences, int(stride))
+    row_session = np.zeros(n_rows, np.int64)
+    row_session[row] = np.flatnonzero(keep)[sess]                           # rank among all sessions
     row_bucket = bucket_of(row_len, buckets)
     local = np.zeros(n_rows, np.int64)                                      # row number inside its bucket
     for b in range(len(buckets)):
         in_b = row_bucket == b
         local[in_b] = np.arange(int(in_b.sum()))
     src = starts[sess] + j
-    inputs, targets = [], []
+    inputs, targets, sessions = [], [], []
     for b, T in enumerate(buckets):
         n_b = int((row_bucket == b).sum())
+        in_b = np.zeros(n_b, np.int64)
+        in_b[local[row_bucket == b]] = row_session[row_bucket == b]
+        sessions.append(in_b)
         inp = np.zeros((n_b, T), np.int32)
         tgt = np.zeros((n_b, T), np.int32)
         sel = row_bucket[row] == b
@@ -154,7 +162,7 @@ def training_rows(session_ids: np.ndarray, items: np.ndarray, max_len: int,
         tgt[r, c] = np.where(counted[sel], items[src[sel] + 1] + 1, 0)
         inputs.append(inp)
         targets.append(tgt)
-    return TrainingRows(buckets, tuple(inputs), tuple(targets))
+    return TrainingRows(buckets, tuple(inputs), tuple(targets), tuple(sessions))
 
 
 def epoch_batches(rows: TrainingRows, batch_size: int, rng: np.random.Generator) -> list[tuple[int, np.ndarray]]:
