@@ -240,7 +240,7 @@ def test_training_rows_record_each_rows_session():
     for mode in ("windows", "sliding", "last"):
         rows = training_rows(sessions, items, max_len=4, long_sequences=mode, smallest_bucket=2, stride=2)
         rank = {5: 0, 3: 1, 9: 2, 4: 3}
-        for inp, tgt, sess in zip(rows.inputs, rows.targets, rows.sessions, strict=True):
+        for inp, sess in zip(rows.inputs, rows.sessions, strict=True):
             assert len(sess) == len(inp)
             for r in range(len(inp)):
                 real = inp[r][inp[r] > 0] - 1
