@@ -55,10 +55,11 @@ def test_left_padding_does_not_change_real_positions():
     np.testing.assert_allclose(model.score_sequences(batch)[0, 3:], plain[0], rtol=1e-5, atol=1e-5)
 
 
-def test_step_agrees_with_direct_scoring():
+@pytest.mark.parametrize("overrides", [{}, {"layer_norm": "post"}, {"layer_norm": "pre", "ffn_dim": 24}])
+def test_step_agrees_with_direct_scoring(overrides):
     """The evaluator's incremental interface (shift buffer, length buckets, slot restarts, windows
-    longer than max_len) gives the scores of direct full-sequence scoring."""
-    model = untrained(max_len=5)
+    longer than max_len) gives the scores of direct full-sequence scoring, for every block layout."""
+    model = untrained(max_len=5, **overrides)
     sessions = [[1, 2, 3, 4, 5, 6, 7, 8], [9, 3], [0, 11, 12, 13, 14, 15, 16, 17, 18]]
     model.reset(2)
     got = {}
@@ -106,6 +107,69 @@ def test_training_rows_windows_and_last():
     assert sorted(len(ix) for _, ix in batches) == [1, 2]
 
 
+def _visible_history(rows):
+    """(input item, target item, items visible to the target) of every counted target of ``rows``."""
+    out = []
+    for inp, tgt in zip(rows.inputs, rows.targets, strict=True):
+        for r in range(len(inp)):
+            real = np.flatnonzero(inp[r] > 0)
+            assert (np.diff(real) == 1).all() and (len(real) == 0 or real[-1] == inp.shape[1] - 1)  # left padding
+            assert ((tgt[r] > 0) <= (inp[r] > 0)).all()  # a target only where there is an input
+            for c in np.flatnonzero(tgt[r] > 0):
+                out.append((int(inp[r, c]) - 1, int(tgt[r, c]) - 1, [int(i) - 1 for i in inp[r, real[0]: c + 1]]))
+    return out
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_training_rows_sliding_history_and_no_leakage(stride):
+    """Every pair is trained once; its target sees exactly the items before it (no future item):
+    min(position, max_len) of them with stride 1 (per-prefix), at least max_len - stride + 1 otherwise."""
+    rng = np.random.default_rng(stride)
+    lengths = np.r_[1, 2, 5, 6, 7, 11, 17]
+    sessions = np.repeat(np.arange(len(lengths)), lengths)
+    items = rng.permutation(len(sessions))  # distinct items: an item names its session and position
+    where = {int(i): (int(s), p) for s, p, i in zip(sessions, np.concatenate([np.arange(n) for n in lengths]), items,
+                                                    strict=True)}
+    max_len = 4
+    rows = training_rows(sessions, items, max_len=max_len, long_sequences="sliding", smallest_bucket=2, stride=stride)
+    seen = _visible_history(rows)
+    assert len(seen) == rows.n_targets == int((lengths - 1).sum())
+    assert {(i, t) for i, t, _ in seen} == {(int(a), int(b)) for a, b, s, s2 in
+                                            zip(items[:-1], items[1:], sessions[:-1], sessions[1:], strict=True) if s == s2}
+    for inp, tgt, history in seen:
+        sess, pos = where[inp]
+        assert where[tgt] == (sess, pos + 1)
+        start = np.flatnonzero(sessions == sess)[0]
+        assert history == items[start + pos + 1 - len(history): start + pos + 1].tolist()  # the items just before
+        want = min(pos + 1, max_len)
+        if stride == 1:
+            assert len(history) == want
+        else:
+            assert min(pos + 1, max_len - stride + 1) <= len(history) <= want
+    if stride == 1:  # session of 17 items: 16 pairs -> 1 + 12 rows
+        assert rows.n_rows == sum(1 + max(0, n - 1 - max_len) for n in lengths if n >= 2)
+
+
+def test_training_rows_sliding_with_stride_max_len_is_windows():
+    sessions = np.repeat(np.arange(4), [3, 9, 14, 1])
+    items = np.arange(len(sessions)) % 7
+    a = training_rows(sessions, items, max_len=4, long_sequences="windows", smallest_bucket=2)
+    b = training_rows(sessions, items, max_len=4, long_sequences="sliding", smallest_bucket=2, stride=4)
+    for x, y in zip(a.inputs + a.targets, b.inputs + b.targets, strict=True):
+        np.testing.assert_array_equal(x, y)
+    with pytest.raises(ValueError, match="stride"):
+        training_rows(sessions, items, max_len=4, long_sequences="sliding", stride=0)
+
+
+def test_windows_short_history_that_sliding_fixes():
+    """With non-overlapping windows a target after a window boundary sees fewer items than max_len."""
+    sessions, items = np.zeros(10, int), np.arange(10)
+    windows = _visible_history(training_rows(sessions, items, max_len=4, long_sequences="windows", smallest_bucket=2))
+    sliding = _visible_history(training_rows(sessions, items, max_len=4, long_sequences="sliding", smallest_bucket=2))
+    short = lambda seen: sorted(t for i, t, h in seen if len(h) < min(i + 1, 4))  # noqa: E731 (items = positions)
+    assert short(windows) == [2, 3, 4, 6, 7, 8] and short(sliding) == []  # windows: pairs [0], [1..4], [5..8]
+
+
 def test_length_buckets():
     assert length_buckets(200) == (16, 32, 64, 128, 200)
     assert length_buckets(16) == (16,)
@@ -141,6 +205,68 @@ def test_sampled_losses_match_numpy():
     assert float(got) == pytest.approx(want, rel=1e-5)
     assert float(got_g) == pytest.approx(want_g, rel=1e-5)
     assert N.gbce_beta(10, 11, 0.0) == pytest.approx(1.0) and N.gbce_beta(10, 101, 1.0) == pytest.approx(0.1)
+
+
+def test_bce_one_negative_matches_numpy_and_negatives_avoid_the_row():
+    rng = np.random.default_rng(4)
+    hidden = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    items = rng.normal(size=(6, 4)).astype(np.float32)
+    targets = np.array([[0, 2, 3], [1, 6, 5]], np.int32)
+    negs = np.array([[0, 4, 5], [2, 3, 0]], np.int32)
+    got, n = N.bce_one_negative(*map(tf.constant, (hidden, targets, items, negs)))
+    want = sum(-_np_log_sigmoid(hidden[b, t] @ items[targets[b, t] - 1]) - _np_log_sigmoid(-hidden[b, t] @ items[negs[b, t]])
+               for b in range(2) for t in range(3) if targets[b, t])
+    assert float(n) == 5 and float(got) == pytest.approx(want, rel=1e-5)
+    inputs = np.array([[0, 1, 2, 3], [0, 0, 5, 6]], np.int32)
+    tgts = np.array([[0, 2, 3, 4], [0, 0, 6, 7]], np.int32)
+    neg = N.row_negatives(inputs, tgts, n_items=10, rng=np.random.default_rng(0))
+    assert neg.shape == (2, 4) and neg.dtype == np.int32
+    for r in range(2):
+        row_items = set((np.r_[inputs[r], tgts[r]] - 1).tolist())
+        assert not row_items & set(neg[r].tolist())
+    # with the sessions' histories: never an item of the row's session, even one outside the row
+    history = N.history_keys(np.array([0, 0, 0, 1, 1, 1, 1, 1]), np.array([7, 8, 9, 0, 1, 2, 3, 4]), 10)
+    for seed in range(20):
+        neg = N.row_negatives(inputs, tgts, 10, np.random.default_rng(seed), rounds=100, sessions=np.array([1, 0]),
+                              history=history)
+        assert not set(neg[0].tolist()) & {0, 1, 2, 3, 4} and not set(neg[1].tolist()) & {4, 5, 6, 7, 8, 9}
+
+
+def test_training_rows_record_each_rows_session():
+    sessions = np.repeat([5, 3, 9, 4], [12, 1, 3, 6])  # session 3 has no pair
+    items = np.arange(len(sessions))
+    for mode in ("windows", "sliding", "last"):
+        rows = training_rows(sessions, items, max_len=4, long_sequences=mode, smallest_bucket=2, stride=2)
+        rank = {5: 0, 3: 1, 9: 2, 4: 3}
+        for inp, sess in zip(rows.inputs, rows.sessions, strict=True):
+            assert len(sess) == len(inp)
+            for r in range(len(inp)):
+                real = inp[r][inp[r] > 0] - 1
+                assert {rank[int(sessions[i])] for i in real} == {int(sess[r])}, mode
+
+
+@pytest.mark.parametrize("overrides", [
+    {"loss": "cross-entropy"},
+    {"loss": "bce"},
+    {"loss": "bce", "long_sequences": "last"},
+    {"loss": "sampled-softmax", "n_negatives": 8},
+    {"loss": "gbce", "n_negatives": 8},
+    {"long_sequences": "sliding", "stride": 2},
+    {"layer_norm": "post"},
+    {"layer_norm": "pre", "ffn_dim": 32},
+])
+def test_each_variant_trains_and_its_loss_decreases(overrides):
+    data = rule_sessions(120, max_length=10)
+    cfg = SASRecConfig(**{"max_len": 4, "blocks": 1, "dim": 16, "dropout": 0.0, "learning_rate": 1e-2,
+                          "batch_size": 16, "epochs": 4, "jit_compile": False, **overrides})
+    model = SASRec(cfg).fit(data, progress=False)
+    loss = model.history["loss"].to_numpy()
+    assert np.isfinite(loss).all() and loss[-1] < 0.8 * loss[0], (overrides, loss)
+
+
+def test_unknown_layer_norm_is_refused():
+    with pytest.raises(ValueError, match="layer_norm"):
+        untrained(layer_norm="sandwich")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sbrlib._tf import HAS_GPU, tf
-from sbrlib.batching import contiguous_sessions
+from sbrlib.batching import contiguous_sessions, session_offsets
 from sbrlib.columns import ITEM, SESSION
 from sbrlib.models.epochs import MOVED, fit_epochs
 from sbrlib.models.neural import NeuralModel
@@ -107,7 +107,7 @@ class SASRec(NeuralModel):
                   leave=False) as bar:
             for bucket, index in batches:
                 inp, tgt = take_batch(rows, bucket, index, cfg.batch_size)
-                loss_sum, n = self.train_batch(inp, tgt, run["step"], rng)
+                loss_sum, n = self.train_batch(inp, tgt, run["step"], rng, sessions=rows.sessions[bucket][index])
                 run["step"] += 1
                 total_loss += loss_sum
                 total_n += n
@@ -129,20 +129,26 @@ class SASRec(NeuralModel):
         events = contiguous_sessions(train)
         item_index = ItemIndex.from_events(events)
         idx = item_index.to_idx(events[ITEM].to_numpy())
-        rows = training_rows(events[SESSION].to_numpy(), idx, cfg.max_len, cfg.long_sequences)
+        rows = training_rows(events[SESSION].to_numpy(), idx, cfg.max_len, cfg.long_sequences, stride=cfg.stride)
         if rows.n_targets == 0:
             raise ValueError("SASRec.fit: no session with at least 2 events in the training data")
         self.build(item_index)
+        self._history = None
+        if cfg.loss == "bce":  # negatives are drawn outside each session's items (rank = rows.sessions)
+            _, lengths, _ = session_offsets(events[SESSION].to_numpy())
+            self._history = N.history_keys(np.repeat(np.arange(len(lengths)), lengths), idx, len(self.item_index))
         return rows
 
     def train_batch(self, inputs: np.ndarray, targets: np.ndarray, step: int,
-                    rng: np.random.Generator) -> tuple[float, int]:
+                    rng: np.random.Generator, sessions: np.ndarray | None = None) -> tuple[float, int]:
         """One compiled training step (forward, loss, Adam update) on a padded batch.
 
         Args:
             inputs, targets: (batch_size, T) shifted ids (see :mod:`~sbrlib.models.sasrec.sequences`).
             step: global step number (seeds dropout).
-            rng: draws the negatives of the sampled losses.
+            rng: draws the negatives of the sampled losses (``"bce"``: one per position).
+            sessions: session of each real row (``TrainingRows.sessions``); ``"bce"`` draws its
+                negatives outside those sessions' items (None: outside the rows' items only).
 
         Returns:
             ``(sum of the batch's target losses, number of targets)``.
@@ -151,6 +157,9 @@ class SASRec(NeuralModel):
         n_items = len(self.item_index)
         if cfg.loss == "cross-entropy":
             negatives = np.zeros(1, np.int32)
+        elif cfg.loss == "bce":  # one negative per position, outside the row's items
+            negatives = N.row_negatives(inputs, targets, n_items, rng, sessions=sessions,
+                                        history=getattr(self, "_history", None))
         elif self._p_sample is None:  # gBCE: uniform negatives
             negatives = rng.integers(0, n_items, cfg.n_negatives).astype(np.int32)
         else:
@@ -185,6 +194,8 @@ class SASRec(NeuralModel):
                 return N.full_cross_entropy(hidden, targets, items)
             if cfg.loss == "sampled-softmax":
                 return N.sampled_softmax(hidden, targets, items, negatives, log_p)
+            if cfg.loss == "bce":
+                return N.bce_one_negative(hidden, targets, items, negatives)
             return N.gbce(hidden, targets, items, negatives, beta)
 
         def train_step(ids, targets, negatives, step):

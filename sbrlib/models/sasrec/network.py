@@ -4,9 +4,14 @@ Kang & McAuley, *Self-attentive sequential recommendation*, ICDM 2018, as in the
 TensorFlow code and its faithful PyTorch port (pmixer/SASRec.pytorch):
 
 * input ``E[item] * sqrt(dim) + P[position]``, dropout, padded positions zeroed;
-* per block: ``q = LN(x)``; causal multi-head attention with queries from ``q`` and keys/values
-  from ``x`` (dropout on the attention weights, output projection); ``x = q + attention``;
-  ``x = LN(x)``; ``x = x + Dropout(W2 · Dropout(ReLU(W1 · x)))``; padded positions zeroed again;
+* per block (``layer_norm="original"``, the authors' code): ``q = LN(x)``; causal multi-head
+  attention with queries from ``q`` and keys/values from ``x`` (dropout on the attention weights,
+  output projection); ``x = q + attention``; ``x = LN(x)``; ``x = x + FFN(x)`` with
+  ``FFN(x) = Dropout(W2 · Dropout(ReLU(W1 · x)))`` of width ``ffn_dim`` (None: ``dim``, as the
+  original); padded positions zeroed again. ``"post"`` is the standard Transformer block that the
+  PyTorch port uses by default today (``x = LN(x + att(x))``; ``x = LN(x + FFN(x))``; RecBole's
+  SASRec also normalises after each residual), ``"pre"`` the pre-norm block of the port's
+  ``--norm_first`` (``x = x + att(LN x)``; ``x = x + FFN(LN x)``);
 * a final LayerNorm; scores ``h · E^T`` with the item embedding shared by input and output.
 
 Padding (id 0) is masked out of the keys, so a real position never attends to padding; positions
@@ -51,6 +56,9 @@ class SASRecNet(keras.layers.Layer):
 
     def __init__(self, n_items: int, config: SASRecConfig) -> None:
         super().__init__(name="sasrec")
+        if config.layer_norm not in ("original", "post", "pre"):
+            raise ValueError(f"SASRecConfig.layer_norm: unknown value {config.layer_norm!r}; "
+                             "use 'original', 'post' or 'pre'")
         self.n_items, self.config = n_items, config
         d, seed = config.dim, config.seed
         self._vars: dict[str, object] = {}
@@ -73,8 +81,9 @@ class SASRecNet(keras.layers.Layer):
                 weight(f"W{name}{b}", (d, d), "glorot", k + i)
                 weight(f"b{name}{b}", (d,), "zeros")
             weight(f"ln2_g{b}", (d,), "ones"), weight(f"ln2_b{b}", (d,), "zeros")
-            weight(f"W1{b}", (d, d), "glorot", k + 5), weight(f"b1{b}", (d,), "zeros")
-            weight(f"W2{b}", (d, d), "glorot", k + 6), weight(f"b2{b}", (d,), "zeros")
+            ff = config.ffn_dim or d
+            weight(f"W1{b}", (d, ff), "glorot", k + 5), weight(f"b1{b}", (ff,), "zeros")
+            weight(f"W2{b}", (ff, d), "glorot", k + 6), weight(f"b2{b}", (d,), "zeros")
         weight("lnf_g", (d,), "ones"), weight("lnf_b", (d,), "zeros")
         self._vars["E"].assign(tf.tensor_scatter_nd_update(self._vars["E"].value, [[0]], tf.zeros((1, d))))
 
@@ -117,19 +126,43 @@ class SASRecNet(keras.layers.Layer):
             return tf.transpose(tf.reshape(t, [B, T, h, dh]), [0, 2, 1, 3])     # (B, h, T, dh)
 
         for b in range(cfg.blocks):
-            q_in = _layer_norm(x, v[f"ln1_g{b}"], v[f"ln1_b{b}"])
+            q_in, kv_in = self._attention_inputs(x, b)
             q = heads(tf.matmul(q_in, v[f"Wq{b}"]) + v[f"bq{b}"])
-            k = heads(tf.matmul(x, v[f"Wk{b}"]) + v[f"bk{b}"])
-            val = heads(tf.matmul(x, v[f"Wv{b}"]) + v[f"bv{b}"])
+            k = heads(tf.matmul(kv_in, v[f"Wk{b}"]) + v[f"bk{b}"])
+            val = heads(tf.matmul(kv_in, v[f"Wv{b}"]) + v[f"bv{b}"])
             att = tf.matmul(q, k, transpose_b=True) / math.sqrt(dh) + bias
             att = _dropout(tf.nn.softmax(att, axis=-1), rate, seed, 10 * b + 2)
             out = tf.reshape(tf.transpose(tf.matmul(att, val), [0, 2, 1, 3]), [B, T, d])
-            x = q_in + tf.matmul(out, v[f"Wo{b}"]) + v[f"bo{b}"]
-            x = _layer_norm(x, v[f"ln2_g{b}"], v[f"ln2_b{b}"])
-            f = _dropout(tf.nn.relu(tf.matmul(x, v[f"W1{b}"]) + v[f"b1{b}"]), rate, seed, 10 * b + 3)
-            f = _dropout(tf.matmul(f, v[f"W2{b}"]) + v[f"b2{b}"], rate, seed, 10 * b + 4)
-            x = (x + f) * realf
+            x = self._block_rest(x, q_in, tf.matmul(out, v[f"Wo{b}"]) + v[f"bo{b}"], b, rate, seed) * realf
         return _layer_norm(x, v["lnf_g"], v["lnf_b"])
+
+    def _attention_inputs(self, x, b: int):
+        """Query input and key/value input of block ``b`` (see ``SASRecConfig.layer_norm``)."""
+        v, norm = self._vars, self.config.layer_norm
+        if norm == "post":
+            return x, x
+        ln = _layer_norm(x, v[f"ln1_g{b}"], v[f"ln1_b{b}"])
+        return (ln, x) if norm == "original" else (ln, ln)
+
+    def _block_rest(self, x, q_in, attended, b: int, rate: float, seed):
+        """Residual around attention, the feed-forward network and the layer norms of block ``b``."""
+        v, norm = self._vars, self.config.layer_norm
+
+        def ffn(h):
+            f = _dropout(tf.nn.relu(tf.matmul(h, v[f"W1{b}"]) + v[f"b1{b}"]), rate, seed, 10 * b + 3)
+            return _dropout(tf.matmul(f, v[f"W2{b}"]) + v[f"b2{b}"], rate, seed, 10 * b + 4)
+
+        def ln(h, i):
+            return _layer_norm(h, v[f"ln{i}_g{b}"], v[f"ln{i}_b{b}"])
+
+        if norm == "original":   # Kang & McAuley: x = LN(LN1(x) + att); x + FFN(x)
+            x = ln(q_in + attended, 2)
+            return x + ffn(x)
+        if norm == "pre":        # x + att(LN1 x); x + FFN(LN2 x)
+            x = x + attended
+            return x + ffn(ln(x, 2))
+        x = ln(x + attended, 1)  # "post": LN1(x + att); LN2(x + FFN(x))
+        return ln(x + ffn(x), 2)
 
 
     def call_incremental(self, ids, positions, caches):
@@ -158,15 +191,18 @@ class SASRecNet(keras.layers.Layer):
         index = tf.stack([rows, tf.tile(tf.range(h), [B]), tf.repeat(positions, h)], axis=1)   # (B * h, 3)
         bias = tf.where(tf.range(L)[None, :] <= positions[:, None], 0.0, MASKED)[:, None, None, :]  # (B,1,1,L)
         for b, (K, V) in enumerate(caches):
-            q_in = _layer_norm(x, v[f"ln1_g{b}"], v[f"ln1_b{b}"])
+            q_in, kv_in = self._attention_inputs(x, b)
             q = tf.reshape(tf.matmul(q_in, v[f"Wq{b}"]) + v[f"bq{b}"], [B, h, 1, dh])
-            K.scatter_nd_update(index, tf.reshape(tf.matmul(x, v[f"Wk{b}"]) + v[f"bk{b}"], [B * h, dh]))
-            V.scatter_nd_update(index, tf.reshape(tf.matmul(x, v[f"Wv{b}"]) + v[f"bv{b}"], [B * h, dh]))
+            K.scatter_nd_update(index, tf.reshape(tf.matmul(kv_in, v[f"Wk{b}"]) + v[f"bk{b}"], [B * h, dh]))
+            V.scatter_nd_update(index, tf.reshape(tf.matmul(kv_in, v[f"Wv{b}"]) + v[f"bv{b}"], [B * h, dh]))
             att = tf.matmul(q, K, transpose_b=True) / math.sqrt(dh) + bias                       # (B, h, 1, L)
             out = tf.reshape(tf.matmul(tf.nn.softmax(att, axis=-1), V), [B, d])
-            x = q_in + tf.matmul(out, v[f"Wo{b}"]) + v[f"bo{b}"]
-            x = _layer_norm(x, v[f"ln2_g{b}"], v[f"ln2_b{b}"])
-            x = x + tf.matmul(tf.nn.relu(tf.matmul(x, v[f"W1{b}"]) + v[f"b1{b}"]), v[f"W2{b}"]) + v[f"b2{b}"]
+            if cfg.layer_norm == "original":  # op for op as before the other layouts existed (bitwise stable)
+                x = q_in + tf.matmul(out, v[f"Wo{b}"]) + v[f"bo{b}"]
+                x = _layer_norm(x, v[f"ln2_g{b}"], v[f"ln2_b{b}"])
+                x = x + tf.matmul(tf.nn.relu(tf.matmul(x, v[f"W1{b}"]) + v[f"b1{b}"]), v[f"W2{b}"]) + v[f"b2{b}"]
+            else:
+                x = self._block_rest(x, q_in, tf.matmul(out, v[f"Wo{b}"]) + v[f"bo{b}"], b, 0.0, None)
         return _layer_norm(x, v["lnf_g"], v["lnf_b"])
 
 
@@ -185,11 +221,12 @@ def full_cross_entropy(hidden, targets, items):
     Args:
         hidden: (B, T, d); targets: (B, T) shifted ids; items: (n_items, d) output vectors.
     """
-    mask = tf.cast(targets > 0, tf.float32)
-    logits = tf.einsum("btd,nd->btn", hidden, items)
-    labels = tf.maximum(targets - 1, 0)
+    real = targets > 0
+    h = tf.boolean_mask(hidden, real)                                                # (n_targets, d)
+    logits = tf.matmul(h, items, transpose_b=True)                                   # only real targets
+    labels = tf.boolean_mask(targets, real) - 1
     losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-    return tf.reduce_sum(losses * mask), tf.reduce_sum(mask)
+    return tf.reduce_sum(losses), tf.reduce_sum(tf.cast(real, tf.float32))
 
 
 def _sampled_logits(hidden, targets, items, negatives):
@@ -218,6 +255,64 @@ def sampled_softmax(hidden, targets, items, negatives, log_p=None):
     logits = tf.concat([pos[:, :, None], neg], axis=-1)
     losses = tf.reduce_logsumexp(logits, axis=-1) - pos
     return tf.reduce_sum(losses * mask), tf.reduce_sum(mask)
+
+
+def bce_one_negative(hidden, targets, items, negatives):
+    """Binary cross-entropy with one sampled negative per position (the original SASRec loss, Kang &
+    McAuley 2018): ``-log σ(s⁺) - log(1 - σ(s⁻))`` summed over the real targets.
+
+    Args:
+        hidden: (B, T, d); targets: (B, T) shifted ids; items: (n_items, d) output vectors.
+        negatives: (B, T) int32 item indices, one negative per position.
+    """
+    mask = tf.cast(targets > 0, tf.float32)
+    labels = tf.maximum(targets - 1, 0)
+    pos = tf.reduce_sum(hidden * tf.gather(items, labels), axis=-1)                  # (B, T)
+    neg = tf.reduce_sum(hidden * tf.gather(items, negatives), axis=-1)               # (B, T)
+    losses = -tf.math.log_sigmoid(pos) - tf.math.log_sigmoid(-neg)
+    return tf.reduce_sum(losses * mask), tf.reduce_sum(mask)
+
+
+def history_keys(sessions: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
+    """Sorted unique ``session * n_items + item`` of every event (for :func:`row_negatives`)."""
+    return np.unique(np.asarray(sessions, np.int64) * n_items + np.asarray(items, np.int64))
+
+
+def row_negatives(inputs: np.ndarray, targets: np.ndarray, n_items: int, rng: np.random.Generator,
+                  rounds: int = 8, sessions: np.ndarray | None = None,
+                  history: np.ndarray | None = None) -> np.ndarray:
+    """One uniform negative per position outside the row's items (its inputs and targets) and, with
+    ``sessions`` and ``history``, outside everything its session holds, as the original SASRec draws
+    negatives outside the user's whole training sequence.
+
+    Args:
+        inputs, targets: (B, T) shifted ids (0 = padding / no target).
+        n_items: number of items.
+        rng: random generator.
+        rounds: redraws of negatives that hit; a position still hitting after them keeps its draw
+            (only possible when a session holds nearly every item).
+        sessions: (b,) session of the first ``b <= B`` rows (the others are padding rows).
+        history: sorted ``session * n_items + item`` keys (:func:`history_keys`).
+
+    Returns:
+        (B, T) int32 item indices (0-based).
+    """
+    seen = np.concatenate([inputs, targets], axis=1).astype(np.int64) - 1                  # (B, 2T), -1 = none
+    neg = rng.integers(0, n_items, inputs.shape)
+    owner = None
+    if sessions is not None and history is not None and len(history):
+        owner = np.full(len(inputs), -1, np.int64)
+        owner[: len(sessions)] = sessions
+    for _ in range(rounds):
+        hit = (neg[:, :, None] == seen[:, None, :]).any(axis=-1)
+        if owner is not None:
+            key = owner[:, None] * n_items + neg
+            at = np.minimum(np.searchsorted(history, key), len(history) - 1)
+            hit |= (history[at] == key) & (owner[:, None] >= 0)
+        if not hit.any():
+            break
+        neg[hit] = rng.integers(0, n_items, int(hit.sum()))
+    return neg.astype(np.int32)
 
 
 def gbce_beta(n_negatives: int, n_items: int, t: float) -> float:
