@@ -25,13 +25,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@touch $@
 
 data: venv
-	$(BIN)/python -m sbrlib.cli data --dataset $(DATASET)
+	$(BIN)/python -m sbrlib.pipeline.cli data --dataset $(DATASET)
 
 # checks DATASET, PROFILE, SESSION_MODE, FROM and the profile first and prints the time plan; then
 # runs the notebooks into outputs/runs/<time>-<dataset>-<mode>-<profile>/ (outputs/latest: the last
 # completed run; outputs/current: the run in progress; outputs/last-failed: the last failed one)
 run-all: venv
-	@$(BIN)/python -m sbrlib.run --dataset "$(DATASET)" --profile "$(PROFILE)" --session-mode "$(SESSION_MODE)" --from "$(FROM)"
+	@$(BIN)/python -m sbrlib.pipeline.run --dataset "$(DATASET)" --profile "$(PROFILE)" --session-mode "$(SESSION_MODE)" --from "$(FROM)"
 
 test: venv
 	$(BIN)/python -m pytest -q
@@ -79,4 +79,4 @@ tune: venv
 # (executed notebooks and results); without RUN, the latest run under outputs/runs.
 .PHONY: report
 report: venv
-	$(BIN)/python -m sbrlib.report $(RUN)
+	$(BIN)/python -m sbrlib.pipeline.html_report $(RUN)

@@ -26,8 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import measure
 
-from sbrlib import preprocess
-from sbrlib.data import file_hashes, get_spec, hash_seconds, load_ratings, locate
+from sbrlib.data import file_hashes, get_spec, hash_seconds, load_ratings, locate, preprocess
 
 #: (load target s, preprocess target s, total target s, RSS target MB) by dataset size.
 TARGETS = {"small": (2.0, 5.0, None, None), "25m": (None, None, 60.0, 6144.0)}

@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import pandas as pd
 
-from sbrlib._tf import HAS_GPU, tf
+from sbrlib.core.tf import HAS_GPU, tf
 from sbrlib.models.gru4rec import GRU4RecConfig
 from sbrlib.models.sasrec import SASRecConfig
 
@@ -151,7 +151,7 @@ def sasrec_flop_per_target(cfg: SASRecConfig, n_items: int) -> dict[str, float]:
 def gru4rec_events_per_second(cfg: GRU4RecConfig, train: pd.DataFrame, max_events: int = 60_000) -> dict:
     """Train ``cfg`` for 2 epochs on the first sessions of ``train`` (about ``max_events`` events);
     events/s of the second epoch (the first includes compilation)."""
-    from sbrlib.columns import SESSION
+    from sbrlib.core.columns import SESSION
     from sbrlib.models.gru4rec import GRU4Rec
 
     sessions = train[SESSION].drop_duplicates()
@@ -219,7 +219,8 @@ def efficiency_table(train: pd.DataFrame, sasrec: dict | None = None, max_events
 
 
 def main() -> None:
-    from sbrlib import artifacts, preprocess
+    from sbrlib.data import preprocess
+    from sbrlib.data import store as artifacts
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="synthetic")

@@ -1,8 +1,8 @@
 """Evaluation speed: seconds per 100k predictions over a 3,706-item catalogue (ML-1M's size).
 
-* ``rank_counting``: :func:`sbrlib.metrics.ranks_from_scores` alone (conservative ties), on
+* ``rank_counting``: :func:`sbrlib.evaluation.metrics.ranks_from_scores` alone (conservative ties), on
   (512, n_items) float32 score blocks with ties;
-* ``evaluator``: :func:`sbrlib.evaluation.evaluate`'s own work (ranks, seen-item exclusion, top-K
+* ``evaluator``: :func:`sbrlib.evaluation.evaluator.evaluate`'s own work (ranks, seen-item exclusion, top-K
   coverage) with a model whose ``step`` returns precomputed scores (its step time is subtracted);
 * ``gru4rec_step``: :meth:`GRU4Rec.step` (default configuration, untrained weights: the cost does
   not depend on the weights) over the same test sessions.
@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import pandas as pd
 
-from sbrlib import metrics as M
-from sbrlib.columns import ITEM, SESSION, TIME, USER
-from sbrlib.evaluation import EvalConfig, evaluate
+from sbrlib.core.columns import ITEM, SESSION, TIME, USER
+from sbrlib.data.item_index import ItemIndex
+from sbrlib.evaluation import metrics as M
+from sbrlib.evaluation.evaluator import EvalConfig, evaluate
 from sbrlib.models.base import SessionModel
-from sbrlib.preprocess import ItemIndex
 
 
 def random_sessions(n_items: int, n_events: int, length: int = 20, seed: int = 0) -> pd.DataFrame:

@@ -31,10 +31,11 @@ import numpy as np
 import pandas as pd
 from _measure import peak_rss_mb
 
-from sbrlib import artifacts, paths, preprocess
-from sbrlib.batching import contiguous_sessions, schedule_from_frame
-from sbrlib.columns import ITEM, SESSION, TIME, USER
-from sbrlib.data import SPECS
+from sbrlib.core import paths
+from sbrlib.core.columns import ITEM, SESSION, TIME, USER
+from sbrlib.data import SPECS, preprocess
+from sbrlib.data import store as artifacts
+from sbrlib.data.batching import contiguous_sessions, schedule_from_frame
 
 BATCHES = (32, 64, 256)
 ITEM_COUNTS = (3_706, 27_000, 60_000)

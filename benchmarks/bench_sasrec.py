@@ -27,10 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from sbrlib import artifacts, preprocess
-from sbrlib._tf import HAS_GPU
-from sbrlib.columns import USER
-from sbrlib.evaluation import EvalConfig, evaluate_positions
+from sbrlib.core.columns import USER
+from sbrlib.core.tf import HAS_GPU
+from sbrlib.data import preprocess
+from sbrlib.data import store as artifacts
+from sbrlib.evaluation.evaluator import EvalConfig, evaluate_positions
 from sbrlib.models.sasrec import SASRec, SASRecConfig
 from sbrlib.models.sasrec.sequences import epoch_batches, take_batch
 

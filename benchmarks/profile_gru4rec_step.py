@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_eval as be
 import numpy as np
 
-from sbrlib._tf import tf
-from sbrlib.batching import contiguous_sessions, schedule_from_frame
+from sbrlib.core.tf import tf
+from sbrlib.data.batching import contiguous_sessions, schedule_from_frame
 from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig
 from sbrlib.models.gru4rec.losses import bpr_max_loss
 from sbrlib.models.gru4rec.model import _chunk

@@ -43,13 +43,16 @@ import bench_gru4rec
 import pandas as pd
 from _measure import StepTimer, peak_rss_mb
 
-from sbrlib import artifacts, paths, preprocess, reporting
-from sbrlib.evaluation import EvalConfig, evaluate
-from sbrlib.experiments import fit_timed
-from sbrlib.fileio import atomic_path
+from sbrlib.core import paths
+from sbrlib.core.fileio import atomic_path
+from sbrlib.data import preprocess
+from sbrlib.data import store as artifacts
+from sbrlib.evaluation.evaluator import EvalConfig, evaluate
 from sbrlib.models import VSKNN, ItemKNN, Markov, Pop, SequentialRules, SessionPop
 from sbrlib.models.gru4rec import GRU4Rec
 from sbrlib.models.gru4rec.presets import preset
+from sbrlib.notebook.comparisons import fit_timed
+from sbrlib.pipeline import records as reporting
 
 
 def model_table(dataset: str, gru_epochs: int, data_dir: str | None = None) -> pd.DataFrame:

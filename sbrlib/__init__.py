@@ -7,7 +7,7 @@ catalogue, download, verification, parsing, loaders; ``data.synthetic``: ML-form
 next-item evaluation), ``plots`` and ``reporting``.
 """
 
-from sbrlib.errors import DataError
+from sbrlib.core.errors import DataError
 
 __all__ = ["DataError"]
 __version__ = "0.1.0"

@@ -1,7 +1,7 @@
 """``python -m sbrlib recommend --model NAME [--k 10] "Toy Story" "Heat"``: next-movie recommendations.
 
 The arguments form one session, oldest first: movie titles, or with ``--ids`` movie ids
-(``--ids 1 2571``). Each title is found with :mod:`sbrlib.titles` (exact, then whole words, then
+(``--ids 1 2571``). Each title is found with :mod:`sbrlib.data.titles` (exact, then whole words, then
 close spelling). When several titles match equally well the one with the most training events is
 taken and a ``note:`` line on stderr names the others (add the year, e.g. ``"Hamlet (1990)"``, to
 choose another). Without ``--ids`` an all-digits argument (``1``) is refused with a hint rather
@@ -18,7 +18,7 @@ folder holding the name wins. Movie titles, years and genres come from the datas
 (``--dataset``, default: the dataset the model's split or name starts with; ``--data-dir`` or
 ``$SBR_DATA_DIR``), else from the titles saved with the model (with ``--ids`` titles are optional).
 
-Any other first argument is passed on to :mod:`sbrlib.cli` (``python -m sbrlib data ...``).
+Any other first argument is passed on to :mod:`sbrlib.pipeline.cli` (``python -m sbrlib data ...``).
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from sbrlib import paths
-from sbrlib.columns import ITEM
+from sbrlib.core import paths
+from sbrlib.core.columns import ITEM
+from sbrlib.core.errors import DataError, ModelFileError
 from sbrlib.data import SPECS, load_movies
-from sbrlib.errors import DataError, ModelFileError
 from sbrlib.models.neural import is_saved_model, load_model, read_saved
 
 SHOWN = 3
@@ -177,8 +177,8 @@ def print_notes(notes: list[str], left_out: list[str], model: str, shown: int = 
 
 def recommend_command(args: argparse.Namespace) -> int:
     """Resolve the session (titles or ids), load the model, print the recommendations."""
+    from sbrlib.data.titles import TitleIndex, TitleNotFound
     from sbrlib.recommend import recommend
-    from sbrlib.titles import TitleIndex, TitleNotFound
 
     if args.k < 1:
         raise UsageError(f"--k must be >= 1, got {args.k}")
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] != "recommend":
-        from sbrlib import cli
+        from sbrlib.pipeline import cli
 
         return cli.main(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from sbrlib.columns import ITEM, SESSION, TIME
+from sbrlib.core.columns import ITEM, SESSION, TIME
 from sbrlib.models.base import SessionModel
 
 COLUMNS = (ITEM, "Score", "Popularity", "Source")
@@ -123,7 +123,7 @@ def as_item_ids(item_ids: Iterable) -> np.ndarray:
     if bad:
         more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
         raise ValueError(f"item ids must be whole numbers (movie ids such as 1 or 2571); got {', '.join(bad[:3])}"
-                         f"{more}: pass the ids as integers (titles: sbrlib.titles.find_titles)")
+                         f"{more}: pass the ids as integers (titles: sbrlib.data.titles.find_titles)")
     return np.asarray([int(v) for v in values], dtype=np.int64)
 
 
@@ -243,7 +243,7 @@ def title_box(models: Mapping[str, SessionModel], movies: pd.DataFrame, k: int =
     import ipywidgets as widgets
     from IPython.display import display
 
-    from sbrlib.titles import TitleIndex, TitleNotFound
+    from sbrlib.data.titles import TitleIndex, TitleNotFound
 
     index = TitleIndex(movies, popularity)
     text = widgets.Text(placeholder="Toy Story; Heat; Casino", description="Titles:", continuous_update=False,

@@ -9,7 +9,7 @@ evaluator's ``reset``/``step`` (:class:`sbrlib.models.base.SessionModel`).
 :func:`fit` then owns the rest, the same for every model and caller (notebooks 03, 04, 07,
 tuning trials):
 
-* **validation** after every epoch through the one evaluator (:func:`sbrlib.evaluation.evaluate`;
+* **validation** after every epoch through the one evaluator (:func:`sbrlib.evaluation.evaluator.evaluate`;
   with ``positions="last"`` the evaluator's leave-one-out shortcut),
   with ONE explicit setting, :attr:`TrainingConfig.validation`;
 * **early stopping**: training stops after ``patience`` consecutive epochs without improvement of
@@ -23,7 +23,7 @@ tuning trials):
 * **hooks**: ``on_epoch(row)`` is called after each epoch's validation; it may raise (e.g.
   ``optuna.TrialPruned``) to stop, and the exception propagates.
 
-The result, :class:`~sbrlib.training_facts.TrainingFacts`, says why and when training stopped; it
+The result, :class:`~sbrlib.core.training_facts.TrainingFacts`, says why and when training stopped; it
 is stored on the model (``model.training_facts``, ``model.history``) and in its provenance record
 (saved with the model).
 """
@@ -42,8 +42,8 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from sbrlib.evaluation import EvalConfig, evaluate
-from sbrlib.training_facts import TrainingFacts
+from sbrlib.core.training_facts import TrainingFacts
+from sbrlib.evaluation.evaluator import EvalConfig, evaluate
 
 log = logging.getLogger(__name__)
 

@@ -79,7 +79,7 @@ def needs(path: Path):
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
-    """`python -m sbrlib.run --dataset synthetic-tiny --profile smoke` in a fresh project folder, once
+    """`python -m sbrlib.pipeline.run --dataset synthetic-tiny --profile smoke` in a fresh project folder, once
     per test session (tests/test_notebooks.py and tests/test_findings_run.py read the same run).
 
     Returns:
@@ -93,6 +93,6 @@ def smoke_run(tmp_path_factory):
     env = {**os.environ, "SBR_PROJECT_DIR": str(project), "TQDM_DISABLE": "1"}
     env.pop("SBR_DATA_DIR", None)
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # quiet must not depend on the caller's environment
-    proc = subprocess.run([sys.executable, "-m", "sbrlib.run", "--dataset", "synthetic-tiny", "--profile", "smoke",
+    proc = subprocess.run([sys.executable, "-m", "sbrlib.pipeline.run", "--dataset", "synthetic-tiny", "--profile", "smoke",
                            "--session-mode", "gap"], cwd=root, env=env, capture_output=True, text=True, timeout=1800)
     return project, proc

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from hypothesis import strategies as st
 
-from sbrlib.columns import ITEM, RATING, TIME, USER
+from sbrlib.core.columns import ITEM, RATING, TIME, USER
 
 
 def ratings_frame(rows) -> pd.DataFrame:

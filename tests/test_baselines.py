@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib.columns import ITEM, SESSION, TIME
-from sbrlib.evaluation import EvalConfig, evaluate
+from sbrlib.core.columns import ITEM, SESSION, TIME
+from sbrlib.evaluation.evaluator import EvalConfig, evaluate
 from sbrlib.models import VSKNN, ItemKNN, Markov, Pop, SequentialRules, SessionPop
 from sbrlib.models.baselines import ItemKNNConfig, SRConfig, VSKNNConfig
 

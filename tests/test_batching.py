@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import session_lists
 
-from sbrlib.batching import make_schedule, occupancy, plan_widths, shrink_schedule
+from sbrlib.data.batching import make_schedule, occupancy, plan_widths, shrink_schedule
 
 sessions = session_lists  # event k has item 100+k: pairs identify events
 

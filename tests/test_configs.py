@@ -7,16 +7,16 @@ import dataclasses
 
 import pytest
 
-from sbrlib import checks
-from sbrlib.checks import ConfigError
-from sbrlib.errors import UserFacingError
-from sbrlib.evaluation import EvalConfig
+from sbrlib.core import checks
+from sbrlib.core.checks import ConfigError
+from sbrlib.core.errors import UserFacingError
+from sbrlib.data.preprocess import LOOConfig, PreprocessConfig, SplitConfig
+from sbrlib.evaluation.evaluator import EvalConfig
+from sbrlib.evaluation.uncertainty import BootstrapConfig
 from sbrlib.models.baselines import ItemKNNConfig, SRConfig, VSKNNConfig
 from sbrlib.models.gru4rec.config import GRU4RecConfig
 from sbrlib.models.sasrec.config import SASRecConfig
-from sbrlib.notebook_params import SPECS
-from sbrlib.preprocess import LOOConfig, PreprocessConfig, SplitConfig
-from sbrlib.uncertainty import BootstrapConfig
+from sbrlib.notebook.params import SPECS
 
 CONFIGS = [EvalConfig, GRU4RecConfig, SASRecConfig, ItemKNNConfig, SRConfig, VSKNNConfig, PreprocessConfig,
            SplitConfig, LOOConfig, BootstrapConfig]

@@ -15,11 +15,13 @@ import pandas as pd
 import pytest
 from conftest import ML1M_MOVIES, ML1M_RATINGS, ML1M_USERS
 
-from sbrlib import artifacts, eda, fileio
-from sbrlib import preprocess as pp
-from sbrlib.columns import ITEM, RATING, TIME, USER
+from sbrlib.core import fileio
+from sbrlib.core.columns import ITEM, RATING, TIME, USER
+from sbrlib.core.errors import DataError, DataWarning
 from sbrlib.data import load_ratings, load_users
-from sbrlib.errors import DataError, DataWarning
+from sbrlib.data import preprocess as pp
+from sbrlib.data import store as artifacts
+from sbrlib.notebook import eda
 
 SMALL = {"min_item_support": 1}
 

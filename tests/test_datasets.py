@@ -11,10 +11,11 @@ import zipfile
 
 import pytest
 
-from sbrlib import artifacts, data
-from sbrlib.columns import ITEM, RATING, TIME, USER
-from sbrlib.errors import DataError, DataWarning
-from sbrlib.fileio import git_blob_id
+from sbrlib import data
+from sbrlib.core.columns import ITEM, RATING, TIME, USER
+from sbrlib.core.errors import DataError, DataWarning
+from sbrlib.core.fileio import git_blob_id
+from sbrlib.data import store as artifacts
 
 
 def test_load_ml1m_ratings_typed_and_in_file_order(ml1m_dir):

@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sbrlib import metrics as M
-from sbrlib.columns import ITEM, SESSION, TIME, USER
-from sbrlib.evaluation import EvalConfig, evaluate
+from sbrlib.core.columns import ITEM, SESSION, TIME, USER
+from sbrlib.data.item_index import ItemIndex
+from sbrlib.evaluation import metrics as M
+from sbrlib.evaluation.evaluator import EvalConfig, evaluate
 from sbrlib.models.base import SessionModel
-from sbrlib.preprocess import ItemIndex
 
 
 def test_metrics_hand_computed():

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib import experiments as E
-from sbrlib import uncertainty as U
-from sbrlib.columns import ITEM, SESSION, TIME, USER
-from sbrlib.evaluation import EvalConfig, evaluate
+from sbrlib.core.columns import ITEM, SESSION, TIME, USER
+from sbrlib.evaluation import uncertainty as U
+from sbrlib.evaluation.evaluator import EvalConfig, evaluate
+from sbrlib.notebook import comparisons as E
 
 
 def ordered_sessions(n_sessions=120, n_items=30, seed=0):
@@ -32,7 +32,9 @@ def test_baseline_factories_use_given_parameters_and_defaults_otherwise():
 
 
 def test_tuned_parameters_come_from_notebook_03_and_defaults_fill_the_rest(tiny_dir):
-    from sbrlib import artifacts, preprocess, tuning
+    from sbrlib import tuning
+    from sbrlib.data import preprocess
+    from sbrlib.data import store as artifacts
 
     defaults = {"SR": {"steps": 10}, "V-SKNN": {"k": 100, "sample_size": 500}}
     untuned = E.tuned_baseline_params("no-such-split", defaults)  # nothing tuned: the defaults, said so

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib import eda, findings
-from sbrlib import uncertainty as U
-from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
+from sbrlib.core.columns import ITEM, RATING, SESSION, TIME, USER
+from sbrlib.evaluation import uncertainty as U
+from sbrlib.notebook import eda, findings
 
 
 def assert_consistent(found: findings.Findings):

@@ -1,6 +1,6 @@
 """Every notebook of a tiny run ends with computed findings that agree with what the run recorded.
 
-Reads the run of ``tests/conftest.py``'s ``smoke_run`` (``python -m sbrlib.run --dataset
+Reads the run of ``tests/conftest.py``'s ``smoke_run`` (``python -m sbrlib.pipeline.run --dataset
 synthetic-tiny --profile smoke``; shared with tests/test_notebooks.py, not run again) and checks,
 for each of the eight notebooks: a cell tagged ``findings`` with Markdown output; that output is the
 text recorded with the results; every number shown is in the text; the numbers equal the recorded
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sbrlib import findings
+from sbrlib.notebook import findings
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib._tf import HAS_GPU, tf
-from sbrlib.columns import ITEM, SESSION, TIME, USER
-from sbrlib.evaluation import EvalConfig, evaluate
+from sbrlib.core.columns import ITEM, SESSION, TIME, USER
+from sbrlib.core.tf import HAS_GPU, tf
+from sbrlib.evaluation.evaluator import EvalConfig, evaluate
 
 pytestmark = pytest.mark.skipif(not HAS_GPU, reason="TensorFlow sees no GPU on this machine")
 DEVICE = "GPU"  # the device kind the tensors must be placed on

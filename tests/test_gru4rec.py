@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib import evaluation, training
 from sbrlib import recommend as R
-from sbrlib.columns import ITEM, SESSION, TIME, USER
+from sbrlib import training
+from sbrlib.core.columns import ITEM, SESSION, TIME, USER
+from sbrlib.data.item_index import ItemIndex
+from sbrlib.evaluation import evaluator as evaluation
 from sbrlib.models.gru4rec import (
     GRU4Rec,
     GRU4RecConfig,
@@ -16,7 +18,6 @@ from sbrlib.models.gru4rec import (
     bpr_max_loss,
     cross_entropy_loss,
 )
-from sbrlib.preprocess import ItemIndex
 
 tf = pytest.importorskip("tensorflow")
 
@@ -364,7 +365,7 @@ def test_step_on_few_active_slots_matches_full_step(trained):
 
 
 def test_dropout_mask_rate_determinism_and_independence():
-    from sbrlib._tf import tf
+    from sbrlib.core.tf import tf
     from sbrlib.models.gru4rec.network import _dropout
 
     x = tf.ones((400, 250))

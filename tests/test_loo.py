@@ -12,13 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import ratings_frame, ratings_frames
 
-from sbrlib import artifacts, evaluation
-from sbrlib import preprocess as pp
-from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
-from sbrlib.errors import DataError
-from sbrlib.evaluation import EvalConfig, evaluate, evaluate_positions
+from sbrlib.core.columns import ITEM, RATING, SESSION, TIME, USER
+from sbrlib.core.errors import DataError
+from sbrlib.core.provenance import ProvenanceError, fingerprint
+from sbrlib.data import preprocess as pp
+from sbrlib.data import store as artifacts
+from sbrlib.evaluation import evaluator as evaluation
+from sbrlib.evaluation.evaluator import EvalConfig, evaluate, evaluate_positions
 from sbrlib.models import Pop
-from sbrlib.provenance import ProvenanceError, fingerprint
 
 frame = ratings_frame
 
@@ -199,7 +200,7 @@ def test_last_position_shortcut_for_bounded_context_is_exact(tiny_dir, monkeypat
 
 
 def test_last_session_view():
-    from sbrlib.sequential import last_session_view
+    from sbrlib.notebook.protocols import last_session_view
 
     df = frame([(1, 1, 3, 0), (1, 2, 3, 10), (1, 3, 3, 5000), (1, 4, 3, 5010), (2, 5, 3, 0), (2, 6, 3, 9000)])
     df[SESSION] = df[USER]
@@ -244,7 +245,8 @@ class _Counting(Pop):
 
 
 def test_fit_early_stopped_refits_best_epoch(tiny_dir, monkeypatch):
-    from sbrlib import sequential, training
+    from sbrlib import training
+    from sbrlib.notebook import protocols as sequential
 
     split, _ = artifacts.prepare("synthetic-tiny", pp.LOOConfig(), data_dir=tiny_dir)
     scores = iter([0.1, 0.3, 0.2, 0.25, 0.9])
@@ -282,8 +284,8 @@ def test_fit_early_stopped_refits_best_epoch(tiny_dir, monkeypatch):
 
 
 def test_bootstrap_and_paired_difference_match_point_estimates(tiny_dir):
-    from sbrlib import sequential
     from sbrlib.models import ItemKNN
+    from sbrlib.notebook import protocols as sequential
 
     split, _ = artifacts.prepare("synthetic-tiny", pp.LOOConfig(), data_dir=tiny_dir)
     cfg = EvalConfig(ks=(10,), coverage_ks=())
@@ -299,7 +301,7 @@ def test_bootstrap_and_paired_difference_match_point_estimates(tiny_dir):
 
 
 def test_findings_say_when_a_model_was_cut_short_and_declare_no_winner_then():
-    from sbrlib import findings
+    from sbrlib.notebook import findings
 
     t = pd.DataFrame({"recall@20": [0.3, 0.2, 0.25, 0.1], "recall@20 lo": [0.28, 0.18, 0.2, 0.08],
                       "recall@20 hi": [0.32, 0.22, 0.3, 0.12], "predictions": [100] * 4,

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from sbrlib import artifacts, preprocess
-from sbrlib.columns import ITEM, TIME
-from sbrlib.errors import DataError
-from sbrlib.evaluation import EvalConfig, evaluate
+from sbrlib.core.columns import ITEM, TIME
+from sbrlib.core.errors import DataError
+from sbrlib.data import preprocess
+from sbrlib.data import store as artifacts
+from sbrlib.evaluation.evaluator import EvalConfig, evaluate
 from sbrlib.models import Pop, SequentialRules
 
 

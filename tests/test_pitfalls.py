@@ -6,14 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib import batching, findings, metrics, preprocess
-from sbrlib import pitfalls as P
-from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
-from sbrlib.data import load_ratings
-from sbrlib.evaluation import EvalConfig, evaluate
+from sbrlib.core.columns import ITEM, RATING, SESSION, TIME, USER
+from sbrlib.data import batching, load_ratings, preprocess
+from sbrlib.data.item_index import ItemIndex
+from sbrlib.data.preprocess import PreprocessConfig
+from sbrlib.evaluation import metrics
+from sbrlib.evaluation.evaluator import EvalConfig, evaluate
 from sbrlib.models import SequentialRules
 from sbrlib.models.base import SessionModel
-from sbrlib.preprocess import ItemIndex, PreprocessConfig
+from sbrlib.notebook import findings
+from sbrlib.notebook import pitfalls as P
 
 
 @pytest.fixture(scope="module")

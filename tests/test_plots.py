@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from matplotlib.container import BarContainer
 
-from sbrlib import plots
-from sbrlib import uncertainty as U
-from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
-from sbrlib.tuning import plots as tplots
+from sbrlib.core.columns import ITEM, RATING, SESSION, TIME, USER
+from sbrlib.evaluation import uncertainty as U
+from sbrlib.notebook import plots
+from sbrlib.notebook import tuning_plots as tplots
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import ratings_frame, ratings_frames
 
-from sbrlib import preprocess as pp
-from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
-from sbrlib.errors import DataError
+from sbrlib.core.columns import ITEM, RATING, SESSION, TIME, USER
+from sbrlib.core.errors import DataError
+from sbrlib.data import preprocess as pp
+from sbrlib.data.item_index import ItemIndex
 
 frame = ratings_frame
 
@@ -42,7 +43,7 @@ def test_filter_sessions_iterates_to_fixpoint():
 
 
 def test_item_index_never_maps_unknown_silently():
-    index = pp.ItemIndex(np.array([3, 7, 10]))
+    index = ItemIndex(np.array([3, 7, 10]))
     assert index.to_idx(np.array([10, 3])).tolist() == [2, 0]
     with pytest.raises(KeyError, match="not in the training item index"):
         index.to_idx(np.array([4]))

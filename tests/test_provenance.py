@@ -7,9 +7,12 @@ import json
 import pandas as pd
 import pytest
 
-from sbrlib import artifacts, checks, paths, preprocess, provenance, reporting
-from sbrlib.fileio import write_json
-from sbrlib.provenance import ProvenanceError
+from sbrlib.core import checks, paths, provenance
+from sbrlib.core.fileio import write_json
+from sbrlib.core.provenance import ProvenanceError
+from sbrlib.data import preprocess
+from sbrlib.data import store as artifacts
+from sbrlib.pipeline import records as reporting
 
 SMALL = dict(min_item_support=2, test=preprocess.SplitConfig(fraction=0.2), valid=preprocess.SplitConfig(fraction=0.2))
 
@@ -76,7 +79,7 @@ def test_record_writes_provenance_and_the_csv_hash(tmp_path, monkeypatch):
     path = reporting.record(folder, "metrics", {"x": 1}, table, provenance={"split": "s", "split_fingerprint": "ff"})
     data = json.loads(path.read_text())
     assert data["provenance"]["run"] == "r1" and data["provenance"]["split_fingerprint"] == "ff"
-    from sbrlib.fileio import sha256_file
+    from sbrlib.core.fileio import sha256_file
 
     assert data["provenance"]["csv_sha256"] == sha256_file(folder / "metrics.csv")
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary files left
@@ -96,7 +99,7 @@ def test_checks_name_the_parameter_value_and_allowed_values():
 
 
 def test_evaluate_refuses_a_model_trained_on_another_split(tiny_dir):
-    from sbrlib.evaluation import evaluate
+    from sbrlib.evaluation.evaluator import evaluate
     from sbrlib.models import Pop
 
     base = preprocess.PreprocessConfig(**SMALL)

@@ -7,10 +7,9 @@ import warnings
 import pytest
 from conftest import ML1M_META, ML100K, needs
 
-from sbrlib import preprocess
-from sbrlib.columns import ITEM, SESSION, TIME, USER
-from sbrlib.data import SPECS, describe_source, load_movies, load_ratings, load_users, verify
-from sbrlib.errors import DataWarning
+from sbrlib.core.columns import ITEM, SESSION, TIME, USER
+from sbrlib.core.errors import DataWarning
+from sbrlib.data import SPECS, describe_source, load_movies, load_ratings, load_users, preprocess, verify
 
 pytestmark = pytest.mark.realdata
 

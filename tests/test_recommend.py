@@ -13,14 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib import findings, preprocess
 from sbrlib import recommend as R
 from sbrlib.__main__ import guess_dataset
 from sbrlib.__main__ import main as cli_main
-from sbrlib.columns import ITEM
-from sbrlib.data import load_movies, load_ratings
+from sbrlib.core.columns import ITEM
+from sbrlib.data import load_movies, load_ratings, preprocess
+from sbrlib.data.item_index import ItemIndex
+from sbrlib.data.titles import TitleIndex, TitleNotFound, find_titles, normalize
 from sbrlib.models import VSKNN, ItemKNN, Pop, SequentialRules, SessionPop
-from sbrlib.titles import TitleIndex, TitleNotFound, find_titles, normalize
+from sbrlib.notebook import findings
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "synthetic-tiny-gap-gru4rec"
@@ -60,7 +61,7 @@ def stub(split, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("stub")
     write_saved(root / MODEL, family="gru4rec", name="GRU4Rec", config={},
-                item_index=preprocess.ItemIndex.from_events(split["train"]), weights={})
+                item_index=ItemIndex.from_events(split["train"]), weights={})
     return root
 
 
@@ -71,7 +72,7 @@ def untrained(split, movies, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("untrained")
     model = GRU4Rec(GRU4RecConfig(layers=(4,), batch_size=4, n_sample=2))
-    model.build(preprocess.ItemIndex.from_events(split["train"])).save(root / MODEL, movies=movies)
+    model.build(ItemIndex.from_events(split["train"])).save(root / MODEL, movies=movies)
     return root
 
 
@@ -144,7 +145,7 @@ def test_recommend_has_one_schema_for_every_model(split):
     from sbrlib.models.gru4rec import GRU4Rec, GRU4RecConfig
     from sbrlib.models.sasrec import SASRec, SASRecConfig
 
-    index = preprocess.ItemIndex.from_events(split["train"])
+    index = ItemIndex.from_events(split["train"])
     models = {"Pop": Pop().fit(split["train"]), "Item-kNN": ItemKNN().fit(split["train"]),
               "GRU4Rec": GRU4Rec(GRU4RecConfig(layers=(4,), batch_size=4, n_sample=2)).build(index),
               "SASRec": SASRec(SASRecConfig(max_len=4, blocks=1, heads=1, dim=8, jit_compile=False)).build(index)}

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib import experiments as E
-from sbrlib import notebook_params
-from sbrlib.checks import ConfigError, ParameterError
-from sbrlib.columns import ITEM, SESSION, TIME, USER
-from sbrlib.errors import UserFacingError
-from sbrlib.evaluation import EvalConfig, evaluate
+from sbrlib.core.checks import ConfigError, ParameterError
+from sbrlib.core.columns import ITEM, SESSION, TIME, USER
+from sbrlib.core.errors import UserFacingError
+from sbrlib.evaluation.evaluator import EvalConfig, evaluate
 from sbrlib.models import registry as R
+from sbrlib.notebook import comparisons as E
+from sbrlib.notebook import params as notebook_params
 from sbrlib.tuning import space as S
 
 
@@ -55,7 +55,7 @@ def test_resolve_example_and_unknown_names():
 
 def test_listing_the_models_does_not_import_tensorflow():
     code = ("import sys; from sbrlib.models import registry as R; from sbrlib.tuning import space; "
-            "from sbrlib import notebook_params, experiments; R.table(); R.keys(neural=True); "
+            "from sbrlib.notebook import comparisons, params; R.table(); R.keys(neural=True); "
             "R.get('gru4rec').config_class(); R.get('sasrec').search_space; "
             "print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

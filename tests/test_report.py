@@ -16,7 +16,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from sbrlib import report
+from sbrlib.pipeline import html_report as report
 
 
 class _Links(HTMLParser):
@@ -126,7 +126,7 @@ def test_every_glossary_link_in_the_notebooks_exists():
     glossary = report.markdown_to_html((root / "docs" / "GLOSSARY.md").read_text())
     ids = set(re.findall(r'id="([^"]+)"', glossary))
     sources = [c for nb in (root / "notebooks").glob("*.ipynb")
-               for c in json.loads(nb.read_text())["cells"]] + [{"source": (root / "sbrlib" / "findings.py").read_text()}]
+               for c in json.loads(nb.read_text())["cells"]] + [{"source": (root / "sbrlib" / "notebook" / "findings.py").read_text()}]
     anchors = {a for c in sources for a in re.findall(r"GLOSSARY\.md#([\w-]+)", "".join(c["source"]))}
     anchors |= {f"{k}k" for k in ("recall", "mrr", "ndcg", "coverage", "popularity")}  # findings._anchor
     assert anchors and anchors <= ids, anchors - ids

@@ -8,10 +8,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sbrlib import artifacts, experiments, sequential, training
-from sbrlib import preprocess as pp
-from sbrlib.evaluation import EvalConfig, evaluate
-from sbrlib.training_facts import TrainingFacts
+from sbrlib import training
+from sbrlib.core.training_facts import TrainingFacts
+from sbrlib.data import preprocess as pp
+from sbrlib.data import store as artifacts
+from sbrlib.evaluation.evaluator import EvalConfig, evaluate
+from sbrlib.notebook import comparisons as experiments
+from sbrlib.notebook import protocols as sequential
 
 # --------------------------------------------------------------------------- the verdict rule
 
@@ -74,7 +77,7 @@ def test_findings_use_the_verdict_rule():
                           "predictions": [900, 900], "stopped": ["budget", "patience"],
                           "epochs_run": [10, 6], "best_epoch": [10, 4], "still_improving": [True, False]},
                          index=pd.Index(["SASRec", "GRU4Rec"], name="model"))
-    from sbrlib import findings
+    from sbrlib.notebook import findings
 
     facts = {"SASRec": _facts("budget", 10, 10, 240.0), "GRU4Rec": _facts()}
     configs = {m: findings.config_facts("tuned: trial 3", {"n_trials": 12}) for m in facts}

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sbrlib import checks, run
-from sbrlib.notebook_params import SPECS
+from sbrlib.core import checks
+from sbrlib.notebook.params import SPECS
+from sbrlib.pipeline import run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +35,7 @@ def test_every_shipped_profile_passes_the_checks(profile):
 def test_every_notebook_parameter_has_a_spec_and_every_spec_entry_a_parameter():
     for nb in run.notebooks(ROOT / "notebooks"):
         declared = set(run.declared_parameters(nb))
-        assert nb.stem in SPECS, f"{nb.name} has no spec in sbrlib/notebook_params.py"
+        assert nb.stem in SPECS, f"{nb.name} has no spec in sbrlib/notebook/params.py"
         assert declared == set(SPECS[nb.stem]), (nb.name, declared ^ set(SPECS[nb.stem]))
         checks.validate(run.declared_parameters(nb), SPECS[nb.stem], nb.stem)  # the defaults are valid
 
@@ -197,8 +198,9 @@ def test_an_error_is_shown_with_every_line_of_its_message():
 
 
 def test_split_name_advice_never_suggests_the_name_it_refused(tiny_dir):
-    from sbrlib import artifacts, preprocess
-    from sbrlib.provenance import ProvenanceError
+    from sbrlib.core.provenance import ProvenanceError
+    from sbrlib.data import preprocess
+    from sbrlib.data import store as artifacts
 
     small = dict(min_item_support=2, test=preprocess.SplitConfig(fraction=0.2),
                  valid=preprocess.SplitConfig(fraction=0.2))
@@ -238,7 +240,7 @@ def _fake_run(outputs: Path, name: str, seconds: dict, events: int | None = 1000
 
 
 def test_time_plan_uses_the_last_completed_run_of_the_same_kind_scaled_by_the_data(tmp_path, monkeypatch):
-    from sbrlib import timeplan
+    from sbrlib.pipeline import timeplan
 
     outputs = tmp_path / "outputs"
     todo = _plan()
@@ -262,7 +264,7 @@ def test_time_plan_uses_the_last_completed_run_of_the_same_kind_scaled_by_the_da
 
 
 def test_time_plan_model_follows_data_size_parameters_machine_speed_and_budgets(tmp_path):
-    from sbrlib import timeplan
+    from sbrlib.pipeline import timeplan
 
     ref = timeplan.Calibration(timeplan.REFERENCE_GFLOPS)
     slow = timeplan.Calibration(timeplan.REFERENCE_GFLOPS / 2)
@@ -293,7 +295,7 @@ def test_time_plan_model_follows_data_size_parameters_machine_speed_and_budgets(
 
 
 def test_time_plan_without_a_run_uses_the_model_the_notebook_defaults_and_the_calibration(tmp_path):
-    from sbrlib import timeplan
+    from sbrlib.pipeline import timeplan
 
     todo = _plan(dataset="ml-1m", profile="full")
     outputs = tmp_path / "outputs"
@@ -312,7 +314,7 @@ def test_time_plan_without_a_run_uses_the_model_the_notebook_defaults_and_the_ca
 
 
 def test_calibration_is_measured_once_and_cached(tmp_path):
-    from sbrlib import timeplan
+    from sbrlib.pipeline import timeplan
 
     calls = []
 
@@ -339,10 +341,10 @@ def test_run_records_estimates_warnings_and_shows_a_whole_error(tmp_path, monkey
     (src / "params").mkdir()
     (src / "params" / "p.yaml").write_text("FAIL: true\n")
     _tiny_notebook(src / "notebooks" / "00_what_went_wrong.ipynb",
-                   "import warnings\nfrom sbrlib.errors import DataWarning\n"
+                   "import warnings\nfrom sbrlib.core.errors import DataWarning\n"
                    "warnings.warn('ratings.dat: 99 ratings, the release has 100', DataWarning)")
     _tiny_notebook(src / "notebooks" / "01_eda.ipynb",
-                   "from sbrlib.errors import DataError\n"
+                   "from sbrlib.core.errors import DataError\n"
                    "if FAIL:\n    raise DataError('split x exists and was made differently:\\n  session_gap: 3600 -> 600'"
                    "\\\n                    '\\nChoose another SPLIT_NAME')")
     nb = nbformat.read(str(src / "notebooks" / "00_what_went_wrong.ipynb"), as_version=4)
@@ -391,7 +393,7 @@ def test_ctrl_c_prints_only_the_resume_hint_and_leaves_no_kernel(tmp_path):
     _tiny_notebook(src / "notebooks" / "01_eda.ipynb", "import time\nfor _ in range(120):\n    time.sleep(0.5)")
     driver = tmp_path / "drive.py"
     driver.write_text(
-        "import sys\nfrom sbrlib import checks, run\n"
+        "import sys\nfrom sbrlib.core import checks\nfrom sbrlib.pipeline import run\n"
         "spec = {'DATASET': checks.text(), 'DATA_DIR': checks.text(), 'FAIL': checks.boolean()}\n"
         "run.SPECS = {'00_what_went_wrong': spec, '01_eda': spec}\n"
         f"sys.exit(run.main(['--dataset', 'synthetic-tiny', '--profile', 'p', '--source', {str(src)!r}]))\n")
@@ -437,7 +439,7 @@ def test_pointers_are_replaced_atomically_and_only_dropped_by_their_own_run(tmp_
 
 
 def test_report_and_summary_find_the_last_completed_run(tmp_path):
-    from sbrlib import report
+    from sbrlib.pipeline import html_report as report
 
     done = _fake_run(tmp_path / "outputs", "20260101-000000", {"01_eda": 5.0})
     failed = _fake_run(tmp_path / "outputs", "20260102-000000", {"01_eda": 5.0}, finished=False)
@@ -458,7 +460,8 @@ def test_summary_prints_actual_against_estimated_time_per_notebook():
 
 
 def test_data_size_comes_from_the_split_manifest_or_the_dataset(tmp_path):
-    from sbrlib import paths, timeplan
+    from sbrlib.core import paths
+    from sbrlib.pipeline import timeplan
 
     assert timeplan.split_events("nothing-here") is None and timeplan.split_events(None) is None
     folder = paths.processed_dir("s")

@@ -7,14 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib import evaluation, training
 from sbrlib import recommend as R
-from sbrlib.columns import ITEM, SESSION, TIME, USER
-from sbrlib.errors import ModelFileError
+from sbrlib import training
+from sbrlib.core.columns import ITEM, SESSION, TIME, USER
+from sbrlib.core.errors import ModelFileError
+from sbrlib.data.item_index import ItemIndex
+from sbrlib.evaluation import evaluator as evaluation
 from sbrlib.models.sasrec import SASRec, SASRecConfig
 from sbrlib.models.sasrec import network as N
 from sbrlib.models.sasrec.sequences import epoch_batches, length_buckets, training_rows
-from sbrlib.preprocess import ItemIndex
 
 tf = pytest.importorskip("tensorflow")
 

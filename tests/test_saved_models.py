@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 
 from sbrlib import recommend as R
-from sbrlib.columns import ITEM
-from sbrlib.errors import ModelFileError, UserFacingError
-from sbrlib.fileio import sha256_file
+from sbrlib.core.columns import ITEM
+from sbrlib.core.errors import ModelFileError, UserFacingError
+from sbrlib.core.fileio import sha256_file
+from sbrlib.data.item_index import ItemIndex
 from sbrlib.models import neural
-from sbrlib.preprocess import ItemIndex
 
 tf = pytest.importorskip("tensorflow")
 
@@ -253,7 +253,7 @@ def test_an_unknown_family_is_refused_by_load_model(broken):
 
 @pytest.mark.parametrize("file", ["config.json", "provenance.json"])
 def test_the_pipelines_model_checks_name_a_damaged_file(broken, file):
-    from sbrlib import artifacts
+    from sbrlib.data import store as artifacts
 
     _truncate(broken / file)
     with pytest.raises(ModelFileError, match=rf"{file} cannot be read \(JSONDecodeError.*retrain"):

@@ -8,7 +8,9 @@ import dataclasses
 
 import pytest
 
-from sbrlib import artifacts, preprocess, tuning
+from sbrlib import tuning
+from sbrlib.data import preprocess
+from sbrlib.data import store as artifacts
 from sbrlib.models.baselines import SRConfig
 
 optuna = pytest.importorskip("optuna")
@@ -149,7 +151,7 @@ def test_unknown_stored_keys_are_errors_naming_key_and_file(split, tmp_path):
     with pytest.raises(tuning.TuningError, match="unknown key.*'hidden'.*gru.sqlite3"):
         tuning.resolve_config("gru4rec", "tiny-gap", "tuned", study_file=gru)
     # tuned.json of an older version
-    from sbrlib import paths
+    from sbrlib.core import paths
 
     paths.results_dir("tiny-gap").mkdir(parents=True, exist_ok=True)
     (paths.results_dir("tiny-gap") / "tuned.json").write_text('{"sr": {"params": {"steps": 3, "window": 2}}}')

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib.columns import ITEM, TIME, USER
+from sbrlib.core.columns import ITEM, TIME, USER
 from sbrlib.data import load_movies, load_ratings, synthetic
 
 
@@ -103,7 +103,8 @@ def test_failed_generation_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_eda_statistics_match_the_preprocessing_definitions(tiny_dir):
-    from sbrlib import eda, preprocess
+    from sbrlib.data import preprocess
+    from sbrlib.notebook import eda
 
     ratings = load_ratings("synthetic-tiny", tiny_dir)
     for gap in (600, 3600):

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from test_report import check_report
 
-from sbrlib import findings, report
+from sbrlib.notebook import findings
+from sbrlib.pipeline import html_report as report
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["01_eda", "02_preprocessing", "04_train_gru4rec", "05_evaluation"]

@@ -7,7 +7,10 @@ import json
 
 import pytest
 
-from sbrlib import artifacts, paths, preprocess, tuning
+from sbrlib import tuning
+from sbrlib.core import paths
+from sbrlib.data import preprocess
+from sbrlib.data import store as artifacts
 from sbrlib.models.baselines import SRConfig
 
 optuna = pytest.importorskip("optuna")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sbrlib import uncertainty as U
-from sbrlib.columns import SESSION
+from sbrlib.core.columns import SESSION
+from sbrlib.evaluation import uncertainty as U
 
 
 def frame(ranks, sessions, positions=None):

@@ -16,12 +16,12 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from sbrlib import paths
+from sbrlib.core import paths
+from sbrlib.core.errors import DataError
+from sbrlib.core.fileio import atomic_dir, atomic_path
 from sbrlib.data.catalogue import DatasetSpec, get_spec
 from sbrlib.data.integrity import verify
 from sbrlib.data.parsing import CSV_RATINGS_HEADER, check_csv_header
-from sbrlib.errors import DataError
-from sbrlib.fileio import atomic_dir, atomic_path
 
 log = logging.getLogger(__name__)
 

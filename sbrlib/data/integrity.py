@@ -12,10 +12,10 @@ import time
 import warnings
 from pathlib import Path
 
-from sbrlib import paths
+from sbrlib.core import paths
+from sbrlib.core.errors import DataError, DataWarning
+from sbrlib.core.fileio import write_json
 from sbrlib.data.catalogue import DatasetSpec, get_spec
-from sbrlib.errors import DataError, DataWarning
-from sbrlib.fileio import write_json
 
 log = logging.getLogger(__name__)
 

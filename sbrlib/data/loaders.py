@@ -1,7 +1,7 @@
 """The public loaders: find a dataset's files (:mod:`~sbrlib.data.acquisition`), parse them
 (:mod:`~sbrlib.data.parsing`) and compare them with the release (:mod:`~sbrlib.data.integrity`).
 
-All loaders return new DataFrames with canonical columns (:mod:`sbrlib.columns`):
+All loaders return new DataFrames with canonical columns (:mod:`sbrlib.core.columns`):
 ratings ``UserId, ItemId, Rating, Time`` (``Time`` = Unix seconds, UTC).
 """
 
@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sbrlib.columns import ITEM, USER
+from sbrlib.core.columns import ITEM, USER
+from sbrlib.core.errors import DataError, DataWarning
 from sbrlib.data.acquisition import explicit_hint, locate, require_role
 from sbrlib.data.catalogue import ML100K_GENRES, NO_GENRES, DatasetSpec, get_spec
 from sbrlib.data.integrity import expected_hash, hash_problems
 from sbrlib.data.parsing import check_counts, decode_text, movie_rows, parse_ratings, split_title_year
-from sbrlib.errors import DataError, DataWarning
 
 
 def load_ratings(dataset: str = "ml-1m", data_dir: str | Path | None = None,

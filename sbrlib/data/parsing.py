@@ -4,7 +4,7 @@ Input integrity: a ratings file whose last line has no line end is refused (genu
 files end with a newline; a file cut inside its last timestamp would otherwise load with a wrong
 time); every malformed line is reported with file and line number; ratings outside the release's
 scale are refused; counts and timestamps outside 1995..now give a
-:class:`~sbrlib.errors.DataWarning`.
+:class:`~sbrlib.core.errors.DataWarning`.
 
 Functions here take a path and a :class:`~sbrlib.data.catalogue.DatasetSpec`; finding the files
 is :mod:`sbrlib.data.acquisition`'s job and :mod:`sbrlib.data.loaders` puts both together.
@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sbrlib.columns import ITEM, RATING, TIME, USER
+from sbrlib.core.columns import ITEM, RATING, TIME, USER
+from sbrlib.core.errors import DataError, DataWarning
 from sbrlib.data.catalogue import (
     CSV_MOVIES_HEADER,
     CSV_RATINGS_HEADER,
     EARLIEST_TIME,
     DatasetSpec,
 )
-from sbrlib.errors import DataError, DataWarning
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -223,7 +223,7 @@ def exact_duplicates(frame: pd.DataFrame) -> np.ndarray:
     """Mask of the rows that repeat an earlier row's ``(UserId, ItemId, Time)``.
 
     The first occurrence in row (file) order is not marked, the later copies are: dropping the
-    marked rows keeps the first occurrence (the rule of :func:`sbrlib.preprocess.drop_duplicates`).
+    marked rows keeps the first occurrence (the rule of :func:`sbrlib.data.preprocess.drop_duplicates`).
 
     Args:
         frame: events with ``UserId``, ``ItemId`` and ``Time``.

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sbrlib.columns import ITEM, RATING, TIME, USER
-from sbrlib.fileio import atomic_dir
+from sbrlib.core.columns import ITEM, RATING, TIME, USER
+from sbrlib.core.fileio import atomic_dir
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The one interface every model implements for :func:`sbrlib.evaluation.evaluate`.
+"""The one interface every model implements for :func:`sbrlib.evaluation.evaluator.evaluate`.
 
 Evaluation runs test sessions in session-parallel slots, like GRU4Rec's training: at each step
 the evaluator calls ``step(items, starts, users)`` with the current item of every slot and gets
@@ -14,7 +14,7 @@ import abc
 import numpy as np
 import pandas as pd
 
-from sbrlib.preprocess import ItemIndex
+from sbrlib.data.item_index import ItemIndex
 
 
 class SessionModel(abc.ABC):

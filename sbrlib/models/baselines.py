@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from sbrlib import checks as C
-from sbrlib.batching import contiguous_sessions
-from sbrlib.columns import ITEM, SESSION, TIME
+from sbrlib.core import checks as C
+from sbrlib.core.columns import ITEM, SESSION, TIME
+from sbrlib.data.batching import contiguous_sessions
+from sbrlib.data.item_index import ItemIndex
 from sbrlib.models.base import SessionModel
 from sbrlib.models.spaces import Param, choice, float_range, int_range
-from sbrlib.preprocess import ItemIndex
 
 
 def _prepared(train: pd.DataFrame) -> tuple[pd.DataFrame, ItemIndex, np.ndarray, np.ndarray]:

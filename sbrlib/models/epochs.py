@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from sbrlib.training_facts import TrainingFacts
+from sbrlib.core.training_facts import TrainingFacts
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def fit_epochs(model: Any, train: pd.DataFrame, epochs: int, progress: bool = Tr
     """``model.prepare_training(train)`` then ``epochs`` calls of ``model.train_epoch``; ``model.history``
     gets one row per epoch (``epoch``, ``loss``, ``seconds``, ``events_per_second`` and what the model
     reports) and ``model.training_facts`` / ``model.provenance["training"]`` the run's
-    :class:`~sbrlib.training_facts.TrainingFacts` (``stopped_by="epochs"``, no validation).
+    :class:`~sbrlib.core.training_facts.TrainingFacts` (``stopped_by="epochs"``, no validation).
 
     Raises:
         FloatingPointError: the loss became NaN or infinite (names the learning rate to lower).

@@ -13,7 +13,7 @@ A saved model is a folder (format version :data:`FORMAT_VERSION`)::
 
 :func:`write_saved` writes it temp-then-rename (an interrupted save leaves the previous folder);
 :func:`read_saved` checks the manifest (sizes, hashes) before parsing anything and turns every
-problem into one :class:`~sbrlib.errors.ModelFileError` naming the file and what to do. Folders
+problem into one :class:`~sbrlib.core.errors.ModelFileError` naming the file and what to do. Folders
 saved before the format had a version (no ``model.json``) are refused with the advice to retrain:
 nothing could check that their files are whole. Neither function imports TensorFlow;
 :func:`load_model` loads any family by the name in the manifest.
@@ -34,12 +34,12 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
-from sbrlib.columns import ITEM
-from sbrlib.errors import ModelFileError
-from sbrlib.fileio import atomic_dir, sha256_file, write_json
+from sbrlib.core.columns import ITEM
+from sbrlib.core.errors import ModelFileError
+from sbrlib.core.fileio import atomic_dir, sha256_file, write_json
+from sbrlib.core.training_facts import TrainingFacts
+from sbrlib.data.item_index import ItemIndex
 from sbrlib.models.base import SessionModel
-from sbrlib.preprocess import ItemIndex
-from sbrlib.training_facts import TrainingFacts
 
 log = logging.getLogger(__name__)
 

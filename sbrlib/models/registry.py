@@ -8,8 +8,8 @@ models (keys, names, :data:`NEURAL`) never imports TensorFlow.
 
 Everything that needs a list of models reads it here: :mod:`sbrlib.tuning.space` (``SPACES``,
 ``NEURAL``, ``MODEL_NAMES``, ``config_class``), :func:`sbrlib.tuning.search.build_model`,
-:mod:`sbrlib.experiments` (``BASELINE_DEFAULTS``, ``baseline_factories``), the notebooks'
-parameter checks (:mod:`sbrlib.notebook_params`) and notebooks 03, 05, 06 and 07.
+:mod:`sbrlib.notebook.comparisons` (``BASELINE_DEFAULTS``, ``baseline_factories``), the notebooks'
+parameter checks (:mod:`sbrlib.notebook.params`) and notebooks 03, 05, 06 and 07.
 
 Names: a key, or a display name in any case, is accepted wherever a model is named
 (:func:`resolve`): ``resolve("Item-kNN") == resolve("ITEM-KNN") == "item-knn"``; anything else
@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sbrlib.errors import UserFacingError
+from sbrlib.core.errors import UserFacingError
 from sbrlib.models.spaces import Param
 
 

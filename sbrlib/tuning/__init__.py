@@ -2,7 +2,8 @@
 
 Quick use::
 
-    from sbrlib import artifacts, tuning
+    from sbrlib.data import store as artifacts
+    from sbrlib import tuning
     split = artifacts.load_split("ml-100k-gap")
     study = tuning.tune("gru4rec", split, "ml-100k-gap", metric="mrr@20", minutes=60)
     resolved = tuning.resolve_config("gru4rec", "ml-100k-gap", "tuned")   # THE way to get a config to train

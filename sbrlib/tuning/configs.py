@@ -63,8 +63,9 @@ def _model_key(model: str) -> str:
 
 def _current_split_fingerprint(split_name: str) -> str | None:
     """The split's manifest fingerprint, or None when the split folder is not there."""
-    from sbrlib import artifacts, paths
-    from sbrlib.errors import DataError
+    from sbrlib.core import paths
+    from sbrlib.core.errors import DataError
+    from sbrlib.data import store as artifacts
 
     if not (paths.processed_dir(split_name) / "manifest.json").is_file():
         return None
@@ -194,7 +195,7 @@ def trained_config_source(split_name: str, model_name: str) -> str:
     description that 04 recorded (``results/<split>/gru4rec_training.json``), for notebook 05."""
     import json
 
-    from sbrlib import paths
+    from sbrlib.core import paths
 
     path = paths.results_dir(split_name) / "gru4rec_training.json"
     try:
@@ -232,7 +233,7 @@ def reuse_best_trial(model: str, split: Any, config: Any, study_file: str | Path
         ``(model or None, reason)``: the loaded model and a sentence saying which trial it is, or
         None and why it must be trained again.
     """
-    from sbrlib.provenance import differences
+    from sbrlib.core.provenance import differences
     from sbrlib.tuning.search import best_weights_dir, build_model
     from sbrlib.tuning.store import study_name
 
@@ -304,7 +305,7 @@ def fixed_parameters(layers: list[int] | None = None, batch_size: int | None = N
 def tune_study_path(split_name: str) -> Path:
     """Where ``make tune`` keeps the studies of a split: ``results/<split>/tuning.sqlite3`` under the
     project folder, outside any ``make run-all`` run folder, so that runs can reuse them."""
-    from sbrlib import paths
+    from sbrlib.core import paths
     from sbrlib.tuning.store import STUDY_FILE
 
     return paths.project_dir() / "results" / split_name / STUDY_FILE
@@ -319,7 +320,7 @@ def prepare_study_file(split_name: str, study_file: str | Path | None = None, re
     """
     import shutil
 
-    from sbrlib.fileio import atomic_path
+    from sbrlib.core.fileio import atomic_path
 
     path = Path(study_file) if study_file else study_path(split_name)
     shared = tune_study_path(split_name)

@@ -2,7 +2,7 @@
 studies stored in SQLite so that a search resumes where it stopped.
 
 Every model is tuned the same way: fit on ``train_tr``, score ``valid`` with the one evaluator
-(:func:`sbrlib.evaluation.evaluate`, Recall@20 / MRR@20, conservative ties), keep the best
+(:func:`sbrlib.evaluation.evaluator.evaluate`, Recall@20 / MRR@20, conservative ties), keep the best
 configuration. The test split is never looked at. A study lives in
 ``paths.results_dir(split_name) / "tuning.sqlite3"`` under the name ``<model>-<metric>`` (e.g.
 ``gru4rec-mrr@20``); each trial records its config, per-epoch validation curve, training seconds
@@ -79,7 +79,7 @@ def _neural_trial(trial, model: str, config, frames, metric: str, deadline: floa
 
     Records as user attributes the per-epoch ``curve``, ``best_epoch``, ``train_seconds``,
     ``events_per_second``, ``valid`` (metrics of the best epoch) and ``training`` (the
-    :class:`~sbrlib.training_facts.TrainingFacts`, when the trial was not pruned).
+    :class:`~sbrlib.core.training_facts.TrainingFacts`, when the trial was not pruned).
     """
     from sbrlib import training
 
@@ -138,7 +138,7 @@ def _save_trial_model(fitted, trial, study, folder: Path, value: float) -> None:
 
 
 def _baseline_trial(trial, model: str, config, frames, metric: str, eval_batch_size: int) -> float:
-    from sbrlib.evaluation import EvalConfig, evaluate
+    from sbrlib.evaluation.evaluator import EvalConfig, evaluate
     start = time.perf_counter()
     fitted = build_model(model, config).fit(frames["train_tr"])
     fit_seconds = time.perf_counter() - start

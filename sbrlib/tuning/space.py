@@ -106,7 +106,7 @@ def search_space(model: str, overrides: Mapping[str, Any] | None = None) -> dict
         SearchSpaceError: unknown model or parameter name (with suggestions), empty or inverted
             range, bad bounds.
     """
-    from sbrlib.checks import unknown_names
+    from sbrlib.core.checks import unknown_names
 
     check_model(model)
     space = dict(SPACES[model])

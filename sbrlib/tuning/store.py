@@ -10,8 +10,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from sbrlib import __version__, paths
-from sbrlib.fileio import write_json
+from sbrlib import __version__
+from sbrlib.core import paths
+from sbrlib.core.fileio import write_json
 from sbrlib.tuning.space import NEURAL, make_config
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ def load_study(study_or_path: Any, model: str | None = None, metric: str = "mrr@
 
 def space_fingerprint(space: Any) -> str:
     """Fingerprint of a search space's parameter definitions (ranges, scales, steps, conditions)."""
-    from sbrlib.provenance import fingerprint
+    from sbrlib.core.provenance import fingerprint
 
     return fingerprint({name: {"low": p.low, "high": p.high, "choices": [repr(c) for c in p.choices],
                                "integer": p.integer, "log": p.log, "step": p.step,
@@ -111,8 +112,8 @@ def study_identity(space: Any, frames: Any, split_name: str, metric: str, base: 
         base: the config searched values are applied on (its epochs and patience are part of the
             objective).
     """
-    from sbrlib.columns import SESSION
-    from sbrlib.evaluation import EvalConfig
+    from sbrlib.core.columns import SESSION
+    from sbrlib.evaluation.evaluator import EvalConfig
 
     fp = getattr(frames, "fingerprint", None) or frames[train].attrs.get("split_fingerprint")
     sizes = {f"{k}_{what}": int(v) for k in (train, valid) for what, v in

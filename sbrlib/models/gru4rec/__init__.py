@@ -8,7 +8,7 @@
 
 What makes it faithful (and what third-party ports got wrong):
 
-* session-parallel mini-batches (:mod:`sbrlib.batching`); the hidden state of a slot is zeroed
+* session-parallel mini-batches (:mod:`sbrlib.data.batching`); the hidden state of a slot is zeroed
   inside the compiled step exactly when its session starts; the state is carried between steps
   (truncated BPTT of one step, as in the original);
 * item embeddings looked up by index (no one-hot); ``embedding_dim=0`` is the one-hot-equivalent
@@ -32,7 +32,7 @@ layer), :mod:`.losses`, :mod:`.optim` (update rules), :mod:`.train` (compiled tr
 
 The names below are imported on first use, so that importing :mod:`.config`, :mod:`.presets` or
 :mod:`.space` (the model registry, the notebooks' parameter checks) does not import TensorFlow;
-the TensorFlow modules import it quietly through :mod:`sbrlib._tf`.
+the TensorFlow modules import it quietly through :mod:`sbrlib.core.tf`.
 """
 
 import importlib

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import ClassVar, Literal
 
-from sbrlib import checks as C
+from sbrlib.core import checks as C
 
 Loss = Literal["cross-entropy", "bpr-max"]
 
@@ -50,7 +50,7 @@ class GRU4RecConfig:
         shrink_batch: at the end of an epoch, once no session is left to enter, compute only the
             slots that still hold a session, as the official code drops finished slots (the loss
             is still divided by ``batch_size``). ``"auto"``: in the smaller widths that pay for
-            their compilation (:func:`sbrlib.batching.plan_widths`); ``"always"``: halving the width
+            their compilation (:func:`sbrlib.data.batching.plan_widths`); ``"always"``: halving the width
             whenever the remaining sessions fit; ``"never"``: every slot at every step.
         jit_compile: compile the step functions with XLA.
         init_scale: weights are uniform in ±init_scale * sqrt(6 / (fan_in + fan_out)).
@@ -58,7 +58,7 @@ class GRU4RecConfig:
         :meth:`sbrlib.training.TrainingConfig.from_model` (a TrainingConfig given to
         :func:`sbrlib.training.fit` wins; ``fit(train)`` uses only ``epochs``):
         eval_batch_size: parallel sessions when scoring (evaluation, validation).
-        validation_metric: metric of :func:`sbrlib.evaluation.evaluate` checked after each epoch.
+        validation_metric: metric of :func:`sbrlib.evaluation.evaluator.evaluate` checked after each epoch.
         early_stopping_patience: stop after this many consecutive epochs without improvement of the validation
             metric and restore the best weights (None = train all epochs).
         sequence_aware: at inference, start each session from the hidden state left by the same

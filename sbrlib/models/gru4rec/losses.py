@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sbrlib._tf import tf
+from sbrlib.core.tf import tf
 
 
 def cross_entropy_loss(logits, row_mask, col_mask):

@@ -12,8 +12,11 @@ import time
 import numpy as np
 import pandas as pd
 
-from sbrlib._tf import tf  # quiet TensorFlow import (no CUDA/absl lines without a GPU)
-from sbrlib.batching import (
+from sbrlib.core.columns import ITEM, SESSION, TIME, USER
+from sbrlib.core.provenance import training_provenance
+from sbrlib.core.tf import tf  # quiet TensorFlow import (no CUDA/absl lines without a GPU)
+from sbrlib.core.training_facts import TrainingFacts
+from sbrlib.data.batching import (
     Block,
     contiguous_sessions,
     make_schedule,
@@ -22,7 +25,7 @@ from sbrlib.batching import (
     schedule_from_frame,
     shrink_schedule,
 )
-from sbrlib.columns import ITEM, SESSION, TIME, USER
+from sbrlib.data.item_index import ItemIndex
 from sbrlib.models.epochs import MOVED, fit_epochs
 from sbrlib.models.gru4rec.config import GRU4RecConfig
 from sbrlib.models.gru4rec.network import build_network
@@ -31,9 +34,6 @@ from sbrlib.models.gru4rec.sampler import NegativeSampler
 from sbrlib.models.gru4rec.scoring import make_score_functions
 from sbrlib.models.gru4rec.train import make_train_chunk
 from sbrlib.models.neural import NeuralModel
-from sbrlib.preprocess import ItemIndex
-from sbrlib.provenance import training_provenance
-from sbrlib.training_facts import TrainingFacts
 
 log = logging.getLogger(__name__)
 

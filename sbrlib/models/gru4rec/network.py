@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from sbrlib._tf import keras, tf
+from sbrlib.core.tf import keras, tf
 from sbrlib.models.gru4rec.config import GRU4RecConfig
 
 

@@ -14,7 +14,7 @@ its step cost grows with the number of items. The official GRU4Rec uses Adagrad.
 
 from __future__ import annotations
 
-from sbrlib._tf import tf
+from sbrlib.core.tf import tf
 from sbrlib.models.gru4rec.config import GRU4RecConfig
 
 

@@ -9,7 +9,7 @@ inside the XLA cluster on a GPU. Both are one call per step; scores are float32.
 
 from __future__ import annotations
 
-from sbrlib._tf import HAS_GPU, tf
+from sbrlib.core.tf import HAS_GPU, tf
 from sbrlib.models.gru4rec.config import GRU4RecConfig
 
 

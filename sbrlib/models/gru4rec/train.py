@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sbrlib._tf import tf
+from sbrlib.core.tf import tf
 from sbrlib.models.gru4rec.config import GRU4RecConfig
 from sbrlib.models.gru4rec.losses import bpr_max_loss, cross_entropy_loss
 from sbrlib.models.gru4rec.optim import Optimizer

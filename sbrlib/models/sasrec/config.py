@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import ClassVar, Literal
 
-from sbrlib import checks as C
+from sbrlib.core import checks as C
 
 Loss = Literal["cross-entropy", "sampled-softmax", "gbce", "bce"]
 LongSequences = Literal["windows", "sliding", "last"]

@@ -10,9 +10,12 @@ import time
 import numpy as np
 import pandas as pd
 
-from sbrlib._tf import HAS_GPU, tf
-from sbrlib.batching import contiguous_sessions, session_offsets
-from sbrlib.columns import ITEM, SESSION
+from sbrlib.core.columns import ITEM, SESSION
+from sbrlib.core.provenance import training_provenance
+from sbrlib.core.tf import HAS_GPU, tf
+from sbrlib.core.training_facts import TrainingFacts
+from sbrlib.data.batching import contiguous_sessions, session_offsets
+from sbrlib.data.item_index import ItemIndex
 from sbrlib.models.epochs import MOVED, fit_epochs
 from sbrlib.models.neural import NeuralModel
 from sbrlib.models.sasrec import network as N
@@ -23,9 +26,6 @@ from sbrlib.models.sasrec.sequences import (
     take_batch,
     training_rows,
 )
-from sbrlib.preprocess import ItemIndex
-from sbrlib.provenance import training_provenance
-from sbrlib.training_facts import TrainingFacts
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +235,7 @@ class SASRec(NeuralModel):
     @property
     def context_length(self) -> int:
         """Most recent items the scores depend on (``max_len``): scoring only the last prediction of
-        a session needs only its last ``max_len + 1`` events (see :func:`sbrlib.evaluation.evaluate_positions`)."""
+        a session needs only its last ``max_len + 1`` events (see :func:`sbrlib.evaluation.evaluator.evaluate_positions`)."""
         return self.config.max_len
 
     def score_sequences(self, ids: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from sbrlib._tf import keras, tf
+from sbrlib.core.tf import keras, tf
 from sbrlib.models.sasrec.config import SASRecConfig
 
 LN_EPS = 1e-8

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sbrlib.batching import session_offsets
+from sbrlib.data.batching import session_offsets
 
 PAD = 0
 """Padding id; item index ``i`` is stored as ``i + 1``."""

@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sbrlib.errors import DataError
+from sbrlib.core.errors import DataError
 
 
 class ProvenanceError(DataError):
@@ -62,7 +62,7 @@ def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 
 
 def frame_split(frame: Any) -> tuple[str | None, str | None]:
-    """The ``(split name, split fingerprint)`` a frame loaded by :func:`sbrlib.artifacts.load_split` carries."""
+    """The ``(split name, split fingerprint)`` a frame loaded by :func:`sbrlib.data.store.load_split` carries."""
     attrs = getattr(frame, "attrs", {}) or {}
     return attrs.get("split"), attrs.get("split_fingerprint")
 

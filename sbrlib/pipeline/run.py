@@ -1,11 +1,11 @@
 """``make run-all``: check every parameter first, then run the numbered notebooks in order into a
 fresh run folder.
 
-    python -m sbrlib.run --dataset ml-100k --profile full --session-mode gap [--from 04]
+    python -m sbrlib.pipeline.run --dataset ml-100k --profile full --session-mode gap [--from 04]
 
 * **Checked before any work**: ``DATASET``, ``PROFILE``, ``SESSION_MODE``, ``FROM`` and every entry of
   the profile (it must be declared by some notebook, and each notebook's resulting parameters must
-  pass its spec in :mod:`sbrlib.notebook_params`). One line per problem, then exit code 2.
+  pass its spec in :mod:`sbrlib.notebook.params`). One line per problem, then exit code 2.
 * **One folder per run**: ``outputs/runs/<time>-<dataset>-<mode>-<profile>/`` holds the executed
   notebooks (``notebooks/``), the run's models and results (``models/``, ``results/``: the notebooks
   see ``$SBR_RUN_DIR``) and ``run.json`` (parameters, git commit, status and seconds per notebook).
@@ -14,7 +14,7 @@ fresh run folder.
   interrupted one (all written atomically). Processed splits are shared under ``data/processed``
   (their names carry their parameters' fingerprint).
 * **A time plan first**: with the parameter check, each notebook's estimated minutes, the total and
-  how to make it shorter (:mod:`sbrlib.timeplan`); ``run.json`` records estimate and actual.
+  how to make it shorter (:mod:`sbrlib.pipeline.timeplan`); ``run.json`` records estimate and actual.
 * **The terminal tells the truth**: warnings raised inside the notebooks (``DataWarning`` and other
   ``warnings.warn``) are collected from the executed copies, recorded in ``run.json`` and printed
   once, grouped, at the end; a failing notebook's error message is shown with all its lines.
@@ -44,10 +44,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sbrlib import checks, notebook_params, paths
-from sbrlib.errors import UserFacingError
-from sbrlib.fileio import write_json
-from sbrlib.notebook_params import DATASETS, SPECS, preprocess_config
+from sbrlib.core import checks, paths
+from sbrlib.core.errors import UserFacingError
+from sbrlib.core.fileio import write_json
+from sbrlib.notebook import params as notebook_params
+from sbrlib.notebook.params import DATASETS, SPECS, preprocess_config
 
 SESSION_MODES = ("gap", "user")
 RUN_PARAMS = ("DATASET", "SESSION_MODE", "DATA_DIR")
@@ -148,14 +149,14 @@ def plan(dataset: str, profile: str, session_mode: str, data_dir: str, start: st
         # the split the preprocessing notebook will write, passed on to every later notebook
         values = {**declared[prep[0]], **{k: v for k, v in {**run_values, **entries}.items() if k in declared[prep[0]]}}
         if not checks.problems(values, SPECS[prep[0].stem]):
-            from sbrlib.artifacts import split_name
+            from sbrlib.data.store import split_name
 
             run_values["SPLIT_NAME"] = split_name(dataset, preprocess_config(values))
     out = []
     for nb in books:
         params = {k: v for k, v in {**run_values, **entries}.items() if k in declared[nb]}
         if nb.stem not in SPECS:
-            problems.append(f"{nb.name}: no parameter spec in sbrlib/notebook_params.py (developer error)")
+            problems.append(f"{nb.name}: no parameter spec in sbrlib/notebook/params.py (developer error)")
         else:
             spec = {k: v for k, v in SPECS[nb.stem].items() if k not in bad_run_values}  # said once above
             problems.extend(checks.problems({**declared[nb], **params}, spec, f"{nb.stem} (profile {profile})"))
@@ -412,8 +413,8 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
         project: Path | None = None, source: Path | None = None, calibrate: bool = True) -> Path:
     """Check, print the time plan, then execute the notebooks; returns the run folder.
 
-    Notebooks and profiles come from ``source`` (default: the source tree, :func:`sbrlib.paths.repo_dir`); the run folder
-    goes under ``<project>/outputs/runs`` (default :func:`sbrlib.paths.project_dir`). ``calibrate=False``
+    Notebooks and profiles come from ``source`` (default: the source tree, :func:`sbrlib.core.paths.repo_dir`); the run folder
+    goes under ``<project>/outputs/runs`` (default :func:`sbrlib.core.paths.project_dir`). ``calibrate=False``
     skips the few-second speed measurement of the time plan (its estimate then says so).
 
     Raises:
@@ -422,7 +423,7 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
     """
     import papermill as pm
 
-    from sbrlib import timeplan
+    from sbrlib.pipeline import timeplan
 
     source = source or paths.repo_dir()
     todo = plan(dataset, profile, session_mode, data_dir, start, source)
@@ -528,7 +529,7 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
 
 def format_times(record: dict) -> str:
     """Seconds per notebook against the time plan's estimate, as printed at the end of a run."""
-    from sbrlib.timeplan import minutes
+    from sbrlib.pipeline.timeplan import minutes
 
     rows = [(stem, entry.get("estimate_s"), entry.get("seconds"), entry.get("status"))
             for stem, entry in record.get("notebooks", {}).items()]
@@ -563,7 +564,7 @@ def summary(run_dir: Path) -> None:
     if times:
         print("\n" + times)
     try:
-        from sbrlib import report
+        from sbrlib.pipeline import html_report as report
     except ImportError:
         return
     index = report.build(run_dir)
@@ -572,7 +573,7 @@ def summary(run_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``make run-all``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m sbrlib.run", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sbrlib.pipeline.run", description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", default="ml-1m")
     parser.add_argument("--profile", default="full")
     parser.add_argument("--session-mode", default="gap")

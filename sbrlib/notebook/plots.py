@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, PercentFormatter
 
-from sbrlib.columns import RATING
+from sbrlib.core.columns import RATING
 
 SYNTHETIC_MARK = "[SYNTHETIC DATA]"
 EPOCH_LABEL = "epoch (passes over the training data)"
@@ -351,7 +351,7 @@ def bucketed_metric(table: pd.DataFrame, metric: str, xlabel: str, title: str, s
     identical values share one line, named ``"A = B (identical)"``.
 
     Args:
-        table: :func:`sbrlib.uncertainty.bucketed` output (``bucket``, ``model``, ``estimate``,
+        table: :func:`sbrlib.evaluation.uncertainty.bucketed` output (``bucket``, ``model``, ``estimate``,
             ``low``, ``high``, ``predictions``, ``sessions``).
         metric: the metric's name, for the y label.
         xlabel: what the buckets are (e.g. ``"session length (ratings)"``).
@@ -385,7 +385,7 @@ def intervals(table: pd.DataFrame, metrics: Sequence[str], synthetic: bool = Fal
     ``"Pop = S-Pop (identical)"``, so no point hides another.
 
     Args:
-        table: :func:`sbrlib.uncertainty.intervals_table` (index ``(model, metric)``, columns
+        table: :func:`sbrlib.evaluation.uncertainty.intervals_table` (index ``(model, metric)``, columns
             ``estimate``, ``low``, ``high``).
         metrics: metrics to draw, one panel each.
     """

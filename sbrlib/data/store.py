@@ -3,9 +3,9 @@
 ``manifest.json`` (parameters, counts, cutoffs, source file hashes, fingerprint, rows dropped as
 exact duplicates).
 
-The protocol is the config's type: :class:`~sbrlib.preprocess.PreprocessConfig` (temporal
-session split, :func:`~sbrlib.preprocess.preprocess`) or :class:`~sbrlib.preprocess.LOOConfig`
-(leave-one-out on user histories, :func:`~sbrlib.preprocess.leave_one_out`; its manifest's
+The protocol is the config's type: :class:`~sbrlib.data.preprocess.PreprocessConfig` (temporal
+session split, :func:`~sbrlib.data.preprocess.preprocess`) or :class:`~sbrlib.data.preprocess.LOOConfig`
+(leave-one-out on user histories, :func:`~sbrlib.data.preprocess.leave_one_out`; its manifest's
 ``config`` holds ``protocol: "leave-one-out"``). :func:`load_split` reads either back.
 
 A split's identity is its dataset, its parameters and its source file (:func:`split_fingerprint`).
@@ -26,13 +26,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from sbrlib import __version__, paths
-from sbrlib.columns import ITEM, SESSION, USER
+from sbrlib import __version__
+from sbrlib.core import paths
+from sbrlib.core.columns import ITEM, SESSION, USER
+from sbrlib.core.errors import DataError, ModelFileError
+from sbrlib.core.fileio import atomic_dir, write_json
+from sbrlib.core.provenance import ProvenanceError, differences, fingerprint
 from sbrlib.data import describe_source, load_ratings
-from sbrlib.errors import DataError, ModelFileError
-from sbrlib.fileio import atomic_dir, write_json
-from sbrlib.preprocess import ItemIndex, LOOConfig, PreprocessConfig, Split, leave_one_out, preprocess
-from sbrlib.provenance import ProvenanceError, differences, fingerprint
+from sbrlib.data.item_index import ItemIndex
+from sbrlib.data.preprocess import LOOConfig, PreprocessConfig, Split, leave_one_out, preprocess
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ def split_fingerprint(config: SplitConfig, source: dict) -> str:
 def save_split(split: Split, folder: str | Path, source: dict) -> Path:
     """Write a split's parquet files and manifest atomically into ``folder``.
 
-    All or nothing (:func:`sbrlib.fileio.atomic_dir`): a failure while writing or swapping keeps the
+    All or nothing (:func:`sbrlib.core.fileio.atomic_dir`): a failure while writing or swapping keeps the
     previous split in place and leaves no temporary folder.
 
     Raises:
@@ -94,15 +96,15 @@ def read_manifest(folder: str | Path) -> dict:
     """The manifest of a processed split; DataError if absent."""
     path = Path(folder) / "manifest.json"
     if not path.is_file():
-        raise DataError(f"{path} not found: run notebooks/02_preprocessing (or sbrlib.artifacts.prepare) first")
+        raise DataError(f"{path} not found: run notebooks/02_preprocessing (or sbrlib.data.store.prepare) first")
     try:
         manifest = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{path} cannot be read ({exc}): the split is damaged; rebuild it "
-                        "(02_preprocessing with FORCE=True, or sbrlib.artifacts.prepare(..., force=True))") from None
+                        "(02_preprocessing with FORCE=True, or sbrlib.data.store.prepare(..., force=True))") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
         raise DataError(f"{path} has no 'config' record: not a split manifest, or a damaged one; rebuild the split "
-                        "(02_preprocessing with FORCE=True, or sbrlib.artifacts.prepare(..., force=True))")
+                        "(02_preprocessing with FORCE=True, or sbrlib.data.store.prepare(..., force=True))")
     return manifest
 
 
@@ -137,13 +139,13 @@ def load_split(name_or_folder: str | Path, frames: tuple[str, ...] = FRAMES) -> 
         path = folder / f"{key}.parquet"
         if not path.is_file():
             raise DataError(f"{path} missing: the split is incomplete; rebuild it (02_preprocessing with "
-                            "FORCE=True, or sbrlib.artifacts.prepare(..., force=True))")
+                            "FORCE=True, or sbrlib.data.store.prepare(..., force=True))")
         try:
             frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several types for damaged files
             raise DataError(f"{path} cannot be read ({type(exc).__name__}: {str(exc)[:200]}): the split is damaged; "
                             "rebuild it (02_preprocessing with FORCE=True, or "
-                            "sbrlib.artifacts.prepare(..., force=True))") from None
+                            "sbrlib.data.store.prepare(..., force=True))") from None
         frame.attrs.update(split=folder.name, split_fingerprint=fp, frame=key)  # provenance travels with the frames
         loaded[key] = frame
     split = Split(loaded, manifest.get("cutoffs", {}), config, duplicates_dropped=manifest.get("duplicates_dropped"))
@@ -216,8 +218,8 @@ def prepare(dataset: str, config: SplitConfig = PreprocessConfig(), name: str | 
     """Load ``dataset``, split it with ``config`` and save it as ``data/processed/<name>``.
 
     ``config`` chooses the protocol: a :class:`PreprocessConfig` runs
-    :func:`~sbrlib.preprocess.preprocess` (temporal session split), a :class:`LOOConfig`
-    :func:`~sbrlib.preprocess.leave_one_out`.
+    :func:`~sbrlib.data.preprocess.preprocess` (temporal session split), a :class:`LOOConfig`
+    :func:`~sbrlib.data.preprocess.leave_one_out`.
 
     ``name`` defaults to :func:`split_name` (readable for default parameters, fingerprinted
     otherwise). An existing split made with the same parameters from the same source file is

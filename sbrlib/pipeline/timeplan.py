@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sbrlib.fileio import write_json
+from sbrlib.core.fileio import write_json
 
 REFERENCE_EVENTS = 100_000
 """Events of the reference run's dataset (ML-100K)."""
@@ -148,7 +148,7 @@ def calibrate(outputs: Path, max_age_days: float = 1.0, measure=measure_gflops) 
 
 def split_events(split_name: str | None) -> int | None:
     """``train`` + ``test`` events of a split on disk (its manifest), None when it does not exist yet."""
-    from sbrlib import paths
+    from sbrlib.core import paths
 
     if not split_name:
         return None
@@ -299,7 +299,7 @@ def estimate(todo: list[tuple[Path, dict[str, Any]]], dataset: str, profile: str
     """The time plan of the notebooks about to run.
 
     Args:
-        todo: ``(notebook, parameters)`` as :func:`sbrlib.run.plan` returns them (the notebooks'
+        todo: ``(notebook, parameters)`` as :func:`sbrlib.pipeline.run.plan` returns them (the notebooks'
             own defaults fill in what the parameters leave out).
         outputs: the project's ``outputs`` folder (earlier runs, the cached calibration).
         measure: measure (or read the cached) calibration; False uses the reference machine's.
@@ -326,7 +326,7 @@ def estimate(todo: list[tuple[Path, dict[str, Any]]], dataset: str, profile: str
     if calibration is None:
         needed = measure and any(nb.stem in REFERENCES for nb, _ in todo)
         calibration = calibrate(outputs) if needed else Calibration(REFERENCE_GFLOPS)
-    from sbrlib.notebook_params import declared_parameters
+    from sbrlib.notebook.params import declared_parameters
 
     out = {nb.stem: (None if events is None else
                      model_seconds(nb.stem, {**declared_parameters(nb), **params}, events, calibration))

@@ -34,8 +34,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from sbrlib import batching
-from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
+from sbrlib.core.columns import ITEM, RATING, SESSION, TIME, USER
+from sbrlib.data import batching
 
 DAY = 86_400
 ORIGINAL_MIN_RATING = 3
@@ -53,7 +53,7 @@ def original_events(ratings: pd.DataFrame, min_rating: int | None = ORIGINAL_MIN
     Wrong on purpose (faults 1 and 6): ``Time2`` is :func:`faulty_row_index_time` over this
     table's rows (the row index as seconds since 1970), the rating filter is applied without
     discussion, and a user's years of ratings count as one session. The fix:
-    :func:`sbrlib.preprocess.preprocess` (real ``Time``, stable ``(UserId, Time)`` order,
+    :func:`sbrlib.data.preprocess.preprocess` (real ``Time``, stable ``(UserId, Time)`` order,
     ``session_mode="gap"``, ``min_rating=None``).
 
     Args:
@@ -78,7 +78,7 @@ def faulty_row_index_time(n_events: int) -> pd.DatetimeIndex:
     is the last 86,400 rows of the file. (``fromtimestamp`` used the machine's local time zone;
     this reproduction uses UTC, which only shifts every date by the zone's offset.)
     The fix: the real ``Time`` column (Unix seconds, :mod:`sbrlib.data`), ordered with
-    :func:`sbrlib.preprocess.order_events`.
+    :func:`sbrlib.data.preprocess.order_events`.
 
     Returns:
         (n_events,) datetime64[ns] index.
@@ -93,8 +93,8 @@ def original_last_day_split(events: pd.DataFrame, time_column: str = "Time2", te
 
     With ``time_column="Time2"`` (row-index time) this is fault 1: users are chosen by their
     position in the file. With ``time_column="Time"`` it is the same rule on real time (shown for
-    comparison). sbrlib's split: :func:`sbrlib.preprocess.temporal_split` with a cutoff from
-    :func:`sbrlib.preprocess.split_cutoff` (whole sessions; no training event after the cutoff in
+    comparison). sbrlib's split: :func:`sbrlib.data.preprocess.temporal_split` with a cutoff from
+    :func:`sbrlib.data.preprocess.split_cutoff` (whole sessions; no training event after the cutoff in
     ``user`` mode).
 
     Args:
@@ -212,7 +212,7 @@ def original_parallel_blocks(offsets: np.ndarray, batch_size: int, start_shift: 
     session per refill) shows the same two symptoms: the first batch already walks every slot
     back over the whole data, so the epoch does not end and batches mix users. ``start_shift=0`` gives the original algorithm with correct offsets, which ends
     and keeps pairs inside sessions (but drops the sessions still in the slots when it ends).
-    The fix: :func:`sbrlib.batching.make_schedule` (slots flagged on session starts, inactive
+    The fix: :func:`sbrlib.data.batching.make_schedule` (slots flagged on session starts, inactive
     slots at the end, every pair exactly once).
 
     Args:
@@ -320,7 +320,7 @@ def loader_report(session_ids: np.ndarray, batch_size: int, start_shift: int = -
 
 
 def schedule_report(session_ids: np.ndarray, batch_size: int) -> LoaderReport:
-    """The same counts for sbrlib's :func:`sbrlib.batching.make_schedule` (the fix), sessions in
+    """The same counts for sbrlib's :func:`sbrlib.data.batching.make_schedule` (the fix), sessions in
     data order: every pair is checked against the session of its input and target events."""
     session_ids = np.asarray(session_ids)
     offsets = click_offsets(session_ids)
@@ -342,8 +342,8 @@ def faulty_item_map(train_item_ids: np.ndarray, item_ids: np.ndarray) -> np.ndar
     The index is built on training items (sorted ids, as the original's ``unique``); ids that
     never occur in training get -1, which the original then fed to ``to_categorical``
     (:func:`faulty_one_hot`), where -1 silently means the last item. The fix:
-    :meth:`sbrlib.preprocess.ItemIndex.to_idx` raises on unknown ids (or returns -1 only with
-    ``missing="mask"``, and callers drop them), and :func:`sbrlib.preprocess.temporal_split`
+    :meth:`sbrlib.data.item_index.ItemIndex.to_idx` raises on unknown ids (or returns -1 only with
+    ``missing="mask"``, and callers drop them), and :func:`sbrlib.data.preprocess.temporal_split`
     removes test events with unseen items before anything is evaluated.
 
     Returns:
@@ -363,12 +363,12 @@ def faulty_one_hot(idx: np.ndarray, n_items: int) -> np.ndarray:
     ``to_categorical`` writes ``categorical[arange(n), idx] = 1``; numpy reads index -1 as the
     last column, so an unseen item (-1 from :func:`faulty_item_map`) becomes item ``n_items - 1``
     without any error, as input and as target. The fix: never map unknown items to an index
-    (:meth:`sbrlib.preprocess.ItemIndex.to_idx`), and no one-hot at all (embedding lookups).
+    (:meth:`sbrlib.data.item_index.ItemIndex.to_idx`), and no one-hot at all (embedding lookups).
 
     Returns:
         (n, n_items) float64 one-hot rows.
     """
-    from sbrlib._tf import keras
+    from sbrlib.core.tf import keras
 
     return keras.utils.to_categorical(np.asarray(idx), num_classes=n_items)
 
@@ -378,7 +378,7 @@ def faulty_alias_unseen(events: pd.DataFrame, train_item_ids: np.ndarray) -> tup
 
     Every event whose item is not in ``train_item_ids`` gets the id of the last training item
     (``ItemIdx == n - 1``), exactly what ``to_categorical(-1)`` made of it, so evaluating the
-    returned frame with :func:`sbrlib.evaluation.evaluate` reproduces the original's metric.
+    returned frame with :func:`sbrlib.evaluation.evaluator.evaluate` reproduces the original's metric.
 
     Returns:
         ``(aliased, n_hit)``: a new frame, and how many events were rewritten.
@@ -407,7 +407,7 @@ def original_onehot_gru(n_items: int, batch_size: int, units: int = 50, learning
     Returns:
         A compiled ``keras.Sequential`` model; its GRU layer is ``model.layers[0]``.
     """
-    from sbrlib._tf import keras
+    from sbrlib.core.tf import keras
 
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([
@@ -467,7 +467,7 @@ def original_train_steps(model, schedule, max_steps: int = 20) -> SpeedReport:
 
     Args:
         model: from :func:`original_onehot_gru` with the schedule's batch size.
-        schedule: a :class:`sbrlib.batching.Schedule` (correct pairs, so only speed differs).
+        schedule: a :class:`sbrlib.data.batching.Schedule` (correct pairs, so only speed differs).
         max_steps: steps to run (at least 2: the first one is not timed).
     """
     gru = model.layers[0]
@@ -497,7 +497,7 @@ def compiled_speed(model, schedule) -> SpeedReport:
     Args:
         model: fitted for at least 2 epochs on the events ``schedule`` was built from (the first
             epoch includes compilation, so it is not used).
-        schedule: the epoch's :class:`sbrlib.batching.Schedule` (same batch size).
+        schedule: the epoch's :class:`sbrlib.data.batching.Schedule` (same batch size).
 
     ``steps`` counts the schedule's steps; compiled chunks padded with inactive steps count as
     time only, which makes this a lower bound on the fix's speed.
@@ -519,9 +519,9 @@ def faulty_per_event_ranks(model, test: pd.DataFrame, max_predictions: int | Non
     For each session and each position, the model scores all items for one slot, ``argsort``
     sorts all of them, and the target's rank is its position in the sorted list. It is slow (one
     model call and one O(n log n) sort per event) and its ties are broken arbitrarily by the sort
-    (always between the ``standard`` and ``conservative`` ranks of :mod:`sbrlib.metrics`). Our
+    (always between the ``standard`` and ``conservative`` ranks of :mod:`sbrlib.evaluation.metrics`). Our
     loop calls the model's compiled ``step``; the original called Keras ``predict`` per batch, so
-    the real cost was higher. The fix: :func:`sbrlib.evaluation.evaluate` (session-parallel
+    the real cost was higher. The fix: :func:`sbrlib.evaluation.evaluator.evaluate` (session-parallel
     batches, ranks counted with one vectorized comparison, explicit tie policy).
 
     Args:
@@ -532,7 +532,7 @@ def faulty_per_event_ranks(model, test: pd.DataFrame, max_predictions: int | Non
 
     Returns:
         ``(ranks, seconds)``: one row per prediction (``SessionId``, ``position`` as in
-        :class:`sbrlib.evaluation.EvalResult`, ``rank``), and the loop's wall time.
+        :class:`sbrlib.evaluation.evaluator.EvalResult`, ``rank``), and the loop's wall time.
     """
     events = test.sort_values([SESSION, TIME], kind="stable")
     idx = model.item_index.to_idx(events[ITEM].to_numpy())
@@ -735,7 +735,7 @@ class Measured:
                 return m[section] if label is None else m[section][label]
             except KeyError:
                 where = section if label is None else f"{section}[{label!r}]"
-                raise KeyError(f"notebook 00's measurements have no {where}; use the labels of sbrlib.pitfalls "
+                raise KeyError(f"notebook 00's measurements have no {where}; use the labels of sbrlib.notebook.pitfalls "
                                "(ROW_TIME, LOADER_FIXED, ...) as their keys") from None
 
         return cls(
@@ -795,7 +795,7 @@ def summary_table(m: Measured | Mapping) -> pd.DataFrame:
          f"SR Recall@20 {un['faulty']['recall@20']:.4f} with the alias vs {un['fixed']['recall@20']:.4f} "
          f"with unseen items removed",
          "unknown ids raise (or are masked and dropped); held-out items restricted to training items",
-         "preprocess.ItemIndex.to_idx, preprocess.temporal_split"),
+         "item_index.ItemIndex.to_idx, preprocess.temporal_split"),
         ("4 one-hot + numpy resets",
          f"{_bytes(slow['input_bytes_per_step'])} of one-hot input per step "
          f"(vs {_bytes(fast['input_bytes_per_step'])} of indices)",

@@ -1,4 +1,4 @@
-"""Command line helper behind ``make data``: ``python -m sbrlib.cli data``."""
+"""Command line helper behind ``make data``: ``python -m sbrlib.pipeline.cli data``."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import argparse
 import logging
 import sys
 
-from sbrlib import eda
+from sbrlib.core.errors import DataError
 from sbrlib.data import SPECS, load_ratings, locate
-from sbrlib.errors import DataError
+from sbrlib.notebook import eda
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -22,7 +22,7 @@ def _data(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="python -m sbrlib.cli")
+    parser = argparse.ArgumentParser(prog="python -m sbrlib.pipeline.cli")
     sub = parser.add_subparsers(dest="command", required=True)
     p_data = sub.add_parser("data", help="download/generate and verify a dataset")
     p_data.add_argument("--dataset", default="ml-1m", choices=sorted(SPECS))

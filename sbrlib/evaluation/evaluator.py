@@ -2,7 +2,7 @@
 
 For each test session and each position t, the prefix up to t predicts the item at t+1. Every
 item of the model's training index is scored (no sampled negatives); the target's rank follows an
-explicit tie policy (:mod:`sbrlib.metrics`, ``conservative`` by default). Test sessions run in
+explicit tie policy (:mod:`sbrlib.evaluation.metrics`, ``conservative`` by default). Test sessions run in
 session-parallel mini-batches; ranks are counted with vectorized comparisons (no sorting), and
 top-K lists for coverage/popularity with ``argpartition``.
 """
@@ -21,12 +21,12 @@ import pandas as pd
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from sbrlib import checks as C
-from sbrlib import metrics as M
-from sbrlib.batching import contiguous_sessions, schedule_from_frame
-from sbrlib.columns import ITEM, SESSION, TIME, USER
+from sbrlib.core import checks as C
+from sbrlib.core.columns import ITEM, SESSION, TIME, USER
+from sbrlib.core.provenance import check_same_split, frame_split
+from sbrlib.data.batching import contiguous_sessions, schedule_from_frame
+from sbrlib.evaluation import metrics as M
 from sbrlib.models.base import SessionModel
-from sbrlib.provenance import check_same_split, frame_split
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Figures of a search: optimization history, parameter importances, validation curves.
 
-They follow the style of :mod:`sbrlib.plots` (:func:`sbrlib.plots.style`): every axis labelled with
+They follow the style of :mod:`sbrlib.notebook.plots` (:func:`sbrlib.notebook.plots.style`): every axis labelled with
 its unit, integer ticks for trials and epochs, legends right of the axes, ``[SYNTHETIC DATA]`` in
 the title on synthetic data, and no legend entry without a visible line.
 """
@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sbrlib.plots import EPOCH_LABEL, coincident_groups, coincident_label, metric_label, style
-from sbrlib.tuning.report import trials_table
+from sbrlib.notebook.plots import EPOCH_LABEL, coincident_groups, coincident_label, metric_label, style
+from sbrlib.tuning.analysis import trials_table
 
 _STATE_STYLE = {"complete": ("tab:blue", "o"), "pruned": ("tab:orange", "x"), "fail": ("tab:red", "v")}
 

@@ -8,7 +8,7 @@ the import and the device discovery run with descriptor 2 redirected to a tempor
 captured lines are written back afterwards, except these known GPU-probing lines when no GPU was
 found. Where a GPU exists nothing is dropped and TensorFlow uses it as usual.
 
-Use ``from sbrlib._tf import keras, tf`` instead of importing them directly.
+Use ``from sbrlib.core.tf import keras, tf`` instead of importing them directly.
 """
 
 from __future__ import annotations

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
-from sbrlib.preprocess import order_events, sessionize
+from sbrlib.core.columns import ITEM, RATING, SESSION, TIME, USER
+from sbrlib.data.preprocess import order_events, sessionize
 
 GLOSSARY = "../docs/GLOSSARY.md"
 
@@ -84,7 +84,7 @@ class Findings:
         return self.markdown
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"markdown", "numbers", "shown"}``, for :func:`sbrlib.reporting.record`."""
+        """``{"markdown", "numbers", "shown"}``, for :func:`sbrlib.pipeline.records.record`."""
         return {"markdown": self.markdown, "numbers": _jsonable(self.numbers), "shown": dict(self.shown)}
 
 
@@ -170,10 +170,10 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
 
     Args:
         ratings: the ratings frame (``UserId, ItemId, Rating, Time``).
-        gaps: seconds between consecutive ratings of each user (:func:`sbrlib.eda.inter_event_gaps`).
-        by_gap: :func:`sbrlib.eda.sessions_by_gap` table (must include ``chosen_gap``).
+        gaps: seconds between consecutive ratings of each user (:func:`sbrlib.notebook.eda.inter_event_gaps`).
+        by_gap: :func:`sbrlib.notebook.eda.sessions_by_gap` table (must include ``chosen_gap``).
         chosen_gap: the session gap (seconds) the protocol uses.
-        by_month: ratings per calendar month (:func:`sbrlib.eda.activity_by_month`).
+        by_month: ratings per calendar month (:func:`sbrlib.notebook.eda.activity_by_month`).
         synthetic: the data are synthetic.
     """
     b = _Builder()
@@ -271,8 +271,8 @@ def preprocessing(ratings: pd.DataFrame, sessions: pd.DataFrame, split: Any, syn
     Args:
         ratings: raw ratings.
         sessions: events after the rating filter, sessionization and the iterative filters,
-            before the split (:func:`sbrlib.preprocess.sessions_from_ratings`).
-        split: the :class:`~sbrlib.preprocess.Split`.
+            before the split (:func:`sbrlib.data.preprocess.sessions_from_ratings`).
+        split: the :class:`~sbrlib.data.preprocess.Split`.
         synthetic: the data are synthetic.
     """
     b = _Builder()
@@ -356,15 +356,15 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
 
     Args:
         table: metrics per model (index: model) under the main setting.
-        comparisons: metric -> :func:`sbrlib.uncertainty.compare_to_best` table.
-        intervals: :func:`sbrlib.uncertainty.intervals_table` (index ``(model, metric)``).
+        comparisons: metric -> :func:`sbrlib.evaluation.uncertainty.compare_to_best` table.
+        intervals: :func:`sbrlib.evaluation.uncertainty.intervals_table` (index ``(model, metric)``).
         n_predictions, n_sessions, n_items: size of the test.
         tie_policy, exclude_seen: the main setting.
         exclusion: optional comparison of exclusion settings: index model, columns
             ``(setting, metric)`` pairs flattened as ``"<setting> <metric>"``; see
-            :func:`sbrlib.experiments.exclusion_table`.
+            :func:`sbrlib.notebook.comparisons.exclusion_table`.
         excluded_targets: targets the user had already rated (counted by the evaluator).
-        order: optional :func:`sbrlib.experiments.order_table` (one row per (model, metric) with
+        order: optional :func:`sbrlib.notebook.comparisons.order_table` (one row per (model, metric) with
             ``real``, ``shuffled``, ``change``, ``low``, ``high``, ``significant``).
         synthetic: the data are synthetic.
         reference: the popularity baseline the leaders are compared with.
@@ -616,7 +616,7 @@ def fairness_problems(config: Mapping[str, Mapping[str, Any]], training: Mapping
 
 def _faster(b: _Builder, key: str, slow_seconds: float, fast_seconds: float) -> str:
     """``"20× faster"``, or ``"2.5× slower"`` when the fix took longer on this run."""
-    from sbrlib.pitfalls import _ratio
+    from sbrlib.notebook.pitfalls import _ratio
 
     b.keep(f"{key}_is_faster", bool(fast_seconds <= slow_seconds))
     if fast_seconds <= slow_seconds:
@@ -627,9 +627,9 @@ def _faster(b: _Builder, key: str, slow_seconds: float, fast_seconds: float) -> 
 
 def what_went_wrong(m: Any) -> Findings:
     """Findings of notebook 00: one line per fault of the original notebook, from the measured
-    values of :mod:`sbrlib.pitfalls` (a :class:`~sbrlib.pitfalls.Measured`, or notebook 00's
+    values of :mod:`sbrlib.notebook.pitfalls` (a :class:`~sbrlib.notebook.pitfalls.Measured`, or notebook 00's
     ``MEASURED`` dict keyed by the pitfalls labels)."""
-    from sbrlib.pitfalls import Measured, _bytes, _duration, _users
+    from sbrlib.notebook.pitfalls import Measured, _bytes, _duration, _users
 
     b = _Builder()
     r = m if isinstance(m, Measured) else Measured.from_record(m)  # each measurement by its name
@@ -704,7 +704,7 @@ def what_went_wrong(m: Any) -> Findings:
 
 def tuning_facts(best: pd.DataFrame, metric: str, budget_minutes: float | None, max_trials: int | None) -> dict:
     """Per model (display name): ``n_trials, n_complete, n_pruned, best_valid, ended_by``
-    (``"trial cap"`` | ``"time budget"``) from :func:`sbrlib.tuning.report.best_table`."""
+    (``"trial cap"`` | ``"time budget"``) from :func:`sbrlib.tuning.analysis.best_table`."""
     out = {}
     for name, row in best.iterrows():
         n = int(row["trials"])
@@ -890,13 +890,13 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
         baseline_sources: baseline -> where its parameters came from (``"tuned"``, ``"defaults"``).
         refit: whether the neural models were retrained on ``train``.
         synthetic: the data are synthetic.
-        tuning: model -> tuning facts for :func:`sbrlib.sequential.verdict` (``n_trials``, ``source``);
+        tuning: model -> tuning facts for :func:`sbrlib.notebook.protocols.verdict` (``n_trials``, ``source``);
             default: from ``configs``.
         frames: model -> the frame it learned from (default: ``train_tr``, ``train`` when refit).
         reused: sentences saying which models were taken from notebooks 04/05 and which were
-            trained here, and why (:func:`sbrlib.sequential.reuse_saved`, the baseline plan).
+            trained here, and why (:func:`sbrlib.notebook.protocols.reuse_saved`, the baseline plan).
     """
-    from sbrlib.sequential import verdict
+    from sbrlib.notebook.protocols import verdict
 
     b = _Builder()
     _synthetic_note(b, synthetic)
@@ -972,7 +972,7 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
 def _recorded(split_name: str, name: str) -> dict[str, Any] | None:
     import json
 
-    from sbrlib import paths
+    from sbrlib.core import paths
 
     path = paths.results_dir(split_name) / f"{name}.json"
     try:

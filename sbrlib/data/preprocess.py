@@ -15,7 +15,7 @@ information a model could use (the same event twice), a session would otherwise 
 to predict the item it has just seen, and the first occurrence is the one every tie-break rule
 orders first among equal times. The count is warned about and recorded in the split's manifest.
 A re-rating (same user and item at another time) is a real event and is kept
-(:func:`sbrlib.eda.re_ratings` reports them).
+(:func:`sbrlib.notebook.eda.re_ratings` reports them).
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from typing import ClassVar, Literal
 import numpy as np
 import pandas as pd
 
-from sbrlib import checks as C
-from sbrlib.columns import ITEM, RATING, SESSION, TIME, USER
+from sbrlib.core import checks as C
+from sbrlib.core.columns import ITEM, RATING, SESSION, TIME, USER
+from sbrlib.core.errors import DataError, DataWarning
 from sbrlib.data.parsing import exact_duplicates
-from sbrlib.errors import DataError, DataWarning
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ def drop_duplicates(df: pd.DataFrame, warn: bool = True) -> tuple[pd.DataFrame, 
 
     Args:
         df: events with ``UserId``, ``ItemId``, ``Time``.
-        warn: emit a :class:`~sbrlib.errors.DataWarning` naming the source file
+        warn: emit a :class:`~sbrlib.core.errors.DataWarning` naming the source file
             (``df.attrs["source"]`` when the frame came from :func:`sbrlib.data.load_ratings`) and
             the count when rows are dropped.
 
@@ -385,63 +385,6 @@ def temporal_split(df: pd.DataFrame, cutoff: int, rule: SplitRule = "start",
 # --------------------------------------------------------------------------- item index
 
 
-class ItemIndex:
-    """Dense index of item ids (0..n_items-1), built on training data only.
-
-    Items are ordered by ``ItemId``; ``support`` is each item's number of training events.
-    Unknown ids are never mapped silently: :meth:`to_idx` raises or returns -1 only when
-    asked to (``missing="mask"``), and callers must drop them.
-    """
-
-    def __init__(self, item_ids: np.ndarray, support: np.ndarray | None = None) -> None:
-        ids = np.asarray(item_ids)
-        if len(ids) and np.any(np.diff(ids) <= 0):
-            raise ValueError("item_ids must be strictly increasing")
-        self.ids = ids
-        self.support = np.asarray(support) if support is not None else np.ones(len(ids), np.int64)
-
-    @classmethod
-    def from_events(cls, df: pd.DataFrame) -> ItemIndex:
-        """Index of the items of ``df`` with their event counts."""
-        ids, counts = np.unique(df[ITEM].to_numpy(), return_counts=True)
-        return cls(ids, counts)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def to_idx(self, item_ids: np.ndarray, missing: Literal["raise", "mask"] = "raise") -> np.ndarray:
-        """Map item ids to indices (int64). Unknown ids raise, or give -1 with ``missing="mask"``."""
-        item_ids = np.asarray(item_ids)
-        pos = np.searchsorted(self.ids, item_ids)
-        pos_c = np.minimum(pos, max(len(self.ids) - 1, 0))
-        known = (pos < len(self.ids)) & (self.ids[pos_c] == item_ids) if len(self.ids) else np.zeros(item_ids.shape, bool)
-        if missing == "raise" and not known.all():
-            unknown = np.unique(item_ids[~known])[:10]
-            raise KeyError(f"{(~known).sum()} item id(s) not in the training item index, e.g. {unknown.tolist()}")
-        return np.where(known, pos_c, -1).astype(np.int64)
-
-    def contains(self, item_ids: np.ndarray) -> np.ndarray:
-        """Boolean mask of ids present in the index."""
-        return self.to_idx(item_ids, missing="mask") >= 0
-
-    def to_ids(self, idx: np.ndarray) -> np.ndarray:
-        """Map indices back to item ids."""
-        return self.ids[np.asarray(idx)]
-
-    def to_frame(self) -> pd.DataFrame:
-        """``ItemId, ItemIdx, Support`` frame."""
-        return pd.DataFrame({ITEM: self.ids, "ItemIdx": np.arange(len(self.ids)), "Support": self.support})
-
-    @classmethod
-    def from_frame(cls, frame: pd.DataFrame) -> ItemIndex:
-        """Inverse of :meth:`to_frame`."""
-        frame = frame.sort_values(ITEM, kind="stable")
-        return cls(frame[ITEM].to_numpy(), frame["Support"].to_numpy())
-
-
-# --------------------------------------------------------------------------- statistics
-
-
 def stats(df: pd.DataFrame, name: str = "") -> pd.DataFrame:
     """One-row summary: events, users, sessions, items, time range, session-length quantiles."""
     row: dict[str, object] = {"events": len(df)}
@@ -474,7 +417,7 @@ class Split:
         cutoffs: ``test`` and ``valid`` cutoff times (Unix seconds).
         config: the protocol that produced it.
         name: the split's name once saved (``data/processed/<name>``), else None.
-        fingerprint: the split's identity once saved (:func:`sbrlib.artifacts.split_fingerprint`).
+        fingerprint: the split's identity once saved (:func:`sbrlib.data.store.split_fingerprint`).
         duplicates_dropped: exact duplicate rows dropped before splitting (:func:`drop_duplicates`);
             None for a split saved before this was recorded.
     """
@@ -597,7 +540,7 @@ def leave_one_out(ratings: pd.DataFrame, config: LOOConfig = LOOConfig()) -> Spl
 
     The held-out frames hold the full prefix, so the one evaluator scores the held-out item from the
     user's whole past when only the last prediction of each session is counted (``positions="last"``,
-    see :func:`sbrlib.evaluation.evaluate_positions`); since an item cannot be rated twice, items the user
+    see :func:`sbrlib.evaluation.evaluator.evaluate_positions`); since an item cannot be rated twice, items the user
     already rated are excluded from the ranking with ``exclude_seen=True`` (the prefix is the whole
     history). A user whose held-out item never occurs in the frame the model is fit on (``train``
     for test, ``train_tr`` for valid) is dropped from that held-out frame: the model cannot score it

@@ -12,7 +12,7 @@ check), and calls :func:`check_config` in ``__post_init__``; an impossible value
     GRU4RecConfig(learning_rate=-1)
     ConfigError: GRU4RecConfig.learning_rate = -1: must be a number > 0
 
-The notebooks' parameter specs (:mod:`sbrlib.notebook_params`) reuse those rules with
+The notebooks' parameter specs (:mod:`sbrlib.notebook.params`) reuse those rules with
 :func:`rule`, so the library and the notebooks refuse the same values.
 """
 
@@ -23,7 +23,7 @@ import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sbrlib.errors import UserFacingError
+from sbrlib.core.errors import UserFacingError
 
 Check = Callable[[Any], "str | None"]
 

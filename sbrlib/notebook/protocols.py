@@ -1,7 +1,7 @@
 """Helpers of notebook 07 (sequential models under two protocols): early stopping then refit,
 bootstrap intervals over sessions/users, paired differences, and published ML-1M figures.
 
-Intervals come from :mod:`sbrlib.uncertainty` (test sessions resampled, in leave-one-out: users).
+Intervals come from :mod:`sbrlib.evaluation.uncertainty` (test sessions resampled, in leave-one-out: users).
 Train once across the series: :func:`check_reuse` / :func:`reuse_saved` decide whether notebook 04's
 saved model is the model 07 would train (split, frame, config, metric), and :func:`run_protocol` uses
 it without training again. :func:`verdict` is the head-to-head's rule for naming a winner.
@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 
 from sbrlib import training
-from sbrlib import uncertainty as U
-from sbrlib.columns import SESSION, TIME, USER
-from sbrlib.evaluation import EvalConfig, EvalResult, evaluate_positions
-from sbrlib.preprocess import Split, sessionize
-from sbrlib.provenance import differences
+from sbrlib.core.columns import SESSION, TIME, USER
+from sbrlib.core.provenance import differences
+from sbrlib.core.training_facts import TrainingFacts
+from sbrlib.data.preprocess import Split, sessionize
+from sbrlib.evaluation import uncertainty as U
+from sbrlib.evaluation.evaluator import EvalConfig, EvalResult, evaluate_positions
 from sbrlib.training import TrainingConfig
-from sbrlib.training_facts import TrainingFacts
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def _bootstrap_config(n_boot: int, level: float, seed: int) -> U.BootstrapConfig
 
 def bootstrap_table(results: Mapping[str, EvalResult], metrics: tuple[str, ...] = ("recall@10", "ndcg@10"),
                     n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
-    """Point estimates and percentile intervals (:func:`sbrlib.uncertainty.bootstrap`, resampling
+    """Point estimates and percentile intervals (:func:`sbrlib.evaluation.uncertainty.bootstrap`, resampling
     test sessions; users in leave-one-out), one row per model.
 
     Returns:
@@ -69,7 +69,7 @@ def bootstrap_table(results: Mapping[str, EvalResult], metrics: tuple[str, ...] 
 
 def paired_difference(a: EvalResult, b: EvalResult, metric: str, n_boot: int = 1000, level: float = 0.95,
                       seed: int = 0) -> dict:
-    """``metric(a) - metric(b)`` with a paired bootstrap interval (:func:`sbrlib.uncertainty.paired`)
+    """``metric(a) - metric(b)`` with a paired bootstrap interval (:func:`sbrlib.evaluation.uncertainty.paired`)
     on the sessions both scored. When both score one prediction per session (leave-one-out), the
     predictions are matched by session alone, so views of the same held-out item with different
     prefixes (whole history, last session) can be compared."""
@@ -112,7 +112,7 @@ def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFra
 
     Returns:
         ``(model, info)``; info: ``facts`` (the early-stopping run's
-        :class:`~sbrlib.training_facts.TrainingFacts`), ``best_epoch``, ``epochs_run``, ``curve``
+        :class:`~sbrlib.core.training_facts.TrainingFacts`), ``best_epoch``, ``epochs_run``, ``curve``
         (validation metric per epoch), ``stopped`` (``facts.stopped_by``: ``"patience"``,
         ``"budget"``, ``"epochs"`` or ``"diverged"``), ``still_improving``, ``tune_seconds`` (the
         early-stopping run), ``fit_seconds`` (the refit; 0 without one).
@@ -152,7 +152,7 @@ class ProtocolRun:
             ``predictions``.
         results: model name -> :class:`EvalResult` (per-prediction ranks).
         models: model name -> fitted model.
-        facts: neural model name -> :class:`~sbrlib.training_facts.TrainingFacts` of its
+        facts: neural model name -> :class:`~sbrlib.core.training_facts.TrainingFacts` of its
             early-stopping run (why and when it stopped).
     """
 
@@ -229,7 +229,7 @@ def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], objec
 TRAINING_RULE_FIELDS = ("epochs", "early_stopping_patience", "validation_metric", "eval_batch_size",
                         "sequence_aware")
 """Config fields that :func:`check_reuse` does not compare: how training was stopped and validated
-(compared through the recorded :class:`~sbrlib.training_facts.TrainingFacts` instead) and inference
+(compared through the recorded :class:`~sbrlib.core.training_facts.TrainingFacts` instead) and inference
 switches that do not change the trained weights."""
 
 
@@ -262,7 +262,7 @@ def check_reuse(provenance: Mapping[str, Any] | None, config: Mapping[str, Any],
 
     Args:
         provenance: the saved model's provenance (``model.provenance`` or
-            :func:`sbrlib.artifacts.model_provenance`).
+            :func:`sbrlib.data.store.model_provenance`).
         config: the saved model's config (``to_dict()``).
         split_name, split_fingerprint: the split this notebook evaluates on.
         frame: the frame this notebook would train on.
@@ -314,7 +314,7 @@ def reuse_saved(folder: str | Path, split: Split, expected_config: Mapping[str, 
     Returns:
         ``(model or None, Reuse)``: the loaded model (its ``training_facts`` restored) when usable.
     """
-    from sbrlib.errors import UserFacingError
+    from sbrlib.core.errors import UserFacingError
     from sbrlib.models.neural import load_model, read_saved
 
     folder = Path(folder)
@@ -385,7 +385,7 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
 
     Args:
         a, b: model names (the difference is a minus b).
-        a_facts, b_facts: their :class:`~sbrlib.training_facts.TrainingFacts` (or its dict); None for a
+        a_facts, b_facts: their :class:`~sbrlib.core.training_facts.TrainingFacts` (or its dict); None for a
             model without a training loop (a baseline), which cannot be undertrained.
         paired_interval: :func:`paired_difference`'s result (``metric``, ``difference``, ``lo``,
             ``hi``, ``sessions``).

@@ -3,12 +3,12 @@ validation cell (:func:`validate_notebook`) and by ``make run-all`` before anyth
 
 A notebook validates its ``parameters`` cell in the next code cell::
 
-    from sbrlib import notebook_params
+    from sbrlib.notebook import params as notebook_params
     notebook_params.validate_notebook("04_train_gru4rec", globals())
 
 Keys are notebook file names without ``.ipynb``. A notebook's spec lists every parameter of its
 ``parameters`` cell; ``make run-all`` refuses a profile entry that no notebook declares. A
-parameter that sets a config field reuses that field's rule (:func:`sbrlib.checks.rule`), so the
+parameter that sets a config field reuses that field's rule (:func:`sbrlib.core.checks.rule`), so the
 library and the notebooks refuse the same values; a few are stricter here (e.g. a training
 notebook's ``EPOCHS`` must be >= 1 where the config allows 0). Model names (``MODELS``) are
 registry keys, display names accepted in any case (:mod:`sbrlib.models.registry`).
@@ -21,17 +21,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sbrlib import checks as C
-from sbrlib.checks import rule
-from sbrlib.errors import UserFacingError
-from sbrlib.evaluation import EvalConfig
+from sbrlib.core import checks as C
+from sbrlib.core.checks import rule
+from sbrlib.core.errors import UserFacingError
+from sbrlib.data.preprocess import LOOConfig, PreprocessConfig, SplitConfig
+from sbrlib.evaluation.evaluator import EvalConfig
+from sbrlib.evaluation.uncertainty import BootstrapConfig
 from sbrlib.models import registry
 from sbrlib.models.baselines import ItemKNNConfig, SRConfig, VSKNNConfig
 from sbrlib.models.gru4rec.config import GRU4RecConfig
 from sbrlib.models.gru4rec.presets import PRESETS
 from sbrlib.models.sasrec.config import SASRecConfig
-from sbrlib.preprocess import LOOConfig, PreprocessConfig, SplitConfig
-from sbrlib.uncertainty import BootstrapConfig
 
 DATASETS = ("ml-1m", "ml-100k", "ml-10m", "ml-20m", "ml-25m", "ml-32m", "synthetic", "synthetic-tiny", "synthetic-25m")
 """Datasets the notebooks accept (``DATASET``); :mod:`sbrlib.data` may know more."""
@@ -230,21 +230,21 @@ def validate_notebook(notebook: str, namespace: Mapping[str, Any]) -> None:
     """Check a notebook's parameters (its ``globals()``) against its spec in :data:`SPECS`.
 
     Raises:
-        sbrlib.checks.ParameterError: one line per bad value, naming the parameter, its value and
+        sbrlib.core.checks.ParameterError: one line per bad value, naming the parameter, its value and
             what is allowed.
     """
     C.validate(namespace, SPECS[notebook], notebook)
 
 
 def preprocess_config(values: dict):
-    """The :class:`~sbrlib.preprocess.PreprocessConfig` that notebook 02's parameters describe.
+    """The :class:`~sbrlib.data.preprocess.PreprocessConfig` that notebook 02's parameters describe.
 
     Args:
         values: 02's parameters (``SESSION_MODE``, ``SESSION_GAP``, ``MIN_RATING``, ``TIE_BREAK``,
             ``MIN_SESSION_LENGTH``, ``MIN_ITEM_SUPPORT``, ``TEST_DAYS``, ``TEST_FRACTION``,
             ``VALID_DAYS``, ``VALID_FRACTION``).
     """
-    from sbrlib.preprocess import PreprocessConfig, SplitConfig
+    from sbrlib.data.preprocess import PreprocessConfig, SplitConfig
 
     return PreprocessConfig(
         min_rating=values["MIN_RATING"], session_mode=values["SESSION_MODE"], session_gap=values["SESSION_GAP"],

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sbrlib.columns import ITEM, SESSION, TIME, USER
-from sbrlib.preprocess import order_events
+from sbrlib.core.columns import ITEM, SESSION, TIME, USER
+from sbrlib.data.preprocess import order_events
 
 
 def inter_event_gaps(ratings: pd.DataFrame, tie_break: str = "file") -> np.ndarray:
@@ -106,7 +106,7 @@ def repeated_ratings(ratings: pd.DataFrame) -> dict[str, int]:
 
     Returns:
         ``exact_duplicates``: rows repeating an earlier row's ``(UserId, ItemId, Time)`` (the
-        preprocessing drops them, :func:`sbrlib.preprocess.drop_duplicates`);
+        preprocessing drops them, :func:`sbrlib.data.preprocess.drop_duplicates`);
         ``re_rated_pairs``: (user, item) pairs rated at two or more distinct times (near-duplicates:
         a re-rating; kept as events); ``re_rating_events``: their ratings after the first time;
         ``users_re_rating``: users with at least one such pair.

@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from sbrlib import paths
-from sbrlib.fileio import atomic_path, sha256_file, write_json
+from sbrlib.core import paths
+from sbrlib.core.fileio import atomic_path, sha256_file, write_json
 
 
 def record(folder: str | Path, name: str, payload: dict[str, Any], table: pd.DataFrame | None = None,
@@ -23,7 +23,7 @@ def record(folder: str | Path, name: str, payload: dict[str, Any], table: pd.Dat
     """Write ``<folder>/<name>.json`` (and ``<name>.csv`` when ``table`` is given), atomically.
 
     Args:
-        folder: destination folder (use :func:`sbrlib.paths.results_dir`).
+        folder: destination folder (use :func:`sbrlib.core.paths.results_dir`).
         name: file stem.
         payload: JSON-serializable results.
         table: optional table written as CSV.

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sbrlib import provenance
-from sbrlib import uncertainty as U
-from sbrlib.columns import ITEM, SESSION, TIME
-from sbrlib.evaluation import EvalConfig, EvalResult, evaluate, results_table
+from sbrlib.core import provenance
+from sbrlib.core.columns import ITEM, SESSION, TIME
+from sbrlib.evaluation import uncertainty as U
+from sbrlib.evaluation.evaluator import EvalConfig, EvalResult, evaluate, results_table
 from sbrlib.models import registry
 from sbrlib.models.base import SessionModel
 from sbrlib.recommend import recommend
@@ -342,8 +342,8 @@ def with_intervals(results: Mapping[str, EvalResult], metrics: Sequence[str], co
         config: bootstrap settings.
 
     Returns:
-        ``(intervals, comparisons)``: :func:`sbrlib.uncertainty.intervals_table` and, per metric of
-        ``compare_on``, :func:`sbrlib.uncertainty.compare_to_best`.
+        ``(intervals, comparisons)``: :func:`sbrlib.evaluation.uncertainty.intervals_table` and, per metric of
+        ``compare_on``, :func:`sbrlib.evaluation.uncertainty.compare_to_best`.
     """
     preds = {name: res.predictions for name, res in results.items()}
     intervals = U.intervals_table(preds, metrics, config)

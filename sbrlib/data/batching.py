@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sbrlib.columns import SESSION, TIME
+from sbrlib.core.columns import SESSION, TIME
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sbrlib.columns import ITEM
+from sbrlib.core.columns import ITEM
 
 _YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
 _PAREN = re.compile(r"\s*\(([^()]*)\)\s*$")

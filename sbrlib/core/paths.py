@@ -17,12 +17,12 @@ from pathlib import Path
 def project_dir() -> Path:
     """The project root: ``$SBR_PROJECT_DIR`` or the parent of the package."""
     env = os.environ.get("SBR_PROJECT_DIR")
-    return Path(env).resolve() if env else Path(__file__).resolve().parent.parent
+    return Path(env).resolve() if env else Path(__file__).resolve().parents[2]
 
 
 def repo_dir() -> Path:
     """The source tree holding ``sbrlib``, ``notebooks/`` and ``params/`` (not moved by ``SBR_PROJECT_DIR``)."""
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 def data_dir() -> Path:

@@ -11,7 +11,7 @@ outputs) and ``results/<split>/*.json|csv``. :func:`build` writes ``<run>/report
 
 Usage::
 
-    python -m sbrlib.report outputs/runs/<run-id>     # or no argument: the last completed run
+    python -m sbrlib.pipeline.html_report outputs/runs/<run-id>     # or no argument: the last completed run
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sbrlib import paths
-from sbrlib.fileio import atomic_dir
+from sbrlib.core import paths
+from sbrlib.core.fileio import atomic_dir
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def _results_tables(run: Path) -> str:
 
 def glossary_path() -> Path:
     """``docs/GLOSSARY.md`` of the project."""
-    for root in (paths.project_dir(), Path(__file__).resolve().parent.parent):
+    for root in (paths.project_dir(), Path(__file__).resolve().parents[2]):
         if (root / "docs" / "GLOSSARY.md").is_file():
             return root / "docs" / "GLOSSARY.md"
     raise FileNotFoundError("docs/GLOSSARY.md not found in the project")
@@ -230,9 +230,9 @@ def latest_run(root: Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sbrlib.report [run_folder]``; returns the exit status."""
+    """``python -m sbrlib.pipeline.html_report [run_folder]``; returns the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="python -m sbrlib.report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m sbrlib.pipeline.html_report", description=__doc__.splitlines()[0])
     parser.add_argument("run", nargs="?", default="", help="run folder (default: the latest in outputs/runs)")
     parser.add_argument("--out", default=None, help="output folder (default: <run>/report)")
     args = parser.parse_args(argv)

@@ -34,8 +34,8 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from sbrlib import checks as C
-from sbrlib.columns import SESSION
+from sbrlib.core import checks as C
+from sbrlib.core.columns import SESSION
 
 _METRIC = re.compile(r"^(recall|hitrate|mrr|ndcg|popularity)@(\d+)$")
 

@@ -1,0 +1,1 @@
+"""Evaluation: metrics (ranks, tie policies), the one evaluator, uncertainty (bootstrap)."""

@@ -1,0 +1,1 @@
+"""Notebook support: findings, pitfalls, EDA, comparisons, protocols, plots, notebook parameters."""

@@ -1,0 +1,1 @@
+"""Pipeline: the run driver (make run-all), time plan, HTML report, result records, CLI."""
