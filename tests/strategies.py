@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from hypothesis import strategies as st
 
-from sbrlib.core.columns import ITEM, RATING, TIME, USER
+from sbrlib.core.columns import ITEM, RATING, SESSION, TIME, USER
 
 
 def ratings_frame(rows) -> pd.DataFrame:
@@ -44,3 +44,13 @@ def session_lists(draw, max_sessions: int = 30, max_length: int = 9, max_start: 
     start_times = draw(st.lists(st.integers(0, max_start), min_size=len(lengths), max_size=len(lengths)))
     times = np.repeat(start_times, lengths) + np.concatenate([np.arange(n) for n in lengths])
     return ids, items, times, lengths
+
+
+def rule_sessions(n_sessions: int, n_items: int = 30, seed: int = 0) -> pd.DataFrame:
+    """Sessions where item i is always followed by item i+1 (mod n_items)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_sessions):
+        start, length = rng.integers(0, n_items), rng.integers(2, 8)
+        rows += [(s, s % 50, (start + p) % n_items, 1000 * s + p) for p in range(length)]
+    return pd.DataFrame(rows, columns=[SESSION, USER, ITEM, TIME])

@@ -6,25 +6,15 @@ Run on a lent GPU machine with ``benchmarks/gpu_check.sh`` (this test, then a qu
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
+from strategies import rule_sessions
 
-from sbrlib.core.columns import ITEM, SESSION, TIME, USER
+from sbrlib.core.columns import SESSION
 from sbrlib.core.tf import HAS_GPU, tf
 from sbrlib.evaluation.evaluator import EvalConfig, evaluate
 
 pytestmark = pytest.mark.skipif(not HAS_GPU, reason="TensorFlow sees no GPU on this machine")
 DEVICE = "GPU"  # the device kind the tensors must be placed on
-
-
-def rule_sessions(n_sessions: int, n_items: int = 30, seed: int = 0) -> pd.DataFrame:
-    """Sessions where item i is always followed by item i+1 (mod n_items)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for s in range(n_sessions):
-        start, length = rng.integers(0, n_items), rng.integers(2, 8)
-        rows += [(s, s % 50, (start + p) % n_items, 1000 * s + p) for p in range(length)]
-    return pd.DataFrame(rows, columns=[SESSION, USER, ITEM, TIME])
 
 
 def test_tensorflow_places_a_matmul_on_the_gpu():

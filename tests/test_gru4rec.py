@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from strategies import rule_sessions
 
 from sbrlib import recommend as R
 from sbrlib import training
@@ -24,16 +25,6 @@ tf = pytest.importorskip("tensorflow")
 PLAIN = {"loss": "cross-entropy", "dropout_embed": 0.0, "sample_alpha": 0.5}
 """Cross-entropy without dropout, as the official defaults: the rule tests compute their reference
 by hand for this case (the class defaults are the tuned BPR-max configuration)."""
-
-
-def rule_sessions(n_sessions: int, n_items: int = 30, seed: int = 0) -> pd.DataFrame:
-    """Sessions where item i is always followed by item i+1 (mod n_items)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for s in range(n_sessions):
-        start, length = rng.integers(0, n_items), rng.integers(2, 8)
-        rows += [(s, s % 50, (start + p) % n_items, 1000 * s + p) for p in range(length)]
-    return pd.DataFrame(rows, columns=[SESSION, USER, ITEM, TIME])
 
 
 def np_log_softmax(x):
