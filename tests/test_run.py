@@ -288,8 +288,12 @@ def test_time_plan_model_follows_data_size_parameters_machine_speed_and_budgets(
     assert timeplan._budgeted_seconds("03_tuning", p03, 1000.0) == 180.0
     assert timeplan.model_seconds("03_tuning", p03, huge, slow) == pytest.approx(
         r03.fixed_s + r03.work_s * (huge / timeplan.REFERENCE_EVENTS) ** r03.exponent * 2 + 180.0)
-    p07 = {"MODELS": ["SR", "GRU4Rec", "SASRec"], "PROTOCOLS": ["temporal", "loo"], "FIT_MINUTES": 2}
-    assert timeplan._budgeted_seconds("07_sequential_models", p07, 1000.0) == 4 * 120.0
+    p07 = {"MODELS": ["sr", "gru4rec", "sasrec"], "PROTOCOLS": ["temporal", "loo"], "FIT_MINUTES": 2}
+    # four neural fits, less the temporal GRU4Rec that 07 takes from notebook 04 (REUSE, the default)
+    assert timeplan._budgeted_seconds("07_sequential_models", p07, 1000.0) == 3 * 120.0
+    assert timeplan._budgeted_seconds("07_sequential_models", {**p07, "REUSE": False}, 1000.0) == 4 * 120.0
+    assert timeplan._budgeted_seconds("07_sequential_models", {**p07, "MODELS": ["SR", "GRU4Rec"]},
+                                      1000.0) == 1 * 120.0  # display names count too
     assert timeplan._budgeted_seconds("07_sequential_models", {**p07, "MODELS": ["SR"]}, 1000.0) == 0.0
     assert timeplan.model_seconds("99_unknown", {}, 1000, ref) is None
 
