@@ -65,7 +65,7 @@ def test_budget_stopped_still_improving_model_never_gets_a_verdict(interval):
 def test_unequal_trials_withhold_the_verdict():
     v = sequential.verdict("SASRec", "GRU4Rec", _facts(), _facts(), CLEAR, None, TUNED)
     assert not v.allowed and v.winner is None
-    assert "the tuning budgets differ: SASRec had its defaults (no search), GRU4Rec 20 search trials" in v.sentence
+    assert "the tuning budgets differ: SASRec had untuned defaults (no search), GRU4Rec 20 search trials" in v.sentence
     v = sequential.verdict("SASRec", "GRU4Rec", _facts(), _facts(), CLEAR, {"n_trials": 5, "source": "03"}, TUNED)
     assert not v.allowed and "5 search trials" in v.sentence
 
@@ -215,3 +215,22 @@ def test_baselines_fall_back_with_a_reason(temporal):
     plan = experiments.baselines_as_in_05(["SR", "Item-kNN"], record, temporal.name, temporal.fingerprint,
                                           {}, {}, "train_tr")
     assert "05 did not fit Item-kNN" in plan.sentence
+
+
+def test_a_single_trial_of_gru4rec_counts_the_search_behind_its_defaults():
+    """GRU4RecConfig() is the best trial of an earlier ML-100K search: 1 trial of it against 1 trial of
+    SASRec's untuned defaults is not an equal tuning budget, so 07 names no winner."""
+    import pandas as pd
+
+    from sbrlib.notebook import findings
+    from sbrlib.models import registry
+
+    assert registry.defaults_search("GRU4Rec")["trials"] > 1 and registry.defaults_search("sasrec") is None
+    table = pd.DataFrame({"ndcg@10": [0.06, 0.05], "ndcg@10 lo": [0.05, 0.04], "ndcg@10 hi": [0.07, 0.06],
+                          "predictions": [900, 900]}, index=pd.Index(["GRU4Rec", "SASRec"], name="model"))
+    facts = {"SASRec": _facts(), "GRU4Rec": _facts()}
+    configs = {m: findings.config_facts("tuned: a single trial (1 complete, 0 pruned)", {"n_trials": 1}) for m in facts}
+    found = findings.sequential({"loo": table}, {"loo": "ndcg@10"}, [("loo", "SASRec", "GRU4Rec", CLEAR)], "d",
+                                configs, {"loo": {m: f.to_dict() for m, f in facts.items()}}, {}, refit=False)
+    assert found.numbers["verdict/0"]["winner"] is None
+    assert "its defaults are the best of 49 trials of an earlier search on ml-100k" in found.markdown

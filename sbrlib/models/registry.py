@@ -202,3 +202,13 @@ _check_registry(REGISTRY)
 
 __all__ = ["NAMES", "NEURAL", "REGISTRY", "TUNABLE", "ModelSpec", "UnknownModelError", "build", "display_name",
            "get", "keys", "resolve", "table"]
+
+
+def defaults_search(name: str) -> dict | None:
+    """The search behind a family's default configuration (``{"dataset", "split", "trials", ...}``),
+    or None when its defaults were not tuned (library or paper defaults)."""
+    if resolve(name) == "gru4rec":
+        from sbrlib.models.gru4rec.presets import DEFAULTS_SEARCH
+
+        return dict(DEFAULTS_SEARCH)
+    return None

@@ -872,6 +872,19 @@ def try_it(session: Sequence[int], later: Sequence[int] | None, lists: Mapping[s
 # --------------------------------------------------------------------------- 07 sequential models
 
 
+def _tuning_facts(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """Tuning facts for the verdict rule: this run's trials, plus the earlier search behind the
+    model's defaults when the configuration is the defaults (a 1-trial search tries the defaults)."""
+    from sbrlib.models import registry
+
+    out = {"n_trials": config.get("n_trials"), "source": config.get("source")}
+    is_default = config.get("source") == "default" or config.get("n_trials") == 1
+    prior = registry.defaults_search(name) if is_default else None
+    if prior:
+        out.update(prior_trials=int(prior["trials"]), prior_dataset=prior["dataset"])
+    return out
+
+
 def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str],
                comparisons: Sequence[tuple[str, str, str, Mapping[str, Any]]], dataset: str,
                configs: Mapping[str, Mapping[str, Any]], training: Mapping[str, Mapping[str, Mapping[str, Any]]],
@@ -944,8 +957,7 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
         if problems:
             line += (" This is **not a fair contest**, so no model is declared the winner: " + "; ".join(problems) + ".")
         b.add(line)
-    tune = dict(tuning) if tuning is not None else {n: {"n_trials": c.get("n_trials"), "source": c.get("source")}
-                                                    for n, c in configs.items()}
+    tune = dict(tuning) if tuning is not None else {n: _tuning_facts(n, c) for n, c in configs.items()}
     for i, (label, a, c, diff) in enumerate(comparisons):
         if {a, c} <= set(neural):  # a head-to-head of two models: the verdict rule decides what may be said
             facts = training.get(label, {})

@@ -347,10 +347,12 @@ def _is_undertrained(facts: TrainingFacts | Mapping[str, Any] | None) -> str | N
 
 
 def _trials(tuning: Mapping[str, Any] | None) -> tuple[int | None, str]:
-    """``(n_trials or None for defaults, source)`` from a tuning-facts dict."""
+    """``(search trials behind the configuration or None for untuned defaults, source)`` from a
+    tuning-facts dict; ``prior_trials`` (a search that produced the model's defaults, see
+    :func:`sbrlib.models.registry.defaults_search`) counts too."""
     t = dict(tuning or {})
-    n = t.get("n_trials")
-    return (int(n) if n else None), str(t.get("source") or ("defaults" if not n else "a search"))
+    n = int(t.get("n_trials") or 0) + int(t.get("prior_trials") or 0)
+    return (n or None), str(t.get("source") or ("defaults" if not n else "a search"))
 
 
 @dataclass(frozen=True)
@@ -400,9 +402,13 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
     reasons = []
     (na, _), (nb, _) = _trials(a_tuning), _trials(b_tuning)
     if na != nb:
-        def says(n: int | None) -> str:
-            return f"{n} search trials" if n else "its defaults (no search)"
-        reasons.append(f"the tuning budgets differ: {a} had {says(na)}, {b} {says(nb)}")
+        def says(n: int | None, t: Mapping[str, Any] | None) -> str:
+            prior = dict(t or {}).get("prior_trials")
+            if not n:
+                return "untuned defaults (no search)"
+            return f"{n} search trials" + (f" (its defaults are the best of {prior} trials of an earlier search on "
+                                           f"{dict(t).get('prior_dataset', 'other data')})" if prior else "")
+        reasons.append(f"the tuning budgets differ: {a} had {says(na, a_tuning)}, {b} {says(nb, b_tuning)}")
     for name, facts in ((a, a_facts), (b, b_facts)):
         why = _is_undertrained(facts)
         if why:

@@ -55,6 +55,11 @@ PROVENANCE: dict[str, str] = {
 }
 """Where each preset comes from."""
 
+DEFAULTS_SEARCH: dict[str, Any] = {"preset": "movielens-gap", "dataset": "ml-100k", "split": "ml-100k-gap",
+                                   "trials": 49}
+"""The search behind :class:`GRU4RecConfig`'s own defaults (= preset ``movielens-gap``): a model trained
+with the defaults carries that search's tuning, which a fair comparison must count."""
+
 
 def preset_names() -> tuple[str, ...]:
     """The names :func:`preset` accepts."""
