@@ -239,7 +239,7 @@ def test_description_of_a_one_trial_study_says_so(split):
     text = tuning.describe_study(facts)
     assert facts["trials"] == 1 and "a single trial" in text and "not a search result" in text
     assert "best of" not in text
-    assert "tiny-gap train_tr\u2192valid" in text and "MRR@20" in text and "budget completed (1 of 1 trials)" in text
+    assert "tiny-gap train_tr\u2192valid" in text and "MRR@20" in text and "search finished: its budget was used (1 of 1 trials)" in text
 
 
 def test_description_of_a_search_is_built_from_its_facts(split, monkeypatch):
@@ -254,7 +254,7 @@ def test_description_of_a_search_is_built_from_its_facts(split, monkeypatch):
     assert (facts["trials"], facts["complete"], facts["pruned"]) == (7, 5, 2)
     text = tuning.describe_study(facts)
     assert text.startswith("tuned: best of 7 trials (5 complete, 2 pruned) on tiny-gap train_tr\u2192valid, "
-                           "MRR@20 0.4000 (trial 0, best epoch 3), budget completed (2 of 2 trials)")
+                           "MRR@20 0.4000 (trial 0, best epoch 3), search finished: its budget was used (2 of 2 trials)")
     unfinished = {**facts, "budget_completed": False}
     assert "budget NOT completed" in tuning.describe_study(unfinished)
     assert "FROM=03" in tuning.describe_study(unfinished)

@@ -206,8 +206,12 @@ __all__ = ["NAMES", "NEURAL", "REGISTRY", "TUNABLE", "ModelSpec", "UnknownModelE
 
 def defaults_search(name: str) -> dict | None:
     """The search behind a family's default configuration (``{"dataset", "split", "trials", ...}``),
-    or None when its defaults were not tuned (library or paper defaults)."""
-    if resolve(name) == "gru4rec":
+    or None when its defaults were not tuned (library or paper defaults) or the name is not a family."""
+    try:
+        key = resolve(name)
+    except UnknownModelError:
+        return None
+    if key == "gru4rec":
         from sbrlib.models.gru4rec.presets import DEFAULTS_SEARCH
 
         return dict(DEFAULTS_SEARCH)

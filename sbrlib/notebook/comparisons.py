@@ -629,7 +629,8 @@ def order_conclusion(order: pd.DataFrame, metric: str, plan: OrderGRUPlan | None
                 f"{ORDER_VERDICTS[r['verdict']]}.")
         if name == "GRU4Rec" and plan is not None:
             text += (f" GRU4Rec's retrainings: {plan.reason}; fixed epochs without validation, against the saved "
-                     f"model's {plan.saved_epochs} epoch(s): its comparisons with the original order mix "
+                     f"model ({plan.saved_epochs} epoch(s) run, early-stopped on `valid`): its comparisons with the "
+                     "original order mix "
                      "in that difference of training; the whole-session vs tie comparison has the same training on "
                      "both sides.")
         lines.append(text)

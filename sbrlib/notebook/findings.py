@@ -799,7 +799,8 @@ def training(facts: Mapping[str, Any], config: Mapping[str, Any], refit: bool, r
           f"{b.n('valid_mrr', float(valid['mrr@20']), metric)}). Training stopped because "
           f"{STOP_WORDS.get(facts['stopped_by'], facts['stopped_by'])}"
           + ("; it was **still improving** at its last epoch, so more epochs may help." if facts["still_improving"]
-             else "; its best epoch was before the last, so more epochs would not have helped on `valid`.")
+             else "; its best epoch was before the last (validation had stopped improving by the rule above; "
+                  "whether many more epochs could still help is not measured).")
           + (f" The weights kept are those of epoch {b.n('kept_epoch', facts['best_epoch'], count)} (the best)."
              if facts.get("patience") is not None else
              f" Without early stopping (`EARLY_STOPPING_PATIENCE=None`) the weights kept are those of the last epoch, "
@@ -970,7 +971,9 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
         line = (f"* {label}: {a} is {b.n(f'diff/{i}', abs(float(diff['difference'])), metric)} {sign} than {c} in "
                 f"{_name(diff['metric'])} (paired 95% interval {signed(diff['lo'])} to {signed(diff['hi'])} over "
                 f"{count(diff['sessions'])} sessions/users): "
-                f"{'a clear difference' if clear else 'not distinguishable from zero'}")
+                f"{'the interval excludes 0' if clear else 'not distinguishable from zero'}")
+        if clear and min(abs(float(diff['lo'])), abs(float(diff['hi']))) < 0.1 * abs(float(diff['difference'])):
+            line += " (barely: one end of the interval is near 0, and it is one of several comparisons)"
         b.add(line + ".")
     b.add(f"* Data: {dataset}. Leave-one-out holds out each user's last item whatever its date, so the model is "
           "trained on other users' later events; the temporal split does not leak this way, and the two protocols "

@@ -229,7 +229,7 @@ def _budget_text(budget: dict, used: dict) -> str:
 
 def describe_study(facts: dict[str, Any]) -> str:
     """A sentence built only from :func:`study_facts`, e.g. ``tuned: best of 12 trials (8 complete,
-    4 pruned) on ml-100k-gap train_tr→valid, MRR@20 0.1234 (trial 5, epoch 7), budget completed
+    4 pruned) on ml-100k-gap train_tr→valid, MRR@20 0.1234 (trial 5, epoch 7), search finished: its budget was used
     (12 of 12 trials)``. A one-trial study says that it is one trial, not a search."""
     counts = f"{facts['complete']} complete, {facts['pruned']} pruned" + (
         f", {facts['failed']} failed" if facts.get("failed") else "")
@@ -243,7 +243,7 @@ def describe_study(facts: dict[str, Any]) -> str:
             if facts.get("best_value") is not None else f"{metric}: no completed trial")
     budget = _budget_text(facts.get("budget") or {}, facts.get("used") or {})
     if facts.get("budget_completed"):
-        status = "budget completed" + (f" ({budget})" if budget else "")
+        status = "search finished: its budget was used" + (f" ({budget})" if budget else "")
     else:
         status = "budget NOT completed" + (f" ({budget}; continue it with FROM=03)" if budget else "")
     return f"{head} on {facts.get('split')} {facts.get('frames') or ''}, {best}, {status}".replace("  ", " ")
