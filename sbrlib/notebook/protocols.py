@@ -406,7 +406,7 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
             prior = dict(t or {}).get("prior_trials")
             if not n:
                 return "untuned defaults (no search)"
-            return f"{n} search trials" + (f" (its defaults are the best of {prior} trials of an earlier search on "
+            return f"{n} search trial{'' if n == 1 else 's'}" + (f" (its defaults are the best of {prior} trials of an earlier search on "
                                            f"{dict(t).get('prior_dataset', 'other data')})" if prior else "")
         reasons.append(f"the tuning budgets differ: {a} had {says(na, a_tuning)}, {b} {says(nb, b_tuning)}")
     for name, facts in ((a, a_facts), (b, b_facts)):
