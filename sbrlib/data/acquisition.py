@@ -107,7 +107,7 @@ def download_dataset(dataset: str, dest: Path | None = None, timeout: float = 60
     Raises:
         DataError: no network, bad archive, or content that fails verification.
     """
-    from tqdm.auto import tqdm
+    from sbrlib.core.progress import tqdm
 
     spec = get_spec(dataset)
     if spec.url is None:

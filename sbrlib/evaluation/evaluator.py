@@ -19,10 +19,10 @@ from typing import ClassVar, Literal
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from tqdm.auto import tqdm
 
 from sbrlib.core import checks as C
 from sbrlib.core.columns import ITEM, SESSION, TIME, USER
+from sbrlib.core.progress import tqdm
 from sbrlib.core.provenance import check_same_split, frame_split
 from sbrlib.data.batching import contiguous_sessions, schedule_from_frame
 from sbrlib.evaluation import metrics as M

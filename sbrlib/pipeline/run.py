@@ -454,8 +454,9 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
     write_json(record_path, record)
     set_pointer(outputs, "current", run_dir)
     # the kernels inherit these; restored afterwards so a caller (e.g. tests) keeps its environment
-    saved = {k: os.environ.get(k) for k in ("SBR_RUN_DIR", "MPLBACKEND", "SBR_DATA_DIR")}
+    saved = {k: os.environ.get(k) for k in ("SBR_RUN_DIR", "MPLBACKEND", "SBR_DATA_DIR", "SBR_PROGRESS")}
     os.environ["SBR_RUN_DIR"] = str(run_dir)
+    os.environ["SBR_PROGRESS"] = "text"  # headless kernels: text bars that the executed notebooks keep
     # figures go into the executed notebooks (and the report) even when the caller set MPLBACKEND=Agg
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     if data_dir:

@@ -225,7 +225,7 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
         SearchSpaceError: bad overrides.
     """
     optuna = _optuna()
-    from tqdm.auto import tqdm
+    from sbrlib.core.progress import tqdm
 
     check_model(model)
     if metric not in METRICS:

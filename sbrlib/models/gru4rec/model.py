@@ -118,7 +118,7 @@ class GRU4Rec(NeuralModel):
             ``loss`` (mean per event; NaN/inf reported, not raised: the epoch ends at the first
             non-finite chunk), ``events``, ``seconds`` and ``occupancy``.
         """
-        from tqdm.auto import tqdm
+        from sbrlib.core.progress import tqdm
 
         cfg, run = self.config, self._training
         S = cfg.steps_per_call

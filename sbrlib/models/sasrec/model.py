@@ -95,7 +95,7 @@ class SASRec(NeuralModel):
             ``loss`` (mean per target; NaN/inf reported, not raised: the epoch ends at the first
             non-finite batch), ``events`` (targets) and ``seconds``.
         """
-        from tqdm.auto import tqdm
+        from sbrlib.core.progress import tqdm
 
         cfg, run = self.config, self._training
         rows, rng = run["rows"], run["rng"]

@@ -1,0 +1,28 @@
+"""Progress bars: a widget in an interactive notebook, plain text in headless runs.
+
+``make run-all`` executes the notebooks without a browser, where a widget bar is stored as its
+first state ("0%") and shows nothing in the HTML report. With ``$SBR_PROGRESS=text`` (the run driver
+sets it for its kernels) every bar is plain text, kept when it ends and refreshed at most every
+``TEXT_INTERVAL_S`` seconds, so an executed notebook shows how far each loop got and how long it took.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+TEXT_INTERVAL_S = 5.0
+"""Seconds between two refreshes of a text bar (keeps executed notebooks small)."""
+
+
+def tqdm(*args: Any, **kwargs: Any):
+    """``tqdm.auto.tqdm``, or a plain-text ``tqdm`` when ``$SBR_PROGRESS`` is ``"text"``."""
+    if os.environ.get("SBR_PROGRESS") == "text" and not kwargs.get("disable"):
+        from tqdm.std import tqdm as text_bar
+
+        kwargs["leave"] = True
+        kwargs.setdefault("mininterval", TEXT_INTERVAL_S)
+        return text_bar(*args, **kwargs)
+    from tqdm.auto import tqdm as auto_bar
+
+    return auto_bar(*args, **kwargs)
