@@ -40,10 +40,15 @@ def processed_dir(name: str) -> Path:
     return data_dir() / "processed" / name
 
 
+def _env_path(variable: str) -> Path | None:
+    """The folder an environment variable names (resolved), or None when unset or empty."""
+    env = os.environ.get(variable, "").strip()
+    return Path(env).expanduser().resolve() if env else None
+
+
 def run_dir() -> Path | None:
     """The folder of the current ``make run-all`` run (``$SBR_RUN_DIR``), or None outside a run."""
-    env = os.environ.get("SBR_RUN_DIR", "").strip()
-    return Path(env).expanduser().resolve() if env else None
+    return _env_path("SBR_RUN_DIR")
 
 
 def _products_root() -> Path:
@@ -62,5 +67,4 @@ def results_dir(name: str) -> Path:
 
 def env_data_dir() -> Path | None:
     """The folder named by ``$SBR_DATA_DIR``, or None when unset or empty."""
-    env = os.environ.get("SBR_DATA_DIR", "").strip()
-    return Path(env).expanduser().resolve() if env else None
+    return _env_path("SBR_DATA_DIR")

@@ -300,13 +300,6 @@ def evaluate_positions(model: SessionModel, test: pd.DataFrame, config: EvalConf
                     history=history)
 
 
-def last_events(frame: pd.DataFrame, n: int) -> pd.DataFrame:
-    """The last ``n`` events of every session (order kept; ``attrs`` kept)."""
-    out = frame[_from_end(frame) < n]
-    out.attrs.update(frame.attrs)
-    return out
-
-
 def _from_end(frame: pd.DataFrame) -> np.ndarray:
     return frame.groupby(SESSION, sort=False).cumcount(ascending=False).to_numpy()
 

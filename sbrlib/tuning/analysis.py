@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from sbrlib.tuning.space import MODEL_NAMES
-from sbrlib.tuning.store import describe_study, study_facts
 
 log = logging.getLogger(__name__)
 
@@ -137,45 +136,4 @@ def _short(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def findings_markdown(studies: Mapping[str, Any], metric: str, synthetic: bool = False) -> str:
-    """"What we found", built from the studies' numbers (true on any dataset)."""
-    lines = ["### What we found", ""]
-    if synthetic:
-        lines.append("*Synthetic data: the figures describe the generator, not MovieLens.*\n")
-    best = best_table(studies)
-    with_value = best.dropna(subset=[f"valid {metric}"]) if f"valid {metric}" in best else best.iloc[:0]
-    if len(with_value):
-        ranked = with_value.sort_values(f"valid {metric}", ascending=False)
-        top = ranked.index[0]
-        parts = [f"{m} {v:.4f}" for m, v in ranked[f"valid {metric}"].items()]
-        lines.append(f"* Best validation {metric} per model after its search: {', '.join(parts)}; "
-                     f"**{top}** is best on `valid` (the test split was not used).")
-    for model, study in studies.items():  # what each search was: trials, data, objective, budget
-        lines.append(f"* {MODEL_NAMES.get(model, model)}: {describe_study(study_facts(study))}.")
-    for model, study in studies.items():
-        name = MODEL_NAMES.get(model, model)
-        imp = importances(study)
-        if len(imp):
-            top3 = ", ".join(f"`{k}` ({v:.0%})" for k, v in imp.head(3).items())
-            lines.append(f"* {name}: the parameters that explain most of the variation of {metric} across "
-                         f"its {int(best.loc[name, 'complete'])} completed trials are {top3}.")
-        if model == "gru4rec":
-            effects = gru4rec_effects(study)
-            for choice, r in effects.iterrows():
-                diff = r["B vs A"]
-                verdict = "barely matters" if abs(diff) < 0.02 else ("helps" if diff > 0 else "hurts")
-                lines.append(f"* GRU4Rec, {choice}: best {metric} {r['best A']:.4f} with {r['A']} "
-                             f"({_trials(r['trials A'])}), {r['best B']:.4f} with {r['B']} "
-                             f"({_trials(r['trials B'])}): {r['B']} {verdict} here ({diff:+.1%}).")
-            pruned = int(best.loc[name, "pruned"]) if name in best.index else 0
-            if pruned:
-                lines.append(f"* {pruned} GRU4Rec trials were stopped early (pruned below the median curve or "
-                             "by the time budget), which is what makes a time-boxed search affordable.")
-    lines.append("")
-    lines.append("These are best-of-n comparisons: they depend on how many trials each side had, and "
-                 "GRU4Rec's validation value also moves by a few percent with the random seed alone, so "
-                 "treat differences of a few percent as noise.")
-    return "\n".join(lines)
-
-
-__all__ = ["best_configs", "best_table", "findings_markdown", "gru4rec_effects", "importances", "trials_table"]
+__all__ = ["best_configs", "best_table", "gru4rec_effects", "importances", "trials_table"]
