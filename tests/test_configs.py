@@ -58,7 +58,7 @@ def test_the_issue_examples():
 
 def test_rules_between_fields():
     with pytest.raises(ConfigError, match=r"SASRecConfig.dim = 50: must be divisible by heads \(3\)"):
-        SASRecConfig(heads=3)
+        SASRecConfig(dim=50, heads=3)
     with pytest.raises(ConfigError, match=r"GRU4RecConfig.full_softmax = True: must be False unless"):
         GRU4RecConfig(full_softmax=True)
     GRU4RecConfig(full_softmax=True, loss="cross-entropy")

@@ -298,3 +298,33 @@ def test_repeated_baseline_configuration_is_not_refitted(split, monkeypatch):
                         progress=False)
     assert [t.value for t in study.trials] == [study.trials[0].value] * 3 and fits["n"] == 1
     assert study.trials[2].user_attrs["repeat_of"] == 0
+
+
+def test_sasrec_presets_spell_out_the_searched_fields_and_the_defaults_carry_their_search():
+    """SASRecConfig() is the best trial of the ML-100K search (preset movielens-gap), searched with as many
+    trials as the search behind GRU4RecConfig(): equal tuning effort behind both models' defaults."""
+    from sbrlib.models import registry
+    from sbrlib.models.sasrec import SASRecConfig
+    from sbrlib.models.sasrec.presets import PRESETS, PROVENANCE, preset
+
+    searched = set(tuning.SPACES["sasrec"])
+    for name, values in PRESETS.items():
+        assert searched <= set(values), name
+        assert preset(name) == SASRecConfig(**values)
+    with pytest.raises(ValueError, match="unknown SASRec preset"):
+        preset("paper")
+    assert SASRecConfig() == preset("movielens-gap")
+    assert set(PROVENANCE) == set(PRESETS) and all(PROVENANCE.values())
+    gru, sas = registry.defaults_search("gru4rec"), registry.defaults_search("SASRec")
+    assert gru["trials"] == sas["trials"] and gru["split"] == sas["split"]
+    assert registry.defaults_search("item-knn") is None and registry.defaults_search("nonsense") is None
+    assert str(sas["trials"]) in PROVENANCE["movielens-gap"]
+
+
+def test_resolve_config_names_the_search_behind_the_defaults_and_takes_any_family_preset(tmp_path):
+    resolved = tuning.resolve_config("sasrec", "no-such-split", "default", study_file=tmp_path / "none.sqlite3")
+    assert "the best of" in resolved.description and "ml-100k-gap" in resolved.description
+    paper = tuning.resolve_config("SASRec", "no-such-split", "kang-mcauley", study_file=tmp_path / "none.sqlite3")
+    assert paper.source == "kang-mcauley" and paper.config.max_len == 200 and paper.config.dim == 50
+    with pytest.raises(ValueError, match="kang-mcauley"):
+        tuning.resolve_config("sasrec", "no-such-split", "official", study_file=tmp_path / "none.sqlite3")

@@ -54,6 +54,8 @@ class ModelSpec:
         space: ``"module:NAME"`` of its search space (parameter -> :class:`Param`); None: not tunable.
         defaults: default parameters: config fields that differ from the config class's own
             defaults (empty: the class defaults are the model's defaults).
+        presets: the module of its named configurations (``PRESETS``, ``PROVENANCE``, ``preset()``
+            and ``DEFAULTS_SEARCH``, the search behind the class defaults); None: no presets.
         doc: one line saying what the model is.
     """
 
@@ -64,6 +66,7 @@ class ModelSpec:
     neural: bool = False
     space: str | None = None
     defaults: tuple[tuple[str, Any], ...] = ()
+    presets: str | None = None
     doc: str = ""
 
     @property
@@ -100,6 +103,16 @@ class ModelSpec:
         config = self.default_config()
         return {} if config is None else dataclasses.asdict(config)
 
+    def preset_names(self) -> tuple[str, ...]:
+        """Names of the family's presets (empty without a presets module)."""
+        return tuple(importlib.import_module(self.presets).PRESETS) if self.presets else ()
+
+    def preset(self, name: str, **overrides: Any) -> Any:
+        """The config of preset ``name`` with ``overrides`` (ValueError: unknown name, listing the known ones)."""
+        if not self.presets:
+            raise ValueError(f"{self.name} has no presets")
+        return importlib.import_module(self.presets).preset(name, **overrides)
+
     def build(self, config: Any = None) -> Any:
         """An unfitted model with ``config`` (None: :meth:`default_config`)."""
         cls = self.model_class
@@ -114,9 +127,9 @@ _G, _S, _B = "sbrlib.models.gru4rec", "sbrlib.models.sasrec", "sbrlib.models.bas
 
 REGISTRY: dict[str, ModelSpec] = {spec.key: spec for spec in (
     ModelSpec("gru4rec", "GRU4Rec", f"{_G}.model:GRU4Rec", f"{_G}.config:GRU4RecConfig", neural=True,
-              space=f"{_G}.space:SPACE", doc="recurrent network over the session (Hidasi et al.)"),
+              space=f"{_G}.space:SPACE", presets=f"{_G}.presets", doc="recurrent network over the session (Hidasi et al.)"),
     ModelSpec("sasrec", "SASRec", f"{_S}.model:SASRec", f"{_S}.config:SASRecConfig", neural=True,
-              space=f"{_S}.space:SPACE", doc="self-attention over the sequence (Kang & McAuley)"),
+              space=f"{_S}.space:SPACE", presets=f"{_S}.presets", doc="self-attention over the sequence (Kang & McAuley)"),
     ModelSpec("pop", "Pop", f"{_B}:Pop", doc="global popularity"),
     ModelSpec("s-pop", "S-Pop", f"{_B}:SessionPop", doc="items of the session by count, then popularity"),
     ModelSpec("item-knn", "Item-kNN", f"{_B}:ItemKNN", f"{_B}:ItemKNNConfig", space=f"{_B}:ITEMKNN_SPACE",
@@ -208,11 +221,10 @@ def defaults_search(name: str) -> dict | None:
     """The search behind a family's default configuration (``{"dataset", "split", "trials", ...}``),
     or None when its defaults were not tuned (library or paper defaults) or the name is not a family."""
     try:
-        key = resolve(name)
+        spec = get(name)
     except UnknownModelError:
         return None
-    if key == "gru4rec":
-        from sbrlib.models.gru4rec.presets import DEFAULTS_SEARCH
-
-        return dict(DEFAULTS_SEARCH)
-    return None
+    if not spec.presets:
+        return None
+    found = getattr(importlib.import_module(spec.presets), "DEFAULTS_SEARCH", None)
+    return dict(found) if found and found.get("trials") else None

@@ -32,6 +32,7 @@ from sbrlib.models.baselines import ItemKNNConfig, SRConfig, VSKNNConfig
 from sbrlib.models.gru4rec.config import GRU4RecConfig
 from sbrlib.models.gru4rec.presets import PRESETS
 from sbrlib.models.sasrec.config import SASRecConfig
+from sbrlib.models.sasrec.presets import PRESETS as SASREC_PRESETS
 
 DATASETS = ("ml-1m", "ml-100k", "ml-10m", "ml-20m", "ml-25m", "ml-32m", "synthetic", "synthetic-tiny", "synthetic-25m")
 """Datasets the notebooks accept (``DATASET``); :mod:`sbrlib.data` may know more."""
@@ -198,7 +199,7 @@ SPECS: dict[str, dict[str, C.Check]] = {
         "EXCLUDE_SEEN": C.one_of("none", "session", "user"),  # stricter than EvalConfig: no True/False
         "LOO_MIN_USER_EVENTS": rule(LOOConfig, "min_user_events"),
         "LOO_MIN_ITEM_SUPPORT": rule(LOOConfig, "min_item_support"),
-        "SASREC_CONFIG": C.one_of("tuned", "default"),
+        "SASREC_CONFIG": C.one_of("tuned", "default", *SASREC_PRESETS),
         "SASREC_MAX_LEN": _opt(SASRecConfig, "max_len"),
         "SASREC_BLOCKS": _opt(SASRecConfig, "blocks"),
         "SASREC_HEADS": _opt(SASRecConfig, "heads"),

@@ -111,6 +111,19 @@ def _tuned(model: str, split_name: str, path: Path, metric: str) -> ResolvedConf
     return ResolvedConfig(config, "tuned", describe_study(facts), facts)
 
 
+def _defaults_phrase(model: str) -> str:
+    """``"SASRecConfig() (the class defaults: the best of 49 trials of an earlier search on ml-100k-gap)"``,
+    or ``"... (the class defaults)"`` when no search is behind them (:func:`sbrlib.models.registry.defaults_search`)."""
+    from sbrlib.models import registry
+
+    name = config_class(model).__name__
+    prior = registry.defaults_search(model)
+    if not prior:
+        return f"{name}() (the class defaults)"
+    return (f"{name}() (the class defaults: the best of {prior['trials']} trials of an earlier search on "
+            f"{prior['split']})")
+
+
 def resolve_config(model: str, split_name: str, source: str = "tuned", overrides: Mapping[str, Any] | None = None,
                    study_file: str | Path | None = None, metric: str = "mrr@20") -> ResolvedConfig:
     """THE way to get the configuration to train for ``model`` on ``split_name``.
@@ -121,7 +134,8 @@ def resolve_config(model: str, split_name: str, source: str = "tuned", overrides
         split_name: the split (its studies are ``results/<split>/tuning.sqlite3`` unless ``study_file``).
         source: ``"tuned"`` (the best trial of the split's ``<model>-<metric>`` study, identity
             checked; the class defaults, said so, when no search completed a trial), ``"default"``
-            (the class defaults) or a GRU4Rec preset name (:mod:`sbrlib.models.gru4rec.presets`).
+            (the class defaults) or a preset of the family (GRU4Rec: :mod:`sbrlib.models.gru4rec.presets`,
+            SASRec: :mod:`sbrlib.models.sasrec.presets`).
         overrides: config fields that win over the source; None values are ignored.
         study_file: the SQLite study file (default :func:`study_path`).
         metric: the objective of the study to read.
@@ -139,11 +153,12 @@ def resolve_config(model: str, split_name: str, source: str = "tuned", overrides
         TuningError: the stored study was made on other data, has no identity, or holds keys
             this version does not know (one line naming the key and the file).
     """
-    from sbrlib.models.gru4rec.presets import PRESETS, preset
+    from sbrlib.models import registry
 
     model = _model_key(model)
     cls = config_class(model)
-    allowed = ("tuned", "default", *(PRESETS if model == "gru4rec" else ()))
+    spec = registry.get(model)
+    allowed = ("tuned", "default", *spec.preset_names())
     if source not in allowed:
         raise ValueError(f"configuration source {source!r} for {model}: must be one of {', '.join(allowed)}")
     path = Path(study_file) if study_file else study_path(split_name)
@@ -152,13 +167,12 @@ def resolve_config(model: str, split_name: str, source: str = "tuned", overrides
         if resolved is None:
             reason = (f"no completed {model} search for {metric} in {path} \u2014 run notebooks/03_tuning with "
                       f"{model!r} in MODELS (or make tune)")
-            resolved = ResolvedConfig(cls(), "default", f"default: {cls.__name__}() (the class defaults): {reason}",
+            resolved = ResolvedConfig(cls(), "default", f"default: {_defaults_phrase(model)}: {reason}",
                                       {"requested": "tuned", "reason": reason})
     elif source == "default":
-        resolved = ResolvedConfig(cls(), "default", f"default: {cls.__name__}() (the class defaults)",
-                                  {"requested": "default"})
+        resolved = ResolvedConfig(cls(), "default", f"default: {_defaults_phrase(model)}", {"requested": "default"})
     else:
-        resolved = ResolvedConfig(preset(source), source, f"preset {source!r} (sbrlib.models.gru4rec.presets)",
+        resolved = ResolvedConfig(spec.preset(source), source, f"preset {source!r} ({spec.presets})",
                                   {"requested": source})
     given = {k: (tuple(v) if k == "layers" else v) for k, v in (overrides or {}).items() if v is not None}
     changed = {k: v for k, v in given.items() if getattr(resolved.config, k) != v}
@@ -184,8 +198,10 @@ def gru4rec_config(choice: str, split_name: str, overrides: Mapping[str, Any] | 
 def sasrec_config(choice: str, split_name: str, overrides: Mapping[str, Any] | None = None,
                   study_file: str | Path | None = None, metric: str = "mrr@20") -> tuple[Any, str]:
     """``(config, description)`` of :func:`resolve_config` for SASRec (notebook 07's ``SASREC_CONFIG``)."""
-    if choice not in ("tuned", "default"):
-        raise ValueError(f"SASREC_CONFIG = {choice!r}: must be 'tuned' or 'default'")
+    from sbrlib.models.sasrec.presets import PRESETS
+
+    if choice not in ("tuned", "default", *PRESETS):
+        raise ValueError(f"SASREC_CONFIG = {choice!r}: must be one of {', '.join(('tuned', 'default', *PRESETS))}")
     resolved = resolve_config("sasrec", split_name, choice, overrides, study_file, metric)
     return resolved.config, resolved.description
 
