@@ -225,6 +225,7 @@ class SASRec(NeuralModel):
             return tf.matmul(hidden, net.item_table(), transpose_b=True)
 
         jit = HAS_GPU if cfg.jit_compile is None else cfg.jit_compile
+        self._jit = jit
         self._train_step = tf.function(train_step, jit_compile=jit, reduce_retracing=True)
         self._score_last = tf.function(score_last, jit_compile=jit, reduce_retracing=True)
         self._score_incremental = tf.function(score_incremental, jit_compile=jit, reduce_retracing=True)
@@ -249,6 +250,39 @@ class SASRec(NeuralModel):
         """
         ids = np.asarray(ids)
         return self._score_all(tf.constant((ids + 1).astype(np.int32))).numpy()
+
+    def score_windows(self, windows: np.ndarray, every_position: bool = False) -> np.ndarray:
+        """Scores of the next item after each window of at most ``context_length`` items, in one
+        batched forward pass (the evaluator's fast path, see :func:`sbrlib.evaluation.evaluator.evaluate`).
+
+        SASRec's scores after a prefix depend only on its last ``max_len`` items, so the scores of a
+        session's prediction at input position ``p`` are those of the window of its inputs
+        ``max(0, p - max_len + 1) .. p``: what :meth:`step` returns there, up to float rounding
+        (the window is scored by the full causal pass instead of the key/value cache).
+
+        Args:
+            windows: (N, T) item indices, -1 = padding (left), 1 <= T <= max_len; every row holds at
+                least one item.
+            every_position: False: only the scores after each row's last item; True: after every
+                position (row ``t`` of a window of ``n`` items scores the prefix ending at its
+                ``t - (T - n)``-th item; padded rows are meaningless).
+
+        Returns:
+            (N, n_items) float32, or (N, T, n_items) with ``every_position``.
+        """
+        ids = np.asarray(windows)
+        if ids.ndim != 2 or not 1 <= ids.shape[1] <= self.config.max_len:
+            raise ValueError(f"SASRec.score_windows: windows must have shape (N, T) with 1 <= T <= max_len "
+                             f"({self.config.max_len}), got {ids.shape}")
+        n, T = ids.shape
+        if self._jit:  # XLA compiles once per shape: pad to a few sizes (more rows, left padding)
+            T_pad = min(-(-T // 16) * 16, self.config.max_len)
+            n_pad = next(s for s in (4, 16, 64, 256, 1024, 4096, n) if s >= n)
+            ids = np.pad(ids, ((0, n_pad - n), (T_pad - T, 0)), constant_values=-1)
+            ids[n:, -1] = 0  # padding rows hold one item
+        shifted = tf.constant((ids + 1).astype(np.int32))
+        scores = (self._score_all(shifted) if every_position else self._score_last(shifted)).numpy()
+        return scores[:n, -T:] if every_position else scores[:n]
 
     def reset(self, batch_size: int) -> None:
         cfg = self.config
