@@ -428,11 +428,9 @@ def _score_by_windows(context: int, score_windows, test: pd.DataFrame, item_idx:
         events = starts[sessions, None] + ends[:, None] - back[None, :]       # (N, T) event rows
         windows = np.where(back[None, :] < width[:, None], item_idx[np.maximum(events, 0)], -1)
         scores = score_windows(windows, every_position=every_position)
-        if every_position:  # predictions at every real position: (N, T) -> real rows
-            real = back[None, :] < width[:, None]
-            local, col = np.nonzero(real)
+        if every_position:  # a prediction after every input, in row-major order
+            local, col = np.nonzero(back[None, :] < width[:, None])
             positions = ends[local] - back[col]
-            scores = scores[local, col]
         else:
             local, positions = np.arange(len(sessions)), ends
         targets = item_idx[starts[sessions[local]] + positions + 1]
