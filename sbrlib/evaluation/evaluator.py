@@ -4,7 +4,8 @@ For each test session and each position t, the prefix up to t predicts the item 
 item of the model's training index is scored (no sampled negatives); the target's rank follows an
 explicit tie policy (:mod:`sbrlib.evaluation.metrics`, ``conservative`` by default). Test sessions run in
 session-parallel mini-batches; ranks are counted with vectorized comparisons (no sorting), and
-top-K lists for coverage/popularity with ``argpartition``.
+top-K lists for coverage/popularity with ``argpartition``. Models that score from a bounded window
+of recent items (SASRec) are scored by batched windows instead of steps (:func:`evaluate`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class EvalConfig:
     Attributes:
         ks: cut-offs for Recall/MRR/NDCG.
         tie_policy: ``conservative`` | ``standard`` | ``median``.
-        batch_size: parallel test sessions per step.
+        batch_size: parallel test sessions per step (the window path, see :func:`evaluate`:
+            sessions or windows per model call).
         exclude_seen: items given the lowest score before ranking (a target among them counts as
             a miss; ``excluded_targets`` counts those):
             ``"none"``; ``"session"`` – items already in the session prefix; ``"user"`` – every
@@ -179,6 +181,12 @@ def evaluate(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalC
     With ``"last"``, a model that scores from its last ``context_length`` items only (SASRec) is
     fed only the end of each session when that cannot change the result (see
     :func:`_shorten_for_last`); the predictions table still gives positions in the whole session.
+
+    Two paths give the same predictions (up to the model's float rounding) in the same order:
+    the step path (``model.reset``, then ``model.step`` once per session-parallel step) for every
+    model, and the window path for a model that also has ``score_windows`` next to its
+    ``context_length`` (SASRec: batched forward passes over windows of its last items, see
+    :func:`_score_by_windows`), which is taken whenever the model offers it.
 
     Args:
         model: a fitted :class:`~sbrlib.models.base.SessionModel`.

@@ -38,6 +38,7 @@ class SASRec(NeuralModel):
     the loss and an Adam update per mini-batch. Inference (:meth:`step`): each evaluator slot keeps
     the last ``max_len`` items of its session in a numpy shift buffer; every step scores all slots
     in one compiled call, padded to the smallest length bucket that holds the longest active slot.
+    The evaluator prefers :meth:`score_windows` (batched windows of the last ``max_len`` items).
 
     Args:
         config: hyperparameters.
