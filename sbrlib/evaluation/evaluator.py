@@ -25,7 +25,7 @@ from sbrlib.core import checks as C
 from sbrlib.core.columns import ITEM, SESSION, TIME, USER
 from sbrlib.core.progress import tqdm
 from sbrlib.core.provenance import check_same_split, frame_split
-from sbrlib.data.batching import contiguous_sessions, schedule_from_frame, session_offsets
+from sbrlib.data.batching import Schedule, contiguous_sessions, schedule_from_frame, session_offsets
 from sbrlib.evaluation import metrics as M
 from sbrlib.models.base import SessionModel
 
@@ -312,10 +312,9 @@ class _Tally:
                 self.recommended[k][top[:, :k].ravel()] = True
                 self.pop_lists[k].append(self.pop_norm[top[:, :k]].mean(axis=1))
 
-    def result(self, order: np.ndarray | None = None):
+    def result(self, order: tuple[np.ndarray, np.ndarray] | None = None) -> tuple:
         """``(ranks, positions, sessions, {k: popularity per prediction})``, concatenated; with
-        ``order`` ((n_pairs,): each (session, position)'s index in the step path's order, see
-        :func:`_schedule_order`), sorted into that order."""
+        ``order`` (``(offsets, index)`` of :func:`_schedule_order`), sorted into the step path's order."""
         ranks = np.concatenate(self.ranks) if self.ranks else np.zeros(0)
         positions = np.concatenate(self.positions) if self.positions else np.zeros(0, np.int64)
         sessions = np.concatenate(self.sessions) if self.sessions else np.zeros(0, np.int64)
@@ -328,7 +327,7 @@ class _Tally:
         return ranks, positions, sessions, pops
 
 
-def _score_by_steps(model: SessionModel, sch, users_by_session: np.ndarray | None, prior: sp.csr_matrix | None,
+def _score_by_steps(model: SessionModel, sch: Schedule, users_by_session: np.ndarray | None, prior: sp.csr_matrix | None,
                     exclude: bool, last_only: bool, progress: bool, tally: _Tally) -> None:
     """The general path: ``model.reset(B)``, then ``model.step`` once per step of the schedule."""
     B, n_items = sch.inputs.shape[1], model.n_items
@@ -366,7 +365,7 @@ def _window_scorer(model: SessionModel):
     return int(context), score
 
 
-def _schedule_order(sch) -> tuple[np.ndarray, np.ndarray]:
+def _schedule_order(sch: Schedule) -> tuple[np.ndarray, np.ndarray]:
     """``(offsets, index)``: prediction ``(session s, position p)`` is the ``index[offsets[s] + p]``-th
     one the step path produces (steps in order, slots in order within a step)."""
     steps, slots = np.nonzero(sch.active)
@@ -406,7 +405,7 @@ def _seen_mask(first: sp.csr_matrix, rows: np.ndarray, sessions: np.ndarray, pos
     return dense[sessions] <= (positions + 2)[:, None]
 
 
-def _score_by_windows(context: int, score_windows, test: pd.DataFrame, item_idx: np.ndarray, sch,
+def _score_by_windows(context: int, score_windows, test: pd.DataFrame, item_idx: np.ndarray, sch: Schedule,
                       prior: sp.csr_matrix | None, exclude: bool, last_only: bool, batch_size: int,
                       tally: _Tally, progress: bool = False, name: str = "model") -> None:
     """The path of models scoring from their last ``context`` items (:func:`_window_scorer`).
