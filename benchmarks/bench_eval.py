@@ -10,7 +10,17 @@
   events, half of the data, as history).
 
 Each figure is the best of ``repeat`` runs. Target (2 cores): below 2 s per 100k for each.
+
+With ``--sasrec`` (needs the processed real splits ``ml-100k-gap`` and ``ml-100k-loo``: ``make data
+DATASET=ml-100k``): seconds to evaluate SASRec (default configuration, untrained weights: the cost
+does not depend on them) through the evaluator's window path (``SASRec.score_windows``) and its step
+path (``reset``/``step``, how SASRec was evaluated before), on what training validates after every
+epoch (gap ``valid``, every position, nothing excluded; leave-one-out ``valid``, last position,
+``exclude_seen="user"`` with ``train_tr`` as history, as notebook 07) and on 07's test sets
+(``exclude_seen="user"``, ``train`` as history).
+
 Usage: python benchmarks/bench_eval.py [--n-items 3706] [--events 60000] [--repeat 3] [--quick]
+       python benchmarks/bench_eval.py --sasrec [--batch-size 64] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -119,6 +129,65 @@ def gru4rec_step(n_items: int = 3706, n_events: int = 60_000, repeat: int = 3) -
     return best
 
 
+class StepOnly(SessionModel):
+    """A model seen through ``reset``/``step`` only: the evaluator's general (step) path."""
+
+    def __init__(self, model: SessionModel) -> None:
+        self.model, self.name, self.item_index = model, model.name, model.item_index
+        self.provenance = getattr(model, "provenance", {})
+
+    @property
+    def context_length(self) -> int | None:
+        return getattr(self.model, "context_length", None)
+
+    def fit(self, train: pd.DataFrame) -> StepOnly:
+        raise NotImplementedError
+
+    def reset(self, batch_size: int) -> None:
+        self.model.reset(batch_size)
+
+    def step(self, items, starts, users=None, active=None):
+        return self.model.step(items, starts, users, active)
+
+
+SASREC_CASES = (  # figure, split, frame, history frame, exclude_seen, positions
+    ("gap_valid", "ml-100k-gap", "valid", None, "none", "all"),
+    ("loo_valid", "ml-100k-loo", "valid", "train_tr", "user", "last"),
+    ("gap_test", "ml-100k-gap", "test", "train", "user", "all"),
+    ("loo_test", "ml-100k-loo", "test", "train", "user", "last"),
+)
+
+
+def sasrec_eval(batch_size: int | None = None, repeat: int = 3, step_path: bool = True) -> dict | None:
+    """Seconds (best of ``repeat``) to evaluate SASRec on the real ML-100K splits, window path and
+    (``step_path``) step path; None when the splits are not prepared."""
+    from sbrlib.core.errors import DataError
+    from sbrlib.data import store
+    from sbrlib.models.sasrec import SASRec, SASRecConfig
+
+    try:
+        splits = {name: store.load_split(name) for name in ("ml-100k-gap", "ml-100k-loo")}
+    except DataError as err:  # a split not prepared (or damaged): the figure is skipped
+        print(f"sasrec_eval: skipped ({err})", file=sys.stderr)
+        return None
+    cfg = SASRecConfig()
+    batch_size = batch_size or cfg.eval_batch_size
+    models = {name: SASRec(cfg).build(ItemIndex.from_events(sp.frames["train_tr"])) for name, sp in splits.items()}
+    out: dict = {"batch_size": batch_size}
+    for figure, split, frame, hist, exclude, positions in SASREC_CASES:
+        sp, model = splits[split], models[split]
+        config = EvalConfig(ks=(10, 20), coverage_ks=(), batch_size=batch_size, exclude_seen=exclude,
+                            positions=positions)
+        history = sp.frames[hist] if hist else None
+        paths = {"window": model, "step": StepOnly(model)} if step_path else {"window": model}
+        for path, m in paths.items():
+            evaluate(m, sp.frames[frame], config, progress=False, history=history)  # tracing
+            out[f"{figure}_{path}"] = _best(
+                lambda m=m, f=sp.frames[frame], c=config, h=history: evaluate(m, f, c, progress=False, history=h),
+                repeat)
+    return out
+
+
 def run(n_items: int = 3706, n_events: int = 60_000, repeat: int = 3) -> dict:
     """All three figures (seconds per 100k predictions)."""
     return {"n_items": n_items, "rank_counting": rank_counting(n_items, repeat=repeat),
@@ -133,7 +202,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small sizes (seconds)")
+    parser.add_argument("--sasrec", action="store_true", help="SASRec on the real ML-100K splits instead")
+    parser.add_argument("--batch-size", type=int, default=None, help="--sasrec: eval batch (default: SASRec's)")
     args = parser.parse_args()
+    if args.sasrec:
+        r = sasrec_eval(args.batch_size, args.repeat)
+        if r is not None:
+            print("sasrec_eval_seconds " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+                                                    for k, v in r.items()))
+        return
     n_items, events = (500, 5_000) if args.quick else (args.n_items, args.events)
     r = run(n_items, events, args.repeat)
     print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))

@@ -5,6 +5,11 @@ the evaluator calls ``step(items, starts, users)`` with the current item of ever
 scores over all items of the model's training index. Stateful models (GRU4Rec) keep a hidden
 state per slot; stateless baselines keep the current session prefix per slot. ``starts`` marks
 slots whose session begins at this step (their state must be cleared first).
+
+Optional: a model whose scores depend only on its last ``context_length`` items (a property) may
+also offer ``score_windows(windows, every_position=False)`` (see
+:meth:`sbrlib.models.sasrec.SASRec.score_windows`); the evaluator then scores batches of such
+windows instead of stepping.
 """
 
 from __future__ import annotations

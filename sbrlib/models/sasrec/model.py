@@ -38,6 +38,7 @@ class SASRec(NeuralModel):
     the loss and an Adam update per mini-batch. Inference (:meth:`step`): each evaluator slot keeps
     the last ``max_len`` items of its session in a numpy shift buffer; every step scores all slots
     in one compiled call, padded to the smallest length bucket that holds the longest active slot.
+    The evaluator prefers :meth:`score_windows` (batched windows of the last ``max_len`` items).
 
     Args:
         config: hyperparameters.
@@ -214,21 +215,27 @@ class SASRec(NeuralModel):
             return loss_sum, n
 
         def score_last(ids):
-            hidden = net(ids, training=False)
+            hidden = net(ids, training=False, last_only=True)
             return tf.matmul(hidden[:, -1, :], net.item_table(), transpose_b=True)
 
         def score_all(ids):
             return tf.einsum("btd,nd->btn", net(ids, training=False), net.item_table())
+
+        def score_real(ids):  # scores after every real item, rows in row-major order of the items
+            hidden = tf.boolean_mask(net(ids, training=False), ids > 0)
+            return tf.matmul(hidden, net.item_table(), transpose_b=True)
 
         def score_incremental(ids, positions, caches):
             hidden = net.call_incremental(ids, positions, caches)
             return tf.matmul(hidden, net.item_table(), transpose_b=True)
 
         jit = HAS_GPU if cfg.jit_compile is None else cfg.jit_compile
+        self._jit = jit
         self._train_step = tf.function(train_step, jit_compile=jit, reduce_retracing=True)
         self._score_last = tf.function(score_last, jit_compile=jit, reduce_retracing=True)
         self._score_incremental = tf.function(score_incremental, jit_compile=jit, reduce_retracing=True)
         self._score_all = tf.function(score_all)
+        self._score_real = tf.function(score_real, reduce_retracing=True)
 
     # ------------------------------------------------------------------ scoring
 
@@ -249,6 +256,40 @@ class SASRec(NeuralModel):
         """
         ids = np.asarray(ids)
         return self._score_all(tf.constant((ids + 1).astype(np.int32))).numpy()
+
+    def score_windows(self, windows: np.ndarray, every_position: bool = False) -> np.ndarray:
+        """Scores of the next item after windows of at most ``context_length`` items, in one batched
+        forward pass (the evaluator's fast path, see :func:`sbrlib.evaluation.evaluator.evaluate`).
+
+        SASRec's scores after a prefix depend only on its last ``max_len`` items, so its prediction
+        at input position ``p`` of a session is scored from the window of inputs
+        ``max(0, p - max_len + 1) .. p``: what :meth:`step` returns there, up to float rounding
+        (a full causal pass instead of the key/value cache).
+
+        Args:
+            windows: (N, T) item indices, -1 = padding (left), 1 <= T <= max_len; every row holds at
+                least one item.
+            every_position: False: the scores after each row's last item; True: the scores after
+                every item of every row (a row of ``n`` items gives its ``n`` prefixes).
+
+        Returns:
+            float32, possibly a read-only view: (N, n_items); with ``every_position``
+            (number of items in ``windows``, n_items), rows in row-major order of the items.
+        """
+        ids = np.asarray(windows)
+        if ids.ndim != 2 or not 1 <= ids.shape[1] <= self.config.max_len:
+            raise ValueError(f"SASRec.score_windows: windows must have shape (N, T) with 1 <= T <= max_len "
+                             f"({self.config.max_len}), got {ids.shape}")
+        n, T = ids.shape
+        if self._jit and not every_position:  # XLA compiles once per shape: pad to a few shapes
+            T_pad = min(-(-T // 16) * 16, self.config.max_len)
+            n_pad = next(s for s in (4, 16, 64, 256, 1024, 4096, n) if s >= n)
+            ids = np.pad(ids, ((0, n_pad - n), (T_pad - T, 0)), constant_values=-1)
+            ids[n:, -1] = 0  # padding rows hold one item
+        shifted = tf.constant((ids + 1).astype(np.int32))
+        scores = np.asarray(self._score_real(shifted) if every_position else self._score_last(shifted))
+        scores.flags.writeable = False  # TensorFlow's buffer, not a copy (the view keeps the tensor alive)
+        return scores if every_position else scores[:n]
 
     def reset(self, batch_size: int) -> None:
         cfg = self.config

@@ -95,15 +95,18 @@ class SASRecNet(keras.layers.Layer):
         """(n_items, dim) output item vectors (the input embedding without the padding row)."""
         return self._vars["E"][1:]
 
-    def call(self, ids, training: bool = False, seed=None):
+    def call(self, ids, training: bool = False, seed=None, last_only: bool = False):
         """Hidden state at every position.
 
         Args:
             ids: (B, T) int32 shifted item ids, left-padded with 0 (real items are the last ones).
             training: apply dropout (needs ``seed``, a (2,) int32 tensor).
+            last_only: only the last position's state (for scoring): the last block computes its
+                queries, attention output and feed-forward for that position alone (the keys and
+                values of every position as before); the other blocks are unchanged.
 
         Returns:
-            (B, T, dim) float32; rows of padded positions are meaningless.
+            (B, T, dim) float32 (rows of padded positions are meaningless), or (B, 1, dim) with ``last_only``.
         """
         cfg, v = self.config, self._vars
         d, h = cfg.dim, cfg.heads
@@ -122,17 +125,20 @@ class SASRecNet(keras.layers.Layer):
         allowed = tf.logical_and(causal[None, :, :], real[:, None, :])           # (B, T_query, T_key)
         bias = tf.where(allowed, 0.0, MASKED)[:, None, :, :]                     # (B, 1, T, T)
 
-        def heads(t):
-            return tf.transpose(tf.reshape(t, [B, T, h, dh]), [0, 2, 1, 3])     # (B, h, T, dh)
+        def heads(t, length=T):
+            return tf.transpose(tf.reshape(t, [B, length, h, dh]), [0, 2, 1, 3])  # (B, h, length, dh)
 
+        T_q = T  # query positions
         for b in range(cfg.blocks):
             q_in, kv_in = self._attention_inputs(x, b)
-            q = heads(tf.matmul(q_in, v[f"Wq{b}"]) + v[f"bq{b}"])
+            if last_only and b == cfg.blocks - 1:  # only the last position's query from here on
+                T_q, q_in, x, realf, bias = 1, q_in[:, -1:], x[:, -1:], realf[:, -1:], bias[:, :, -1:]
+            q = heads(tf.matmul(q_in, v[f"Wq{b}"]) + v[f"bq{b}"], T_q)
             k = heads(tf.matmul(kv_in, v[f"Wk{b}"]) + v[f"bk{b}"])
             val = heads(tf.matmul(kv_in, v[f"Wv{b}"]) + v[f"bv{b}"])
             att = tf.matmul(q, k, transpose_b=True) / math.sqrt(dh) + bias
             att = _dropout(tf.nn.softmax(att, axis=-1), rate, seed, 10 * b + 2)
-            out = tf.reshape(tf.transpose(tf.matmul(att, val), [0, 2, 1, 3]), [B, T, d])
+            out = tf.reshape(tf.transpose(tf.matmul(att, val), [0, 2, 1, 3]), [B, T_q, d])
             x = self._block_rest(x, q_in, tf.matmul(out, v[f"Wo{b}"]) + v[f"bo{b}"], b, rate, seed) * realf
         return _layer_norm(x, v["lnf_g"], v["lnf_b"])
 
