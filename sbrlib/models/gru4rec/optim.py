@@ -112,18 +112,26 @@ class Optimizer:
     def _adagrad_table(self, name: str, idx: tf.Tensor, g_occ: tf.Tensor, gate: tf.Tensor) -> None:
         """Adagrad (+ momentum) on a whole table from the occurrences' gradients (duplicates summed);
         rows whose summed gradient is zero (not used by the step) are left unchanged."""
+        cfg = self.config
         var, slots = self.tables[name], self.slots[name]
         g = tf.math.unsorted_segment_sum(g_occ, idx, var.shape[0])  # (n_items, ...), 0 at unused rows
-        extra = [1] * (len(g.shape) - 1)
         nonzero = tf.not_equal(g, 0.0)
-        touched = tf.reduce_any(nonzero, axis=list(range(1, len(g.shape))), keepdims=True) if extra else nonzero
-        touched = tf.cast(touched, g.dtype) * gate
-        mom = slots.get("mom")
-        w, acc, m = self._adagrad_values(var, g, slots["acc"], mom, touched)
-        slots["acc"].assign(acc)
-        if mom is not None:
-            mom.assign(m)
-        var.assign(w)
+        if len(g.shape) > 1:
+            nonzero = tf.reduce_any(nonzero, axis=list(range(1, len(g.shape))), keepdims=True)
+        touched = tf.logical_and(nonzero, gate > 0)
+        # the arithmetic of _adagrad_values, with selects instead of 0/1 multipliers (equal for finite values)
+        acc_old = slots["acc"].read_value()
+        acc_new = acc_old + g * g
+        step = cfg.learning_rate * g / tf.sqrt(acc_new + cfg.adagrad_eps)
+        slots["acc"].assign(tf.where(touched, acc_new, acc_old))
+        if "mom" not in slots:
+            delta = -step
+        else:
+            mom_old = slots["mom"].read_value()
+            mom_new = cfg.momentum * mom_old - step
+            slots["mom"].assign(tf.where(touched, mom_new, mom_old))
+            delta = cfg.momentum * mom_new - step if cfg.nesterov else mom_new
+        var.assign_add(tf.where(touched, delta, 0.0))
 
     def _adagrad_rows(self, name: str, idx: tf.Tensor, g_occ: tf.Tensor, gate: tf.Tensor) -> None:
         """Adagrad (+ momentum) on the rows ``idx`` of a table; same arithmetic as the dense rule."""
