@@ -6,7 +6,10 @@ forward only), the BPR-max loss, gathers/scatter-adds of the step's item rows, a
 Adagrad+momentum updates (the model's own optimizer code); plus the cost of a call with 0 and 1
 steps. Parts timed apart do not add up exactly to the whole (XLA fuses them differently).
 
-Usage: python benchmarks/profile_gru4rec_step.py  (about a minute; set TF_NUM_INTRAOP_THREADS to compare threads)
+Usage: python benchmarks/profile_gru4rec_step.py [n_items] [table_updates]  (about a minute; set
+TF_NUM_INTRAOP_THREADS to compare threads). ``n_items`` defaults to 3706 (ML-1M's catalogue; ML-100K's
+training catalogue is 1339), ``table_updates`` to the configuration's ``"auto"`` (see
+:func:`sbrlib.models.gru4rec.optim.use_dense_tables`).
 """
 # ruff: noqa: E702
 import os
@@ -26,8 +29,9 @@ from sbrlib.models.gru4rec.losses import bpr_max_loss
 from sbrlib.models.gru4rec.model import _chunk
 from sbrlib.models.gru4rec.sampler import NegativeSampler
 
-cfg = GRU4RecConfig(epochs=0)
-B, S, H, N = cfg.batch_size, cfg.n_sample, cfg.layers[0], 3706
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 3706
+cfg = GRU4RecConfig(epochs=0, table_updates=sys.argv[2] if len(sys.argv) > 2 else "auto")
+B, S, H = cfg.batch_size, cfg.n_sample, cfg.layers[0]
 C = B + S
 T = cfg.steps_per_call
 def best(f, reps=7):
@@ -92,9 +96,10 @@ def gather_scatter(i, acc):
 opt = model._optimizer
 gE = tf.constant(rng.standard_normal((B + C, H)).astype(np.float32) * 1e-3)
 gB = tf.constant(rng.standard_normal((C,)).astype(np.float32) * 1e-3)
+update = opt._adagrad_table if opt.dense_tables else opt._adagrad_rows
 def optim_rows(i, acc):
-    opt._adagrad_rows("E", idx[i], gE, tf.constant(1.0))
-    opt._adagrad_rows("By", idx[i][B:], gB, tf.constant(1.0))
+    update("E", idx[i], gE, tf.constant(1.0))
+    update("By", idx[i][B:], gB, tf.constant(1.0))
     return (acc + 1.0,)
 L0 = tf.constant(rng.standard_normal((B, C)).astype(np.float32))
 act = tf.ones([B], tf.bool); colok = tf.ones([C], tf.bool)
@@ -109,10 +114,11 @@ comp = {
     "output layer fwd+bwd (27x127 @ 127x2075)": best(loop(output, h0)),
     "  of which forward only": best(loop(output_fwd_only, h0)),
     "BPR-max loss fwd+bwd on (27, 2075) scores": best(loop(loss_part, (L0,))),
-    "gather + scatter_add of 2102 item rows": best(loop(gather_scatter, (tf.constant(0.0),))),
-    "Adagrad+momentum row updates (E 2102 rows, By)": best(loop(optim_rows, (tf.constant(0.0),))),
+    f"gather + scatter_add of {B + C} item rows": best(loop(gather_scatter, (tf.constant(0.0),))),
+    f"Adagrad+momentum {'dense table' if opt.dense_tables else 'row'} updates (E {B + C} rows, By)":
+        best(loop(optim_rows, (tf.constant(0.0),))),
 }
-print(f"full chunk ({T} steps, B={B}, n_sample={S}, H={H}): {1e3*t_full/T:.3f} ms/step; "
+print(f"full chunk ({T} steps, B={B}, n_sample={S}, H={H}, {model.n_items} items): {1e3*t_full/T:.3f} ms/step; "
       f"call with 0 steps: {1e3*t_zero:.2f} ms, with 1 step: {1e3*t_one:.2f} ms")
 for k, v in comp.items():
     print(f"  {k}: {1e3*v/T:.3f} ms/step ({v/t_full:.0%})")

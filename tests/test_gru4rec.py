@@ -369,3 +369,35 @@ def test_dropout_mask_rate_determinism_and_independence():
     other_seed = _dropout(x, 0.4, tf.constant([3, 12], tf.int32), 0).numpy() == 0
     for mask in (other_salt, other_seed):  # independent masks agree on ~ 0.4^2 + 0.6^2 of the positions
         assert abs(((out == 0) == mask).mean() - 0.52) < 0.01
+
+
+@pytest.mark.parametrize("momentum,nesterov,constrained,loss", [
+    (0.0, False, True, "cross-entropy"), (0.65, False, True, "bpr-max"), (0.5, True, False, "cross-entropy"),
+])
+def test_dense_table_updates_train_like_row_updates(momentum, nesterov, constrained, loss):
+    """Updating the whole item tables from the summed gradient (``table_updates="dense"``) trains the
+    same model as the row-wise updates (checked against the dense rule above): same losses and weights
+    after two epochs with repeated items, inactive slots, dropout and batch shrinking."""
+    data = rule_sessions(60, n_items=12, seed=3)
+    base = dict(loss=loss, layers=(5,), batch_size=6, n_sample=7, sample_alpha=0.5, epochs=2, steps_per_call=8,
+                learning_rate=0.05, momentum=momentum, nesterov=nesterov, dropout_embed=0.2, seed=5,
+                constrained_embedding=constrained, embedding_dim=0 if constrained else 3, shrink_batch="always")
+    models = {mode: GRU4Rec(GRU4RecConfig(**base, table_updates=mode)).fit(data, progress=False)
+              for mode in ("rows", "dense")}
+    assert not models["rows"]._optimizer.dense_tables and models["dense"]._optimizer.dense_tables
+    np.testing.assert_allclose(models["dense"].history["loss"], models["rows"].history["loss"], rtol=1e-5)
+    rows, dense = models["rows"].get_weights(), models["dense"].get_weights()
+    for key, value in rows.items():
+        np.testing.assert_allclose(dense[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_auto_table_updates_are_dense_for_small_catalogues():
+    """``table_updates="auto"``: dense when the items are no more than the table rows a step uses."""
+    from sbrlib.models.gru4rec.optim import use_dense_tables
+
+    cfg = GRU4RecConfig()  # batch 27, 2,048 negatives, constrained: 2,102 rows per step
+    assert use_dense_tables(cfg, 1_339) and use_dense_tables(cfg, 2_102)
+    assert not use_dense_tables(cfg, 2_103) and not use_dense_tables(cfg, 3_706)
+    assert use_dense_tables(GRU4RecConfig(loss="cross-entropy", full_softmax=True), 100_000)
+    assert not use_dense_tables(GRU4RecConfig(table_updates="rows"), 10)
+    assert use_dense_tables(GRU4RecConfig(table_updates="dense"), 10**6)

@@ -19,7 +19,8 @@ What makes it faithful (and what third-party ports got wrong):
   score regularization ``bpreg`` and ELU(``elu_param``) on scores;
 * dropout rates are drop probabilities; Adagrad with (optionally Nesterov) momentum as in the
   official code, updating only the touched rows of item tables (row-wise: a step's cost does not
-  depend on the number of items); or Adam (dense-equivalent);
+  depend on the number of items; for small catalogues the same rule runs as one whole-table pass,
+  ``table_updates``); or Adam (dense-equivalent);
 * the loss is summed over the mini-batch and divided by ``batch_size``, as in the official code,
   so its learning rates transfer; at the end of an epoch finished slots are dropped (the batch
   shrinks, as in the official code) without changing the loss.

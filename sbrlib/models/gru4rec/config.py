@@ -53,6 +53,13 @@ class GRU4RecConfig:
             their compilation (:func:`sbrlib.data.batching.plan_widths`); ``"always"``: halving the width
             whenever the remaining sessions fit; ``"never"``: every slot at every step.
         jit_compile: compile the step functions with XLA.
+        table_updates: how Adagrad updates the item tables (the same arithmetic either way: only rows
+            with a nonzero summed gradient change). ``"rows"``: gather, update and scatter the rows
+            the step uses (cost independent of the number of items); ``"dense"``: sum the step's
+            gradient into a full-table gradient and update the whole table in one elementwise pass
+            (no row gathers/scatters; faster when the catalogue is not much larger than the rows a
+            step uses); ``"auto"``: dense when the item count is at most the rows a step uses
+            (e.g. ML-100K with 2,048 shared negatives), else rows. Adam is always dense.
         init_scale: weights are uniform in ±init_scale * sqrt(6 / (fan_in + fan_out)).
         The next fields are training settings read only by
         :meth:`sbrlib.training.TrainingConfig.from_model` (a TrainingConfig given to
@@ -89,6 +96,7 @@ class GRU4RecConfig:
     steps_per_call: int = 128
     shrink_batch: Literal["auto", "always", "never"] = "auto"
     jit_compile: bool = True
+    table_updates: Literal["auto", "rows", "dense"] = "auto"
     init_scale: float = 1.0
     eval_batch_size: int = 512
     validation_metric: str = "recall@20"
@@ -120,6 +128,7 @@ class GRU4RecConfig:
         "steps_per_call": C.integer(min=1),
         "shrink_batch": C.one_of("auto", "always", "never"),
         "jit_compile": C.boolean(),
+        "table_updates": C.one_of("auto", "rows", "dense"),
         "init_scale": C.number(gt=0),
         "eval_batch_size": C.integer(min=1),
         "validation_metric": C.metric_name(),

@@ -29,7 +29,7 @@ from sbrlib.data.item_index import ItemIndex
 from sbrlib.models.epochs import MOVED, fit_epochs
 from sbrlib.models.gru4rec.config import GRU4RecConfig
 from sbrlib.models.gru4rec.network import build_network
-from sbrlib.models.gru4rec.optim import Optimizer
+from sbrlib.models.gru4rec.optim import Optimizer, use_dense_tables
 from sbrlib.models.gru4rec.sampler import NegativeSampler
 from sbrlib.models.gru4rec.scoring import make_score_functions
 from sbrlib.models.gru4rec.train import make_train_chunk
@@ -187,7 +187,8 @@ class GRU4Rec(NeuralModel):
         variables = net.named_variables()
         tables = net.table_names()
         self._optimizer = Optimizer(cfg, {k: v.value for k, v in variables.items() if k not in tables},
-                                    {k: variables[k].value for k in tables})
+                                    {k: variables[k].value for k in tables},
+                                    dense_tables=use_dense_tables(cfg, self.n_items))
         self._train_chunk = make_train_chunk(net, cfg, self._optimizer, self.item_index.support)
         self._concrete = {}
         functions = make_score_functions(net, cfg)

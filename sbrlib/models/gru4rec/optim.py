@@ -26,11 +26,17 @@ class Optimizer:
             ``adagrad_eps``).
         dense: variables updated with their full gradient (GRU weights and biases), by name.
         tables: item tables updated row-wise, by name; their first axis is the item.
+        dense_tables: update the item tables (Adagrad) in one elementwise pass over the whole table
+            from the step's summed full-table gradient instead of gathering and scattering the rows
+            the step uses (:func:`use_dense_tables`); rows with a zero summed gradient keep their
+            weights and slots either way.
     """
 
-    def __init__(self, config: GRU4RecConfig, dense: dict[str, tf.Variable], tables: dict[str, tf.Variable]) -> None:
+    def __init__(self, config: GRU4RecConfig, dense: dict[str, tf.Variable], tables: dict[str, tf.Variable],
+                 dense_tables: bool = False) -> None:
         self.config = config
         self.dense, self.tables = dict(dense), dict(tables)
+        self.dense_tables = bool(dense_tables) and config.optimizer == "adagrad"
         all_vars = {**self.dense, **self.tables}
 
         def zeros(var):
@@ -46,10 +52,11 @@ class Optimizer:
                 self.slots[name] = {"m": zeros(var), "v": zeros(var)}
             else:
                 keys = ("acc", "mom") if config.momentum > 0 else ("acc",)
-                self.slots[name] = {k: spare_row(var) if name in self.tables else zeros(var) for k in keys}
+                rows = name in self.tables and not self.dense_tables
+                self.slots[name] = {k: spare_row(var) if rows else zeros(var) for k in keys}
         # scratch: for each table row, the position of one of its occurrences in the current step
-        self._owner = {name: tf.Variable(tf.zeros([var.shape[0]], tf.int32), trainable=False)
-                       for name, var in self.tables.items()}
+        self._owner = {} if self.dense_tables else {
+            name: tf.Variable(tf.zeros([var.shape[0]], tf.int32), trainable=False) for name, var in self.tables.items()}
         self.iterations = tf.Variable(0.0, trainable=False, dtype=tf.float32)
 
     def apply(self, dense_grads: dict[str, tf.Tensor], table_grads: dict[str, tuple[tf.Tensor, tf.Tensor]],
@@ -73,7 +80,10 @@ class Optimizer:
         for name, g in dense_grads.items():
             self._adagrad_dense(name, g, gate)
         for name, (idx, g) in table_grads.items():
-            self._adagrad_rows(name, idx, g, gate)
+            if self.dense_tables:
+                self._adagrad_table(name, idx, g, gate)
+            else:
+                self._adagrad_rows(name, idx, g, gate)
 
     # ------------------------------------------------------------------ Adagrad
 
@@ -98,6 +108,30 @@ class Optimizer:
         if mom is not None:
             mom.assign(m)
         var.assign(w)
+
+    def _adagrad_table(self, name: str, idx: tf.Tensor, g_occ: tf.Tensor, gate: tf.Tensor) -> None:
+        """Adagrad (+ momentum) on a whole table from the occurrences' gradients (duplicates summed);
+        rows whose summed gradient is zero (not used by the step) are left unchanged."""
+        cfg = self.config
+        var, slots = self.tables[name], self.slots[name]
+        g = tf.math.unsorted_segment_sum(g_occ, idx, var.shape[0])  # (n_items, ...), 0 at unused rows
+        nonzero = tf.not_equal(g, 0.0)
+        if len(g.shape) > 1:
+            nonzero = tf.reduce_any(nonzero, axis=list(range(1, len(g.shape))), keepdims=True)
+        touched = tf.logical_and(nonzero, gate > 0)
+        # the arithmetic of _adagrad_values, with selects instead of 0/1 multipliers (equal for finite values)
+        acc_old = slots["acc"].read_value()
+        acc_new = acc_old + g * g
+        step = cfg.learning_rate * g / tf.sqrt(acc_new + cfg.adagrad_eps)
+        slots["acc"].assign(tf.where(touched, acc_new, acc_old))
+        if "mom" not in slots:
+            delta = -step
+        else:
+            mom_old = slots["mom"].read_value()
+            mom_new = cfg.momentum * mom_old - step
+            slots["mom"].assign(tf.where(touched, mom_new, mom_old))
+            delta = cfg.momentum * mom_new - step if cfg.nesterov else mom_new
+        var.assign_add(tf.where(touched, delta, 0.0))
 
     def _adagrad_rows(self, name: str, idx: tf.Tensor, g_occ: tf.Tensor, gate: tf.Tensor) -> None:
         """Adagrad (+ momentum) on the rows ``idx`` of a table; same arithmetic as the dense rule."""
@@ -145,3 +179,16 @@ class Optimizer:
             m.assign(gate * m_new + (1 - gate) * m)
             v.assign(gate * v_new + (1 - gate) * v)
             var.assign_sub(gate * upd)
+
+
+def use_dense_tables(config: GRU4RecConfig, n_items: int) -> bool:
+    """Whether the item tables are updated densely (``config.table_updates``; ``"auto"``: when the item
+    count is at most the table rows one training step uses, counted with repeats: inputs, targets
+    and shared negatives for the constrained embedding, targets and negatives otherwise; always
+    with ``full_softmax``)."""
+    if config.table_updates != "auto":
+        return config.table_updates == "dense"
+    if config.full_softmax:
+        return True
+    per_step = config.batch_size + config.n_sample + (config.batch_size if config.constrained_embedding else 0)
+    return n_items <= per_step

@@ -9,7 +9,9 @@ A step (for ``w`` slots, ``n_sample`` shared negatives):
    divided by ``batch_size`` (the configured one, as the official code, also when the batch has
    been shrunk at the end of an epoch);
 4. gradients w.r.t. the gathered rows and the GRU weights; row-wise Adagrad on the item tables
-   (:mod:`.optim`), so the step cost does not depend on the number of items.
+   (:mod:`.optim`), so the step cost does not depend on the number of items, or, for catalogues no
+   larger than the rows a step uses (``config.table_updates``), the same rule in one pass over the
+   whole tables.
 
 The function runs ``n`` (<= ``steps_per_call``) steps of a chunk of the schedule (the chunks are
 made tensors once per fit); the hidden states stay tensors between calls.
