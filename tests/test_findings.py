@@ -147,9 +147,13 @@ def test_real_ml100k_activity_is_not_called_a_decline_and_the_spike_at_20_is_exp
 
 
 def test_config_sentences_say_tuned_or_default_and_from_how_many_trials():
-    one = findings.config_facts("tuned: trial 0 of study 'gru4rec-mrr@20' in x", {"n_trials": 1})
-    assert one["source"] == "tuned" and "1 trial of" in findings.config_sentence("GRU4Rec", one)
-    assert "not a search result" in findings.config_sentence("GRU4Rec", one)
+    one = findings.config_facts("single trial: one search trial (1 complete, 0 pruned) ...", {"n_trials": 1})
+    text = findings.config_sentence("GRU4Rec", one)
+    assert one["source"] == "single-trial" and one["n_trials"] == 1 and "a single search trial" in text
+    assert "not a search result and not tuned" in text and "best of" not in text
+    # an old "tuned: ..." description of a 1-trial search is not called tuned either
+    old = findings.config_facts("tuned: a single trial (1 complete, 0 pruned)", {"n_trials": 1})
+    assert old["source"] == "single-trial" and "not tuned" in findings.config_sentence("GRU4Rec", old)
     many = findings.config_facts("tuned: trial 7 ...; changed explicitly: layers=(32,)", {"n_trials": 20})
     text = findings.config_sentence("GRU4Rec", many)
     assert "best of 20 trials" in text and "changed explicitly: layers=(32,)" in text

@@ -119,9 +119,9 @@ def test_04_method_sentences_follow_the_training_facts(run_dir):
         assert "Retrained on the whole training split" in text
     assert config["source"] == n["config_source"]
     if config["source"] == "tuned":
-        assert f"{config['n_trials']:,} trial" in text
-        if config["n_trials"] == 1:
-            assert "not a search result" in text
+        assert config["n_trials"] > 1 and f"best of {config['n_trials']:,} trials" in text
+    elif config["source"] == "single-trial":
+        assert "a single search trial" in text and "not a search result" in text and "best of" not in text
     else:
         assert "best of" not in text
 

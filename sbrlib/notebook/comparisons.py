@@ -205,7 +205,7 @@ def tuned_baseline_params(split_name: str, defaults: Mapping[str, Mapping] | Non
         if key in tuning.space.NEURAL or name not in BASELINE_DEFAULTS:
             continue
         resolved = tuning.resolve_config(key, split_name, "tuned")
-        if resolved.source == "tuned":
+        if resolved.source in ("tuned", "single-trial"):
             searched = {k: getattr(resolved.config, k) for k in resolved.facts["searched"]}
             out[name] = {**searched, "source": resolved.description}
     return out

@@ -528,22 +528,29 @@ def config_facts(description: str, trials: Mapping[str, Any] | None = None) -> d
     """Where a configuration came from, as facts.
 
     Args:
-        description: the sentence of :func:`sbrlib.tuning.gru4rec_config` / ``sasrec_config``
-            (``"tuned: trial 3 of study ..."``, ``"the defaults ..."``, ``"the preset 'official' ..."``).
+        description: the sentence of :func:`sbrlib.tuning.resolve_config` (``"tuned: best of 12
+            trials ..."``, ``"single trial: one search trial ..."``, ``"default: ..."``,
+            ``"preset 'official' ..."``).
         trials: the search's trial counts for that model (``n_trials``, ``n_complete``, ``n_pruned``),
             e.g. from notebook 03's record; None: unknown.
 
     Returns:
-        ``source`` (``"tuned" | "default" | <preset>``), ``description``, ``n_trials``,
-        ``n_complete``, ``n_pruned`` (None when unknown or not tuned).
+        ``source`` (``"tuned" | "single-trial" | "default" | <preset>``), ``description``,
+        ``n_trials``, ``n_complete``, ``n_pruned`` (None when unknown or not from a search). A
+        search of one trial is ``"single-trial"`` whatever its description says: one trial is never
+        "tuned".
     """
     if description.startswith("tuned"):
         source = "tuned"
+    elif description.startswith("single trial"):
+        source = "single-trial"
     elif description.startswith(("the preset", "preset")):
         source = description.split("'")[1] if "'" in description else "preset"
     else:
         source = "default"
-    t = dict(trials or {}) if source == "tuned" else {}
+    t = dict(trials or {}) if source in ("tuned", "single-trial") else {}
+    if source == "tuned" and t.get("n_trials") == 1:
+        source = "single-trial"
     return {"source": source, "description": description, "n_trials": t.get("n_trials"),
             "n_complete": t.get("n_complete"), "n_pruned": t.get("n_pruned")}
 
@@ -553,15 +560,16 @@ def _trials_words(n: int | None) -> str:
 
 
 def config_sentence(name: str, facts: Mapping[str, Any]) -> str:
-    """``"GRU4Rec: the best of 1 trial of notebook 03's search (the default configuration only)"`` etc."""
+    """``"GRU4Rec: the best of 20 trials of notebook 03's search on `valid`"``, ``"GRU4Rec: a single
+    search trial of notebook 03 ..., not a search result (not tuned)"``, ``"SASRec: its default
+    configuration (not tuned)"`` or a preset; a 1-trial search is never called tuned."""
     changed = facts["description"].partition("; changed explicitly: ")[2]
     tail = f", then changed explicitly: {changed}" if changed else ""
+    if facts["source"] == "single-trial" or (facts["source"] == "tuned" and facts.get("n_trials") == 1):
+        return (f"{name}: a single search trial of notebook 03 on `valid` (a search's first trial evaluates the "
+                f"model's default configuration), not a search result and not tuned{tail}")
     if facts["source"] == "tuned":
-        n = facts.get("n_trials")
-        what = f"the best of {_trials_words(n)} of notebook 03's search on `valid`"
-        if n == 1:
-            what += " (a single trial: the defaults, not a search result)"
-        return f"{name}: {what}{tail}"
+        return f"{name}: the best of {_trials_words(facts.get('n_trials'))} of notebook 03's search on `valid`{tail}"
     if facts["source"] == "default":
         return f"{name}: its default configuration (not tuned){tail}"
     return f"{name}: the preset `{facts['source']}` (not tuned on this split){tail}"
@@ -597,7 +605,7 @@ def fairness_problems(config: Mapping[str, Mapping[str, Any]], training: Mapping
     if len(set(kinds.values())) > 1:
         problems.append("not all models were configured the same way ("
                         + ", ".join(f"{m}: {k}" for m, k in kinds.items()) + ")")
-    counts = {m: f.get("n_trials") for m, f in tuned.items() if f["source"] == "tuned"}
+    counts = {m: f.get("n_trials") for m, f in tuned.items() if f["source"] in ("tuned", "single-trial")}
     if len(set(counts.values())) > 1:
         problems.append("the searches had unequal trial counts ("
                         + ", ".join(f"{m}: {_trials_words(n)}" for m, n in counts.items()) + ")")
@@ -743,7 +751,8 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
         line += ("; the search ended at its trial cap" if f["ended_by"] == "trial cap" else
                  "; the search ended when the time budget was spent")
         if f["n_trials"] == 1:
-            line += " (a single trial: the default configuration, so this is **not** a search result)"
+            line += (" (a single search trial: a search's first trial evaluates the model's default configuration, "
+                     "so this is **not** a search result and the model is not tuned)")
         imp = (importances or {}).get(name)
         if imp is not None and len(imp):
             top = ", ".join(f"`{k}` ({v:.0%})" for k, v in imp.head(3).items())

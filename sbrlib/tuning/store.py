@@ -230,11 +230,13 @@ def _budget_text(budget: dict, used: dict) -> str:
 def describe_study(facts: dict[str, Any]) -> str:
     """A sentence built only from :func:`study_facts`, e.g. ``tuned: best of 12 trials (8 complete,
     4 pruned) on ml-100k-gap train_tr→valid, MRR@20 0.1234 (trial 5, epoch 7), search finished: its budget was used
-    (12 of 12 trials)``. A one-trial study says that it is one trial, not a search."""
+    (12 of 12 trials)``. A one-trial study is never called tuned: its sentence starts with
+    ``single trial:`` (a search's first trial evaluates the model's default configuration), not a search result."""
     counts = f"{facts['complete']} complete, {facts['pruned']} pruned" + (
         f", {facts['failed']} failed" if facts.get("failed") else "")
     if facts["trials"] == 1:
-        head = f"tuned: a single trial ({counts}) \u2014 one trial, not a search result \u2014"
+        head = (f"single trial: one search trial ({counts}; a search's first trial evaluates the model's default "
+                "configuration) \u2014 not a search result, not tuned \u2014")
     else:
         head = f"tuned: best of {facts['trials']} trials ({counts})"
     metric = str(facts.get("metric") or "").upper().replace("RECALL", "Recall")
