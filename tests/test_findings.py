@@ -186,3 +186,19 @@ def test_training_findings_say_refit_only_when_refit():
     refit = findings.training(facts, config, True, 2, 1000.0, valid, 100, 120)
     assert "Retrained on the whole training split `train` (120 events) for 2 epochs" in refit.markdown
     assert all(s in refit.markdown for s in refit.shown.values())
+
+
+def test_exclusion_note_states_validation_next_to_test_and_why():
+    same = findings.exclusion_note({"GRU4Rec's early stopping": "user"}, {"the main table": "user"})
+    assert "same setting" in same and "differ on purpose" not in same
+    text = findings.exclusion_note(findings.validation_exclusion(
+        {"gru4rec": {"objective": {"exclude_seen": "none"}}, "sr": {"objective": {"exclude_seen": "none"}},
+         "old": {}}), {"the main table": "user"})
+    assert "GRU4Rec's search and SR's search: `exclude_seen=\"none\"`" in text
+    assert "the main table: `exclude_seen=\"user\"`" in text and "differ on purpose" in text
+    assert "GLOSSARY.md#exclude_seen" in text
+    with pytest.raises(ValueError, match="'bad'"):
+        findings.exclusion_note({"x": "bad"}, {})
+    # notebook 05's parameters cell is where the main table's default comes from
+    assert findings.main_table_exclusion_default() == "user"
+    assert list(findings.planned_test_exclusion().values()) == ["user"]

@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -561,6 +562,7 @@ def order_experiment(factories: Mapping[str, Callable[[], SessionModel]], train:
                    "tie_significant": bool(t["significant"]),
                    "beyond_diff": b["diff"], "beyond_low": b["low"], "beyond_high": b["high"],
                    "beyond_significant": bool(b["significant"]),
+                   "p_value": f["p_value"], "tie_p_value": t["p_value"], "beyond_p_value": b["p_value"],
                    "fit_seconds_ties": seconds["ties"], "fit_seconds_shuffled": seconds["shuffled"]}
             row["verdict"] = order_verdict(row)
             rows[(name, m)] = row
@@ -635,3 +637,56 @@ def order_conclusion(order: pd.DataFrame, metric: str, plan: OrderGRUPlan | None
                      "both sides.")
         lines.append(text)
     return "\n".join(lines)
+
+
+def paired_p_values(comparisons: Mapping[str, pd.DataFrame] | None = None, order: pd.DataFrame | None = None,
+                    pairs: Sequence[tuple[str, str, str, Mapping[str, Any]]] = ()) -> dict[str, float]:
+    """Every paired comparison a notebook reports, as ``{label: two-sided p-value}``.
+
+    Args:
+        comparisons: metric -> :func:`sbrlib.evaluation.uncertainty.compare_to_best` table (notebook
+            05); the best model's row against itself is not a comparison and is left out.
+        order: :func:`order_experiment`'s table (three paired comparisons per model and metric).
+        pairs: ``(protocol, a, b, paired difference dict with p_value)`` (notebook 07).
+    """
+    out: dict[str, float] = {}
+    for metric_name, table in (comparisons or {}).items():
+        for model, row in table.iterrows():
+            if model != row["best"]:
+                out[f"{model} vs {row['best']} ({metric_name})"] = float(row["p_value"])
+    if order is not None:
+        for (model, metric_name), row in order.iterrows():
+            for col, what in (("p_value", "sessions shuffled vs original"), ("tie_p_value", "ties shuffled vs original"),
+                              ("beyond_p_value", "sessions shuffled vs ties shuffled")):
+                if col in row and pd.notna(row[col]):
+                    out[f"{model}: {what} ({metric_name})"] = float(row[col])
+    for protocol, a, b, d in pairs:
+        if d.get("p_value") is not None:
+            out[f"{protocol}: {a} vs {b} ({d.get('metric', '')})"] = float(d["p_value"])
+    return out
+
+
+def multiple_comparisons_note(p_values: Mapping[str, float], alpha: float = 0.05) -> tuple[str, pd.DataFrame]:
+    """The caveat on many paired tests: how many were made, what 1 in 20 means, and which
+    "significant" ones survive Bonferroni and Holm (:func:`sbrlib.evaluation.uncertainty.corrected`).
+
+    Returns:
+        ``(Markdown sentence, the corrected table)``.
+    """
+    table = U.corrected(p_values, alpha)
+    m = len(table)
+    if m == 0:
+        return "No paired comparisons were made in this run.", table
+    raw = table.index[table["raw"]].tolist()
+    holm = table.index[table["holm"]].tolist()
+    lost = [name for name in raw if name not in holm]
+    text = (f"**[Multiple comparisons]({'../docs/GLOSSARY.md'}#multiple-comparisons).** This run made {m:,} paired "
+            f"comparison{'s' if m != 1 else ''}. At the {1 - alpha:.0%} level about 1 in {round(1 / alpha)} comparisons "
+            f"of models that truly do not differ still looks \"significant\" (about {m * alpha:.1f} of {m:,} here, if "
+            f"none differed). {len(raw):,} had p < {alpha:g} before correction; "
+            f"{int(table['bonferroni'].sum()):,} survive Bonferroni (p < {alpha:g}/{m:,} = {alpha / m:.4f}) and "
+            f"{len(holm):,} survive Holm's step-down correction")
+    text += (": " + "; ".join(holm) + "." if holm else ".")
+    if lost:
+        text += " Not robust to the correction (read them as suggestive only): " + "; ".join(lost) + "."
+    return text, table

@@ -575,6 +575,105 @@ def config_sentence(name: str, facts: Mapping[str, Any]) -> str:
     return f"{name}: the preset `{facts['source']}` (not tuned on this split){tail}"
 
 
+EXCLUDE_WORDS = {
+    "none": "nothing excluded: every item of the training index is ranked",
+    "session": "items of the current session are not ranked",
+    "user": "items the user rated before are not ranked",
+}
+"""What each ``exclude_seen`` setting does, in words (keys: :data:`sbrlib.evaluation.evaluator.EXCLUDE_SEEN`)."""
+
+
+def exclusion_note(validation: Mapping[str, str], test: Mapping[str, str]) -> str:
+    """The Markdown paragraph that states the ``exclude_seen`` setting of validation next to that of
+    test, from the configurations actually used, and why they may differ.
+
+    Args:
+        validation: what was scored on ``valid`` -> its ``exclude_seen`` (e.g.
+            ``{"notebook 03's searches (their objective)": "none"}``); read from the EvalConfig /
+            TrainingConfig / study identity that ran.
+        test: what is (or will be) scored on ``test`` -> its ``exclude_seen``.
+
+    Returns:
+        One paragraph; it says "the same setting" when all settings agree, else why they differ.
+
+    Raises:
+        ValueError: an unknown setting (names the entry).
+    """
+    for what, setting in {**validation, **test}.items():
+        if setting not in EXCLUDE_WORDS:
+            raise ValueError(f"exclusion_note: {what!r} has exclude_seen={setting!r}; expected one of "
+                             f"{', '.join(EXCLUDE_WORDS)}")
+
+    def listed(settings: Mapping[str, str]) -> str:
+        by_setting: dict[str, list[str]] = {}
+        for what, setting in settings.items():
+            by_setting.setdefault(setting, []).append(what)
+        return "; ".join(f"{_join(whats)}: `exclude_seen=\"{setting}\"` ({EXCLUDE_WORDS[setting]})"
+                         for setting, whats in by_setting.items())
+
+    head = (f"**[Seen items]({GLOSSARY}#exclude_seen) on `valid` and `test`.** Validation — "
+            f"{listed(validation) if validation else 'nothing validated here'}. Test — "
+            f"{listed(test) if test else 'nothing tested here'}.")
+    if len(set(validation.values()) | set(test.values())) <= 1:
+        return head + " Validation and test use the same setting."
+    return head + (" They differ on purpose: the validation setting is the selection objective of the stored "
+                   "searches (and of the searches behind the models' default configurations), kept so that every "
+                   "configuration and epoch is judged by one objective; the test setting is the policy of the task "
+                   "(on MovieLens a user rates a movie once). Excluding only removes items from a ranking: a "
+                   "target moves up, or becomes a miss if the user had rated it before, so validation numbers are "
+                   "not on the scale of the test tables, and a configuration chosen under one setting need not be "
+                   "the best under the other (not measured in this series).")
+
+
+def validation_exclusion(study_facts: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """``{"<model>'s search": exclude_seen}`` (notebook 03's objective) from recorded study facts
+    (:func:`sbrlib.tuning.study_facts`, whose ``objective`` holds the setting); models whose facts
+    do not record it are left out."""
+    from sbrlib.models import registry
+
+    out = {}
+    for name, facts in study_facts.items():
+        setting = (dict(facts or {}).get("objective") or {}).get("exclude_seen")
+        try:
+            name = registry.display_name(name)
+        except Exception:  # noqa: BLE001 - a name the registry does not know is shown as it is
+            pass
+        if setting is not None:
+            out[f"{name}'s search"] = str(setting)
+    return out
+
+
+def main_table_exclusion_default() -> str | None:
+    """Notebook 05's default ``EXCLUDE_SEEN`` (its main table's setting), read from its
+    ``parameters`` cell; None when the notebook is not found next to the library."""
+    from pathlib import Path
+
+    from sbrlib.notebook.params import declared_parameters
+
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "05_evaluation.ipynb"
+    if not notebook.is_file():
+        return None
+    value = declared_parameters(notebook).get("EXCLUDE_SEEN")
+    return None if value is None else str(value)
+
+
+def planned_test_exclusion() -> dict[str, str]:
+    """``{"notebook 05's main table (its default `EXCLUDE_SEEN`)": setting}`` for notebooks that
+    validate before anything is tested (03, 04); empty when notebook 05 is not found."""
+    setting = main_table_exclusion_default()
+    return {} if setting is None else {"notebook 05's main table (its default `EXCLUDE_SEEN`)": setting}
+
+
+def recorded_validation_exclusion(split_name: str) -> dict[str, str]:
+    """The ``exclude_seen`` settings used on ``valid`` for ``split_name`` as notebooks 03 and 04
+    recorded them: each search's objective and GRU4Rec's early stopping (empty without records)."""
+    out = validation_exclusion(dict((_recorded(split_name, "tuning") or {}).get("facts") or {}))
+    trained = (_recorded(split_name, "gru4rec_training") or {}).get("validation_exclude_seen")
+    if trained is not None:
+        out["GRU4Rec's early stopping (notebook 04)"] = str(trained)
+    return out
+
+
 def training_sentence(name: str, facts: Mapping[str, Any]) -> str:
     """One sentence: epochs run, best epoch by the metric that chose the model, why it stopped,
     whether it was still improving."""
