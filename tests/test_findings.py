@@ -202,3 +202,13 @@ def test_exclusion_note_states_validation_next_to_test_and_why():
     # notebook 05's parameters cell is where the main table's default comes from
     assert findings.main_table_exclusion_default() == "user"
     assert list(findings.planned_test_exclusion().values()) == ["user"]
+
+
+def test_findings_end_with_the_multiple_comparison_caveat():
+    found = findings.Findings("## What we found\n\nA.\n", {"x": 1}, {"x": "1"})
+    out = findings.with_multiple_comparisons(found, {"B vs A (mrr@20)": 0.001, "C vs A (mrr@20)": 0.04,
+                                                     "D vs A (mrr@20)": 0.5})
+    assert out.markdown.startswith("## What we found\n\nA.") and "made 3 paired comparisons" in out.markdown
+    assert out.numbers["comparisons/n"] == 3 and out.numbers["comparisons/raw"] == 2
+    assert out.numbers["comparisons/holm"] == 1 and out.numbers["comparisons/holm_survivors"] == ["B vs A (mrr@20)"]
+    assert out.numbers["x"] == 1 and found.numbers == {"x": 1}  # the input is not changed

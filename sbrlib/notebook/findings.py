@@ -113,6 +113,20 @@ class _Builder:
         return Findings("\n\n".join([title, *self.lines]) + "\n", self.numbers, self.shown)
 
 
+def with_multiple_comparisons(found: Findings, p_values: Mapping[str, float], alpha: float = 0.05) -> Findings:
+    """``found`` with the multiple-comparison caveat appended as its last paragraph
+    (:func:`sbrlib.notebook.comparisons.multiple_comparisons_note`); the counts are recorded in its
+    numbers (``comparisons/n``, ``comparisons/raw``, ``comparisons/bonferroni``, ``comparisons/holm``,
+    ``comparisons/holm_survivors``)."""
+    from sbrlib.notebook.comparisons import multiple_comparisons_note
+
+    note, table = multiple_comparisons_note(p_values, alpha)
+    numbers = {**found.numbers, "comparisons/n": len(table), "comparisons/raw": int(table["raw"].sum()),
+               "comparisons/bonferroni": int(table["bonferroni"].sum()), "comparisons/holm": int(table["holm"].sum()),
+               "comparisons/holm_survivors": table.index[table["holm"]].tolist()}
+    return Findings(found.markdown.rstrip("\n") + "\n\n" + note + "\n", numbers, dict(found.shown))
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}

@@ -215,12 +215,14 @@ def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthet
 def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool = False, cap: int = 50):
     """Share of sessions of each length (1..cap), one line per setting; longer sessions in one overflow bin.
 
-    The overflow bin (all sessions longer than ``cap``) is drawn apart, as a labelled square at
-    ``cap + 3``: it holds many lengths at once, so it is expected to stand above the line.
+    The overflow bin (all sessions longer than ``cap``) is drawn apart, as a square at ``cap + 3``
+    in the line's colour with its share written next to it (the bin's x tick says ``> cap``): it
+    holds many lengths at once, so it is expected to stand above the line; the y axis reaches above
+    the highest square, so no square sits outside the ticks.
     """
     fig, ax = _figure(9, 3.6)
     x = np.arange(1, cap + 1)
-    any_overflow = False
+    any_overflow, top = False, 0.0
     for (label, lengths), color in zip(lengths_by_gap.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         lengths = np.asarray(lengths)
         n = max(len(lengths), 1)
@@ -229,15 +231,22 @@ def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool
         ax.plot(x[share > 0], share[share > 0], marker=".", linewidth=0.9, color=color, label=label)
         overflow = counts[cap + 1] / n
         if overflow > 0:
-            any_overflow = True
+            any_overflow, top = True, max(top, overflow)
             ax.plot([cap + 3], [overflow], marker="s", linestyle="none", color=color)
+            ax.annotate(f"{overflow:.1%}", (cap + 3, overflow), textcoords="offset points", xytext=(7, 0),
+                        va="center", fontsize=8, color=color)
+        top = max(top, float(share.max()) if share.size else 0.0)
     ax.axvline(cap + 1.5, color="k", linewidth=0.6)
     ax.set_yscale("log")
+    if top > 0:
+        ax.set_ylim(top=min(1.0, top * 2.5))
+    ax.set_xlim(right=cap + 8)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     ticks = [1] + [int(t) for t in MaxNLocator(nbins=6, steps=[1, 2, 5, 10]).tick_values(1, cap) if 1 < t <= cap]
     ax.set_xticks(ticks + [cap + 3], [str(t) for t in ticks] + [f"> {cap}"])
     if any_overflow:
-        ax.plot([], [], marker="s", linestyle="none", color="gray", label=f"overflow bin: all sessions\nlonger than {cap}")
+        ax.plot([], [], marker="s", linestyle="none", color="gray",
+                label=f"overflow bin (square in each line's\ncolour, share written): all\nsessions longer than {cap}")
     style(ax, title="Session lengths", xlabel=f"session length (ratings; > {cap} pooled in the overflow bin)",
           ylabel="share of sessions (log scale)", synthetic=synthetic, legend=True)
     return fig
