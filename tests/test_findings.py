@@ -52,6 +52,20 @@ def test_eda_findings_state_the_computed_numbers_and_never_claim_a_decline_on_ev
     assert "**declines**" in eda_findings(early).markdown
 
 
+def test_one_second_gaps_are_called_batches_only_when_they_stand_alone():
+    # users rating in batches: 0 s and 1 s gaps inside a batch, a day between batches
+    times = np.concatenate([880_000_000 + d * 86_400 + np.array([0, 0, 1, 1, 1, 2 * 3600])
+                            for d in range(200)])
+    found = eda_findings(ratings_with_times(times, n_users=1))
+    assert_consistent(found)
+    gaps = eda.inter_event_gaps(ratings_with_times(times, n_users=1))
+    assert found.numbers["one_second_pairs"] == int((gaps == 1).sum()) and found.numbers["one_second_batches"]
+    assert "saved together in one batch" in found.markdown
+    # a steady rater, one rating per second: 1 s gaps are no batches
+    steady = eda_findings(ratings_with_times(880_000_000 + np.tile([1, 2], 1500).cumsum(), n_users=1))
+    assert not steady.numbers.get("one_second_batches", False) and "one batch" not in steady.markdown
+
+
 def test_the_length_spike_at_the_minimum_ratings_per_user_is_explained_only_when_present():
     # 30 users rate exactly 20 movies in one sitting; 30 others spread 25 ratings over days
     rows = []
@@ -141,6 +155,8 @@ def test_real_ml100k_activity_is_not_called_a_decline_and_the_spike_at_20_is_exp
     assert found.numbers["month_max"] == 23_980  # November 1997, the busiest month
     assert found.numbers["spike_at_min"] and found.numbers["min_ratings_per_user"] == 20
     assert found.numbers["tie_share"] == pytest.approx(0.5104, abs=1e-4)
+    assert found.numbers["one_second_pairs"] == 3_798 and found.numbers["one_second_batches"]
+    assert found.numbers["batch_share"] == pytest.approx(0.5104 + 3_798 / 99_057, abs=1e-4)
 
 
 # --------------------------------------------------------------------------- method sentences from run facts

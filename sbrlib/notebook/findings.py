@@ -198,6 +198,23 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
           "same second, so the order inside a sitting is often not observed. Notebook 02 fixes it "
           f"deterministically (`TIE_BREAK`, see [timestamp ties]({GLOSSARY}#timestamp-ties)); notebook 05 "
           "measures how much the order matters.")
+    one = float((gaps == 1).mean()) if len(gaps) else 0.0
+    n_one, n_two = int((gaps == 1).sum()), int((gaps == 2).sum())
+    if n_one:
+        batch = b.keep("one_second_batches", n_one > 10 * max(n_two, 1))
+        line = (f"* **One second apart.** A further {b.n('one_second_share', one, pct)} of consecutive ratings "
+                f"({b.n('one_second_pairs', n_one, count)} pairs) are exactly 1 s apart — the isolated bar at 1 s "
+                f"in the gap histogram — against {b.n('two_second_pairs', n_two, count)} pairs 2 s apart")
+        if batch:
+            line += (": consistent with ratings saved together in one batch whose timestamps straddle a second "
+                     "boundary, rather than a user rating a movie per second. Ties and 1-second gaps together are "
+                     f"{b.n('batch_share', tie + one, pct)} of consecutive ratings: within a tie the order is the "
+                     "file's, and within such a batch the time order says little about the order in which the user "
+                     "chose the movies.")
+        else:
+            line += "."
+        b.add(line + " (Between 1 s and 10 s the bars are sparse because timestamps are whole seconds: "
+              "on the log axis most bins there contain no whole number.)")
 
     times = ratings[TIME].to_numpy()
     first, last = pd.to_datetime(times.min(), unit="s"), pd.to_datetime(times.max(), unit="s")
