@@ -79,6 +79,7 @@ def test_00_numbers_are_the_measured_ones(run_dir):
     assert n["fixed_test_ends_first"] == fixed["test_ends_first"]
     assert n["rating_dropped"] == res["rating_filter"]["dropped"]
     assert n["loader_steps"] == res["loader"]["original, idx - 1 offsets"]["steps"]
+    assert n["gap_sessions_unfiltered"] == res["sessions_unfiltered"]["sessions"] >= n["gap_sessions"]
     summary = (run_dir / "results" / "synthetic-tiny" / "what_went_wrong.csv").read_text()
     # the summary table and the findings show the same share, with the same precision
     assert f"{row['test_ends_first']:.1%} of pairs" in summary

@@ -771,7 +771,9 @@ def what_went_wrong(m: Any) -> Findings:
 
     b = _Builder()
     r = m if isinstance(m, Measured) else Measured.from_record(m)  # each measurement by its name
-    m = {"synthetic": r.synthetic, "dataset": r.dataset, "batch_size": r.batch_size}
+    unfiltered = m.get("sessions_unfiltered") if isinstance(m, Mapping) else None
+    m = {"synthetic": r.synthetic, "dataset": r.dataset, "batch_size": r.batch_size,
+         "sessions_unfiltered": unfiltered}
     _synthetic_note(b, bool(m.get("synthetic")))
     t_row, t_real, t_fix = r.split_row_time, r.split_real_time, r.split_fixed
     lo_bad, lo_fix = r.loader_shifted, r.loader_fixed
@@ -832,7 +834,12 @@ def what_went_wrong(m: Any) -> Findings:
           f"with a median of {b.n('user_median_length', float(s_user['median_length']), lambda v: f'{v:,.0f}')} events "
           f"over {b.n('user_median_span', _duration(s_user['median_days']), text)}; inactivity gaps give "
           f"{b.n('gap_sessions', int(s_gap['sessions']), count)} sessions with a median of "
-          f"{b.n('gap_median_length', float(s_gap['median_length']), lambda v: f'{v:,.0f}')} events.")
+          f"{b.n('gap_median_length', float(s_gap['median_length']), lambda v: f'{v:,.0f}')} events"
+          + (f" (both counted after notebook 02's filters, which drop rare items and sessions of one event; before "
+             f"them, as notebook 01 counts, gaps give {b.n('gap_sessions_unfiltered', int(raw['sessions']), count)} "
+             f"sessions with a median of "
+             f"{b.n('gap_median_length_unfiltered', float(raw['median_length']), lambda v: f'{v:,.0f}')} events)."
+             if (raw := m.get("sessions_unfiltered")) else "."))
     b.add("Timings are from this run on this machine; compare them within the run only.")
     return b.build()
 

@@ -649,6 +649,15 @@ def session_report(events: pd.DataFrame) -> dict:
             "median_days": float(days.median()), "share_longer_than_a_day": float((days > 1).mean())}
 
 
+def unfiltered_gap_report(ratings: pd.DataFrame, gap: int = 3_600) -> dict:
+    """:func:`session_report` of gap sessions *before* notebook 02's filters (every rating, ordered as
+    :func:`sbrlib.data.preprocess.order_events` orders them, cut at ``gap`` seconds): what notebook 01
+    counts, so that 00 can state both numbers."""
+    from sbrlib.data.preprocess import order_events, sessionize
+
+    return session_report(sessionize(order_events(ratings), "gap", gap))
+
+
 # =========================================================================== summary
 
 
