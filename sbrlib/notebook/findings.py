@@ -667,7 +667,7 @@ def validation_exclusion(study_facts: Mapping[str, Mapping[str, Any]]) -> dict[s
         setting = (dict(facts or {}).get("objective") or {}).get("exclude_seen")
         try:
             name = registry.display_name(name)
-        except Exception:  # noqa: BLE001 - a name the registry does not know is shown as it is
+        except Exception:
             pass
         if setting is not None:
             out[f"{name}'s search"] = str(setting)

@@ -445,8 +445,8 @@ def loo_frames_caption(split: Split) -> str:
             + (" So `valid` and `train` hold the same events." if n["valid"] == n["train"] else "")
             + (" `test` is the largest frame because it holds everything." if n["test"] == max(n.values()) else "")
             + " Only the last item of each `valid` / `test` history "
-            f"is scored; the items before it are the model's input. (A user whose held-out item the training frame "
-            f"never saw is left out of that held-out frame, so its user count can be lower.)")
+            "is scored; the items before it are the model's input. (A user whose held-out item the training frame "
+            "never saw is left out of that held-out frame, so its user count can be lower.)")
 
 
 def history_users_sentence(n_compared: int, split: Split, gap: int) -> str:

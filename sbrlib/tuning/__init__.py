@@ -21,8 +21,8 @@ from sbrlib.tuning.configs import (
     refit_estimate,
     resolve_config,
     reuse_best_trial,
-    source_label,
     sasrec_config,
+    source_label,
     trained_config_source,
     tune_study_path,
 )
