@@ -665,10 +665,8 @@ def validation_exclusion(study_facts: Mapping[str, Mapping[str, Any]]) -> dict[s
     out = {}
     for name, facts in study_facts.items():
         setting = (dict(facts or {}).get("objective") or {}).get("exclude_seen")
-        try:
+        if name in registry.REGISTRY:  # a key such as "gru4rec": its display name
             name = registry.display_name(name)
-        except Exception:
-            pass
         if setting is not None:
             out[f"{name}'s search"] = str(setting)
     return out
