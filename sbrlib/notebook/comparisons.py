@@ -428,6 +428,8 @@ class OrderGRUPlan:
         budget_seconds: the time budget per retraining the epochs were chosen from (None: epochs given).
         saved_epochs: epochs of the saved model (its real-order training).
         reason: one sentence saying how ``epochs`` was chosen.
+        saved_best_epoch: the epoch whose weights the saved model keeps (early stopping restores the
+            best epoch), None when unknown.
     """
 
     epochs: int
@@ -435,10 +437,11 @@ class OrderGRUPlan:
     budget_seconds: float | None
     saved_epochs: int
     reason: str
+    saved_best_epoch: int | None = None
 
 
 def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
-                   budget_seconds: float | None = ORDER_SECONDS) -> OrderGRUPlan:
+                   budget_seconds: float | None = ORDER_SECONDS, saved_best_epoch: int | None = None) -> OrderGRUPlan:
     """Epochs of GRU4Rec's retrainings in the order experiment.
 
     Args:
@@ -447,6 +450,7 @@ def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
             first epoch minus its median epoch), at least 1, at most the saved model's epochs; 0: leave
             GRU4Rec out; n > 0: exactly n.
         budget_seconds: time budget per retraining (used when ``epochs`` is None).
+        saved_best_epoch: the epoch whose weights the saved model keeps (its training facts' ``best_epoch``).
 
     Returns:
         The plan (epochs, estimated seconds per retraining, and why).
@@ -457,7 +461,7 @@ def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
     setup = (max(float(history["seconds"].iloc[0]) - per_epoch, 0.0)
              if np.isfinite(per_epoch) and saved else float("nan"))
     if epochs is not None and epochs <= 0:
-        return OrderGRUPlan(0, 0.0, budget_seconds, saved, "GRU4Rec left out (ORDER_EPOCHS = 0)")
+        return OrderGRUPlan(0, 0.0, budget_seconds, saved, "GRU4Rec left out (ORDER_EPOCHS = 0)", saved_best_epoch)
     if epochs is not None:
         n, why = int(epochs), f"{int(epochs)} epoch(s) as set (ORDER_EPOCHS)"
     elif budget_seconds is None or not np.isfinite(per_epoch) or per_epoch <= 0:
@@ -467,10 +471,10 @@ def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
         n = int(min(max(fit, 1), max(saved, 1)))
         why = (f"{n} epoch(s): {fit} fit in the budget of {budget_seconds:,.0f} s at {per_epoch:,.1f} s per epoch "
                f"plus {setup:,.1f} s of setup (the saved model's first epoch minus its median)"
-               + (f", capped at the saved model's {saved}" if fit > saved else "")
+               + (f", capped at the {saved} epochs the saved model ran" if fit > saved else "")
                + (" (at least one)" if fit < 1 else ""))
     estimate = estimated_fit_seconds(history, n) + (setup if np.isfinite(setup) else 0.0)
-    return OrderGRUPlan(n, estimate, budget_seconds, saved, why)
+    return OrderGRUPlan(n, estimate, budget_seconds, saved, why, saved_best_epoch)
 
 
 def _gru4rec_factory(gru, epochs: int) -> Callable[[], SessionModel]:
@@ -631,10 +635,11 @@ def order_conclusion(order: pd.DataFrame, metric: str, plan: OrderGRUPlan | None
                 f"{ORDER_VERDICTS[r['verdict']]}.")
         if name == "GRU4Rec" and plan is not None:
             text += (f" GRU4Rec's retrainings: {plan.reason}; fixed epochs without validation, against the saved "
-                     f"model ({plan.saved_epochs} epoch(s) run, early-stopped on `valid`): its comparisons with the "
-                     "original order mix "
-                     "in that difference of training; the whole-session vs tie comparison has the same training on "
-                     "both sides.")
+                     f"model ({plan.saved_epochs} epoch(s) run, early-stopped on `valid`"
+                     + (f", keeping the weights of epoch {plan.saved_best_epoch}" if plan.saved_best_epoch else "")
+                     + "): its comparisons with the original order mix in that difference of training (other "
+                     "epochs, no weights chosen on `valid`); the whole-session vs tie comparison has the same "
+                     "training on both sides.")
         lines.append(text)
     return "\n".join(lines)
 
