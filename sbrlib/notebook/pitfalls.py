@@ -148,7 +148,8 @@ def split_report(train: pd.DataFrame, test: pd.DataFrame, valid: pd.DataFrame | 
         time_column: the column the split was made on (its dates are reported as "shown").
 
     Returns:
-        ``first_shown``/``last_shown`` (dates of ``time_column``), user counts, ``test_user_ids``
+        ``first_shown``/``last_shown`` (date and minute of ``time_column``: row-index time spans
+        hours, not days, on small files), user counts, ``test_user_ids``
         (min, max), ``test_ends`` (real dates of the earliest and latest end of a test session)
         and ``test_ends_first``: over all (test session, training session) pairs, the share in
         which the test session ends first in real time. A temporal split that holds out the
@@ -162,8 +163,8 @@ def split_report(train: pd.DataFrame, test: pd.DataFrame, valid: pd.DataFrame | 
     first = float((len(train_ends) - np.searchsorted(train_ends, ends, side="right")).sum()
                   / (len(ends) * len(train_ends))) if len(ends) and len(train_ends) else 0.0
     return {
-        "first_shown": str(shown.min().date()) if len(shown) else None,
-        "last_shown": str(shown.max().date()) if len(shown) else None,
+        "first_shown": shown.min().strftime("%Y-%m-%d %H:%M") if len(shown) else None,
+        "last_shown": shown.max().strftime("%Y-%m-%d %H:%M") if len(shown) else None,
         "train_users": int(train[USER].nunique()),
         "valid_users": int(valid[USER].nunique()) if valid is not None else None,
         "test_users": int(test[USER].nunique()),
