@@ -255,6 +255,10 @@ def test_gap_histogram_uses_log_counts_so_the_second_hump_shows(figures):
     patch = next(p for p in ax.patches if p.get_label() == "pairs of consecutive ratings")
     heights = patch.get_path().vertices[:, 1]
     assert heights.max() > 1_000 and ax.get_ylim()[0] <= 1 and ax.get_ylim()[1] >= heights.max()
+    # gaps of months: the range beyond a week has a labelled tick too
+    fig = plots.gap_histogram(np.r_[np.arange(1, 100), [90 * 86_400]], [3600])
+    labels = [fig.axes[0].xaxis.get_major_formatter()(v, 0) for v in fig.axes[0].get_xticks()]
+    assert "30 days" in labels and "1 week" in labels
     plt.close("all")
 
 

@@ -198,7 +198,7 @@ def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthet
     for t, ls in zip(thresholds, ("--", ":", "-.")):
         ax.axvline(t, color="tab:red", linestyle=ls, linewidth=1.2, label=f"session gap {t:,} s")
     units = [(1, "1 s"), (60, "1 min"), (3600, "1 h"), (86_400, "1 day"), (7 * 86_400, "1 week"),
-             (365 * 86_400, "1 year")]
+             (30 * 86_400, "30 days"), (365 * 86_400, "1 year")]
     ticks = [(v, lab) for v, lab in units if v <= top * 1.5]
     ax.set_xticks([v for v, _ in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
