@@ -212,6 +212,10 @@ def test_exclusion_note_states_validation_next_to_test_and_why():
          "old": {}}), {"the main table": "user"})
     assert "GRU4Rec's search and SR's search: `exclude_seen=\"none\"`" in text
     assert "the main table: `exclude_seen=\"user\"`" in text and "differ on purpose" in text
+    assert "selection objective of the stored searches" in text and "more than one setting" not in text
+    mixed = findings.exclusion_note({"GRU4Rec's early stopping (notebook 04)": "none",
+                                     "SASRec's early stopping here": "user"}, {"the tables": "user"})
+    assert "more than one setting" in mixed and "not on one scale" in mixed
     assert "GLOSSARY.md#exclude_seen" in text
     with pytest.raises(ValueError, match="'bad'"):
         findings.exclusion_note({"x": "bad"}, {})

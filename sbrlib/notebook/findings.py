@@ -647,13 +647,23 @@ def exclusion_note(validation: Mapping[str, str], test: Mapping[str, str]) -> st
             f"{listed(test) if test else 'nothing tested here'}.")
     if len(set(validation.values()) | set(test.values())) <= 1:
         return head + " Validation and test use the same setting."
-    return head + (" They differ on purpose: the validation setting is the selection objective of the stored "
-                   "searches (and of the searches behind the models' default configurations), kept so that every "
-                   "configuration and epoch is judged by one objective; the test setting is the policy of the task "
-                   "(on MovieLens a user rates a movie once). Excluding only removes items from a ranking: a "
-                   "target moves up, or becomes a miss if the user had rated it before, so validation numbers are "
-                   "not on the scale of the test tables, and a configuration chosen under one setting need not be "
-                   "the best under the other (not measured in this series).")
+    text = head
+    if len(set(validation.values())) > 1:
+        text += (" Validation here used more than one setting, so validation scores of models validated under "
+                 "different settings (and the epochs they chose) are not on one scale: compare them only within a "
+                 "setting.")
+    if set(validation.values()) != set(test.values()):
+        why = []
+        if "none" in validation.values() and "none" not in test.values():
+            why.append("`\"none\"` on `valid` is the selection objective of the stored searches (and of the searches "
+                       "behind the models' default configurations), kept so that every configuration and epoch is "
+                       "judged by the objective they were made with")
+        why.append("the test setting is the policy of the task (on MovieLens a user rates a movie once)")
+        text += (" Validation and test differ on purpose: " + "; ".join(why) + ". Excluding only removes items from "
+                 "a ranking: a target moves up, or becomes a miss if the user had rated it before, so numbers under "
+                 "different settings are not on one scale, and a configuration chosen under one setting need not be "
+                 "the best under the other (not measured in this series).")
+    return text
 
 
 def validation_exclusion(study_facts: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
@@ -693,13 +703,16 @@ def planned_test_exclusion() -> dict[str, str]:
     return {} if setting is None else {"notebook 05's main table (its default `EXCLUDE_SEEN`)": setting}
 
 
-def recorded_validation_exclusion(split_name: str) -> dict[str, str]:
+def recorded_validation_exclusion(split_name: str, models: Sequence[str] | None = None) -> dict[str, str]:
     """The ``exclude_seen`` settings used on ``valid`` for ``split_name`` as notebooks 03 and 04
-    recorded them: each search's objective and GRU4Rec's early stopping (empty without records)."""
+    recorded them: each search's objective and GRU4Rec's early stopping (empty without records);
+    only those of ``models`` (display names) when given."""
     out = validation_exclusion(dict((_recorded(split_name, "tuning") or {}).get("facts") or {}))
     trained = (_recorded(split_name, "gru4rec_training") or {}).get("validation_exclude_seen")
     if trained is not None:
         out["GRU4Rec's early stopping (notebook 04)"] = str(trained)
+    if models is not None:
+        out = {what: setting for what, setting in out.items() if what.split("'s ")[0] in set(models)}
     return out
 
 
