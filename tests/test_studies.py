@@ -228,6 +228,9 @@ def test_neural_models_get_equal_trials_and_a_shared_budget(split, monkeypatch):
     other = tuning.tune_all(["gru4rec", "sasrec"], split, "tiny-gap", metric="recall@20", minutes=1e-5,
                             fixed=fixed, max_epochs=2, progress=False)
     assert len(other["gru4rec"].trials) == len(other["sasrec"].trials) == 1
+    # the description names the models a time budget is shared with, not the model itself
+    text = tuning.describe_study(tuning.study_facts(other["gru4rec"]))
+    assert "min shared with sasrec" in text and "shared with gru4rec" not in text
 
 
 # ----------------------------------------------------------------------------- descriptions
