@@ -254,7 +254,9 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
           f"{b.n('sessions_at_chosen_gap', int(row['sessions']), count)} sessions, median length "
           f"{b.n('median_length', float(row['len_median']), lambda v: f'{v:g}')} ratings; "
           f"{b.n('singleton_share', float(row['singletons_share']), pct)} of them hold a single rating "
-          "(nothing to predict: notebook 02 drops them). Between "
+          "(nothing to predict: notebook 02 drops them). These counts are of every rating, *before* notebook 02's "
+          "filters (rare items, sessions of one rating); notebook 00 states the count after them next to this one. "
+          "Between "
           f"{b.n('gap_low', int(neighbours[0]), count)} s and {b.n('gap_high', int(neighbours[-1]), count)} s "
           f"the number of sessions changes by {b.n('sessions_change', change, pct)}"
           + (": sittings are far apart, so the exact threshold matters little." if stable else
