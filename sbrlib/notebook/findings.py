@@ -645,8 +645,8 @@ def exclusion_note(validation: Mapping[str, str], test: Mapping[str, str]) -> st
                          for setting, whats in by_setting.items())
 
     head = (f"**[Seen items]({GLOSSARY}#exclude_seen) on `valid` and `test`.** Validation — "
-            f"{listed(validation) if validation else 'nothing validated here'}. Test — "
-            f"{listed(test) if test else 'nothing tested here'}.")
+            f"{listed(validation) if validation else 'no setting recorded'}. Test — "
+            f"{listed(test) if test else 'no setting recorded'}.")
     if len(set(validation.values()) | set(test.values())) <= 1:
         return head + " Validation and test use the same setting."
     text = head
