@@ -423,8 +423,11 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
     if not clear:
         return Verdict(True, None, f"{head}{numbers}: not distinguishable from zero, so neither is ahead.", ())
     winner, loser = (a, b) if diff > 0 else (b, a)
-    return Verdict(True, winner, f"{head}{numbers}: {winner} is ahead of {loser} (the interval excludes 0, both "
-                                 "had comparable tuning budgets and neither was stopped while still improving).", ())
+    effort = ("both ran untuned defaults (no search)" if not na else
+              "both had a single search trial (their default configurations, not tuned)" if na == 1 else
+              f"both had {na} search trials")
+    return Verdict(True, winner, f"{head}{numbers}: {winner} is ahead of {loser} (the interval excludes 0, {effort}, "
+                                 "and neither was stopped while still improving).", ())
 
 
 def loo_frames_caption(split: Split) -> str:
