@@ -185,7 +185,7 @@ def as_sequence_grows(model: SessionModel, item_ids: Sequence[int], k: int = 5, 
     Returns:
         One row per prefix length (index ``after``): ``last`` (the newest item: title, or id when
         no titles are known), ``#1`` .. ``#k`` (the list), ``source`` (``model``/``popularity``) and
-        ``new`` (items not in the previous list; NaN on the first row).
+        ``new`` (items not in the previous list, an integer; missing, ``<NA>``, on the first row).
     """
     titles = getattr(model, "titles", None)
     named = add_movie_columns(pd.DataFrame({ITEM: list(item_ids)}), movies, titles)
@@ -203,7 +203,10 @@ def as_sequence_grows(model: SessionModel, item_ids: Sequence[int], k: int = 5, 
         row["new"] = np.nan if previous is None else len(set(current) - set(previous))
         rows.append(row)
         previous = current
-    return pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="after"))
+    out = pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="after"))
+    if "new" in out:
+        out["new"] = out["new"].astype("Int64")  # counts shown as integers (<NA> on the first row)
+    return out
 
 
 def overlap(a: Sequence, b: Sequence) -> float:

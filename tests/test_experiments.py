@@ -173,4 +173,13 @@ def test_order_models_include_gru4rec_by_default_within_the_budget():
     assert "60 s" in plan.reason and "18.0 s of setup" in plan.reason
     assert E.order_gru_plan(saved.history, None, 20.0).epochs == 1
     assert E.order_gru_plan(saved.history, None, 1_000.0).epochs == 5
-    assert "capped" in E.order_gru_plan(saved.history, None, 1_000.0).reason
+    assert "capped at the 5 epochs the saved model ran" in E.order_gru_plan(saved.history, None, 1_000.0).reason
+    # the conclusion names the epoch whose weights the saved model keeps, not only the epochs it ran
+    kept = E.order_gru_plan(saved.history, None, 60.0, saved_best_epoch=3)
+    row = {"real": 0.3, "ties": 0.29, "shuffled": 0.2, "diff": -0.1, "low": -0.12, "high": -0.08, "tie_diff": -0.01,
+           "tie_low": -0.02, "tie_high": 0.0, "beyond_diff": -0.09, "beyond_low": -0.11, "beyond_high": -0.07,
+           "fit_seconds_ties": 1.0, "fit_seconds_shuffled": 1.0}
+    row["verdict"] = E.order_verdict({**row, "significant": True, "tie_significant": False, "beyond_significant": True})
+    order = pd.DataFrame([row], index=pd.MultiIndex.from_tuples([("GRU4Rec", "recall@20")]))
+    text = E.order_conclusion(order, "recall@20", kept)
+    assert "5 epoch(s) run, early-stopped on `valid`, keeping the weights of epoch 3" in text

@@ -52,6 +52,20 @@ def test_eda_findings_state_the_computed_numbers_and_never_claim_a_decline_on_ev
     assert "**declines**" in eda_findings(early).markdown
 
 
+def test_one_second_gaps_are_called_batches_only_when_they_stand_alone():
+    # users rating in batches: 0 s and 1 s gaps inside a batch, a day between batches
+    times = np.concatenate([880_000_000 + d * 86_400 + np.array([0, 0, 1, 1, 1, 2 * 3600])
+                            for d in range(200)])
+    found = eda_findings(ratings_with_times(times, n_users=1))
+    assert_consistent(found)
+    gaps = eda.inter_event_gaps(ratings_with_times(times, n_users=1))
+    assert found.numbers["one_second_pairs"] == int((gaps == 1).sum()) and found.numbers["one_second_batches"]
+    assert "saved together in one batch" in found.markdown
+    # a steady rater, one rating per second: 1 s gaps are no batches
+    steady = eda_findings(ratings_with_times(880_000_000 + np.tile([1, 2], 1500).cumsum(), n_users=1))
+    assert not steady.numbers.get("one_second_batches", False) and "one batch" not in steady.markdown
+
+
 def test_the_length_spike_at_the_minimum_ratings_per_user_is_explained_only_when_present():
     # 30 users rate exactly 20 movies in one sitting; 30 others spread 25 ratings over days
     rows = []
@@ -141,15 +155,21 @@ def test_real_ml100k_activity_is_not_called_a_decline_and_the_spike_at_20_is_exp
     assert found.numbers["month_max"] == 23_980  # November 1997, the busiest month
     assert found.numbers["spike_at_min"] and found.numbers["min_ratings_per_user"] == 20
     assert found.numbers["tie_share"] == pytest.approx(0.5104, abs=1e-4)
+    assert found.numbers["one_second_pairs"] == 3_798 and found.numbers["one_second_batches"]
+    assert found.numbers["batch_share"] == pytest.approx(0.5104 + 3_798 / 99_057, abs=1e-4)
 
 
 # --------------------------------------------------------------------------- method sentences from run facts
 
 
 def test_config_sentences_say_tuned_or_default_and_from_how_many_trials():
-    one = findings.config_facts("tuned: trial 0 of study 'gru4rec-mrr@20' in x", {"n_trials": 1})
-    assert one["source"] == "tuned" and "1 trial of" in findings.config_sentence("GRU4Rec", one)
-    assert "not a search result" in findings.config_sentence("GRU4Rec", one)
+    one = findings.config_facts("single trial: one search trial (1 complete, 0 pruned) ...", {"n_trials": 1})
+    text = findings.config_sentence("GRU4Rec", one)
+    assert one["source"] == "single-trial" and one["n_trials"] == 1 and "a single search trial" in text
+    assert "not a search result and not tuned" in text and "best of" not in text
+    # an old "tuned: ..." description of a 1-trial search is not called tuned either
+    old = findings.config_facts("tuned: a single trial (1 complete, 0 pruned)", {"n_trials": 1})
+    assert old["source"] == "single-trial" and "not tuned" in findings.config_sentence("GRU4Rec", old)
     many = findings.config_facts("tuned: trial 7 ...; changed explicitly: layers=(32,)", {"n_trials": 20})
     text = findings.config_sentence("GRU4Rec", many)
     assert "best of 20 trials" in text and "changed explicitly: layers=(32,)" in text
@@ -182,3 +202,33 @@ def test_training_findings_say_refit_only_when_refit():
     refit = findings.training(facts, config, True, 2, 1000.0, valid, 100, 120)
     assert "Retrained on the whole training split `train` (120 events) for 2 epochs" in refit.markdown
     assert all(s in refit.markdown for s in refit.shown.values())
+
+
+def test_exclusion_note_states_validation_next_to_test_and_why():
+    same = findings.exclusion_note({"GRU4Rec's early stopping": "user"}, {"the main table": "user"})
+    assert "same setting" in same and "differ on purpose" not in same
+    text = findings.exclusion_note(findings.validation_exclusion(
+        {"gru4rec": {"objective": {"exclude_seen": "none"}}, "sr": {"objective": {"exclude_seen": "none"}},
+         "old": {}}), {"the main table": "user"})
+    assert "GRU4Rec's search and SR's search: `exclude_seen=\"none\"`" in text
+    assert "the main table: `exclude_seen=\"user\"`" in text and "differ on purpose" in text
+    assert "selection objective of the stored searches" in text and "more than one setting" not in text
+    mixed = findings.exclusion_note({"GRU4Rec's early stopping (notebook 04)": "none",
+                                     "SASRec's early stopping here": "user"}, {"the tables": "user"})
+    assert "more than one setting" in mixed and "not on one scale" in mixed
+    assert "GLOSSARY.md#exclude_seen" in text
+    with pytest.raises(ValueError, match="'bad'"):
+        findings.exclusion_note({"x": "bad"}, {})
+    # notebook 05's parameters cell is where the main table's default comes from
+    assert findings.main_table_exclusion_default() == "user"
+    assert list(findings.planned_test_exclusion().values()) == ["user"]
+
+
+def test_findings_end_with_the_multiple_comparison_caveat():
+    found = findings.Findings("## What we found\n\nA.\n", {"x": 1}, {"x": "1"})
+    out = findings.with_multiple_comparisons(found, {"B vs A (mrr@20)": 0.001, "C vs A (mrr@20)": 0.04,
+                                                     "D vs A (mrr@20)": 0.5})
+    assert out.markdown.startswith("## What we found\n\nA.") and "made 3 paired comparisons" in out.markdown
+    assert out.numbers["comparisons/n"] == 3 and out.numbers["comparisons/raw"] == 2
+    assert out.numbers["comparisons/holm"] == 1 and out.numbers["comparisons/holm_survivors"] == ["B vs A (mrr@20)"]
+    assert out.numbers["x"] == 1 and found.numbers == {"x": 1}  # the input is not changed

@@ -79,6 +79,7 @@ def test_00_numbers_are_the_measured_ones(run_dir):
     assert n["fixed_test_ends_first"] == fixed["test_ends_first"]
     assert n["rating_dropped"] == res["rating_filter"]["dropped"]
     assert n["loader_steps"] == res["loader"]["original, idx - 1 offsets"]["steps"]
+    assert n["gap_sessions_unfiltered"] == res["sessions_unfiltered"]["sessions"] >= n["gap_sessions"]
     summary = (run_dir / "results" / "synthetic-tiny" / "what_went_wrong.csv").read_text()
     # the summary table and the findings show the same share, with the same precision
     assert f"{row['test_ends_first']:.1%} of pairs" in summary
@@ -119,9 +120,9 @@ def test_04_method_sentences_follow_the_training_facts(run_dir):
         assert "Retrained on the whole training split" in text
     assert config["source"] == n["config_source"]
     if config["source"] == "tuned":
-        assert f"{config['n_trials']:,} trial" in text
-        if config["n_trials"] == 1:
-            assert "not a search result" in text
+        assert config["n_trials"] > 1 and f"best of {config['n_trials']:,} trials" in text
+    elif config["source"] == "single-trial":
+        assert "a single search trial" in text and "not a search result" in text and "best of" not in text
     else:
         assert "best of" not in text
 
@@ -173,3 +174,38 @@ def test_report_index_shows_every_notebooks_findings_and_pages_link_back(run_dir
         assert 'class="finding"' in section.group(0), f"{stem}: no findings on the index"
         page = (report / f"{stem}.html").read_text()
         assert 'href="index.html"' in page, f"{stem}.html does not link back to the index"
+
+
+def outputs_text(run_dir: Path, stem: str) -> str:
+    """Every printed or displayed text of an executed notebook."""
+    nb = json.loads((run_dir / "notebooks" / f"{stem}.ipynb").read_text())
+    parts = []
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            text = out.get("text") or out.get("data", {}).get("text/markdown") or out.get("data", {}).get("text/plain", "")
+            parts.append("".join(text) if isinstance(text, list) else str(text))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("stem", ["03_tuning", "04_train_gru4rec", "05_evaluation", "07_sequential_models"])
+def test_notebooks_that_validate_state_the_seen_items_setting_of_valid_and_test(run_dir, stem):
+    text = outputs_text(run_dir, stem)
+    assert "on `valid` and `test`.** Validation \u2014" in text and "Test \u2014" in text, stem
+    assert "exclude_seen=\\\"" in text or 'exclude_seen="' in text
+
+
+def test_a_single_trial_is_never_called_tuned_in_any_output(run_dir):
+    for stem in STEMS:
+        text = outputs_text(run_dir, stem)
+        assert not re.search(r"tuned: (a single|one search) trial", text), stem
+        assert "tuned against tuned" not in text, stem
+
+
+@pytest.mark.parametrize("stem", ["05_evaluation", "07_sequential_models"])
+def test_the_multiple_comparison_caveat_counts_the_recorded_comparisons(run_dir, stem):
+    found = record(run_dir, stem)["findings"]
+    n = found["numbers"]
+    if n["comparisons/n"]:
+        assert f"This run made {n['comparisons/n']:,} paired comparison" in found["markdown"]
+        assert f"{n['comparisons/holm']:,} survive Holm" in found["markdown"]
+        assert n["comparisons/holm"] <= n["comparisons/raw"] <= n["comparisons/n"]

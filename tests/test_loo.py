@@ -211,6 +211,21 @@ def test_last_session_view():
     assert earlier[SESSION].nunique() == 2  # earlier events keep their gap sessions
 
 
+def test_loo_frames_caption_says_the_frames_are_nested_histories():
+    from sbrlib.notebook.protocols import history_users_sentence, loo_frames_caption
+
+    df = frame([(u, i, 3, u * 100 + (i + u) % 6) for u in range(1, 5) for i in range(1, 7)])  # last items differ
+    split = pp.leave_one_out(df, pp.LOOConfig(min_user_events=3, min_item_support=1))
+    text = loo_frames_caption(split)
+    n = {k: len(split[k]) for k in ("train_tr", "valid", "train", "test")}
+    assert n == {"train_tr": 16, "valid": 20, "train": 20, "test": 24}
+    assert "`test` (24 events, 4 users)" in text and "`train` (20 events)" in text and "(4 events fewer)" in text
+    assert "`train_tr` (16 events)" in text and "`valid` and `train` hold the same events" in text
+    assert "nested user histories" in text and "`test` is the largest frame" in text
+    sentence = history_users_sentence(3, split, 3600)
+    assert "3 of 4 users" in sentence and "for the other 1 the final session" in sentence and "3,600 s" in sentence
+
+
 class _Counting(Pop):
     """Pop with epochs (the training loop's model interface): validation scores follow a script, to
     test early stopping."""

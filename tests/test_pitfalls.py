@@ -284,5 +284,9 @@ def test_summary_and_findings_are_built_from_the_measurements():
     assert findings.what_went_wrong(measured).markdown == text and P.summary_table(measured).equals(table)
     reordered = {**m, "loader": dict(reversed(list(m["loader"].items())))}
     assert findings.what_went_wrong(reordered).markdown == text  # the order of a section does not matter
+    assert "before them, as notebook 01 counts" not in text  # no unfiltered count recorded: nothing said
+    both = findings.what_went_wrong({**m, "sessions_unfiltered": {"sessions": 20, "median_length": 4}}).markdown
+    assert "12 sessions with a median of 6 events (both counted after notebook 02's filters" in both
+    assert "gaps give 20 sessions with a median of 4 events" in both
     with pytest.raises(KeyError, match=r"no loader\['original, idx - 1 offsets'\]"):
         P.Measured.from_record({**m, "loader": {"a": {}}})

@@ -255,6 +255,10 @@ def test_gap_histogram_uses_log_counts_so_the_second_hump_shows(figures):
     patch = next(p for p in ax.patches if p.get_label() == "pairs of consecutive ratings")
     heights = patch.get_path().vertices[:, 1]
     assert heights.max() > 1_000 and ax.get_ylim()[0] <= 1 and ax.get_ylim()[1] >= heights.max()
+    # gaps of months: the range beyond a week has a labelled tick too
+    fig = plots.gap_histogram(np.r_[np.arange(1, 100), [90 * 86_400]], [3600])
+    labels = [fig.axes[0].xaxis.get_major_formatter()(v, 0) for v in fig.axes[0].get_xticks()]
+    assert "3 months" in labels and "1 week" in labels
     plt.close("all")
 
 
@@ -262,6 +266,12 @@ def test_the_overflow_bin_is_labelled(figures):
     ax = figures[False]["lengths"].axes[0]
     assert "> 50" in [t.get_text() for t in ax.get_xticklabels()]
     assert any("overflow" in t.get_text() for t in ax.get_legend().get_texts())
+    # the overflow share is written next to its square, and the square lies inside the y axis
+    big = plots.session_length_hist({"gap": pd.Series(np.r_[np.arange(1, 30), [80] * 100])}, cap=50).axes[0]
+    share = 100 / 129
+    assert f"gap (> 50: {share:.1%})" in [t.get_text() for t in big.get_legend().get_texts()]
+    assert big.get_ylim()[1] == pytest.approx(1.0) and share < 1.0  # a labelled tick (100%) above the square
+    plt.close("all")
 
 
 def test_coinciding_series_are_named_together():
@@ -293,3 +303,26 @@ def test_bucketed_metric_shows_counts_under_each_bucket(figures):
     fig = figures[False]["bucketed"]
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert labels and all("sess." in lab and "pred." in lab for lab in labels)
+
+
+def test_a_one_trial_study_is_not_drawn_as_a_search():
+    one, six = study(1), study(6)
+    text = tplots.no_search_sentence(one, "GRU4Rec", "mrr@20")
+    assert text.startswith("GRU4Rec: 1 trial, no search to show") and "not a search result" in text
+    assert f"{one.trials[0].value:.4f}" in text and "MRR@20" in text
+    assert tplots.no_search_sentence(six, "GRU4Rec", "mrr@20") is None
+    import optuna
+
+    single = optuna.create_study(direction="maximize")
+
+    def objective(trial):
+        trial.set_user_attr("curve", [{"epoch": e, "mrr@20": v} for e, v in ((1, 0.1), (2, 0.3), (3, 0.2))])
+        trial.set_user_attr("best_epoch", 2)
+        return 0.3
+
+    single.optimize(objective, n_trials=1)
+    ax = tplots.validation_curves(single, "mrr@20").axes[0]
+    assert "only trial" in ax.get_title() and "best trials" not in ax.get_title()
+    marks = [c for c in ax.collections if c.get_label() == "best epoch"]
+    assert len(marks) == 1 and marks[0].get_offsets()[0].tolist() == [2, 0.3]
+    plt.close("all")

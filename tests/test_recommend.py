@@ -212,7 +212,8 @@ def test_side_by_side_and_growth(split, movies):
     assert list(table.columns) == ["SR", "Pop"] and len(table) == 4
     assert R.side_by_side(models, [], k=2).columns.tolist() == ["SR (popularity)", "Pop (popularity)"]
     growth = R.as_sequence_grows(models["SR"], session, k=3, movies=movies)
-    assert growth.index.tolist() == [1, 2, 3] and np.isnan(growth["new"].iloc[0])
+    assert growth.index.tolist() == [1, 2, 3] and pd.isna(growth["new"].iloc[0])
+    assert str(growth["new"].dtype) == "Int64"  # counts shown as integers, not 1.0, 2.0
     assert growth["last"].tolist() == movies.set_index(ITEM).loc[session, "Title"].tolist()
     assert (growth["new"].iloc[1:] <= 3).all()
 

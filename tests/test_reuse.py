@@ -39,6 +39,11 @@ def test_verdict_names_a_winner_only_when_fair_and_clear():
     assert lower.winner == "GRU4Rec"
     both_default = sequential.verdict("SASRec", "GRU4Rec", _facts(), _facts(), CLEAR)  # both untuned: comparable
     assert both_default.allowed and both_default.winner == "SASRec"
+    assert "both ran untuned defaults (no search)" in both_default.sentence  # the effort is said, not "comparable"
+    assert "both had 20 search trials" in v.sentence
+    single = {"n_trials": 1, "source": "notebook 03"}
+    one = sequential.verdict("SASRec", "GRU4Rec", _facts(), _facts(), CLEAR, single, single)
+    assert "both had a single search trial (their default configurations, not tuned)" in one.sentence
 
 
 def test_interval_including_zero_is_not_distinguishable():

@@ -228,6 +228,9 @@ def test_neural_models_get_equal_trials_and_a_shared_budget(split, monkeypatch):
     other = tuning.tune_all(["gru4rec", "sasrec"], split, "tiny-gap", metric="recall@20", minutes=1e-5,
                             fixed=fixed, max_epochs=2, progress=False)
     assert len(other["gru4rec"].trials) == len(other["sasrec"].trials) == 1
+    # the description names the models a time budget is shared with, not the model itself
+    text = tuning.describe_study(tuning.study_facts(other["gru4rec"]))
+    assert "min shared with sasrec" in text and "shared with gru4rec" not in text
 
 
 # ----------------------------------------------------------------------------- descriptions
@@ -237,8 +240,8 @@ def test_description_of_a_one_trial_study_says_so(split):
     study = tuning.tune("sr", split, "tiny-gap", n_trials=1, progress=False)
     facts = tuning.study_facts(study)
     text = tuning.describe_study(facts)
-    assert facts["trials"] == 1 and "a single trial" in text and "not a search result" in text
-    assert "best of" not in text
+    assert facts["trials"] == 1 and text.startswith("single trial: one search trial") and "not a search result" in text
+    assert "best of" not in text and "tuned:" not in text and "not tuned" in text
     assert "tiny-gap train_tr\u2192valid" in text and "MRR@20" in text and "search finished: its budget was used (1 of 1 trials)" in text
 
 
@@ -288,8 +291,14 @@ def test_resolve_config_default_preset_and_tuned(split, monkeypatch):
     tuning.tune("gru4rec", split, "tiny-gap", n_trials=1, overrides=SMALL, base=base, progress=False)
     gru = tuning.resolve_config("gru4rec", "tiny-gap", "tuned", {"learning_rate": 0.01})
     assert isinstance(gru.config, GRU4RecConfig) and gru.config.layers == (16,) and gru.config.epochs == 3
-    assert gru.config.learning_rate == 0.01 and "a single trial" in gru.description
+    assert gru.config.learning_rate == 0.01 and gru.description.startswith("single trial:")
+    assert gru.source == "single-trial"  # one trial is never "tuned"
     assert gru.facts["best_epoch"] == 2
+
+
+def test_source_label_never_calls_fewer_than_two_trials_tuned():
+    assert [tuning.source_label(n) for n in (None, 0, 1, 2, 40)] == [
+        "default", "default", "single-trial", "tuned", "tuned"]
 
 
 def test_resolve_config_refuses_a_study_of_another_split(split):

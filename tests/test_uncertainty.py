@@ -121,3 +121,34 @@ def test_quantile_buckets_hold_enough_sessions():
                        "session_length", "recall@20", min_sessions=20, min_predictions=30,
                        config=U.BootstrapConfig(n_boot=50))
     assert table["predictions"].sum() == len(values) and (table["sessions"] >= 20).all()
+
+
+def test_bonferroni_and_holm_corrections_of_a_family_of_p_values():
+    from sbrlib.evaluation.uncertainty import corrected
+
+    table = corrected({"a": 0.04, "b": 0.001, "c": 0.012, "d": 0.5})
+    assert list(table.index) == ["b", "c", "a", "d"]  # smallest p first
+    assert table["raw"].tolist() == [True, True, True, False]
+    assert table["bonferroni"].tolist() == [True, True, False, False]  # p < 0.05 / 4 = 0.0125
+    # Holm: 0.001 < 0.05/4, 0.012 < 0.05/3, 0.04 >= 0.05/2 stops the steps
+    assert table["holm"].tolist() == [True, True, False, False]
+    assert table["holm_threshold"].tolist() == pytest.approx([0.0125, 0.05 / 3, 0.025, 0.05])
+    assert corrected({}).empty
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        corrected({"x": 1.5})
+
+
+def test_multiple_comparisons_note_counts_and_names_what_survives():
+    from sbrlib.notebook.comparisons import multiple_comparisons_note, paired_p_values
+
+    cmp = pd.DataFrame({"best": ["A", "A", "A"], "p_value": [1.0, 0.001, 0.03]}, index=["A", "B", "C"])
+    pairs = [("temporal", "SASRec", "GRU4Rec", {"metric": "recall@20", "p_value": 0.2})]
+    p = paired_p_values({"mrr@20": cmp}, pairs=pairs)
+    assert p == {"B vs A (mrr@20)": 0.001, "C vs A (mrr@20)": 0.03, "temporal: SASRec vs GRU4Rec (recall@20)": 0.2}
+    text, table = multiple_comparisons_note(p)
+    assert "made 3 paired comparisons" in text and "1 in 20" in text and f"about {3 * 0.05:.1f} of 3" in text
+    assert "2 had p < 0.05 before correction" in text and "1 survive Bonferroni" in text
+    assert "1 survive Holm" in text and "B vs A (mrr@20)." in text
+    assert "Not robust to the correction" in text and "C vs A (mrr@20)" in text.split("Not robust")[1]
+    assert int(table["holm"].sum()) == 1
+    assert multiple_comparisons_note({})[0].startswith("No paired comparisons")

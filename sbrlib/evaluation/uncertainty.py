@@ -325,3 +325,35 @@ def bucketed(results: Mapping[str, pd.DataFrame], column: str, metric: str, n_bu
                          "estimate": ci["estimate"], "low": ci["low"], "high": ci["high"],
                          "predictions": len(sub), "sessions": int(sub[SESSION].nunique())})
     return pd.DataFrame(rows)
+
+
+def corrected(p_values: Mapping[str, float], alpha: float = 0.05) -> pd.DataFrame:
+    """Bonferroni and Holm corrections of a family of two-sided p-values.
+
+    Args:
+        p_values: comparison label -> p-value (e.g. :func:`paired`'s ``p_value``).
+        alpha: family-wise error rate.
+
+    Returns:
+        One row per comparison, smallest p first (stable for ties), columns ``p_value``,
+        ``raw`` (p < alpha), ``bonferroni`` (p < alpha / m), ``holm_threshold`` (alpha / (m - i) for
+        the i-th smallest, 0-based) and ``holm`` (rejected by Holm's step-down: every smaller p
+        passed its own threshold too).
+
+    Raises:
+        ValueError: a p-value outside [0, 1] or alpha outside (0, 1).
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"corrected: alpha must be in (0, 1), got {alpha!r}")
+    bad = {k: v for k, v in p_values.items() if not 0 <= float(v) <= 1}
+    if bad:
+        raise ValueError(f"corrected: p-values must be in [0, 1]; got {bad}")
+    out = pd.DataFrame({"p_value": pd.Series({k: float(v) for k, v in p_values.items()}, dtype=float)})
+    out = out.sort_values("p_value", kind="stable")
+    m = len(out)
+    out["raw"] = out["p_value"] < alpha
+    out["bonferroni"] = out["p_value"] < alpha / max(m, 1)
+    out["holm_threshold"] = alpha / (m - np.arange(m)) if m else np.array([], dtype=float)
+    passed = (out["p_value"] < out["holm_threshold"]).to_numpy()
+    out["holm"] = np.logical_and.accumulate(passed) if m else np.array([], dtype=bool)
+    return out

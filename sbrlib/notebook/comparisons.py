@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -205,7 +206,7 @@ def tuned_baseline_params(split_name: str, defaults: Mapping[str, Mapping] | Non
         if key in tuning.space.NEURAL or name not in BASELINE_DEFAULTS:
             continue
         resolved = tuning.resolve_config(key, split_name, "tuned")
-        if resolved.source == "tuned":
+        if resolved.source in ("tuned", "single-trial"):
             searched = {k: getattr(resolved.config, k) for k in resolved.facts["searched"]}
             out[name] = {**searched, "source": resolved.description}
     return out
@@ -427,6 +428,8 @@ class OrderGRUPlan:
         budget_seconds: the time budget per retraining the epochs were chosen from (None: epochs given).
         saved_epochs: epochs of the saved model (its real-order training).
         reason: one sentence saying how ``epochs`` was chosen.
+        saved_best_epoch: the epoch whose weights the saved model keeps (early stopping restores the
+            best epoch), None when unknown.
     """
 
     epochs: int
@@ -434,10 +437,11 @@ class OrderGRUPlan:
     budget_seconds: float | None
     saved_epochs: int
     reason: str
+    saved_best_epoch: int | None = None
 
 
 def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
-                   budget_seconds: float | None = ORDER_SECONDS) -> OrderGRUPlan:
+                   budget_seconds: float | None = ORDER_SECONDS, saved_best_epoch: int | None = None) -> OrderGRUPlan:
     """Epochs of GRU4Rec's retrainings in the order experiment.
 
     Args:
@@ -446,6 +450,7 @@ def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
             first epoch minus its median epoch), at least 1, at most the saved model's epochs; 0: leave
             GRU4Rec out; n > 0: exactly n.
         budget_seconds: time budget per retraining (used when ``epochs`` is None).
+        saved_best_epoch: the epoch whose weights the saved model keeps (its training facts' ``best_epoch``).
 
     Returns:
         The plan (epochs, estimated seconds per retraining, and why).
@@ -456,7 +461,7 @@ def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
     setup = (max(float(history["seconds"].iloc[0]) - per_epoch, 0.0)
              if np.isfinite(per_epoch) and saved else float("nan"))
     if epochs is not None and epochs <= 0:
-        return OrderGRUPlan(0, 0.0, budget_seconds, saved, "GRU4Rec left out (ORDER_EPOCHS = 0)")
+        return OrderGRUPlan(0, 0.0, budget_seconds, saved, "GRU4Rec left out (ORDER_EPOCHS = 0)", saved_best_epoch)
     if epochs is not None:
         n, why = int(epochs), f"{int(epochs)} epoch(s) as set (ORDER_EPOCHS)"
     elif budget_seconds is None or not np.isfinite(per_epoch) or per_epoch <= 0:
@@ -466,10 +471,10 @@ def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
         n = int(min(max(fit, 1), max(saved, 1)))
         why = (f"{n} epoch(s): {fit} fit in the budget of {budget_seconds:,.0f} s at {per_epoch:,.1f} s per epoch "
                f"plus {setup:,.1f} s of setup (the saved model's first epoch minus its median)"
-               + (f", capped at the saved model's {saved}" if fit > saved else "")
+               + (f", capped at the {saved} epochs the saved model ran" if fit > saved else "")
                + (" (at least one)" if fit < 1 else ""))
     estimate = estimated_fit_seconds(history, n) + (setup if np.isfinite(setup) else 0.0)
-    return OrderGRUPlan(n, estimate, budget_seconds, saved, why)
+    return OrderGRUPlan(n, estimate, budget_seconds, saved, why, saved_best_epoch)
 
 
 def _gru4rec_factory(gru, epochs: int) -> Callable[[], SessionModel]:
@@ -561,6 +566,7 @@ def order_experiment(factories: Mapping[str, Callable[[], SessionModel]], train:
                    "tie_significant": bool(t["significant"]),
                    "beyond_diff": b["diff"], "beyond_low": b["low"], "beyond_high": b["high"],
                    "beyond_significant": bool(b["significant"]),
+                   "p_value": f["p_value"], "tie_p_value": t["p_value"], "beyond_p_value": b["p_value"],
                    "fit_seconds_ties": seconds["ties"], "fit_seconds_shuffled": seconds["shuffled"]}
             row["verdict"] = order_verdict(row)
             rows[(name, m)] = row
@@ -629,9 +635,63 @@ def order_conclusion(order: pd.DataFrame, metric: str, plan: OrderGRUPlan | None
                 f"{ORDER_VERDICTS[r['verdict']]}.")
         if name == "GRU4Rec" and plan is not None:
             text += (f" GRU4Rec's retrainings: {plan.reason}; fixed epochs without validation, against the saved "
-                     f"model ({plan.saved_epochs} epoch(s) run, early-stopped on `valid`): its comparisons with the "
-                     "original order mix "
-                     "in that difference of training; the whole-session vs tie comparison has the same training on "
-                     "both sides.")
+                     f"model ({plan.saved_epochs} epoch(s) run, early-stopped on `valid`"
+                     + (f", keeping the weights of epoch {plan.saved_best_epoch}" if plan.saved_best_epoch else "")
+                     + "): its comparisons with the original order mix in that difference of training (other "
+                     "epochs, no weights chosen on `valid`); the whole-session vs tie comparison has the same "
+                     "training on both sides.")
         lines.append(text)
     return "\n".join(lines)
+
+
+def paired_p_values(comparisons: Mapping[str, pd.DataFrame] | None = None, order: pd.DataFrame | None = None,
+                    pairs: Sequence[tuple[str, str, str, Mapping[str, Any]]] = ()) -> dict[str, float]:
+    """Every paired comparison a notebook reports, as ``{label: two-sided p-value}``.
+
+    Args:
+        comparisons: metric -> :func:`sbrlib.evaluation.uncertainty.compare_to_best` table (notebook
+            05); the best model's row against itself is not a comparison and is left out.
+        order: :func:`order_experiment`'s table (three paired comparisons per model and metric).
+        pairs: ``(protocol, a, b, paired difference dict with p_value)`` (notebook 07).
+    """
+    out: dict[str, float] = {}
+    for metric_name, table in (comparisons or {}).items():
+        for model, row in table.iterrows():
+            if model != row["best"]:
+                out[f"{model} vs {row['best']} ({metric_name})"] = float(row["p_value"])
+    if order is not None:
+        for (model, metric_name), row in order.iterrows():
+            for col, what in (("p_value", "sessions shuffled vs original"), ("tie_p_value", "ties shuffled vs original"),
+                              ("beyond_p_value", "sessions shuffled vs ties shuffled")):
+                if col in row and pd.notna(row[col]):
+                    out[f"{model}: {what} ({metric_name})"] = float(row[col])
+    for protocol, a, b, d in pairs:
+        if d.get("p_value") is not None:
+            out[f"{protocol}: {a} vs {b} ({d.get('metric', '')})"] = float(d["p_value"])
+    return out
+
+
+def multiple_comparisons_note(p_values: Mapping[str, float], alpha: float = 0.05) -> tuple[str, pd.DataFrame]:
+    """The caveat on many paired tests: how many were made, what 1 in 20 means, and which
+    "significant" ones survive Bonferroni and Holm (:func:`sbrlib.evaluation.uncertainty.corrected`).
+
+    Returns:
+        ``(Markdown sentence, the corrected table)``.
+    """
+    table = U.corrected(p_values, alpha)
+    m = len(table)
+    if m == 0:
+        return "No paired comparisons were made in this run.", table
+    raw = table.index[table["raw"]].tolist()
+    holm = table.index[table["holm"]].tolist()
+    lost = [name for name in raw if name not in holm]
+    text = (f"**[Multiple comparisons]({'../docs/GLOSSARY.md'}#multiple-comparisons).** This run made {m:,} paired "
+            f"comparison{'s' if m != 1 else ''}. At the {1 - alpha:.0%} level about 1 in {round(1 / alpha)} comparisons "
+            f"of models that truly do not differ still looks \"significant\" (about {m * alpha:.1f} of {m:,} here, if "
+            f"none differed). {len(raw):,} had p < {alpha:g} before correction; "
+            f"{int(table['bonferroni'].sum()):,} survive Bonferroni (p < {alpha:g}/{m:,} = {alpha / m:.4f}) and "
+            f"{len(holm):,} survive Holm's step-down correction")
+    text += (": " + "; ".join(holm) + "." if holm else ".")
+    if lost:
+        text += " Not robust to the correction (read them as suggestive only): " + "; ".join(lost) + "."
+    return text, table

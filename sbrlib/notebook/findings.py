@@ -113,6 +113,20 @@ class _Builder:
         return Findings("\n\n".join([title, *self.lines]) + "\n", self.numbers, self.shown)
 
 
+def with_multiple_comparisons(found: Findings, p_values: Mapping[str, float], alpha: float = 0.05) -> Findings:
+    """``found`` with the multiple-comparison caveat appended as its last paragraph
+    (:func:`sbrlib.notebook.comparisons.multiple_comparisons_note`); the counts are recorded in its
+    numbers (``comparisons/n``, ``comparisons/raw``, ``comparisons/bonferroni``, ``comparisons/holm``,
+    ``comparisons/holm_survivors``)."""
+    from sbrlib.notebook.comparisons import multiple_comparisons_note
+
+    note, table = multiple_comparisons_note(p_values, alpha)
+    numbers = {**found.numbers, "comparisons/n": len(table), "comparisons/raw": int(table["raw"].sum()),
+               "comparisons/bonferroni": int(table["bonferroni"].sum()), "comparisons/holm": int(table["holm"].sum()),
+               "comparisons/holm_survivors": table.index[table["holm"]].tolist()}
+    return Findings(found.markdown.rstrip("\n") + "\n\n" + note + "\n", numbers, dict(found.shown))
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
@@ -184,6 +198,23 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
           "same second, so the order inside a sitting is often not observed. Notebook 02 fixes it "
           f"deterministically (`TIE_BREAK`, see [timestamp ties]({GLOSSARY}#timestamp-ties)); notebook 05 "
           "measures how much the order matters.")
+    one = float((gaps == 1).mean()) if len(gaps) else 0.0
+    n_one, n_two = int((gaps == 1).sum()), int((gaps == 2).sum())
+    if n_one:
+        batch = b.keep("one_second_batches", n_one > 10 * max(n_two, 1))
+        line = (f"* **One second apart.** A further {b.n('one_second_share', one, pct)} of consecutive ratings "
+                f"({b.n('one_second_pairs', n_one, count)} pairs) are exactly 1 s apart — the isolated bar at 1 s "
+                f"in the gap histogram — against {b.n('two_second_pairs', n_two, count)} pairs 2 s apart")
+        if batch:
+            line += (": consistent with ratings saved together in one batch whose timestamps straddle a second "
+                     "boundary, rather than a user rating a movie per second. Ties and 1-second gaps together are "
+                     f"{b.n('batch_share', tie + one, pct)} of consecutive ratings: within a tie the order is the "
+                     "file's, and within such a batch the time order says little about the order in which the user "
+                     "chose the movies.")
+        else:
+            line += "."
+        b.add(line + " (Between 1 s and 10 s the bars are sparse because timestamps are whole seconds: "
+              "on the log axis most bins there contain no whole number.)")
 
     times = ratings[TIME].to_numpy()
     first, last = pd.to_datetime(times.min(), unit="s"), pd.to_datetime(times.max(), unit="s")
@@ -223,7 +254,9 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
           f"{b.n('sessions_at_chosen_gap', int(row['sessions']), count)} sessions, median length "
           f"{b.n('median_length', float(row['len_median']), lambda v: f'{v:g}')} ratings; "
           f"{b.n('singleton_share', float(row['singletons_share']), pct)} of them hold a single rating "
-          "(nothing to predict: notebook 02 drops them). Between "
+          "(nothing to predict: notebook 02 drops them). These counts are of every rating, *before* notebook 02's "
+          "filters (rare items, sessions of one rating); notebook 00 states the count after them next to this one. "
+          "Between "
           f"{b.n('gap_low', int(neighbours[0]), count)} s and {b.n('gap_high', int(neighbours[-1]), count)} s "
           f"the number of sessions changes by {b.n('sessions_change', change, pct)}"
           + (": sittings are far apart, so the exact threshold matters little." if stable else
@@ -528,22 +561,29 @@ def config_facts(description: str, trials: Mapping[str, Any] | None = None) -> d
     """Where a configuration came from, as facts.
 
     Args:
-        description: the sentence of :func:`sbrlib.tuning.gru4rec_config` / ``sasrec_config``
-            (``"tuned: trial 3 of study ..."``, ``"the defaults ..."``, ``"the preset 'official' ..."``).
+        description: the sentence of :func:`sbrlib.tuning.resolve_config` (``"tuned: best of 12
+            trials ..."``, ``"single trial: one search trial ..."``, ``"default: ..."``,
+            ``"preset 'official' ..."``).
         trials: the search's trial counts for that model (``n_trials``, ``n_complete``, ``n_pruned``),
             e.g. from notebook 03's record; None: unknown.
 
     Returns:
-        ``source`` (``"tuned" | "default" | <preset>``), ``description``, ``n_trials``,
-        ``n_complete``, ``n_pruned`` (None when unknown or not tuned).
+        ``source`` (``"tuned" | "single-trial" | "default" | <preset>``), ``description``,
+        ``n_trials``, ``n_complete``, ``n_pruned`` (None when unknown or not from a search). A
+        search of one trial is ``"single-trial"`` whatever its description says: one trial is never
+        "tuned".
     """
     if description.startswith("tuned"):
         source = "tuned"
+    elif description.startswith("single trial"):
+        source = "single-trial"
     elif description.startswith(("the preset", "preset")):
         source = description.split("'")[1] if "'" in description else "preset"
     else:
         source = "default"
-    t = dict(trials or {}) if source == "tuned" else {}
+    t = dict(trials or {}) if source in ("tuned", "single-trial") else {}
+    if source == "tuned" and t.get("n_trials") == 1:
+        source = "single-trial"
     return {"source": source, "description": description, "n_trials": t.get("n_trials"),
             "n_complete": t.get("n_complete"), "n_pruned": t.get("n_pruned")}
 
@@ -553,18 +593,129 @@ def _trials_words(n: int | None) -> str:
 
 
 def config_sentence(name: str, facts: Mapping[str, Any]) -> str:
-    """``"GRU4Rec: the best of 1 trial of notebook 03's search (the default configuration only)"`` etc."""
+    """``"GRU4Rec: the best of 20 trials of notebook 03's search on `valid`"``, ``"GRU4Rec: a single
+    search trial of notebook 03 ..., not a search result (not tuned)"``, ``"SASRec: its default
+    configuration (not tuned)"`` or a preset; a 1-trial search is never called tuned."""
     changed = facts["description"].partition("; changed explicitly: ")[2]
     tail = f", then changed explicitly: {changed}" if changed else ""
+    if facts["source"] == "single-trial" or (facts["source"] == "tuned" and facts.get("n_trials") == 1):
+        return (f"{name}: a single search trial of notebook 03 on `valid` (a search's first trial evaluates the "
+                f"model's default configuration), not a search result and not tuned{tail}")
     if facts["source"] == "tuned":
-        n = facts.get("n_trials")
-        what = f"the best of {_trials_words(n)} of notebook 03's search on `valid`"
-        if n == 1:
-            what += " (a single trial: the defaults, not a search result)"
-        return f"{name}: {what}{tail}"
+        return f"{name}: the best of {_trials_words(facts.get('n_trials'))} of notebook 03's search on `valid`{tail}"
     if facts["source"] == "default":
         return f"{name}: its default configuration (not tuned){tail}"
     return f"{name}: the preset `{facts['source']}` (not tuned on this split){tail}"
+
+
+EXCLUDE_WORDS = {
+    "none": "nothing excluded: every item of the training index is ranked",
+    "session": "items of the current session are not ranked",
+    "user": "items the user rated before are not ranked",
+}
+"""What each ``exclude_seen`` setting does, in words (keys: :data:`sbrlib.evaluation.evaluator.EXCLUDE_SEEN`)."""
+
+
+def exclusion_note(validation: Mapping[str, str], test: Mapping[str, str]) -> str:
+    """The Markdown paragraph that states the ``exclude_seen`` setting of validation next to that of
+    test, from the configurations actually used, and why they may differ.
+
+    Args:
+        validation: what was scored on ``valid`` -> its ``exclude_seen`` (e.g.
+            ``{"notebook 03's searches (their objective)": "none"}``); read from the EvalConfig /
+            TrainingConfig / study identity that ran.
+        test: what is (or will be) scored on ``test`` -> its ``exclude_seen``.
+
+    Returns:
+        One paragraph; it says "the same setting" when all settings agree, else why they differ.
+
+    Raises:
+        ValueError: an unknown setting (names the entry).
+    """
+    for what, setting in {**validation, **test}.items():
+        if setting not in EXCLUDE_WORDS:
+            raise ValueError(f"exclusion_note: {what!r} has exclude_seen={setting!r}; expected one of "
+                             f"{', '.join(EXCLUDE_WORDS)}")
+
+    def listed(settings: Mapping[str, str]) -> str:
+        by_setting: dict[str, list[str]] = {}
+        for what, setting in settings.items():
+            by_setting.setdefault(setting, []).append(what)
+        return "; ".join(f"{_join(whats)}: `exclude_seen=\"{setting}\"` ({EXCLUDE_WORDS[setting]})"
+                         for setting, whats in by_setting.items())
+
+    head = (f"**[Seen items]({GLOSSARY}#exclude_seen) on `valid` and `test`.** Validation — "
+            f"{listed(validation) if validation else 'no setting recorded'}. Test — "
+            f"{listed(test) if test else 'no setting recorded'}.")
+    if len(set(validation.values()) | set(test.values())) <= 1:
+        return head + " Validation and test use the same setting."
+    text = head
+    if len(set(validation.values())) > 1:
+        text += (" Validation here used more than one setting, so validation scores of models validated under "
+                 "different settings (and the epochs they chose) are not on one scale: compare them only within a "
+                 "setting.")
+    if set(validation.values()) != set(test.values()):
+        why = []
+        if "none" in validation.values() and "none" not in test.values():
+            why.append("`\"none\"` on `valid` is the selection objective of the stored searches (and of the searches "
+                       "behind the models' default configurations), kept so that every configuration and epoch is "
+                       "judged by the objective they were made with")
+        why.append("the test setting is the policy of the task (on MovieLens a user rates a movie once)")
+        text += (" Validation and test differ on purpose: " + "; ".join(why) + ". Excluding only removes items from "
+                 "a ranking: a target moves up, or becomes a miss if the user had rated it before, so numbers under "
+                 "different settings are not on one scale, and a configuration chosen under one setting need not be "
+                 "the best under the other (not measured in this series).")
+    return text
+
+
+def validation_exclusion(study_facts: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """``{"<model>'s search": exclude_seen}`` (notebook 03's objective) from recorded study facts
+    (:func:`sbrlib.tuning.study_facts`, whose ``objective`` holds the setting); models whose facts
+    do not record it are left out."""
+    from sbrlib.models import registry
+
+    out = {}
+    for name, facts in study_facts.items():
+        setting = (dict(facts or {}).get("objective") or {}).get("exclude_seen")
+        if name in registry.REGISTRY:  # a key such as "gru4rec": its display name
+            name = registry.display_name(name)
+        if setting is not None:
+            out[f"{name}'s search"] = str(setting)
+    return out
+
+
+def main_table_exclusion_default() -> str | None:
+    """Notebook 05's default ``EXCLUDE_SEEN`` (its main table's setting), read from its
+    ``parameters`` cell; None when the notebook is not found next to the library."""
+    from pathlib import Path
+
+    from sbrlib.notebook.params import declared_parameters
+
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "05_evaluation.ipynb"
+    if not notebook.is_file():
+        return None
+    value = declared_parameters(notebook).get("EXCLUDE_SEEN")
+    return None if value is None else str(value)
+
+
+def planned_test_exclusion() -> dict[str, str]:
+    """``{"notebook 05's main table (its default `EXCLUDE_SEEN`)": setting}`` for notebooks that
+    validate before anything is tested (03, 04); empty when notebook 05 is not found."""
+    setting = main_table_exclusion_default()
+    return {} if setting is None else {"notebook 05's main table (its default `EXCLUDE_SEEN`)": setting}
+
+
+def recorded_validation_exclusion(split_name: str, models: Sequence[str] | None = None) -> dict[str, str]:
+    """The ``exclude_seen`` settings used on ``valid`` for ``split_name`` as notebooks 03 and 04
+    recorded them: each search's objective and GRU4Rec's early stopping (empty without records);
+    only those of ``models`` (display names) when given."""
+    out = validation_exclusion(dict((_recorded(split_name, "tuning") or {}).get("facts") or {}))
+    trained = (_recorded(split_name, "gru4rec_training") or {}).get("validation_exclude_seen")
+    if trained is not None:
+        out["GRU4Rec's early stopping (notebook 04)"] = str(trained)
+    if models is not None:
+        out = {what: setting for what, setting in out.items() if what.split("'s ")[0] in set(models)}
+    return out
 
 
 def training_sentence(name: str, facts: Mapping[str, Any]) -> str:
@@ -597,7 +748,7 @@ def fairness_problems(config: Mapping[str, Mapping[str, Any]], training: Mapping
     if len(set(kinds.values())) > 1:
         problems.append("not all models were configured the same way ("
                         + ", ".join(f"{m}: {k}" for m, k in kinds.items()) + ")")
-    counts = {m: f.get("n_trials") for m, f in tuned.items() if f["source"] == "tuned"}
+    counts = {m: f.get("n_trials") for m, f in tuned.items() if f["source"] in ("tuned", "single-trial")}
     if len(set(counts.values())) > 1:
         problems.append("the searches had unequal trial counts ("
                         + ", ".join(f"{m}: {_trials_words(n)}" for m, n in counts.items()) + ")")
@@ -633,7 +784,9 @@ def what_went_wrong(m: Any) -> Findings:
 
     b = _Builder()
     r = m if isinstance(m, Measured) else Measured.from_record(m)  # each measurement by its name
-    m = {"synthetic": r.synthetic, "dataset": r.dataset, "batch_size": r.batch_size}
+    unfiltered = m.get("sessions_unfiltered") if isinstance(m, Mapping) else None
+    m = {"synthetic": r.synthetic, "dataset": r.dataset, "batch_size": r.batch_size,
+         "sessions_unfiltered": unfiltered}
     _synthetic_note(b, bool(m.get("synthetic")))
     t_row, t_real, t_fix = r.split_row_time, r.split_real_time, r.split_fixed
     lo_bad, lo_fix = r.loader_shifted, r.loader_fixed
@@ -694,7 +847,12 @@ def what_went_wrong(m: Any) -> Findings:
           f"with a median of {b.n('user_median_length', float(s_user['median_length']), lambda v: f'{v:,.0f}')} events "
           f"over {b.n('user_median_span', _duration(s_user['median_days']), text)}; inactivity gaps give "
           f"{b.n('gap_sessions', int(s_gap['sessions']), count)} sessions with a median of "
-          f"{b.n('gap_median_length', float(s_gap['median_length']), lambda v: f'{v:,.0f}')} events.")
+          f"{b.n('gap_median_length', float(s_gap['median_length']), lambda v: f'{v:,.0f}')} events"
+          + (f" (both counted after notebook 02's filters, which drop rare items and sessions of one event; before "
+             f"them, as notebook 01 counts, gaps give {b.n('gap_sessions_unfiltered', int(raw['sessions']), count)} "
+             f"sessions with a median of "
+             f"{b.n('gap_median_length_unfiltered', float(raw['median_length']), lambda v: f'{v:,.0f}')} events)."
+             if (raw := m.get("sessions_unfiltered")) else "."))
     b.add("Timings are from this run on this machine; compare them within the run only.")
     return b.build()
 
@@ -743,7 +901,8 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
         line += ("; the search ended at its trial cap" if f["ended_by"] == "trial cap" else
                  "; the search ended when the time budget was spent")
         if f["n_trials"] == 1:
-            line += " (a single trial: the default configuration, so this is **not** a search result)"
+            line += (" (a single search trial: a search's first trial evaluates the model's default configuration, "
+                     "so this is **not** a search result and the model is not tuned)")
         imp = (importances or {}).get(name)
         if imp is not None and len(imp):
             top = ", ".join(f"`{k}` ({v:.0%})" for k, v in imp.head(3).items())

@@ -148,7 +148,8 @@ def split_report(train: pd.DataFrame, test: pd.DataFrame, valid: pd.DataFrame | 
         time_column: the column the split was made on (its dates are reported as "shown").
 
     Returns:
-        ``first_shown``/``last_shown`` (dates of ``time_column``), user counts, ``test_user_ids``
+        ``first_shown``/``last_shown`` (date and minute of ``time_column``: row-index time spans
+        hours, not days, on small files), user counts, ``test_user_ids``
         (min, max), ``test_ends`` (real dates of the earliest and latest end of a test session)
         and ``test_ends_first``: over all (test session, training session) pairs, the share in
         which the test session ends first in real time. A temporal split that holds out the
@@ -162,8 +163,8 @@ def split_report(train: pd.DataFrame, test: pd.DataFrame, valid: pd.DataFrame | 
     first = float((len(train_ends) - np.searchsorted(train_ends, ends, side="right")).sum()
                   / (len(ends) * len(train_ends))) if len(ends) and len(train_ends) else 0.0
     return {
-        "first_shown": str(shown.min().date()) if len(shown) else None,
-        "last_shown": str(shown.max().date()) if len(shown) else None,
+        "first_shown": shown.min().strftime("%Y-%m-%d %H:%M") if len(shown) else None,
+        "last_shown": shown.max().strftime("%Y-%m-%d %H:%M") if len(shown) else None,
         "train_users": int(train[USER].nunique()),
         "valid_users": int(valid[USER].nunique()) if valid is not None else None,
         "test_users": int(test[USER].nunique()),
@@ -647,6 +648,15 @@ def session_report(events: pd.DataFrame) -> dict:
     return {"sessions": int(len(lengths)), "events": int(len(events)),
             "median_length": float(lengths.median()), "max_length": int(lengths.max()),
             "median_days": float(days.median()), "share_longer_than_a_day": float((days > 1).mean())}
+
+
+def unfiltered_gap_report(ratings: pd.DataFrame, gap: int = 3_600) -> dict:
+    """:func:`session_report` of gap sessions *before* notebook 02's filters (every rating, ordered as
+    :func:`sbrlib.data.preprocess.order_events` orders them, cut at ``gap`` seconds): what notebook 01
+    counts, so that 00 can state both numbers."""
+    from sbrlib.data.preprocess import order_events, sessionize
+
+    return session_report(sessionize(order_events(ratings), "gap", gap))
 
 
 # =========================================================================== summary

@@ -198,7 +198,7 @@ def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthet
     for t, ls in zip(thresholds, ("--", ":", "-.")):
         ax.axvline(t, color="tab:red", linestyle=ls, linewidth=1.2, label=f"session gap {t:,} s")
     units = [(1, "1 s"), (60, "1 min"), (3600, "1 h"), (86_400, "1 day"), (7 * 86_400, "1 week"),
-             (365 * 86_400, "1 year")]
+             (91 * 86_400, "3 months"), (365 * 86_400, "1 year")]
     ticks = [(v, lab) for v, lab in units if v <= top * 1.5]
     ax.set_xticks([v for v, _ in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
@@ -215,29 +215,38 @@ def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthet
 def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool = False, cap: int = 50):
     """Share of sessions of each length (1..cap), one line per setting; longer sessions in one overflow bin.
 
-    The overflow bin (all sessions longer than ``cap``) is drawn apart, as a labelled square at
-    ``cap + 3``: it holds many lengths at once, so it is expected to stand above the line.
+    The overflow bin (all sessions longer than ``cap``) is drawn apart, as a square at ``cap + 3``
+    in the line's colour, its share written in the line's legend entry (the bin's x tick says ``> cap``): it
+    holds many lengths at once, so it is expected to stand above the line; the y axis reaches the
+    next power of ten above the highest point, so no square sits above the last labelled tick.
     """
     fig, ax = _figure(9, 3.6)
     x = np.arange(1, cap + 1)
-    any_overflow = False
+    any_overflow, top = False, 0.0
     for (label, lengths), color in zip(lengths_by_gap.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         lengths = np.asarray(lengths)
         n = max(len(lengths), 1)
         counts = np.bincount(np.minimum(lengths, cap + 1), minlength=cap + 2)
         share = counts[1:cap + 1] / n
-        ax.plot(x[share > 0], share[share > 0], marker=".", linewidth=0.9, color=color, label=label)
         overflow = counts[cap + 1] / n
+        # the overflow share is written in the legend (labels next to close squares would overlap)
+        ax.plot(x[share > 0], share[share > 0], marker=".", linewidth=0.9, color=color,
+                label=f"{label} (> {cap}: {overflow:.1%})" if overflow > 0 else label)
         if overflow > 0:
-            any_overflow = True
+            any_overflow, top = True, max(top, overflow)
             ax.plot([cap + 3], [overflow], marker="s", linestyle="none", color=color)
+        top = max(top, float(share.max()) if share.size else 0.0)
     ax.axvline(cap + 1.5, color="k", linewidth=0.6)
     ax.set_yscale("log")
+    if top > 0:  # up to the next power of ten: every point, squares included, lies below a labelled tick
+        ax.set_ylim(top=float(10 ** np.ceil(np.log10(top * 1.05))))
+    ax.set_xlim(right=cap + 5)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     ticks = [1] + [int(t) for t in MaxNLocator(nbins=6, steps=[1, 2, 5, 10]).tick_values(1, cap) if 1 < t <= cap]
     ax.set_xticks(ticks + [cap + 3], [str(t) for t in ticks] + [f"> {cap}"])
     if any_overflow:
-        ax.plot([], [], marker="s", linestyle="none", color="gray", label=f"overflow bin: all sessions\nlonger than {cap}")
+        ax.plot([], [], marker="s", linestyle="none", color="gray",
+                label=f"overflow bin (square in each line's\ncolour; share in brackets): all\nsessions longer than {cap}")
     style(ax, title="Session lengths", xlabel=f"session length (ratings; > {cap} pooled in the overflow bin)",
           ylabel="share of sessions (log scale)", synthetic=synthetic, legend=True)
     return fig

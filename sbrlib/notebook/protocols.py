@@ -423,8 +423,43 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
     if not clear:
         return Verdict(True, None, f"{head}{numbers}: not distinguishable from zero, so neither is ahead.", ())
     winner, loser = (a, b) if diff > 0 else (b, a)
-    return Verdict(True, winner, f"{head}{numbers}: {winner} is ahead of {loser} (the interval excludes 0, both "
-                                 "had comparable tuning budgets and neither was stopped while still improving).", ())
+    effort = ("both ran untuned defaults (no search)" if not na else
+              "both had a single search trial (their default configurations, not tuned)" if na == 1 else
+              f"both had {na} search trials")
+    return Verdict(True, winner, f"{head}{numbers}: {winner} is ahead of {loser} (the interval excludes 0, {effort}, "
+                                 "and neither was stopped while still improving).", ())
+
+
+def loo_frames_caption(split: Split) -> str:
+    """The caption of a leave-one-out split's frame table: its frames are whole user histories that
+    contain each other, not disjoint parts, so their sizes overlap (numbers from ``split``).
+
+    Returns:
+        One Markdown paragraph (frame sizes in events and users, and which item of each is scored).
+    """
+    n = {k: len(split[k]) for k in ("train_tr", "valid", "train", "test")}
+    u = {k: int(split[k][USER].nunique()) for k in n}
+    return (f"**Leave-one-out frames are nested user histories, not disjoint parts** (see "
+            f"[leave-one-out](../docs/GLOSSARY.md#leave-one-out)): `test` ({n['test']:,} events, {u['test']:,} users) is "
+            f"each user's whole history, its last item the test target; `train` ({n['train']:,} events) is the same "
+            f"histories without that target ({n['test'] - n['train']:,} events fewer); `valid` ({n['valid']:,} events, "
+            f"{u['valid']:,} users) is the history up to the validation target (the item before the test target); "
+            f"`train_tr` ({n['train_tr']:,} events) is the history without both targets."
+            + (" So `valid` and `train` hold the same events." if n["valid"] == n["train"] else "")
+            + (" `test` is the largest frame because it holds everything." if n["test"] == max(n.values()) else "")
+            + " Only the last item of each `valid` / `test` history "
+            "is scored; the items before it are the model's input. (A user whose held-out item the training frame "
+            "never saw is left out of that held-out frame, so its user count can be lower.)")
+
+
+def history_users_sentence(n_compared: int, split: Split, gap: int) -> str:
+    """Why the leave-one-out history comparison covers fewer users than the split: only users whose
+    final session (cut at ``gap`` seconds) holds more than the held-out item have a session-only
+    prediction (:func:`history_effect_loo`)."""
+    total = int(split["test"][USER].nunique())
+    return (f"leave-one-out history comparison: {n_compared:,} of {total:,} users \u2014 those whose final session at "
+            f"SESSION_GAP = {gap:,} s holds more than the held-out item; for the other {total - n_compared:,} the final "
+            "session is the held-out item alone, so a session-only model has nothing to predict from.")
 
 
 def last_session_view(frame: pd.DataFrame, gap: int) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sbrlib.notebook.plots import EPOCH_LABEL, coincident_groups, coincident_label, metric_label, style
+from sbrlib.notebook.plots import EPOCH_LABEL, coincident_groups, coincident_label, metric_label, metric_name, style
 from sbrlib.tuning.analysis import trials_table
 
 _STATE_STYLE = {"complete": ("tab:blue", "o"), "pruned": ("tab:orange", "x"), "fail": ("tab:red", "v")}
@@ -59,6 +59,23 @@ def optimization_history(study, metric: str, title: str = "", synthetic: bool = 
     return fig
 
 
+def no_search_sentence(study, model_name: str, metric: str) -> str | None:
+    """The sentence printed instead of a search history when a study holds fewer than 2 trials (one
+    point on an axis is not a search), e.g. ``"GRU4Rec: 1 trial, no search to show: ..."``; None
+    when there are 2 or more trials to plot."""
+    trials = study.get_trials(deepcopy=False)
+    if len(trials) >= 2:
+        return None
+    if not trials:
+        return f"{model_name}: no trial, no search to show."
+    t = trials[0]
+    value = (f"validation {metric_name(metric)} {t.value:.4f}" if t.value is not None
+             else f"no completed value (state {t.state.name.lower()})")
+    epoch = t.user_attrs.get("best_epoch")
+    return (f"{model_name}: 1 trial, no search to show (its only trial, trial {t.number}: {value}"
+            + (f", best epoch {epoch}" if epoch is not None else "") + "; not a search result).")
+
+
 def _integer_ticks(lo: int, hi: int, most: int = 10) -> list[int]:
     """At most ``most`` integer ticks from ``lo`` to ``hi`` (both included when there is room)."""
     step = max(1, int(np.ceil((hi - lo + 1) / most)))
@@ -89,9 +106,19 @@ def validation_curves(study, metric: str, top: int = 5, synthetic: bool = False)
     for group in groups:
         curve = curves[group[0]]
         ax.plot(curve["epoch"], curve[metric], marker="o", label=coincident_label(group))
-    style(ax, title=f"Validation curves of the {len(trials)} best trials", xlabel=EPOCH_LABEL,
+    title = (f"Validation curves of the {len(trials)} best trials" if len(trials) > 1 else
+             "Validation curve of the only trial (1 trial: no search to compare)" if trials else
+             "No trial with a validation curve")
+    for group in groups:  # mark the epoch each trial's best value came from
+        t = next(t for t in trials if f"trial {t.number}" == group[0])
+        epoch = t.user_attrs.get("best_epoch")
+        curve = curves[group[0]]
+        if epoch is not None and (curve["epoch"] == epoch).any():
+            ax.scatter([epoch], curve.loc[curve["epoch"] == epoch, metric].iloc[:1], s=120, facecolors="none",
+                       edgecolors="black", zorder=4, label="best epoch" if group is groups[0] else None)
+    style(ax, title=title, xlabel=EPOCH_LABEL,
           ylabel=f"validation {metric_label(metric, wrap=True)}", synthetic=synthetic, legend=True, integer_x=True)
     return fig
 
 
-__all__ = ["importance_bars", "optimization_history", "validation_curves"]
+__all__ = ["importance_bars", "no_search_sentence", "optimization_history", "validation_curves"]

@@ -22,6 +22,7 @@ from sbrlib.tuning.configs import (
     resolve_config,
     reuse_best_trial,
     sasrec_config,
+    source_label,
     trained_config_source,
     tune_study_path,
 )
@@ -47,7 +48,7 @@ from sbrlib.tuning.store import (
 )
 
 __all__ = [
-    "BEST_FILE", "CHOICES", "ResolvedConfig", "describe_study", "resolve_config", "reuse_best_trial", "study_facts", "trained_config_source", "METRICS", "MODEL_NAMES", "Param", "SPACES", "STUDY_FILE", "SearchSpaceError",
+    "BEST_FILE", "CHOICES", "ResolvedConfig", "describe_study", "resolve_config", "reuse_best_trial", "source_label", "study_facts", "trained_config_source", "METRICS", "MODEL_NAMES", "Param", "SPACES", "STUDY_FILE", "SearchSpaceError",
     "TuningError", "best_baseline_params", "best_config", "best_params", "best_trial", "build_model",
     "default_base", "describe", "enqueue_params", "fixed_parameters", "gru4rec_config", "load_study",
     "make_config", "prepare_study_file", "read_best", "refit_estimate", "sasrec_config", "save_best", "search_space",

@@ -37,8 +37,10 @@ class ResolvedConfig:
 
     Attributes:
         config: the model's config object (``GRU4RecConfig``, ``SASRecConfig``, ``SRConfig``, ...).
-        source: ``"tuned"``, ``"default"`` or the preset's name: what the config really is (a
-            requested ``tuned`` without a completed search gives ``"default"``).
+        source: ``"tuned"`` (best of a search of 2 or more trials), ``"single-trial"`` (a search of
+            one trial: not a search result, see :func:`source_label`), ``"default"`` or the preset's
+            name: what the config really is (a requested ``tuned`` without a completed search gives
+            ``"default"``).
         description: one sentence built only from ``facts`` (printed by notebooks 03/04/05/07).
         facts: the recorded facts behind it: for ``tuned`` those of
             :func:`sbrlib.tuning.store.study_facts` (trials complete/pruned, split and frames,
@@ -108,7 +110,16 @@ def _tuned(model: str, split_name: str, path: Path, metric: str) -> ResolvedConf
     else:
         config = make_config(model, checked_fields(model, trial.params, where))
     facts = {**facts, "searched": _jsonable(trial.params)}
-    return ResolvedConfig(config, "tuned", describe_study(facts), facts)
+    return ResolvedConfig(config, source_label(facts["trials"]), describe_study(facts), facts)
+
+
+def source_label(n_trials: int | None) -> str:
+    """The ``source`` of a configuration from a search of ``n_trials`` trials: ``"tuned"`` only for a
+    real search (2 or more trials); ``"single-trial"`` for one trial (the search's first trial, the
+    model's defaults in notebook 03: never called tuned); ``"default"`` for none."""
+    if not n_trials:
+        return "default"
+    return "single-trial" if int(n_trials) == 1 else "tuned"
 
 
 def _defaults_phrase(model: str) -> str:
@@ -348,4 +359,4 @@ def prepare_study_file(split_name: str, study_file: str | Path | None = None, re
     return path
 
 
-__all__ = ["CHOICES", "IGNORED_FOR_REUSE", "ResolvedConfig", "resolve_config", "reuse_best_trial", "trained_config_source", "fixed_parameters", "gru4rec_config", "sasrec_config", "prepare_study_file", "refit_estimate", "tune_study_path"]
+__all__ = ["CHOICES", "IGNORED_FOR_REUSE", "ResolvedConfig", "resolve_config", "reuse_best_trial", "source_label", "trained_config_source", "fixed_parameters", "gru4rec_config", "sasrec_config", "prepare_study_file", "refit_estimate", "tune_study_path"]

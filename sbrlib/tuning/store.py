@@ -217,31 +217,39 @@ def study_facts(study, path: str | Path | None = None) -> dict[str, Any]:
     })
 
 
-def _budget_text(budget: dict, used: dict) -> str:
+def _budget_text(budget: dict, used: dict, model: str | None = None) -> str:
+    """``"12 of 40 trials, 0.75 of 0.75 min"``; a time budget shared with other models says so and
+    names only the others: ``"1 of 40 trials, 0.77 min of the 1.50 min shared with sasrec"``."""
     parts = []
     if budget.get("trials") is not None:
         parts.append(f"{used.get('trials', 0)} of {budget['trials']} trials")
+    others = [m for m in budget.get("shared_with") or () if m != model]
     if budget.get("minutes") is not None:
-        parts.append(f"{used.get('seconds', 0.0) / 60:.2f} of {budget['minutes']:.2f} min")
-    shared = budget.get("shared_with")
-    return ", ".join(parts) + (f", shared with {', '.join(shared)}" if shared else "")
+        minutes = used.get("seconds", 0.0) / 60
+        parts.append(f"{minutes:.2f} min of the {budget['minutes']:.2f} min shared with {', '.join(others)}" if others
+                     else f"{minutes:.2f} of {budget['minutes']:.2f} min")
+    elif others:
+        parts.append(f"shared with {', '.join(others)}")
+    return ", ".join(parts)
 
 
 def describe_study(facts: dict[str, Any]) -> str:
     """A sentence built only from :func:`study_facts`, e.g. ``tuned: best of 12 trials (8 complete,
     4 pruned) on ml-100k-gap train_tr→valid, MRR@20 0.1234 (trial 5, epoch 7), search finished: its budget was used
-    (12 of 12 trials)``. A one-trial study says that it is one trial, not a search."""
+    (12 of 12 trials)``. A one-trial study is never called tuned: its sentence starts with
+    ``single trial:`` (a search's first trial evaluates the model's default configuration), not a search result."""
     counts = f"{facts['complete']} complete, {facts['pruned']} pruned" + (
         f", {facts['failed']} failed" if facts.get("failed") else "")
     if facts["trials"] == 1:
-        head = f"tuned: a single trial ({counts}) \u2014 one trial, not a search result \u2014"
+        head = (f"single trial: one search trial ({counts}; a search's first trial evaluates the model's default "
+                "configuration) \u2014 not a search result, not tuned \u2014")
     else:
         head = f"tuned: best of {facts['trials']} trials ({counts})"
     metric = str(facts.get("metric") or "").upper().replace("RECALL", "Recall")
     best = (f"{metric} {facts['best_value']:.4f} (trial {facts['best_trial']}"
             + (f", best epoch {facts['best_epoch']}" if facts.get("best_epoch") is not None else "") + ")"
             if facts.get("best_value") is not None else f"{metric}: no completed trial")
-    budget = _budget_text(facts.get("budget") or {}, facts.get("used") or {})
+    budget = _budget_text(facts.get("budget") or {}, facts.get("used") or {}, facts.get("model"))
     if facts.get("budget_completed"):
         status = "search finished: its budget was used" + (f" ({budget})" if budget else "")
     else:
