@@ -26,3 +26,17 @@ def test_disabled_and_interactive_bars_are_tqdm_auto(monkeypatch):
     monkeypatch.setenv("SBR_PROGRESS", "text")
     quiet = progress.tqdm(total=1, disable=True, leave=False)  # tests and quiet callers stay quiet
     assert quiet.disable and not quiet.leave
+
+
+def test_text_bar_postfix_waits_for_the_next_refresh(monkeypatch):
+    """A per-batch ``set_postfix`` must not write a line per mini-batch into an executed notebook."""
+    monkeypatch.setenv("SBR_PROGRESS", "text")
+    out = io.StringIO()
+    with progress.tqdm(total=1000, desc="epoch 1", file=out, disable=False, mininterval=3600) as bar:
+        for _ in range(100):
+            bar.update(10)
+            bar.set_postfix(loss="0.5")
+            bar.set_postfix_str("x")
+        writes = out.getvalue().count("\r")
+    assert writes <= 3, out.getvalue()  # the first draw and the final one, not one per batch
+    assert "1000/1000" in out.getvalue()

@@ -18,11 +18,24 @@ TEXT_INTERVAL_S = 5.0
 def tqdm(*args: Any, **kwargs: Any):
     """``tqdm.auto.tqdm``, or a plain-text ``tqdm`` when ``$SBR_PROGRESS`` is ``"text"``."""
     if os.environ.get("SBR_PROGRESS") == "text" and not kwargs.get("disable"):
-        from tqdm.std import tqdm as text_bar
-
         kwargs["leave"] = True
         kwargs.setdefault("mininterval", TEXT_INTERVAL_S)
-        return text_bar(*args, **kwargs)
+        return _text_bar()(*args, **kwargs)
     from tqdm.auto import tqdm as auto_bar
 
     return auto_bar(*args, **kwargs)
+
+
+def _text_bar() -> type:
+    """A plain-text tqdm whose postfix updates wait for the next refresh: tqdm's ``set_postfix``
+    refreshes at once by default, which would write one line per mini-batch into an executed notebook."""
+    from tqdm.std import tqdm as base
+
+    class TextBar(base):
+        def set_postfix(self, ordered_dict=None, refresh=True, **kwargs):  # noqa: ARG002 - refresh ignored
+            super().set_postfix(ordered_dict, refresh=False, **kwargs)
+
+        def set_postfix_str(self, s="", refresh=True):  # noqa: ARG002
+            super().set_postfix_str(s, refresh=False)
+
+    return TextBar
