@@ -230,7 +230,10 @@ def test_split_name_advice_never_suggests_the_name_it_refused(tiny_dir):
 def _fake_run(outputs: Path, name: str, seconds: dict, events: int | None = 1000, finished=True, **key) -> Path:
     folder = outputs / "runs" / name
     folder.mkdir(parents=True)
-    record = {"dataset": "synthetic-tiny", "session_mode": "gap", "profile": "smoke", **key,
+    from sbrlib.pipeline import timeplan
+
+    record = {"dataset": "synthetic-tiny", "session_mode": "gap", "profile": "smoke",
+              "code": timeplan.code_fingerprint(), **key,
               "notebooks": {k: {"status": "ok", "seconds": v} for k, v in seconds.items()},
               "split_events": events}
     if finished:
@@ -261,6 +264,27 @@ def test_time_plan_uses_the_last_completed_run_of_the_same_kind_scaled_by_the_da
     text = plan.text()
     assert "time plan (last completed run 20260101-000000" in text and "total" in text
     assert "PROFILE=fast" in text  # how to make it shorter
+
+
+def test_time_plan_reuses_a_run_s_seconds_only_when_it_was_made_with_the_same_code(tmp_path):
+    from sbrlib.pipeline import timeplan
+
+    outputs = tmp_path / "outputs"
+    todo = _plan()
+    _fake_run(outputs, "20260101-000000", {nb.stem: 10.0 for nb, _ in todo}, code="0123456789abcdef")
+    plan = timeplan.estimate(todo, "synthetic-tiny", "smoke", "gap", outputs,
+                             calibration=timeplan.Calibration(timeplan.REFERENCE_GFLOPS))
+    assert plan.source == "model" and any("made with other code" in n and "20260101-000000" in n for n in plan.notes)
+    # the fingerprint follows the source: one changed byte in a notebook changes it
+    root = tmp_path / "tree"
+    (root / "sbrlib").mkdir(parents=True)
+    (root / "notebooks").mkdir()
+    (root / "sbrlib" / "a.py").write_text("x = 1\n")
+    (root / "notebooks" / "00.ipynb").write_text("{}")
+    first = timeplan.code_fingerprint(root)
+    assert timeplan.code_fingerprint(root) == first
+    (root / "notebooks" / "00.ipynb").write_text("{ }")
+    assert timeplan.code_fingerprint(root) != first
 
 
 def test_time_plan_model_follows_data_size_parameters_machine_speed_and_budgets(tmp_path):

@@ -446,7 +446,8 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
         while run_dir.exists():
             suffix += 1
             run_dir = run_dir.with_name(f"{stamp}-{dataset}-{session_mode}-{profile}-{suffix}")
-        record = {**key, "data_dir": data_dir, "commit": _git_commit(source), "started": stamp, "notebooks": {}}
+        record = {**key, "data_dir": data_dir, "commit": _git_commit(source), "code": timeplan.code_fingerprint(),
+                  "started": stamp, "notebooks": {}}
     record["status"] = "running"
     record["estimate"] = time_plan.record()
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)

@@ -68,27 +68,28 @@ class Reference:
     measured: bool = True
 
 
-# The reference run: `make run-all DATASET=ml-100k` at commit eb3c292 on the quiet 2-core machine
-# (run 20261203-090543): 00 10 s, 01 3 s, 02 2 s, 03 165 s (its 3-minute search), 04 7 s (03's trial
-# reused; training it takes ~45-60 s, 5-7 epochs at ~8 s), 05 107 s (40 s of it each of the order
-# experiment's two GRU4Rec retrainings), 06 7 s, 07 606 s (three neural fits: 167, 107 and 243 s).
+# The reference run: `make run-all DATASET=ml-100k` at commit 9d551d4 on the quiet 2-core machine
+# (run 20261203-111309): 00 9 s, 01 3 s, 02 2 s, 03 160 s (its 3-minute search), 04 6 s (03's trial
+# reused; training it takes ~35-60 s, 5-7 epochs at ~7 s), 05 91 s (66 s of it the order experiment's
+# two GRU4Rec retrainings), 06 6 s, 07 187 s (three neural fits: SASRec 14 s and 21 s, GRU4Rec 86 s,
+# plus 55 s of history experiments).
 REFERENCES: dict[str, Reference] = {
-    "00_what_went_wrong": Reference(8, 2),
+    "00_what_went_wrong": Reference(7, 2),
     "01_eda": Reference(2, 1),
     "02_preprocessing": Reference(1.5, 0.5),
-    "03_tuning": Reference(15, 0),
-    "04_train_gru4rec": Reference(10, 60, 1.0, "EPOCHS", 10),
-    "05_evaluation": Reference(15, 92, 1.0),
-    "06_try_it": Reference(5, 2),
-    "07_sequential_models": Reference(25, 65, 1.0),
+    "03_tuning": Reference(10, 0),
+    "04_train_gru4rec": Reference(6, 60, 1.0, "EPOCHS", 10),
+    "05_evaluation": Reference(15, 76, 1.0),
+    "06_try_it": Reference(5, 1),
+    "07_sequential_models": Reference(25, 41, 1.0),
 }
 REFERENCE_TUNE_S = 180.0
 """03's search in the reference run (``TUNE_MINUTES=3``)."""
 REFERENCE_TRIAL_S = 60.0
 """One tuning trial on ML-100K (README: 1.5-5 minutes at 10 epochs; 03's trials are shorter): a guess."""
-REFERENCE_FIT_S = 172.0
-"""One neural fit of 07 in the reference run (the mean of its three fits, each stopped by patience
-or its epoch cap before the 6-minute budget)."""
+REFERENCE_FIT_S = 40.0
+"""One neural fit of 07 in the reference run (the mean of its three fits, 14, 21 and 86 s, each
+stopped by patience or its epoch cap before the 6-minute budget)."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,21 @@ def data_events(dataset: str, split_name: str | None = None) -> int | None:
 
         return int(synthetic.PRESETS[spec.synthetic_preset].n_ratings)
     return split_events(split_name)
+
+
+def code_fingerprint(root: Path | None = None) -> str:
+    """A hash of what a run's seconds depend on in the source tree: every ``sbrlib/**/*.py`` and
+    ``notebooks/*.ipynb`` (paths and bytes; 16 hex digits). A later plan reuses a run's seconds only
+    when it was made with the same code (:func:`estimate`)."""
+    import hashlib
+
+    from sbrlib.core import paths
+
+    root = Path(root) if root is not None else paths.repo_dir()
+    digest = hashlib.sha256()
+    for path in sorted([*root.glob("sbrlib/**/*.py"), *root.glob("notebooks/*.ipynb")]):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def last_completed(outputs: Path, dataset: str, session_mode: str, profile: str) -> dict | None:
@@ -314,6 +330,10 @@ def estimate(todo: list[tuple[Path, dict[str, Any]]], dataset: str, profile: str
     events = data_events(dataset, split)
     notes = [] if profile == "fast" else [SHORTER]
     last = last_completed(outputs, dataset, session_mode, profile)
+    if last is not None and last.get("code") != code_fingerprint():
+        notes.append(f"the last completed run of this kind ({Path(last['path']).parent.name}) was made with other "
+                     "code (sbrlib or the notebooks changed since), so its seconds are not reused")
+        last = None
     if last is not None:
         # the same count on both sides: the split's events when both are known (recorded by the
         # run as split_events), else the split now against the last run's (none: same size)
