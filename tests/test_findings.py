@@ -232,3 +232,24 @@ def test_findings_end_with_the_multiple_comparison_caveat():
     assert out.numbers["comparisons/n"] == 3 and out.numbers["comparisons/raw"] == 2
     assert out.numbers["comparisons/holm"] == 1 and out.numbers["comparisons/holm_survivors"] == ["B vs A (mrr@20)"]
     assert out.numbers["x"] == 1 and found.numbers == {"x": 1}  # the input is not changed
+
+
+def test_tuning_findings_name_capped_trials_and_the_search_behind_the_defaults():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from sbrlib.notebook import findings as F
+
+    trials = [SimpleNamespace(user_attrs={"training": {"stopped_by": "epochs", "still_improving": True}}),
+              SimpleNamespace(user_attrs={"training": {"stopped_by": "patience", "still_improving": False}}),
+              SimpleNamespace(user_attrs={})]
+    study = SimpleNamespace(get_trials=lambda deepcopy=False: trials)
+    best = pd.DataFrame({"trials": [3, 3], "complete": [2, 2], "pruned": [1, 1], "valid mrr@20": [0.048, 0.06]},
+                        index=["SASRec", "SR"])
+    facts = F.tuning_facts(best, "mrr@20", 3.0, 40, {"sasrec": study, "sr": study})
+    assert facts["SASRec"]["capped_improving"] == 1 and facts["SASRec"]["prior"]["trials"] == 49
+    assert facts["SR"]["prior"] is None
+    text = F.tuning(facts, "mrr@20", 3.0, 40).markdown
+    assert "1 of its complete trials reached the epoch cap (`EPOCHS`) while still improving" in text
+    assert "itself the best of 49 trials of an earlier search on ml-100k-gap" in text

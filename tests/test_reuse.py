@@ -248,3 +248,41 @@ def test_a_single_trial_of_the_defaults_counts_the_search_behind_them(monkeypatc
     found = run()
     assert found.numbers["verdict/0"]["winner"] is None
     assert f"its defaults are the best of {trials} trials of an earlier search on ml-100k" in found.markdown
+
+
+def test_an_allowed_verdict_states_the_effort_behind_both_sides_and_their_training_rules():
+    prior = {"prior_trials": 49, "prior_dataset": "ml-100k"}
+    gru = dataclasses.replace(_facts(), patience=2, max_epochs=10, metric="mrr@20")
+    v = sequential.verdict("SASRec", "GRU4Rec", _facts(), gru, CLEAR, {"n_trials": 3, **prior}, {"n_trials": 3, **prior})
+    assert v.winner == "SASRec"
+    assert "both had 52 search trials: the 49 of the earlier searches behind their default configurations" in v.sentence
+    assert "3 in this run" in v.sentence
+    assert "SASRec validated on ndcg@10 with patience 5 (epoch cap 50)" in v.sentence
+    assert "GRU4Rec validated on mrr@20 with patience 2 (epoch cap 10)" in v.sentence
+
+
+def test_a_search_from_the_defaults_carries_their_earlier_search_into_the_verdict():
+    from sbrlib.notebook import findings
+
+    tuned = findings._tuning_facts("SASRec", {"source": "tuned", "n_trials": 3})
+    assert tuned["prior_trials"] == 49 and tuned["n_trials"] == 3
+    assert "prior_trials" not in findings._tuning_facts("SASRec", {"source": "kang-mcauley", "n_trials": None})
+    assert "prior_trials" not in findings._tuning_facts("SR", {"source": "tuned", "n_trials": 40})
+
+
+def test_the_protocol_validates_with_its_own_seen_items_setting(temporal, monkeypatch):
+    """07 stops neural models on the temporal split with the searches' and 04's setting ("none") while
+    its test tables exclude the user's items."""
+    seen = {}
+
+    def fake_fit(make, train_tr, valid, train, eval_config, *args, **kwargs):
+        seen["validation"] = eval_config.exclude_seen
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(sequential, "fit_early_stopped", fake_fit)
+    cfg = EvalConfig(ks=(10,), exclude_seen="user", coverage_ks=())
+    for setting, expected in ((None, "user"), ("none", "none")):
+        with pytest.raises(RuntimeError, match="stop here"):
+            sequential.run_protocol(temporal, {"X": lambda epochs: None}, {}, cfg, "all", "mrr@10", 2, ("recall@10",),
+                                    validation_exclude_seen=setting)
+        assert seen["validation"] == expected

@@ -328,3 +328,26 @@ def test_resolve_config_names_the_search_behind_the_defaults_and_takes_any_famil
     assert paper.source == "kang-mcauley" and paper.config.max_len == 200 and paper.config.dim == 50
     with pytest.raises(ValueError, match="kang-mcauley"):
         tuning.resolve_config("sasrec", "no-such-split", "official", study_file=tmp_path / "none.sqlite3")
+
+
+def test_effects_need_two_completed_trials_on_each_side():
+    import pandas as pd
+
+    from sbrlib.tuning import analysis
+
+    table = pd.DataFrame({"state": ["complete"] * 3, "value": [0.05, 0.06, 0.04], "batch_size": [64, 27, 32]})
+    pick_a = ("big", lambda t: t["batch_size"] >= 64)
+    pick_b = ("small", lambda t: t["batch_size"] < 64)
+    assert analysis._contrast(table, "batch size", pick_a, pick_b) is None  # one trial against two: no effect
+    table.loc[3] = ["complete", 0.07, 128]
+    row = analysis._contrast(table, "batch size", pick_a, pick_b)
+    assert row["trials A"] == 2 and row["trials B"] == 2 and row["best A"] == 0.07
+
+
+def test_a_search_that_kept_the_defaults_says_so():
+    facts = {"trials": 3, "complete": 2, "pruned": 1, "metric": "mrr@20", "best_value": 0.06, "best_trial": 0,
+             "split": "s", "frames": "train_tr→valid", "budget": {}, "used": {}, "budget_completed": True,
+             "best_is_default": True, "default_phrase": "SASRecConfig() (the class defaults: the best of 49 trials)"}
+    text = tuning.describe_study(facts)
+    assert text.startswith("tuned: best of 3 trials") and "the best is the default configuration, SASRecConfig()" in text
+    assert "default configuration" not in tuning.describe_study({**facts, "best_is_default": False})

@@ -32,10 +32,10 @@ def _text_bar() -> type:
     from tqdm.std import tqdm as base
 
     class TextBar(base):
-        def set_postfix(self, ordered_dict=None, refresh=True, **kwargs):  # noqa: ARG002 - refresh ignored
+        def set_postfix(self, ordered_dict=None, refresh=True, **kwargs):  # refresh is ignored: see the docstring
             super().set_postfix(ordered_dict, refresh=False, **kwargs)
 
-        def set_postfix_str(self, s="", refresh=True):  # noqa: ARG002
+        def set_postfix_str(self, s="", refresh=True):
             super().set_postfix_str(s, refresh=False)
 
     return TextBar

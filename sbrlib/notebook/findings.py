@@ -860,9 +860,16 @@ def what_went_wrong(m: Any) -> Findings:
 # --------------------------------------------------------------------------- 03 tuning
 
 
-def tuning_facts(best: pd.DataFrame, metric: str, budget_minutes: float | None, max_trials: int | None) -> dict:
+def tuning_facts(best: pd.DataFrame, metric: str, budget_minutes: float | None, max_trials: int | None,
+                 studies: Mapping[str, Any] | None = None) -> dict:
     """Per model (display name): ``n_trials, n_complete, n_pruned, best_valid, ended_by``
-    (``"trial cap"`` | ``"time budget"``) from :func:`sbrlib.tuning.analysis.best_table`."""
+    (``"trial cap"`` | ``"time budget"``) from :func:`sbrlib.tuning.analysis.best_table`; with
+    ``studies`` (model key -> Optuna study) also ``capped_improving`` (complete trials stopped by their
+    epoch cap while still improving) and ``prior`` (the search behind the model's defaults, which a
+    search starts from: :func:`sbrlib.models.registry.defaults_search`)."""
+    from sbrlib.models import registry
+
+    by_name = {registry.display_name(k): s for k, s in (studies or {}).items()}
     out = {}
     for name, row in best.iterrows():
         n = int(row["trials"])
@@ -871,6 +878,12 @@ def tuning_facts(best: pd.DataFrame, metric: str, budget_minutes: float | None, 
         value = row.get(f"valid {metric}")
         out[str(name)] = {"n_trials": n, "n_complete": int(row["complete"]), "n_pruned": int(row["pruned"]),
                           "best_valid": None if value is None or pd.isna(value) else float(value), "ended_by": ended}
+        study = by_name.get(str(name))
+        if study is not None:
+            runs = [t.user_attrs.get("training") or {} for t in study.get_trials(deepcopy=False)]
+            out[str(name)]["capped_improving"] = sum(r.get("stopped_by") == "epochs" and bool(r.get("still_improving"))
+                                                     for r in runs)
+            out[str(name)]["prior"] = registry.defaults_search(str(name))
     return out
 
 
@@ -903,6 +916,13 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
         if f["n_trials"] == 1:
             line += (" (a single search trial: a search's first trial evaluates the model's default configuration, "
                      "so this is **not** a search result and the model is not tuned)")
+        if f.get("capped_improving"):
+            line += (f"; {b.n(f'capped_improving/{name}', f['capped_improving'], count)} of its complete trials "
+                     "reached the epoch cap (`EPOCHS`) while still improving, so more epochs might have scored higher")
+        if f.get("prior"):
+            line += (f"; the search started from the model's default configuration, itself the best of "
+                     f"{b.n(f'prior_trials/{name}', int(f['prior']['trials']), count)} trials of an earlier search on "
+                     f"{f['prior']['split']}")
         imp = (importances or {}).get(name)
         if imp is not None and len(imp):
             top = ", ".join(f"`{k}` ({v:.0%})" for k, v in imp.head(3).items())
@@ -917,7 +937,8 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
                   f"{_name(metric_name)}; notebook 05 compares the models on `test` with intervals.")
         else:
             b.add("* The searches had **unequal trial counts** ("
-                  + ", ".join(f"{n}: {f['n_trials']:,}" for n, f in scored.items())
+                  + ", ".join(f"{n}: {f['n_trials']:,}" + (f" (+ {f['prior']['trials']} behind its defaults)"
+                                                          if f.get("prior") else "") for n, f in scored.items())
                   + "), so their best validation scores are not a ranking of the models: a model searched longer "
                   "had more chances. Notebook 05 compares them on `test` with intervals.")
     b.add("* Seed noise (how much the score moves when only the random seed changes) was not measured here; "
@@ -1034,12 +1055,15 @@ def try_it(session: Sequence[int], later: Sequence[int] | None, lists: Mapping[s
 
 def _tuning_facts(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     """Tuning facts for the verdict rule: this run's trials, plus the earlier search behind the
-    model's defaults when the configuration is the defaults (a 1-trial search tries the defaults)."""
+    model's defaults (:func:`sbrlib.models.registry.defaults_search`) when the configuration is the
+    defaults or comes from one of sbrlib's searches, which start from the defaults
+    (:func:`sbrlib.tuning.tune_all` tries them first): either way that earlier search is part of the
+    effort behind it. A named preset other than the defaults carries no search."""
     from sbrlib.models import registry
 
     out = {"n_trials": config.get("n_trials"), "source": config.get("source")}
-    is_default = config.get("source") == "default" or config.get("n_trials") == 1
-    prior = registry.defaults_search(name) if is_default else None
+    from_defaults = config.get("source") in ("default", "single-trial", "tuned") or config.get("n_trials") == 1
+    prior = registry.defaults_search(name) if from_defaults else None
     if prior:
         out.update(prior_trials=int(prior["trials"]), prior_dataset=prior["dataset"])
     return out

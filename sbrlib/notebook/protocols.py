@@ -167,7 +167,8 @@ def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], objec
                  positions: Literal["all", "last"], validation_metric: str, patience: int,
                  metrics: tuple[str, ...], n_boot: int = 1000, seed: int = 0, progress: bool = True,
                  refit: bool = False, max_seconds: float | None = None,
-                 trained: Mapping[str, object] | None = None, baseline_frame: str = "train") -> ProtocolRun:
+                 trained: Mapping[str, object] | None = None, baseline_frame: str = "train",
+                 validation_exclude_seen: str | None = None) -> ProtocolRun:
     """Fit baselines on ``split[baseline_frame]``; neural models with :func:`fit_early_stopped`
     (``refit``, ``max_seconds``: its options; their training facts in ``ProtocolRun.facts`` and the
     table's ``stopped``/``still_improving`` columns); evaluate all on ``test`` with the same settings
@@ -181,6 +182,9 @@ def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], objec
             seconds, ``fit_seconds`` 0).
         baseline_frame: the frame the baselines are fitted on (``"train"``, or ``"train_tr"`` as in
             notebook 05 when GRU4Rec was not refitted).
+        validation_exclude_seen: ``exclude_seen`` of the early-stopping validation (None: the test
+            setting of ``eval_config``), e.g. ``"none"`` on the temporal split as in the searches and
+            notebook 04, so that every neural model there is stopped by the same objective.
     """
     results, models, extra, facts = {}, {}, {}, {}
     trained = dict(trained or {})
@@ -209,7 +213,9 @@ def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], objec
     for name, make in neural.items():
         if name in trained:
             continue
-        model, info = fit_early_stopped(make, split["train_tr"], split["valid"], split["train"], eval_config,
+        validation = eval_config if validation_exclude_seen is None else replace(
+            eval_config, exclude_seen=validation_exclude_seen)
+        model, info = fit_early_stopped(make, split["train_tr"], split["valid"], split["train"], validation,
                                         positions, validation_metric, patience, progress, refit, max_seconds)
         model.name = name
         models[name] = model
@@ -423,11 +429,28 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
     if not clear:
         return Verdict(True, None, f"{head}{numbers}: not distinguishable from zero, so neither is ahead.", ())
     winner, loser = (a, b) if diff > 0 else (b, a)
-    effort = ("both ran untuned defaults (no search)" if not na else
-              "both had a single search trial (their default configurations, not tuned)" if na == 1 else
-              f"both had {na} search trials")
+    prior_a, prior_b = (int(dict(t or {}).get("prior_trials") or 0) for t in (a_tuning, b_tuning))
+    if not na:
+        effort = "both ran untuned defaults (no search)"
+    elif prior_a and prior_a == prior_b:
+        effort = (f"both had {na} search trials: the {prior_a} of the earlier searches behind their default "
+                  f"configurations, which this run's searches start from, and {na - prior_a} in this run")
+    else:
+        effort = ("both had a single search trial (their default configurations, not tuned)" if na == 1 else
+                  f"both had {na} search trials")
+    rules = "; ".join(r for r in (_training_rule(n, f) for n, f in ((a, a_facts), (b, b_facts))) if r)
     return Verdict(True, winner, f"{head}{numbers}: {winner} is ahead of {loser} (the interval excludes 0, {effort}, "
-                                 "and neither was stopped while still improving).", ())
+                                 "and neither was stopped while still improving"
+                                 + (f"; training rules: {rules}" if rules else "") + ").", ())
+
+
+def _training_rule(name: str, facts: TrainingFacts | Mapping[str, Any] | None) -> str | None:
+    """``"SASRec early-stopped on mrr@20 with patience 5 (epoch cap 100)"`` from its training facts (None: no loop)."""
+    if facts is None:
+        return None
+    f = facts if isinstance(facts, TrainingFacts) else TrainingFacts.from_dict(dict(facts))
+    stop = f"patience {f.patience}" if f.patience is not None else "no early stopping"
+    return f"{name} validated on {f.metric} with {stop} (epoch cap {f.max_epochs})"
 
 
 def loo_frames_caption(split: Split) -> str:

@@ -46,6 +46,11 @@ def importances(study) -> pd.Series:
     return pd.Series(values, dtype=float, name="importance")
 
 
+MIN_TRIALS_PER_SIDE = 2
+"""Completed trials each side of a contrast needs (one trial against one is not an effect: they differ in
+every parameter)."""
+
+
 def _contrast(table: pd.DataFrame, what: str, a: tuple[str, Callable], b: tuple[str, Callable]) -> dict | None:
     done = table[table["state"] == "complete"]
     rows = {}
@@ -54,7 +59,7 @@ def _contrast(table: pd.DataFrame, what: str, a: tuple[str, Callable], b: tuple[
             sel = done[pick(done)]
         except KeyError:  # parameter not searched in this study
             return None
-        if not len(sel):
+        if len(sel) < MIN_TRIALS_PER_SIDE:
             return None
         rows[label] = (float(sel["value"].max()), len(sel))
     (la, (va, na)), (lb, (vb, nb)) = rows.items()
@@ -65,7 +70,8 @@ def _contrast(table: pd.DataFrame, what: str, a: tuple[str, Callable], b: tuple[
 def gru4rec_effects(study) -> pd.DataFrame:
     """Best objective value with and without a choice, over the study's completed GRU4Rec trials.
 
-    Rows (only where both sides have trials): batch size >= 64 vs < 64, no dropout vs some
+    Rows (only where both sides have at least :data:`MIN_TRIALS_PER_SIDE` completed trials): batch size
+    >= 64 vs < 64, no dropout vs some
     dropout, cross-entropy without vs with logQ, cross-entropy vs BPR-max, and a small vs a large
     GRU layer. ``B vs A`` is the relative difference of the best values. These are best-of-n
     comparisons: a side with more trials has more chances, so read them with the trial counts.
@@ -136,4 +142,4 @@ def _short(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-__all__ = ["best_configs", "best_table", "gru4rec_effects", "importances", "trials_table"]
+__all__ = ["MIN_TRIALS_PER_SIDE", "best_configs", "best_table", "gru4rec_effects", "importances", "trials_table"]

@@ -109,7 +109,11 @@ def _tuned(model: str, split_name: str, path: Path, metric: str) -> ResolvedConf
         config = config_class(model)(**checked_fields(model, trial.user_attrs["config"], where))
     else:
         config = make_config(model, checked_fields(model, trial.params, where))
-    facts = {**facts, "searched": _jsonable(trial.params)}
+    defaults = config_class(model)()
+    is_default = all(getattr(config, k) == getattr(defaults, k) for k in trial.params if hasattr(defaults, k))
+    facts = {**facts, "searched": _jsonable(trial.params), "best_is_default": bool(is_default)}
+    if is_default:
+        facts["default_phrase"] = _defaults_phrase(model)
     return ResolvedConfig(config, source_label(facts["trials"]), describe_study(facts), facts)
 
 

@@ -236,7 +236,8 @@ def _budget_text(budget: dict, used: dict, model: str | None = None) -> str:
 def describe_study(facts: dict[str, Any]) -> str:
     """A sentence built only from :func:`study_facts`, e.g. ``tuned: best of 12 trials (8 complete,
     4 pruned) on ml-100k-gap train_tr→valid, MRR@20 0.1234 (trial 5, epoch 7), search finished: its budget was used
-    (12 of 12 trials)``. A one-trial study is never called tuned: its sentence starts with
+    (12 of 12 trials)``. When the best trial is the model's default configuration (``best_is_default``,
+    added by :func:`sbrlib.tuning.configs.resolve_config`), the sentence says so, with ``default_phrase``. A one-trial study is never called tuned: its sentence starts with
     ``single trial:`` (a search's first trial evaluates the model's default configuration), not a search result."""
     counts = f"{facts['complete']} complete, {facts['pruned']} pruned" + (
         f", {facts['failed']} failed" if facts.get("failed") else "")
@@ -246,6 +247,9 @@ def describe_study(facts: dict[str, Any]) -> str:
     else:
         head = f"tuned: best of {facts['trials']} trials ({counts})"
     metric = str(facts.get("metric") or "").upper().replace("RECALL", "Recall")
+    if facts["trials"] > 1 and facts.get("best_is_default"):  # the search kept the defaults: say so
+        head += (f" — the best is the default configuration, {facts.get('default_phrase') or 'the class defaults'}"
+                 " —")
     best = (f"{metric} {facts['best_value']:.4f} (trial {facts['best_trial']}"
             + (f", best epoch {facts['best_epoch']}" if facts.get("best_epoch") is not None else "") + ")"
             if facts.get("best_value") is not None else f"{metric}: no completed trial")
