@@ -40,7 +40,7 @@ import pandas as pd
 from sbrlib.core.columns import ITEM, SESSION, TIME, USER
 from sbrlib.data.item_index import ItemIndex
 from sbrlib.evaluation import metrics as M
-from sbrlib.evaluation.evaluator import EvalConfig, evaluate
+from sbrlib.evaluation.evaluator import EvalConfig, StepOnly, evaluate
 from sbrlib.models.base import SessionModel
 
 
@@ -127,27 +127,6 @@ def gru4rec_step(n_items: int = 3706, n_events: int = 60_000, repeat: int = 3) -
         timer.restore()
         best = min(best, timer.seconds / res.metrics["predictions"] * 1e5)
     return best
-
-
-class StepOnly(SessionModel):
-    """A model seen through ``reset``/``step`` only: the evaluator's general (step) path."""
-
-    def __init__(self, model: SessionModel) -> None:
-        self.model, self.name, self.item_index = model, model.name, model.item_index
-        self.provenance = getattr(model, "provenance", {})
-
-    @property
-    def context_length(self) -> int | None:
-        return getattr(self.model, "context_length", None)
-
-    def fit(self, train: pd.DataFrame) -> StepOnly:
-        raise NotImplementedError
-
-    def reset(self, batch_size: int) -> None:
-        self.model.reset(batch_size)
-
-    def step(self, items, starts, users=None, active=None):
-        return self.model.step(items, starts, users, active)
 
 
 SASREC_CASES = (  # figure, split, frame, history frame, exclude_seen, positions

@@ -20,7 +20,7 @@ from sbrlib.core.columns import ITEM, SESSION, TIME, USER
 from sbrlib.data.batching import contiguous_sessions
 from sbrlib.data.item_index import ItemIndex
 from sbrlib.evaluation import evaluator as E
-from sbrlib.models.base import SessionModel
+from sbrlib.evaluation.evaluator import StepOnly
 
 tf = pytest.importorskip("tensorflow")
 from sbrlib.models.sasrec import SASRec, SASRecConfig  # noqa: E402  (after the TensorFlow check)
@@ -28,31 +28,6 @@ from sbrlib.models.sasrec import SASRec, SASRecConfig  # noqa: E402  (after the 
 MAX_LEN = 5
 ITEM_IDS = np.arange(100, 140)  # 40 items with ids that are not their indices
 NEAR = 1e-4
-
-
-class StepOnly(SessionModel):
-    """A model seen through ``reset``/``step`` only (and ``context_length``, so the evaluator's
-    last-position shortcut behaves as before): the evaluator takes its step path."""
-
-    def __init__(self, model: SASRec) -> None:
-        self.model, self.name, self.item_index = model, model.name, model.item_index
-        self.provenance = model.provenance
-
-    @property
-    def context_length(self) -> int:
-        return self.model.context_length
-
-    def fit(self, train: pd.DataFrame) -> StepOnly:
-        raise NotImplementedError
-
-    def reset(self, batch_size: int) -> None:
-        self.model.reset(batch_size)
-
-    def step(self, items, starts, users=None, active=None):
-        return self.model.step(items, starts, users, active)
-
-    def popularity(self) -> np.ndarray:
-        return self.model.popularity()
 
 
 def make_data(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -480,6 +480,32 @@ def _score_by_windows(context: int, score_windows, test: pd.DataFrame, item_idx:
             run(tail_sessions[part], tail_ends[part], full[part], every_position=False)
 
 
+class StepOnly(SessionModel):
+    """``model`` seen through ``reset``/``step`` only (and ``context_length``, so the last-position
+    shortcut behaves the same): :func:`evaluate` takes its general step path for it, not the window
+    path. For comparing the two paths (tests, ``benchmarks/bench_eval.py``)."""
+
+    def __init__(self, model: SessionModel) -> None:
+        self.model, self.name, self.item_index = model, model.name, model.item_index
+        self.provenance = getattr(model, "provenance", {})
+
+    @property
+    def context_length(self) -> int | None:
+        return getattr(self.model, "context_length", None)
+
+    def fit(self, train: pd.DataFrame) -> StepOnly:
+        raise NotImplementedError("StepOnly wraps a fitted model")
+
+    def reset(self, batch_size: int) -> None:
+        self.model.reset(batch_size)
+
+    def step(self, items, starts, users=None, active=None):
+        return self.model.step(items, starts, users, active)
+
+    def popularity(self) -> np.ndarray:
+        return self.model.popularity()
+
+
 def evaluate_positions(model: SessionModel, test: pd.DataFrame, config: EvalConfig = EvalConfig(),
                        positions: Positions = "all", progress: bool = True,
                        history: pd.DataFrame | None = None) -> EvalResult:
