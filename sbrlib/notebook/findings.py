@@ -776,11 +776,25 @@ def _faster(b: _Builder, key: str, slow_seconds: float, fast_seconds: float) -> 
             "version's fixed costs dominate)")
 
 
+def _idx_loader_sentence(b: _Builder, lo: Mapping) -> str:
+    """The original iterator with the offsets corrected: whether it still skips pairs (a second fault)."""
+    pairs, expected = int(lo["pairs"]), int(lo["expected_pairs"])
+    if not lo["hit_cap"] and pairs < expected:
+        return (f" Even with the offsets corrected (`idx`), the original iterator produced only "
+                f"{b.n('idx_loader_pairs', pairs, count)} of the {count(expected)} pairs in "
+                f"{b.n('idx_loader_steps', int(lo['steps']), count)} steps, skipping "
+                f"{b.n('idx_loader_skipped_share', 1 - pairs / expected, lambda v: f'{v:.1%}')} of the data: its epoch "
+                "ends as soon as the last session has entered a slot, dropping what the slots still hold (a second "
+                "fault of the same loader, also fixed by sbrlib's schedule).")
+    b.keep("idx_loader_pairs", pairs)
+    return ""
+
+
 def what_went_wrong(m: Any) -> Findings:
     """Findings of notebook 00: one line per fault of the original notebook, from the measured
     values of :mod:`sbrlib.notebook.pitfalls` (a :class:`~sbrlib.notebook.pitfalls.Measured`, or notebook 00's
     ``MEASURED`` dict keyed by the pitfalls labels)."""
-    from sbrlib.notebook.pitfalls import Measured, _bytes, _duration, _users
+    from sbrlib.notebook.pitfalls import Measured, _bytes, _duration, _users, share_text, three_digits
 
     b = _Builder()
     r = m if isinstance(m, Measured) else Measured.from_record(m)  # each measurement by its name
@@ -818,7 +832,8 @@ def what_went_wrong(m: Any) -> Findings:
           f"{b.n('loader_pairs', int(lo_bad['pairs']), count)} pairs joined two users' histories and "
           f"{b.n('wrapped_pairs', int(lo_bad['wrapped_pairs']), count)} were read backwards from the end of the data; "
           f"sbrlib's schedule has {b.n('schedule_crossing_pairs', int(lo_fix['crossing_pairs']), count)} crossing "
-          f"pairs and produces each of the {b.n('expected_pairs', int(lo_fix['expected_pairs']), count)} pairs once.")
+          f"pairs and produces each of the {b.n('expected_pairs', int(lo_fix['expected_pairs']), count)} pairs once."
+          + _idx_loader_sentence(b, r.loader_original))
     if un["test_hit"] or un["valid_hit"]:
         unseen = (f"turned {b.n('unseen_test_hit', int(un['test_hit']), count)} of {count(un['test_events'])} test "
                   f"events and {b.n('unseen_valid_hit', int(un['valid_hit']), count)} of {count(un['valid_events'])} "
@@ -832,17 +847,17 @@ def what_went_wrong(m: Any) -> Findings:
           f"{b.n('unseen_fixed_recall', float(un['fixed']['recall@20']), metric)} with unseen items removed.")
     b.add(f"* **One-hot input with per-step numpy resets** fed "
           f"{b.n('onehot_bytes', float(slow['input_bytes_per_step']), _bytes)} per step and took "
-          f"{b.n('onehot_ms_per_step', slow['seconds_per_step'] * 1e3, lambda v: f'{v:,.0f} ms')} per step; sbrlib's "
+          f"{b.n('onehot_ms_per_step', slow['seconds_per_step'] * 1e3, lambda v: three_digits(v, 'ms'))} per step; sbrlib's "
           f"compiled GRU4Rec with the same GRU and full softmax took "
-          f"{b.n('compiled_ms_per_step', fast['seconds_per_step'] * 1e3, lambda v: f'{v:,.1f} ms')}, "
+          f"{b.n('compiled_ms_per_step', fast['seconds_per_step'] * 1e3, lambda v: three_digits(v, 'ms'))}, "
           f"{_faster(b, 'speedup_training', slow['seconds_per_step'], fast['seconds_per_step'])}, from "
           f"{b.n('index_bytes', float(fast['input_bytes_per_step']), _bytes)} of indices per step.")
-    b.add(f"* **Per-event argsort evaluation** needed {b.n('argsort_s_per_10k', float(slow10k), lambda v: f'{v:,.1f} s')} "
-          f"per 10k predictions, the vectorized evaluator {b.n('evaluator_s_per_10k', float(fast10k), lambda v: f'{v:,.2f} s')} "
+    b.add(f"* **Per-event argsort evaluation** needed {b.n('argsort_s_per_10k', float(slow10k), lambda v: three_digits(v, 's'))} "
+          f"per 10k predictions, the vectorized evaluator {b.n('evaluator_s_per_10k', float(fast10k), lambda v: three_digits(v, 's'))} "
           f"({_faster(b, 'speedup_evaluation', slow10k, fast10k)}), with the same ranks on all "
           f"{b.n('untied_predictions', int(rk['untied']), count)} predictions without ties.")
     b.add(f"* **Undiscussed choices**: `Rating >= 3` dropped {b.n('rating_dropped', int(rf['dropped']), count)} of "
-          f"{b.n('ratings', int(rf['ratings']), count)} ratings ({b.n('rating_dropped_share', float(rf['dropped_share']), pct)}). "
+          f"{b.n('ratings', int(rf['ratings']), count)} ratings ({b.n('rating_dropped_share', float(rf['dropped_share']), share_text)}). "
           f"A user's history as one session gave {b.n('user_sessions', int(s_user['sessions']), count)} 'sessions' "
           f"with a median of {b.n('user_median_length', float(s_user['median_length']), lambda v: f'{v:,.0f}')} events "
           f"over {b.n('user_median_span', _duration(s_user['median_days']), text)}; inactivity gaps give "
