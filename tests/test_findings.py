@@ -52,6 +52,19 @@ def test_eda_findings_state_the_computed_numbers_and_never_claim_a_decline_on_ev
     assert "**declines**" in eda_findings(early).markdown
 
 
+def test_month_to_month_wording_follows_the_monthly_counts():
+    rng = np.random.default_rng(2)
+    even = eda_findings(ratings_with_times(rng.integers(880_000_000, 880_000_000 + 200 * 86_400, 6000)))
+    assert even.numbers["month_spread"] <= findings.MONTH_SPREAD_UNEVEN and "roughly steady too" in even.markdown
+    # one month three times as busy as the others: the same quarters, but not "steady" month to month
+    base = rng.integers(880_000_000, 880_000_000 + 200 * 86_400, 4000)
+    spike = rng.integers(880_000_000 + 90 * 86_400, 880_000_000 + 110 * 86_400, 4000)
+    uneven = eda_findings(ratings_with_times(np.concatenate([base, spike])))
+    assert_consistent(uneven)
+    assert uneven.numbers["month_spread"] > findings.MONTH_SPREAD_UNEVEN
+    assert "activity is uneven" in uneven.markdown and "roughly steady" not in uneven.markdown
+
+
 def test_one_second_gaps_are_called_batches_only_when_they_stand_alone():
     # users rating in batches: 0 s and 1 s gaps inside a batch, a day between batches
     times = np.concatenate([880_000_000 + d * 86_400 + np.array([0, 0, 1, 1, 1, 2 * 3600])

@@ -167,6 +167,21 @@ def activity_pattern(times: np.ndarray) -> dict[str, float]:
     return {"first_quarter_share": first, "last_quarter_share": last, "last_over_first": ratio, "trend": trend}
 
 
+MONTH_SPREAD_UNEVEN = 1.5  # busiest over quietest month above this: activity is called uneven month to month
+
+
+def _month_spread(b: _Builder, months: pd.Series) -> str:
+    """How even the monthly counts are: the busiest month over the quietest, in words."""
+    spread = float(months.max() / months.min()) if len(months) and months.min() > 0 else float("inf")
+    if not np.isfinite(spread):
+        b.keep("month_spread", None)
+        return ""
+    shown = b.n("month_spread", spread, lambda v: f"{v:.1f}×")
+    if spread > MONTH_SPREAD_UNEVEN:
+        return f", a {shown} range: month to month, activity is uneven (see the month figure)"
+    return f", within {shown} of each other: month to month, activity is roughly steady too"
+
+
 def _full_months(by_month: pd.Series, first: pd.Timestamp, last: pd.Timestamp) -> pd.Series:
     """Months entirely covered by the data (the first/last month only if the data span them)."""
     keep = np.ones(len(by_month), bool)
@@ -223,7 +238,8 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
     b.keep("last_over_first", act["last_over_first"])
     wording = {"declines": "activity **declines**: most ratings come early, with a thinner tail later",
                "grows": "activity **grows** over time: the later period holds more ratings",
-               "steady": "activity is **roughly steady** over time: no thin tail at the end"}[act["trend"]]
+               "steady": ("the two quarters hold about the same share: **no trend** from start to end and no thin "
+                          "tail at the end")}[act["trend"]]
     full = _full_months(by_month, first, last)
     months = full if len(full) >= 3 else by_month
     which = "full calendar months" if len(full) >= 3 else "calendar months (some only partly covered)"
@@ -236,7 +252,7 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
           f"{wording}. {which.capitalize()} hold between "
           f"{b.n('month_min', int(months.min()), count)} ({b.n('month_min_at', str(months.idxmin()), text)}) and "
           f"{b.n('month_max', int(months.max()), count)} ({b.n('month_max_at', str(months.idxmax()), text)}) "
-          f"ratings. The last day holds {b.n('last_day_ratings', last_day_n, count)} ratings "
+          f"ratings{_month_spread(b, months)}. The last day holds {b.n('last_day_ratings', last_day_n, count)} ratings "
           f"({b.n('last_day_share', last_day_n / len(times), pct)}) and the last 7 days "
           f"{b.n('last_week_ratings', last_week_n, count)} ({b.n('last_week_share', last_week_n / len(times), pct)}): "
           "that is what a test set of \"the last day\" or "
