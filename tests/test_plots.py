@@ -271,6 +271,10 @@ def test_the_overflow_bin_is_labelled(figures):
     share = 100 / 129
     assert f"gap (> 50: {share:.1%})" in [t.get_text() for t in big.get_legend().get_texts()]
     assert big.get_ylim()[1] == pytest.approx(1.0) and share < 1.0  # a labelled tick (100%) above the square
+    # every legend symbol is drawn in the plot: no grey square of a colour no square has
+    for handle in big.get_legend().legend_handles:
+        if getattr(handle, "get_marker", lambda: "None")() not in ("None", None, ""):
+            assert handle.get_color() != "gray"
     plt.close("all")
 
 
