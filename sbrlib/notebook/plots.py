@@ -250,10 +250,10 @@ def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool
     if any_overflow:  # each line's entry shows its own square; the note has no marker (no symbol drawn nowhere)
         handles, labels = ax.get_legend_handles_labels()
         handles = [(h, squares[h]) if h in squares else h for h in handles]
-        handles.append(Line2D([], [], linestyle="none"))
-        labels.append(f"square: overflow bin of the line\nof its colour (share in brackets):\nall sessions longer than {cap}")
         ax.legend(handles, labels, handler_map={tuple: HandlerTuple(ndivide=None)}, loc="upper left",
-                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9, frameon=False)
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9, frameon=False, title_fontsize=9,
+                  alignment="left", title=f"square: the overflow bin of the line\nof its colour, all sessions longer\n"
+                                          f"than {cap} (share in brackets)")
     return fig
 
 
