@@ -625,7 +625,7 @@ def config_sentence(name: str, facts: Mapping[str, Any]) -> str:
 
 
 EXCLUDE_WORDS = {
-    "none": "nothing excluded: every item of the training index is ranked",
+    "none": "nothing excluded: every item of the training [item index](../docs/GLOSSARY.md#item-index) is ranked",
     "session": "items of the current session are not ranked",
     "user": "items the user rated before are not ranked",
 }
