@@ -1037,7 +1037,9 @@ def try_it(session: Sequence[int], later: Sequence[int] | None, lists: Mapping[s
     b.add("* **The models**: " + "; ".join(
         f"{name} fitted on `{b.n(f'fitted_on/{name}', fitted_on[name], text)}` with {configs[name]}"
         for name in lists) + "."
-        + (" All saw the same events, and none of them saw the demo session (it is in `valid`)."
+        + (" All saw the same events, and none of them was trained on the demo session: it is in `valid`, on which "
+           "notebook 03's searches and notebook 04's early stopping are scored, so it did take part in choosing "
+           "parameters and GRU4Rec's epoch."
            if b.keep("same_data", len(set(fitted_on.values())) == 1) and not from_titles
            and set(fitted_on.values()) == {"train_tr"} else ""))
     if fallback:
