@@ -245,3 +245,36 @@ def test_findings_end_with_the_multiple_comparison_caveat():
     assert out.numbers["comparisons/n"] == 3 and out.numbers["comparisons/raw"] == 2
     assert out.numbers["comparisons/holm"] == 1 and out.numbers["comparisons/holm_survivors"] == ["B vs A (mrr@20)"]
     assert out.numbers["x"] == 1 and found.numbers == {"x": 1}  # the input is not changed
+
+
+def test_07_title_answer_is_built_from_the_verdicts():
+    from types import SimpleNamespace as V
+
+    gru, sas, tie, held = (V(allowed=True, winner="GRU4Rec"), V(allowed=True, winner="SASRec"),
+                           V(allowed=True, winner=None), V(allowed=False, winner=None))
+    assert findings.title_answer({}) == ""
+    text = findings.title_answer({"temporal": gru, "leave-one-out": tie})
+    assert text.startswith("Not in this run: SASRec is ahead under none of the protocols")
+    assert "GRU4Rec is ahead under *temporal*" in text and "neither is ahead under *leave-one-out*" in text
+    assert "SASRec is ahead under every protocol" in findings.title_answer({"a": sas, "b": sas})
+    mixed = findings.title_answer({"a": sas, "b": gru, "c": held})
+    assert "It depends on the protocol" in mixed and "SASRec is ahead under *a*" in mixed
+    assert "GRU4Rec under *b*" in mixed and "no verdict under *c*" in mixed
+    assert "cannot say" in findings.title_answer({"a": held})
+
+
+def test_07_findings_point_overlapping_intervals_to_the_paired_test_and_name_coincidences():
+    def table(gru_ndcg, lo):
+        return pd.DataFrame({"ndcg@10": [gru_ndcg, 0.09], "ndcg@10 lo": [lo, 0.08], "ndcg@10 hi": [lo + 0.03, 0.10],
+                             "predictions": [900, 900]}, index=pd.Index(["GRU4Rec", "SR"], name="model"))
+
+    diff = {"metric": "ndcg@10", "difference": 0.01, "lo": 0.002, "hi": 0.02, "sessions": 900}
+    found = findings.sequential({"temporal": table(0.10512, 0.093), "leave-one-out": table(0.10508, 0.090)},
+                                {"temporal": "ndcg@10", "leave-one-out": "ndcg@10"},
+                                [("temporal", "GRU4Rec", "SR", diff)], "d", {}, {}, {"SR": "tuned"}, refit=False)
+    text = found.markdown
+    assert_consistent(found)
+    assert text.count("paired interval](../docs/GLOSSARY.md#paired-comparison)") == 1  # only where a pair follows
+    assert "GRU4Rec's NDCG@10 is 0.1051 under temporal and leave-one-out: a coincidence" in text
+    assert "temporal 0.0930–0.1230; leave-one-out 0.0900–0.1200" in text
+    assert "title_answer" not in found.numbers  # no GRU4Rec-vs-SASRec head-to-head: no answer claimed

@@ -1146,17 +1146,25 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
             line += (f"; next is {b.n(f'second/{label}', second, text)} with "
                      f"{b.n(f'second_value/{label}', float(t.loc[second, m]), metric)}, and the two intervals "
                      f"{'overlap' if overlap else 'do not overlap'}")
+            if any(l == label and {x, y} == {best, second} for l, x, y, _ in comparisons):
+                line += (" (each model's own interval, over its own resamples: whether one is ahead is decided by "
+                         "the [paired interval](../docs/GLOSSARY.md#paired-comparison) of their difference over "
+                         "the same sessions/users, below, which can exclude 0 while these two overlap)")
         line += "."
         if problems:
             line += (" This is **not a fair contest**, so no model is declared the winner: " + "; ".join(problems) + ".")
         b.add(line)
+    _coinciding_values(b, tables)
     tune = dict(tuning) if tuning is not None else {n: _tuning_facts(n, c) for n, c in configs.items()}
+    head_to_head: dict[str, Any] = {}
     for i, (label, a, c, diff) in enumerate(comparisons):
         if {a, c} <= set(neural):  # a head-to-head of two models: the verdict rule decides what may be said
             facts = training.get(label, {})
             v = verdict(a, c, facts.get(a), facts.get(c), diff, tune.get(a), tune.get(c), label)
             b.keep(f"verdict/{i}", {"allowed": v.allowed, "winner": v.winner, "reasons": list(v.reasons)})
             b.add(v.sentence)
+            if {a, c} == {"GRU4Rec", "SASRec"}:
+                head_to_head[label] = v
             continue
         sign = "higher" if diff["difference"] > 0 else "lower"
         clear = diff["lo"] > 0 or diff["hi"] < 0
@@ -1170,7 +1178,64 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
     b.add(f"* Data: {dataset}. Leave-one-out holds out each user's last item whatever its date, so the model is "
           "trained on other users' later events; the temporal split does not leak this way, and the two protocols "
           "need not rank models the same.")
+    answer = title_answer(head_to_head)
+    if answer:
+        b.keep("title_answer", answer)
+        b.add(f"**Is GRU4Rec outdated next to self-attention?** {answer}")
     return b.build()
+
+
+def title_answer(verdicts: Mapping[str, Any]) -> str:
+    """Notebook 07's title question answered in one sentence from the GRU4Rec-vs-SASRec verdicts.
+
+    Args:
+        verdicts: protocol label -> :class:`sbrlib.notebook.protocols.Verdict` of GRU4Rec against SASRec
+            (``allowed``, ``winner``); the verdict rule itself is not applied again here.
+
+    Returns:
+        The sentence, or ``""`` without a head-to-head in this run.
+    """
+    if not verdicts:
+        return ""
+    by: dict[str, list[str]] = {"SASRec": [], "GRU4Rec": [], "neither": [], "withheld": []}
+    for label, v in verdicts.items():
+        by["withheld" if not v.allowed else v.winner or "neither"].append(f"*{label}*")
+    where = lambda key: _join(by[key])  # noqa: E731 - the protocols of one outcome, in words
+    tail = (" (one dataset and one seed: the verdicts above say on what each rests)")
+    if not by["SASRec"] and not by["withheld"]:
+        detail = "; ".join(part for part in (f"GRU4Rec is ahead under {where('GRU4Rec')}" if by["GRU4Rec"] else "",
+                                             f"neither is ahead under {where('neither')}" if by["neither"] else "")
+                           if part)
+        return f"Not in this run: SASRec is ahead under none of the protocols ({detail}){tail}."
+    if by["SASRec"] and not (by["GRU4Rec"] or by["neither"] or by["withheld"]):
+        return f"In this run, SASRec is ahead under every protocol ({where('SASRec')}){tail}."
+    if not (by["SASRec"] or by["GRU4Rec"] or by["neither"]):
+        return (f"This run cannot say: every verdict was withheld ({where('withheld')}), because the comparison was "
+                f"not fair there{tail}.")
+    parts = [f"SASRec is ahead under {where('SASRec')}" if by["SASRec"] else "",
+             f"GRU4Rec under {where('GRU4Rec')}" if by["GRU4Rec"] else "",
+             f"neither under {where('neither')}" if by["neither"] else "",
+             f"no verdict under {where('withheld')}" if by["withheld"] else ""]
+    return f"It depends on the protocol in this run: {'; '.join(p for p in parts if p)}{tail}."
+
+
+def _coinciding_values(b: _Builder, tables: Mapping[str, pd.DataFrame]) -> None:
+    """Say so when a model shows the same value of a metric under two protocols (4 decimals): a coincidence
+    of different predictions, not a copy, as the differing intervals show."""
+    if len(tables) < 2:
+        return
+    labels = list(tables)
+    for name in sorted(set.intersection(*(set(map(str, t.index)) for t in tables.values()))):
+        for m in [c for c in tables[labels[0]].columns if f"{c} lo" in tables[labels[0]].columns]:
+            if not all(m in t.columns for t in tables.values()):
+                continue
+            shown = {label: metric(float(t.loc[name, m])) for label, t in tables.items()}
+            if len(set(shown.values())) == 1:
+                ranges = "; ".join(f"{label} {metric(float(t.loc[name, m + ' lo']))}–"
+                                   f"{metric(float(t.loc[name, m + ' hi']))}" for label, t in tables.items())
+                b.keep(f"coincidence/{name}/{m}", next(iter(shown.values())))
+                b.add(f"* {name}'s {_name(m)} is {next(iter(shown.values()))} under {_join(labels)}: a coincidence "
+                      f"at four decimals, not a copied number (different test predictions; 95% intervals {ranges}).")
 
 
 # --------------------------------------------------------------------------- recorded facts of earlier notebooks
