@@ -1146,7 +1146,7 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
             line += (f"; next is {b.n(f'second/{label}', second, text)} with "
                      f"{b.n(f'second_value/{label}', float(t.loc[second, m]), metric)}, and the two intervals "
                      f"{'overlap' if overlap else 'do not overlap'}")
-            if any(l == label and {x, y} == {best, second} for l, x, y, _ in comparisons):
+            if any(lab == label and {x, y} == {best, second} for lab, x, y, _ in comparisons):
                 line += (" (each model's own interval, over its own resamples: whether one is ahead is decided by "
                          "the [paired interval](../docs/GLOSSARY.md#paired-comparison) of their difference over "
                          "the same sessions/users, below, which can exclude 0 while these two overlap)")
