@@ -259,8 +259,11 @@ def test_07_title_answer_is_built_from_the_verdicts():
     assert "SASRec is ahead under every protocol" in findings.title_answer({"a": sas, "b": sas})
     mixed = findings.title_answer({"a": sas, "b": gru, "c": held})
     assert "It depends on the protocol" in mixed and "SASRec is ahead under *a*" in mixed
-    assert "GRU4Rec under *b*" in mixed and "no verdict under *c*" in mixed
+    assert "GRU4Rec is ahead under *b*" in mixed and "no verdict under *c*" in mixed
     assert "cannot say" in findings.title_answer({"a": held})
+    partly = findings.title_answer({"loo": tie, "temporal": held})
+    assert partly.startswith("Not in this run: SASRec is ahead under none of the protocols where a verdict was allowed")
+    assert "neither is ahead under *loo*; no verdict under *temporal*" in partly
 
 
 def test_07_findings_point_overlapping_intervals_to_the_paired_test_and_name_coincidences():

@@ -110,6 +110,7 @@ def test_index_figures_carry_alt_text_and_the_notebooks_explanation(tmp_path):
         "figure: Points with intervals", "Points with [intervals](x.md#a). More text.")
     assert report.figure_caption("## How the `searches` went\nEach point is a trial.") == (
         "figure: How the searches went", "Each point is a trial.")
+    assert report.figure_caption("## Train on `train_tr`")[0] == "figure: Train on train_tr"
 
 
 def test_cli_picks_the_latest_run_and_fails_clearly_without_notebooks(tmp_path, capsys, monkeypatch):

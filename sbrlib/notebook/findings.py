@@ -1201,22 +1201,18 @@ def title_answer(verdicts: Mapping[str, Any]) -> str:
     for label, v in verdicts.items():
         by["withheld" if not v.allowed else v.winner or "neither"].append(f"*{label}*")
     where = lambda key: _join(by[key])  # noqa: E731 - the protocols of one outcome, in words
-    tail = (" (one dataset and one seed: the verdicts above say on what each rests)")
-    if not by["SASRec"] and not by["withheld"]:
-        detail = "; ".join(part for part in (f"GRU4Rec is ahead under {where('GRU4Rec')}" if by["GRU4Rec"] else "",
-                                             f"neither is ahead under {where('neither')}" if by["neither"] else "")
-                           if part)
-        return f"Not in this run: SASRec is ahead under none of the protocols ({detail}){tail}."
-    if by["SASRec"] and not (by["GRU4Rec"] or by["neither"] or by["withheld"]):
-        return f"In this run, SASRec is ahead under every protocol ({where('SASRec')}){tail}."
+    parts = {"SASRec": "SASRec is ahead under {}", "GRU4Rec": "GRU4Rec is ahead under {}",
+             "neither": "neither is ahead under {}", "withheld": "no verdict under {} (the comparison was not fair there)"}
+    detail = "; ".join(text.format(where(key)) for key, text in parts.items() if by[key])
+    tail = " (one dataset and one seed: the verdicts above say on what each rests)"
     if not (by["SASRec"] or by["GRU4Rec"] or by["neither"]):
-        return (f"This run cannot say: every verdict was withheld ({where('withheld')}), because the comparison was "
-                f"not fair there{tail}.")
-    parts = [f"SASRec is ahead under {where('SASRec')}" if by["SASRec"] else "",
-             f"GRU4Rec under {where('GRU4Rec')}" if by["GRU4Rec"] else "",
-             f"neither under {where('neither')}" if by["neither"] else "",
-             f"no verdict under {where('withheld')}" if by["withheld"] else ""]
-    return f"It depends on the protocol in this run: {'; '.join(p for p in parts if p)}{tail}."
+        return f"This run cannot say: {detail}{tail}."
+    if not by["SASRec"]:
+        allowed = " where a verdict was allowed" if by["withheld"] else ""
+        return f"Not in this run: SASRec is ahead under none of the protocols{allowed} ({detail}){tail}."
+    if not (by["GRU4Rec"] or by["neither"] or by["withheld"]):
+        return f"In this run, SASRec is ahead under every protocol ({where('SASRec')}){tail}."
+    return f"It depends on the protocol in this run: {detail}{tail}."
 
 
 def _coinciding_values(b: _Builder, tables: Mapping[str, pd.DataFrame]) -> None:

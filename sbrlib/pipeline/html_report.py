@@ -128,7 +128,7 @@ _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 def _plain(markdown: str) -> str:
     """Markdown reduced to plain text for an ``alt`` attribute: link texts kept, markup dropped."""
     text = _MD_LINK.sub(r"\1", markdown)
-    text = re.sub(r"[`*_#$\\]", "", text)
+    text = re.sub(r"[`*#$\\]", "", text)  # underscores stay: they are in names such as train_tr
     return " ".join(text.split())
 
 
