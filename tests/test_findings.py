@@ -52,6 +52,19 @@ def test_eda_findings_state_the_computed_numbers_and_never_claim_a_decline_on_ev
     assert "**declines**" in eda_findings(early).markdown
 
 
+def test_month_to_month_wording_follows_the_monthly_counts():
+    rng = np.random.default_rng(2)
+    even = eda_findings(ratings_with_times(rng.integers(880_000_000, 880_000_000 + 200 * 86_400, 6000)))
+    assert even.numbers["month_spread"] <= findings.MONTH_SPREAD_UNEVEN and "roughly steady too" in even.markdown
+    # one month three times as busy as the others: the same quarters, but not "steady" month to month
+    base = rng.integers(880_000_000, 880_000_000 + 200 * 86_400, 4000)
+    spike = rng.integers(880_000_000 + 90 * 86_400, 880_000_000 + 110 * 86_400, 4000)
+    uneven = eda_findings(ratings_with_times(np.concatenate([base, spike])))
+    assert_consistent(uneven)
+    assert uneven.numbers["month_spread"] > findings.MONTH_SPREAD_UNEVEN
+    assert "activity is uneven" in uneven.markdown and "roughly steady" not in uneven.markdown
+
+
 def test_one_second_gaps_are_called_batches_only_when_they_stand_alone():
     # users rating in batches: 0 s and 1 s gaps inside a batch, a day between batches
     times = np.concatenate([880_000_000 + d * 86_400 + np.array([0, 0, 1, 1, 1, 2 * 3600])
@@ -253,3 +266,39 @@ def test_tuning_findings_name_capped_trials_and_the_search_behind_the_defaults()
     text = F.tuning(facts, "mrr@20", 3.0, 40).markdown
     assert "1 of its complete trials reached the epoch cap (`EPOCHS`) while still improving" in text
     assert "itself the best of 49 trials of an earlier search on ml-100k-gap" in text
+
+
+def test_07_title_answer_is_built_from_the_verdicts():
+    from types import SimpleNamespace as V
+
+    gru, sas, tie, held = (V(allowed=True, winner="GRU4Rec"), V(allowed=True, winner="SASRec"),
+                           V(allowed=True, winner=None), V(allowed=False, winner=None))
+    assert findings.title_answer({}) == ""
+    text = findings.title_answer({"temporal": gru, "leave-one-out": tie})
+    assert text.startswith("Not in this run: SASRec is ahead under none of the protocols")
+    assert "GRU4Rec is ahead under *temporal*" in text and "neither is ahead under *leave-one-out*" in text
+    assert "SASRec is ahead under every protocol" in findings.title_answer({"a": sas, "b": sas})
+    mixed = findings.title_answer({"a": sas, "b": gru, "c": held})
+    assert "It depends on the protocol" in mixed and "SASRec is ahead under *a*" in mixed
+    assert "GRU4Rec is ahead under *b*" in mixed and "no verdict under *c*" in mixed
+    assert "cannot say" in findings.title_answer({"a": held})
+    partly = findings.title_answer({"loo": tie, "temporal": held})
+    assert partly.startswith("Not in this run: SASRec is ahead under none of the protocols where a verdict was allowed")
+    assert "neither is ahead under *loo*; no verdict under *temporal*" in partly
+
+
+def test_07_findings_point_overlapping_intervals_to_the_paired_test_and_name_coincidences():
+    def table(gru_ndcg, lo):
+        return pd.DataFrame({"ndcg@10": [gru_ndcg, 0.09], "ndcg@10 lo": [lo, 0.08], "ndcg@10 hi": [lo + 0.03, 0.10],
+                             "predictions": [900, 900]}, index=pd.Index(["GRU4Rec", "SR"], name="model"))
+
+    diff = {"metric": "ndcg@10", "difference": 0.01, "lo": 0.002, "hi": 0.02, "sessions": 900}
+    found = findings.sequential({"temporal": table(0.10512, 0.093), "leave-one-out": table(0.10508, 0.090)},
+                                {"temporal": "ndcg@10", "leave-one-out": "ndcg@10"},
+                                [("temporal", "GRU4Rec", "SR", diff)], "d", {}, {}, {"SR": "tuned"}, refit=False)
+    text = found.markdown
+    assert_consistent(found)
+    assert text.count("paired interval](../docs/GLOSSARY.md#paired-comparison)") == 1  # only where a pair follows
+    assert "GRU4Rec's NDCG@10 is 0.1051 under temporal and leave-one-out: a coincidence" in text
+    assert "temporal 0.0930–0.1230; leave-one-out 0.0900–0.1200" in text
+    assert "title_answer" not in found.numbers  # no GRU4Rec-vs-SASRec head-to-head: no answer claimed

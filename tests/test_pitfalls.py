@@ -288,5 +288,17 @@ def test_summary_and_findings_are_built_from_the_measurements():
     both = findings.what_went_wrong({**m, "sessions_unfiltered": {"sessions": 20, "median_length": 4}}).markdown
     assert "12 sessions with a median of 6 events (both counted after notebook 02's filters" in both
     assert "gaps give 20 sessions with a median of 4 events" in both
+    # one precision for each value in the table and the findings (17.5%, 0.567 s: never 17% / 0.6 s on one side)
+    odd = {**m, "rating_filter": {"dropped": 175, "ratings": 1000, "dropped_share": 0.175},
+           "ranking": {**m["ranking"], "seconds_per_10k": {P.RANKING_ARGSORT: 0.5671, P.RANKING_VECTORIZED: 0.2906}}}
+    odd_text, odd_table = findings.what_went_wrong(odd).markdown, P.summary_table(odd)
+    for shown in ("17.5%", "0.567 s", "0.291 s"):
+        assert shown in odd_text and shown in odd_table.to_string(), shown
+    # the original iterator with corrected offsets ends but skips the pairs still in its slots: said in both
+    assert "produced only 40 of the 50 pairs in 5 steps, skipping 20.0% of the data" in text
+    assert "only 40 of 50 pairs (skips 20.0%)" in table.loc["2 loader offsets", "measured cost"]
+    complete = {**m, "loader": {**m["loader"], P.LOADER_ORIGINAL: {**m["loader"][P.LOADER_ORIGINAL], "pairs": 50}}}
+    assert "produced only" not in findings.what_went_wrong(complete).markdown
+    assert P.three_digits(1234.5, "s") == "1,234 s" and P.three_digits(12.14, "ms") == "12.1 ms"
     with pytest.raises(KeyError, match=r"no loader\['original, idx - 1 offsets'\]"):
         P.Measured.from_record({**m, "loader": {"a": {}}})

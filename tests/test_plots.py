@@ -265,12 +265,16 @@ def test_gap_histogram_uses_log_counts_so_the_second_hump_shows(figures):
 def test_the_overflow_bin_is_labelled(figures):
     ax = figures[False]["lengths"].axes[0]
     assert "> 50" in [t.get_text() for t in ax.get_xticklabels()]
-    assert any("overflow" in t.get_text() for t in ax.get_legend().get_texts())
+    assert "overflow" in ax.get_legend().get_title().get_text()
     # the overflow share is written next to its square, and the square lies inside the y axis
     big = plots.session_length_hist({"gap": pd.Series(np.r_[np.arange(1, 30), [80] * 100])}, cap=50).axes[0]
     share = 100 / 129
     assert f"gap (> 50: {share:.1%})" in [t.get_text() for t in big.get_legend().get_texts()]
     assert big.get_ylim()[1] == pytest.approx(1.0) and share < 1.0  # a labelled tick (100%) above the square
+    # every legend symbol is drawn in the plot: no grey square of a colour no square has
+    for handle in big.get_legend().legend_handles:
+        if getattr(handle, "get_marker", lambda: "None")() not in ("None", None, ""):
+            assert handle.get_color() != "gray"
     plt.close("all")
 
 
@@ -323,6 +327,41 @@ def test_a_one_trial_study_is_not_drawn_as_a_search():
     single.optimize(objective, n_trials=1)
     ax = tplots.validation_curves(single, "mrr@20").axes[0]
     assert "only trial" in ax.get_title() and "best trials" not in ax.get_title()
-    marks = [c for c in ax.collections if c.get_label() == "best epoch"]
+    marks = [c for c in ax.collections if c.get_label().startswith("best epoch")]
     assert len(marks) == 1 and marks[0].get_offsets()[0].tolist() == [2, 0.3]
+    plt.close("all")
+
+
+def test_a_pruned_trial_gets_no_best_epoch_mark_and_the_title_counts_the_trials():
+    import optuna
+
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
+
+    def objective(trial):
+        curve = {0: [(1, 0.1), (2, 0.3), (3, 0.2)], 1: [(1, 0.05), (2, 0.25)], 2: [(1, 0.1), (2, 0.2), (3, 0.28)]}[
+            trial.number]
+        trial.set_user_attr("curve", [{"epoch": e, "mrr@20": v} for e, v in curve])
+        trial.set_user_attr("best_epoch", max(curve, key=lambda c: c[1])[0])
+        for e, v in curve:
+            trial.report(v, e)
+        if trial.number == 1:
+            raise optuna.TrialPruned()
+        return max(v for _, v in curve) - 0.01 * trial.number
+
+    study.optimize(objective, n_trials=3)
+    ax = tplots.validation_curves(study, "mrr@20").axes[0]
+    assert ax.get_title() == "Validation curves of all 3 trials, 1 pruned"
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels[-1] == "trial 1 (pruned after epoch 2)" and ax.get_lines()[-1].get_linestyle() == "--"
+    marks = [c for c in ax.collections if c.get_label().startswith("best epoch")]
+    points = [p.tolist() for c in ax.collections for p in c.get_offsets()]
+    assert len(marks) == 1 and len(points) == 2 and [2, 0.25] not in points  # completed trials only
+    few = tplots.validation_curves(study, "mrr@20", top=2).axes[0]
+    assert few.get_title() == "Validation curves of the 2 best of 3 trials, 1 pruned"
+    plt.close("all")
+
+
+def test_search_histories_share_a_zero_based_axis():
+    ax = tplots.optimization_history(study(6), "mrr@20").axes[0]
+    assert ax.get_ylim()[0] == 0 and "axis from 0" in ax.get_ylabel()
     plt.close("all")

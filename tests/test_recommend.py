@@ -233,7 +233,12 @@ def test_findings_are_built_from_the_lists(split):
     text = found.markdown
     assert f"SR / Item-kNN {share:.1%}" in text and "SR 100.0%" in text and "SYNTHETIC" in text
     assert found.numbers["later_hits/SR"] == 2 and found.numbers["later_items"] == 3
-    assert "none of them saw the demo session" not in text  # fitted on train, which holds the valid sessions
+    assert "none of them was trained on the demo session" not in text  # fitted on train, which holds valid
+    on_tr = findings.try_it(session, later, {n: r[ITEM].tolist() for n, r in lists.items()}, [],
+                            {"SR / Item-kNN": share}, memory, {"SR": "train_tr", "Item-kNN": "train_tr"},
+                            {"SR": "defaults", "Item-kNN": "defaults"}, 5, from_titles=False).markdown
+    # not trained on it, but valid chose parameters and epochs: the text says both
+    assert "none of them was trained on the demo session" in on_tr and "did take part in choosing" in on_tr
 
 
 def test_interactive_frontend_is_false_outside_jupyter():

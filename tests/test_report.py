@@ -101,6 +101,18 @@ def test_report_of_a_fake_run_links_resolve_and_images_are_embedded(tmp_path):
     assert "glossary.html#mrrk" in pages["05_evaluation.html"].hrefs
 
 
+def test_index_figures_carry_alt_text_and_the_notebooks_explanation(tmp_path):
+    run = fake_run(tmp_path)
+    html = report.build(run).read_text()
+    assert 'alt="figure: 05 · Evaluation"' in html and 'alt="figure"' not in html
+    assert "<figcaption>" in html and 'glossary.html#mrrk' in html.split("<figcaption>")[1]
+    assert report.figure_caption("Points with [intervals](x.md#a). More text.") == (
+        "figure: Points with intervals", "Points with [intervals](x.md#a). More text.")
+    assert report.figure_caption("## How the `searches` went\nEach point is a trial.") == (
+        "figure: How the searches went", "Each point is a trial.")
+    assert report.figure_caption("## Train on `train_tr`")[0] == "figure: Train on train_tr"
+
+
 def test_cli_picks_the_latest_run_and_fails_clearly_without_notebooks(tmp_path, capsys, monkeypatch):
     run = fake_run(tmp_path)
     monkeypatch.setenv("SBR_PROJECT_DIR", str(tmp_path))

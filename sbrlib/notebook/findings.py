@@ -167,6 +167,21 @@ def activity_pattern(times: np.ndarray) -> dict[str, float]:
     return {"first_quarter_share": first, "last_quarter_share": last, "last_over_first": ratio, "trend": trend}
 
 
+MONTH_SPREAD_UNEVEN = 1.5  # busiest over quietest month above this: activity is called uneven month to month
+
+
+def _month_spread(b: _Builder, months: pd.Series) -> str:
+    """How even the monthly counts are: the busiest month over the quietest, in words."""
+    spread = float(months.max() / months.min()) if len(months) and months.min() > 0 else float("inf")
+    if not np.isfinite(spread):
+        b.keep("month_spread", None)
+        return ""
+    shown = b.n("month_spread", spread, lambda v: f"{v:.1f}×")
+    if spread > MONTH_SPREAD_UNEVEN:
+        return f", a {shown} range: month to month, activity is uneven (see the month figure)"
+    return f", within {shown} of each other: month to month, activity is roughly steady too"
+
+
 def _full_months(by_month: pd.Series, first: pd.Timestamp, last: pd.Timestamp) -> pd.Series:
     """Months entirely covered by the data (the first/last month only if the data span them)."""
     keep = np.ones(len(by_month), bool)
@@ -223,7 +238,8 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
     b.keep("last_over_first", act["last_over_first"])
     wording = {"declines": "activity **declines**: most ratings come early, with a thinner tail later",
                "grows": "activity **grows** over time: the later period holds more ratings",
-               "steady": "activity is **roughly steady** over time: no thin tail at the end"}[act["trend"]]
+               "steady": ("the two quarters hold about the same share: **no trend** from start to end and no thin "
+                          "tail at the end")}[act["trend"]]
     full = _full_months(by_month, first, last)
     months = full if len(full) >= 3 else by_month
     which = "full calendar months" if len(full) >= 3 else "calendar months (some only partly covered)"
@@ -236,7 +252,7 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
           f"{wording}. {which.capitalize()} hold between "
           f"{b.n('month_min', int(months.min()), count)} ({b.n('month_min_at', str(months.idxmin()), text)}) and "
           f"{b.n('month_max', int(months.max()), count)} ({b.n('month_max_at', str(months.idxmax()), text)}) "
-          f"ratings. The last day holds {b.n('last_day_ratings', last_day_n, count)} ratings "
+          f"ratings{_month_spread(b, months)}. The last day holds {b.n('last_day_ratings', last_day_n, count)} ratings "
           f"({b.n('last_day_share', last_day_n / len(times), pct)}) and the last 7 days "
           f"{b.n('last_week_ratings', last_week_n, count)} ({b.n('last_week_share', last_week_n / len(times), pct)}): "
           "that is what a test set of \"the last day\" or "
@@ -609,7 +625,7 @@ def config_sentence(name: str, facts: Mapping[str, Any]) -> str:
 
 
 EXCLUDE_WORDS = {
-    "none": "nothing excluded: every item of the training index is ranked",
+    "none": "nothing excluded: every item of the training [item index](../docs/GLOSSARY.md#item-index) is ranked",
     "session": "items of the current session are not ranked",
     "user": "items the user rated before are not ranked",
 }
@@ -776,11 +792,25 @@ def _faster(b: _Builder, key: str, slow_seconds: float, fast_seconds: float) -> 
             "version's fixed costs dominate)")
 
 
+def _idx_loader_sentence(b: _Builder, lo: Mapping) -> str:
+    """The original iterator with the offsets corrected: whether it still skips pairs (a second fault)."""
+    pairs, expected = int(lo["pairs"]), int(lo["expected_pairs"])
+    if not lo["hit_cap"] and pairs < expected:
+        return (f" Even with the offsets corrected (`idx`), the original iterator produced only "
+                f"{b.n('idx_loader_pairs', pairs, count)} of the {count(expected)} pairs in "
+                f"{b.n('idx_loader_steps', int(lo['steps']), count)} steps, skipping "
+                f"{b.n('idx_loader_skipped_share', 1 - pairs / expected, lambda v: f'{v:.1%}')} of the data: its epoch "
+                "ends as soon as the last session has entered a slot, dropping what the slots still hold (a second "
+                "fault of the same loader, also fixed by sbrlib's schedule).")
+    b.keep("idx_loader_pairs", pairs)
+    return ""
+
+
 def what_went_wrong(m: Any) -> Findings:
     """Findings of notebook 00: one line per fault of the original notebook, from the measured
     values of :mod:`sbrlib.notebook.pitfalls` (a :class:`~sbrlib.notebook.pitfalls.Measured`, or notebook 00's
     ``MEASURED`` dict keyed by the pitfalls labels)."""
-    from sbrlib.notebook.pitfalls import Measured, _bytes, _duration, _users
+    from sbrlib.notebook.pitfalls import Measured, _bytes, _duration, _users, share_text, three_digits
 
     b = _Builder()
     r = m if isinstance(m, Measured) else Measured.from_record(m)  # each measurement by its name
@@ -818,7 +848,8 @@ def what_went_wrong(m: Any) -> Findings:
           f"{b.n('loader_pairs', int(lo_bad['pairs']), count)} pairs joined two users' histories and "
           f"{b.n('wrapped_pairs', int(lo_bad['wrapped_pairs']), count)} were read backwards from the end of the data; "
           f"sbrlib's schedule has {b.n('schedule_crossing_pairs', int(lo_fix['crossing_pairs']), count)} crossing "
-          f"pairs and produces each of the {b.n('expected_pairs', int(lo_fix['expected_pairs']), count)} pairs once.")
+          f"pairs and produces each of the {b.n('expected_pairs', int(lo_fix['expected_pairs']), count)} pairs once."
+          + _idx_loader_sentence(b, r.loader_original))
     if un["test_hit"] or un["valid_hit"]:
         unseen = (f"turned {b.n('unseen_test_hit', int(un['test_hit']), count)} of {count(un['test_events'])} test "
                   f"events and {b.n('unseen_valid_hit', int(un['valid_hit']), count)} of {count(un['valid_events'])} "
@@ -832,17 +863,17 @@ def what_went_wrong(m: Any) -> Findings:
           f"{b.n('unseen_fixed_recall', float(un['fixed']['recall@20']), metric)} with unseen items removed.")
     b.add(f"* **One-hot input with per-step numpy resets** fed "
           f"{b.n('onehot_bytes', float(slow['input_bytes_per_step']), _bytes)} per step and took "
-          f"{b.n('onehot_ms_per_step', slow['seconds_per_step'] * 1e3, lambda v: f'{v:,.0f} ms')} per step; sbrlib's "
+          f"{b.n('onehot_ms_per_step', slow['seconds_per_step'] * 1e3, lambda v: three_digits(v, 'ms'))} per step; sbrlib's "
           f"compiled GRU4Rec with the same GRU and full softmax took "
-          f"{b.n('compiled_ms_per_step', fast['seconds_per_step'] * 1e3, lambda v: f'{v:,.1f} ms')}, "
+          f"{b.n('compiled_ms_per_step', fast['seconds_per_step'] * 1e3, lambda v: three_digits(v, 'ms'))}, "
           f"{_faster(b, 'speedup_training', slow['seconds_per_step'], fast['seconds_per_step'])}, from "
           f"{b.n('index_bytes', float(fast['input_bytes_per_step']), _bytes)} of indices per step.")
-    b.add(f"* **Per-event argsort evaluation** needed {b.n('argsort_s_per_10k', float(slow10k), lambda v: f'{v:,.1f} s')} "
-          f"per 10k predictions, the vectorized evaluator {b.n('evaluator_s_per_10k', float(fast10k), lambda v: f'{v:,.2f} s')} "
+    b.add(f"* **Per-event argsort evaluation** needed {b.n('argsort_s_per_10k', float(slow10k), lambda v: three_digits(v, 's'))} "
+          f"per 10k predictions, the vectorized evaluator {b.n('evaluator_s_per_10k', float(fast10k), lambda v: three_digits(v, 's'))} "
           f"({_faster(b, 'speedup_evaluation', slow10k, fast10k)}), with the same ranks on all "
           f"{b.n('untied_predictions', int(rk['untied']), count)} predictions without ties.")
     b.add(f"* **Undiscussed choices**: `Rating >= 3` dropped {b.n('rating_dropped', int(rf['dropped']), count)} of "
-          f"{b.n('ratings', int(rf['ratings']), count)} ratings ({b.n('rating_dropped_share', float(rf['dropped_share']), pct)}). "
+          f"{b.n('ratings', int(rf['ratings']), count)} ratings ({b.n('rating_dropped_share', float(rf['dropped_share']), share_text)}). "
           f"A user's history as one session gave {b.n('user_sessions', int(s_user['sessions']), count)} 'sessions' "
           f"with a median of {b.n('user_median_length', float(s_user['median_length']), lambda v: f'{v:,.0f}')} events "
           f"over {b.n('user_median_span', _duration(s_user['median_days']), text)}; inactivity gaps give "
@@ -1027,7 +1058,9 @@ def try_it(session: Sequence[int], later: Sequence[int] | None, lists: Mapping[s
     b.add("* **The models**: " + "; ".join(
         f"{name} fitted on `{b.n(f'fitted_on/{name}', fitted_on[name], text)}` with {configs[name]}"
         for name in lists) + "."
-        + (" All saw the same events, and none of them saw the demo session (it is in `valid`)."
+        + (" All saw the same events, and none of them was trained on the demo session: it is in `valid`, on which "
+           "notebook 03's searches and notebook 04's early stopping are scored, so it did take part in choosing "
+           "parameters and GRU4Rec's epoch."
            if b.keep("same_data", len(set(fitted_on.values())) == 1) and not from_titles
            and set(fitted_on.values()) == {"train_tr"} else ""))
     if fallback:
@@ -1137,17 +1170,25 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
             line += (f"; next is {b.n(f'second/{label}', second, text)} with "
                      f"{b.n(f'second_value/{label}', float(t.loc[second, m]), metric)}, and the two intervals "
                      f"{'overlap' if overlap else 'do not overlap'}")
+            if any(lab == label and {x, y} == {best, second} for lab, x, y, _ in comparisons):
+                line += (" (each model's own interval, over its own resamples: whether one is ahead is decided by "
+                         "the [paired interval](../docs/GLOSSARY.md#paired-comparison) of their difference over "
+                         "the same sessions/users, below, which can exclude 0 while these two overlap)")
         line += "."
         if problems:
             line += (" This is **not a fair contest**, so no model is declared the winner: " + "; ".join(problems) + ".")
         b.add(line)
+    _coinciding_values(b, tables)
     tune = dict(tuning) if tuning is not None else {n: _tuning_facts(n, c) for n, c in configs.items()}
+    head_to_head: dict[str, Any] = {}
     for i, (label, a, c, diff) in enumerate(comparisons):
         if {a, c} <= set(neural):  # a head-to-head of two models: the verdict rule decides what may be said
             facts = training.get(label, {})
             v = verdict(a, c, facts.get(a), facts.get(c), diff, tune.get(a), tune.get(c), label)
             b.keep(f"verdict/{i}", {"allowed": v.allowed, "winner": v.winner, "reasons": list(v.reasons)})
             b.add(v.sentence)
+            if {a, c} == {"GRU4Rec", "SASRec"}:
+                head_to_head[label] = v
             continue
         sign = "higher" if diff["difference"] > 0 else "lower"
         clear = diff["lo"] > 0 or diff["hi"] < 0
@@ -1161,7 +1202,60 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
     b.add(f"* Data: {dataset}. Leave-one-out holds out each user's last item whatever its date, so the model is "
           "trained on other users' later events; the temporal split does not leak this way, and the two protocols "
           "need not rank models the same.")
+    answer = title_answer(head_to_head)
+    if answer:
+        b.keep("title_answer", answer)
+        b.add(f"**Is GRU4Rec outdated next to self-attention?** {answer}")
     return b.build()
+
+
+def title_answer(verdicts: Mapping[str, Any]) -> str:
+    """Notebook 07's title question answered in one sentence from the GRU4Rec-vs-SASRec verdicts.
+
+    Args:
+        verdicts: protocol label -> :class:`sbrlib.notebook.protocols.Verdict` of GRU4Rec against SASRec
+            (``allowed``, ``winner``); the verdict rule itself is not applied again here.
+
+    Returns:
+        The sentence, or ``""`` without a head-to-head in this run.
+    """
+    if not verdicts:
+        return ""
+    by: dict[str, list[str]] = {"SASRec": [], "GRU4Rec": [], "neither": [], "withheld": []}
+    for label, v in verdicts.items():
+        by["withheld" if not v.allowed else v.winner or "neither"].append(f"*{label}*")
+    where = lambda key: _join(by[key])  # noqa: E731 - the protocols of one outcome, in words
+    parts = {"SASRec": "SASRec is ahead under {}", "GRU4Rec": "GRU4Rec is ahead under {}",
+             "neither": "neither is ahead under {}", "withheld": "no verdict under {} (the comparison was not fair there)"}
+    detail = "; ".join(text.format(where(key)) for key, text in parts.items() if by[key])
+    tail = " (one dataset and one seed: the verdicts above say on what each rests)"
+    if not (by["SASRec"] or by["GRU4Rec"] or by["neither"]):
+        return f"This run cannot say: {detail}{tail}."
+    if not by["SASRec"]:
+        allowed = " where a verdict was allowed" if by["withheld"] else ""
+        return f"Not in this run: SASRec is ahead under none of the protocols{allowed} ({detail}){tail}."
+    if not (by["GRU4Rec"] or by["neither"] or by["withheld"]):
+        return f"In this run, SASRec is ahead under every protocol ({where('SASRec')}){tail}."
+    return f"It depends on the protocol in this run: {detail}{tail}."
+
+
+def _coinciding_values(b: _Builder, tables: Mapping[str, pd.DataFrame]) -> None:
+    """Say so when a model shows the same value of a metric under two protocols (4 decimals): a coincidence
+    of different predictions, not a copy, as the differing intervals show."""
+    if len(tables) < 2:
+        return
+    labels = list(tables)
+    for name in sorted(set.intersection(*(set(map(str, t.index)) for t in tables.values()))):
+        for m in [c for c in tables[labels[0]].columns if f"{c} lo" in tables[labels[0]].columns]:
+            if not all(m in t.columns for t in tables.values()):
+                continue
+            shown = {label: metric(float(t.loc[name, m])) for label, t in tables.items()}
+            if len(set(shown.values())) == 1:
+                ranges = "; ".join(f"{label} {metric(float(t.loc[name, m + ' lo']))}–"
+                                   f"{metric(float(t.loc[name, m + ' hi']))}" for label, t in tables.items())
+                b.keep(f"coincidence/{name}/{m}", next(iter(shown.values())))
+                b.add(f"* {name}'s {_name(m)} is {next(iter(shown.values()))} under {_join(labels)}: a coincidence "
+                      f"at four decimals, not a copied number (different test predictions; 95% intervals {ranges}).")
 
 
 # --------------------------------------------------------------------------- recorded facts of earlier notebooks

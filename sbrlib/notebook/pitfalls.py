@@ -677,6 +677,20 @@ def _users(n: int) -> str:
     return f"{n:,} user" + ("" if n == 1 else "s")
 
 
+def three_digits(value: float, unit: str = "") -> str:
+    """A measured quantity with three significant digits (no exponent), e.g. ``0.567 s``, ``12.1 ms``, ``1,234 s``:
+    the one format of notebook 00's timings, so that its table and its findings show the same value."""
+    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    if "e" in text:  # .3g of a tiny value
+        text = f"{value:.2e}"
+    return f"{text} {unit}".rstrip()
+
+
+def share_text(value: float) -> str:
+    """A share with one decimal, e.g. ``17.5%``: the one format of notebook 00's shares (table and findings)."""
+    return f"{value:.1%}"
+
+
 def _ratio(a: float, b: float) -> str:
     if not b or not np.isfinite(a / b):
         return "n/a"
@@ -778,7 +792,7 @@ def summary_table(m: Measured | Mapping) -> pd.DataFrame:
     measured by notebook 00 (a :class:`Measured`, or its ``MEASURED`` dict)."""
     m = _measured(m)
     t_row, t_fix = m.split_row_time, m.split_fixed
-    lo_bad, lo_fix = m.loader_shifted, m.loader_fixed
+    lo_bad, lo_idx, lo_fix = m.loader_shifted, m.loader_original, m.loader_fixed
     un = m.unseen
     slow, fast = m.speed_onehot, m.speed_compiled
     rk = m.ranking
@@ -790,14 +804,17 @@ def summary_table(m: Measured | Mapping) -> pd.DataFrame:
         ("1 row-index time",
          f"dates {t_row['first_shown']} to {t_row['last_shown']}; test = the {_users(t_row['test_users'])} at the "
          f"end of the table (ids {t_row['test_user_ids'][0]}–{t_row['test_user_ids'][1]})",
-         f"a test history ends before a training one in {t_row['test_ends_first']:.1%} of pairs (chance: 50.0%; "
-         f"real-time cutoff: {t_fix['test_ends_first']:.1%})",
+         f"a test history ends before a training one in {share_text(t_row['test_ends_first'])} of pairs (chance: 50.0%; "
+         f"real-time cutoff: {share_text(t_fix['test_ends_first'])})",
          "real Time, stable (UserId, Time) order, whole sessions split at a real-time cutoff",
          "preprocess.order_events, preprocess.temporal_split"),
         ("2 loader offsets",
          f"{lo_bad['crossing_pairs']:,} of {lo_bad['pairs']:,} pairs cross users; "
          f"{lo_bad['wrapped_pairs']:,} read backwards from the end of the data",
-         f"epoch {ended} {lo_bad['steps']:,} steps; the correct one takes {lo_fix['steps']:,}",
+         f"epoch {ended} {lo_bad['steps']:,} steps; the correct one takes {lo_fix['steps']:,}"
+         + (f"; with `idx` offsets it ends but produces only {lo_idx['pairs']:,} of {lo_idx['expected_pairs']:,} pairs "
+            f"(skips {share_text(1 - lo_idx['pairs'] / lo_idx['expected_pairs'])})"
+            if not lo_idx["hit_cap"] and lo_idx["pairs"] < lo_idx["expected_pairs"] else ""),
          "slots take whole sessions, flagged resets, inactive slots at the end; every pair once",
          "batching.make_schedule"),
         ("3 unseen items → -1",
@@ -809,18 +826,19 @@ def summary_table(m: Measured | Mapping) -> pd.DataFrame:
         ("4 one-hot + numpy resets",
          f"{_bytes(slow['input_bytes_per_step'])} of one-hot input per step "
          f"(vs {_bytes(fast['input_bytes_per_step'])} of indices)",
-         f"{slow['seconds_per_step'] * 1e3:,.0f} ms vs {fast['seconds_per_step'] * 1e3:,.1f} ms per step at batch "
+         f"{three_digits(slow['seconds_per_step'] * 1e3, 'ms')} vs {three_digits(fast['seconds_per_step'] * 1e3, 'ms')} "
+         "per step at batch "
          f"{m.batch_size} ({_slower(slow['seconds_per_step'], fast['seconds_per_step'])})",
          "embedding lookups, state resets inside the compiled step, many steps per call",
          "models.gru4rec.GRU4Rec"),
         ("5 per-event argsort",
          "one model call and one full sort per test event",
-         f"{slow10k:,.1f} s vs {fast10k:,.2f} s per 10k predictions ({_slower(slow10k, fast10k)}); "
+         f"{three_digits(slow10k, 's')} vs {three_digits(fast10k, 's')} per 10k predictions ({_slower(slow10k, fast10k)}); "
          f"ranks identical on {rk['identical']:,} of {rk['untied']:,} untied predictions",
          "session-parallel batches, vectorized rank counting, explicit tie policy",
          "evaluation.evaluate, metrics.ranks_from_scores"),
         ("6 undiscussed choices",
-         f"Rating >= 3 drops {rf['dropped']:,} of {rf['ratings']:,} ratings ({rf['dropped_share']:.0%}); "
+         f"Rating >= 3 drops {rf['dropped']:,} of {rf['ratings']:,} ratings ({share_text(rf['dropped_share'])}); "
          f"a user 'session' spans a median {_duration(s_user['median_days'])}",
          f"{s_user['sessions']:,} user histories (median {s_user['median_length']:,.0f} events) instead of "
          f"{s_gap['sessions']:,} gap sessions (median {s_gap['median_length']:,.0f} events)",

@@ -14,6 +14,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.legend_handler import HandlerTuple
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, PercentFormatter
@@ -222,7 +223,7 @@ def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool
     """
     fig, ax = _figure(9, 3.6)
     x = np.arange(1, cap + 1)
-    any_overflow, top = False, 0.0
+    any_overflow, top, squares = False, 0.0, {}
     for (label, lengths), color in zip(lengths_by_gap.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         lengths = np.asarray(lengths)
         n = max(len(lengths), 1)
@@ -230,11 +231,11 @@ def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool
         share = counts[1:cap + 1] / n
         overflow = counts[cap + 1] / n
         # the overflow share is written in the legend (labels next to close squares would overlap)
-        ax.plot(x[share > 0], share[share > 0], marker=".", linewidth=0.9, color=color,
-                label=f"{label} (> {cap}: {overflow:.1%})" if overflow > 0 else label)
+        (line,) = ax.plot(x[share > 0], share[share > 0], marker=".", linewidth=0.9, color=color,
+                          label=f"{label} (> {cap}: {overflow:.1%})" if overflow > 0 else label)
         if overflow > 0:
             any_overflow, top = True, max(top, overflow)
-            ax.plot([cap + 3], [overflow], marker="s", linestyle="none", color=color)
+            squares[line] = ax.plot([cap + 3], [overflow], marker="s", linestyle="none", color=color)[0]
         top = max(top, float(share.max()) if share.size else 0.0)
     ax.axvline(cap + 1.5, color="k", linewidth=0.6)
     ax.set_yscale("log")
@@ -244,11 +245,15 @@ def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     ticks = [1] + [int(t) for t in MaxNLocator(nbins=6, steps=[1, 2, 5, 10]).tick_values(1, cap) if 1 < t <= cap]
     ax.set_xticks(ticks + [cap + 3], [str(t) for t in ticks] + [f"> {cap}"])
-    if any_overflow:
-        ax.plot([], [], marker="s", linestyle="none", color="gray",
-                label=f"overflow bin (square in each line's\ncolour; share in brackets): all\nsessions longer than {cap}")
     style(ax, title="Session lengths", xlabel=f"session length (ratings; > {cap} pooled in the overflow bin)",
           ylabel="share of sessions (log scale)", synthetic=synthetic, legend=True)
+    if any_overflow:  # each line's entry shows its own square; the note has no marker (no symbol drawn nowhere)
+        handles, labels = ax.get_legend_handles_labels()
+        handles = [(h, squares[h]) if h in squares else h for h in handles]
+        ax.legend(handles, labels, handler_map={tuple: HandlerTuple(ndivide=None)}, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9, frameon=False, title_fontsize=9,
+                  alignment="left", title=f"square: the overflow bin of the line\nof its colour, all sessions longer\n"
+                                          f"than {cap} (share in brackets)")
     return fig
 
 

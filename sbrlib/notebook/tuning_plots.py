@@ -51,11 +51,13 @@ def optimization_history(study, metric: str, title: str = "", synthetic: bool = 
             ax.step(x, np.r_[best.to_numpy(), best.iloc[-1]], where="post", color="black", label="best so far")
         ax.set_xlim(table.index.min() - 0.5, table.index.max() + 0.5)
         ax.set_xticks(_integer_ticks(int(table.index.min()), int(table.index.max())))
+        if shown.notna().any() and float(shown.min()) >= 0:  # from 0: panels of one metric compare by eye
+            ax.set_ylim(bottom=0, top=float(shown.max()) * 1.08 or 1.0)
     for note in notes:
         ax.plot([], [], linestyle="none", label=note)  # a note in the legend, no line claimed
     style(ax, title=title or f"Search history ({study.study_name})",
-          xlabel="trial (number, in the order the trials started)", ylabel=f"validation {metric_label(metric, wrap=True)}",
-          synthetic=synthetic, legend=True)
+          xlabel="trial (number, in the order the trials started)", ylabel=f"validation {metric_label(metric, wrap=True)}"
+          + (" (axis from 0)" if ax.get_ylim()[0] == 0 else ""), synthetic=synthetic, legend=True)
     return fig
 
 
@@ -96,26 +98,49 @@ def importance_bars(importances: pd.Series, title: str = "Parameter importance",
 
 
 def validation_curves(study, metric: str, top: int = 5, synthetic: bool = False):
-    """Per-epoch validation curves of the ``top`` best trials (GRU4Rec studies); identical curves
-    share one line, named ``"trial 1 = trial 2 (lines coincide)"``."""
-    trials = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("curve") and t.value is not None]
-    trials = sorted(trials, key=lambda t: t.value, reverse=True)[:top]
+    """Per-epoch validation curves of the ``top`` best trials (GRU4Rec studies): completed trials first (best
+    first), then pruned ones, dashed. The circle marks a **completed** trial's best epoch only: a pruned trial
+    stopped early, so its last value is not a finished result. Identical curves share one line, named
+    ``"trial 1 = trial 2 (lines coincide)"``. The title says how many trials the study holds."""
+    import optuna
+
+    every = study.get_trials(deepcopy=False)
+    with_curve = [t for t in every if t.user_attrs.get("curve") and t.value is not None]
+    done = sorted((t for t in with_curve if t.state == optuna.trial.TrialState.COMPLETE), key=lambda t: t.value,
+                  reverse=True)
+    cut = sorted((t for t in with_curve if t.state != optuna.trial.TrialState.COMPLETE), key=lambda t: t.value,
+                 reverse=True)
+    trials = (done + cut)[:top]
+    pruned = {f"trial {t.number}" for t in trials if t.state != optuna.trial.TrialState.COMPLETE}
     fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
     curves = {f"trial {t.number}": pd.DataFrame(t.user_attrs["curve"]) for t in trials}
     groups = coincident_groups({k: c[["epoch", metric]].to_numpy() for k, c in curves.items()})
     for group in groups:
         curve = curves[group[0]]
-        ax.plot(curve["epoch"], curve[metric], marker="o", label=coincident_label(group))
-    title = (f"Validation curves of the {len(trials)} best trials" if len(trials) > 1 else
-             "Validation curve of the only trial (1 trial: no search to compare)" if trials else
-             "No trial with a validation curve")
-    for group in groups:  # mark the epoch each trial's best value came from
+        cut_short = all(name in pruned for name in group)
+        label = coincident_label(group) + (f" (pruned after epoch {int(curve['epoch'].max())})" if cut_short else "")
+        ax.plot(curve["epoch"], curve[metric], marker="o", linestyle="--" if cut_short else "-", label=label)
+    n_all, n_pruned = len(every), sum(t.state == optuna.trial.TrialState.PRUNED for t in every)
+    pruned_note = f", {n_pruned} pruned" if n_pruned else ""
+    if not trials:
+        title = "No trial with a validation curve"
+    elif n_all == 1:
+        title = "Validation curve of the only trial (1 trial: no search to compare)"
+    elif len(trials) == n_all:
+        title = f"Validation curves of all {n_all} trials{pruned_note}"
+    else:
+        title = f"Validation curves of the {len(trials)} best of {n_all} trials{pruned_note}"
+    marked = False
+    for group in groups:  # mark the epoch each completed trial's best value came from
         t = next(t for t in trials if f"trial {t.number}" == group[0])
+        if all(name in pruned for name in group):
+            continue
         epoch = t.user_attrs.get("best_epoch")
         curve = curves[group[0]]
         if epoch is not None and (curve["epoch"] == epoch).any():
             ax.scatter([epoch], curve.loc[curve["epoch"] == epoch, metric].iloc[:1], s=120, facecolors="none",
-                       edgecolors="black", zorder=4, label="best epoch" if group is groups[0] else None)
+                       edgecolors="black", zorder=4, label=None if marked else "best epoch (completed trials)")
+            marked = True
     style(ax, title=title, xlabel=EPOCH_LABEL,
           ylabel=f"validation {metric_label(metric, wrap=True)}", synthetic=synthetic, legend=True, integer_x=True)
     return fig

@@ -42,6 +42,7 @@ table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+figure { margin: 1em 0; } figcaption { font-size: 0.9em; color: #333; }
 code { background: #f4f4f4; padding: 0 0.2em; }
 nav a { margin-right: 1em; }
 .finding { background: #f7faff; border-left: 4px solid #4a7fd0; padding: 0.2em 1em; margin: 1em 0; }
@@ -121,12 +122,46 @@ def _findings_html(nb: dict) -> str:
     return "\n".join(parts)
 
 
-def _figures_html(nb: dict) -> str:
-    parts = []
-    for out in _tagged_outputs(nb, "key-figure"):
-        png = out.get("data", {}).get("image/png")
-        if png:
-            parts.append(f'<img alt="figure" src="data:image/png;base64,{_joined(png).strip()}">')
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+
+
+def _plain(markdown: str) -> str:
+    """Markdown reduced to plain text for an ``alt`` attribute: link texts kept, markup dropped."""
+    text = _MD_LINK.sub(r"\1", markdown)
+    text = re.sub(r"[`*#$\\]", "", text)  # underscores stay: they are in names such as train_tr
+    return " ".join(text.split())
+
+
+def figure_caption(markdown: str) -> tuple[str, str]:
+    """``(alt text, caption Markdown)`` of a figure from the Markdown cell that introduces it in its notebook:
+    the alt text is that cell's heading (or, without one, its first sentence), the caption its text below the
+    heading (the notebook's own explanation of the figure)."""
+    lines = markdown.strip().splitlines()
+    heading = next((line.lstrip("#").strip() for line in lines if line.startswith("#")), "")
+    body = "\n".join(line for line in lines if not line.startswith("#")).strip()
+    first = _plain(body).split(". ")[0] if body else ""
+    alt = _plain(heading) or (first if len(first) <= 160 else first[:157] + "...")
+    return (f"figure: {alt}" if alt else "figure"), body
+
+
+def _figures_html(nb: dict, stem: str = "") -> str:
+    """The key figures of a notebook, each with alt text and, as caption, the Markdown cell that introduces it."""
+    parts, intro = [], ""
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            intro = _joined(cell.get("source", ""))
+            continue
+        if "key-figure" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        alt, caption = figure_caption(intro)
+        more = f' <a href="{html.escape(stem)}.html">(the notebook, with the code and outputs around it)</a>' if stem else ""
+        for out in cell.get("outputs", []):
+            png = out.get("data", {}).get("image/png")
+            if png:
+                parts.append(f'<figure><img alt="{html.escape(alt, quote=True)}" '
+                             f'src="data:image/png;base64,{_joined(png).strip()}">'
+                             + (f"<figcaption>{markdown_to_html(caption)}{more}</figcaption>" if caption or more else "")
+                             + "</figure>")
     return "\n".join(parts)
 
 
@@ -188,7 +223,7 @@ def build(run_folder: str | Path, out: str | Path | None = None) -> Path:
             log.info("rendering %s", path.name)
             (tmp / f"{path.stem}.html").write_text(with_back_link(render_notebook(path), path.stem), encoding="utf-8")
             nb = json.loads(path.read_text(encoding="utf-8"))
-            found, figures = _findings_html(nb), _figures_html(nb)
+            found, figures = _findings_html(nb), _figures_html(nb, path.stem)
             if not found:
                 found = ('<p class="missing">This notebook has no <em>What we found</em> output (no executed cell '
                          'tagged <code>findings</code>).</p>')
