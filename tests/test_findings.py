@@ -302,3 +302,14 @@ def test_07_findings_point_overlapping_intervals_to_the_paired_test_and_name_coi
     assert "GRU4Rec's NDCG@10 is 0.1051 under temporal and leave-one-out: a coincidence" in text
     assert "temporal 0.0930–0.1230; leave-one-out 0.0900–0.1200" in text
     assert "title_answer" not in found.numbers  # no GRU4Rec-vs-SASRec head-to-head: no answer claimed
+
+
+def test_config_sentence_says_when_a_search_kept_the_defaults():
+    from sbrlib.notebook import findings as F
+
+    description = ("tuned: best of 2 trials (1 complete, 1 pruned) \u2014 the best is the default configuration, "
+                   "SASRecConfig() (the class defaults: the best of 49 trials of an earlier search on ml-100k-gap) "
+                   "\u2014 on s train_tr\u2192valid, MRR@20 0.0479 (trial 0)")
+    text = F.config_sentence("SASRec", F.config_facts(description, {"n_trials": 2}))
+    assert text.startswith("SASRec: the best of 2 trials of notebook 03's search on `valid`: its default configuration")
+    assert "the best of 49 trials of an earlier search on ml-100k-gap" in text and "did not beat" in text

@@ -29,7 +29,8 @@ _NOISE = re.compile(
     r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags"
     r"|Unable to register cu(DNN|FFT|BLAS) factory"
     r"|computation placer already registered"
-    r"|TF-TRT Warning: Could not find TensorRT)"
+    r"|TF-TRT Warning: Could not find TensorRT"
+    r"|oneDNN custom operations are on)"  # informational (floating-point order may differ slightly); not a warning
 )
 
 

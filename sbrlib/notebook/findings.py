@@ -614,6 +614,10 @@ def config_sentence(name: str, facts: Mapping[str, Any]) -> str:
     configuration (not tuned)"`` or a preset; a 1-trial search is never called tuned."""
     changed = facts["description"].partition("; changed explicitly: ")[2]
     tail = f", then changed explicitly: {changed}" if changed else ""
+    marker = "the best is the default configuration, "
+    if marker in facts["description"]:  # the search kept the defaults (sbrlib.tuning.describe_study): say so
+        kept = facts["description"].partition(marker)[2].partition(" \u2014")[0]
+        tail = f": its default configuration, {kept}, which the search did not beat" + tail
     if facts["source"] == "single-trial" or (facts["source"] == "tuned" and facts.get("n_trials") == 1):
         return (f"{name}: a single search trial of notebook 03 on `valid` (a search's first trial evaluates the "
                 f"model's default configuration), not a search result and not tuned{tail}")
@@ -1024,7 +1028,8 @@ def training(facts: Mapping[str, Any], config: Mapping[str, Any], refit: bool, r
               f"({b.n('train_events', n_train, count)} events) for {b.n('refit_epochs', int(refit_epochs), count)} "
               "epochs; notebook 05 evaluates that refitted model.")
     else:
-        b.add("* **Saved model.** The model trained above, on `train_tr` only, with the weights of epoch "
+        b.add("* **Saved model.** The model above (trained here, or notebook 03's identical trial reused: the line "
+              "above the curves says which), trained on `train_tr` only, with the weights of epoch "
               f"{count(b.numbers['kept_epoch'])}; it was not retrained on `train` (`REFIT=False`).")
     return b.build()
 
