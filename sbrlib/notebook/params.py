@@ -214,7 +214,7 @@ SPECS: dict[str, dict[str, C.Check]] = {
         "BATCH_SIZE": _opt(GRU4RecConfig, "batch_size"),
         "N_SAMPLE": _opt(GRU4RecConfig, "n_sample"),
         "LEARNING_RATE": _opt(GRU4RecConfig, "learning_rate"),
-        "EPOCHS": C.integer(min=1),  # stricter than GRU4RecConfig.epochs (>= 0): 07 trains
+        "GRU4REC_EPOCHS": C.integer(min=1),  # stricter than GRU4RecConfig.epochs (>= 0): 07 trains
         "BASELINE_PARAMS": C.one_of("tuned", "defaults"),
         "PATIENCE": C.integer(min=1),  # stricter than early_stopping_patience (>= 0): 07 stops after >= 1 worse epoch
         "FIT_MINUTES": C.optional(C.number(gt=0)),
