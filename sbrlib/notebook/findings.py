@@ -880,7 +880,10 @@ def what_went_wrong(m: Any) -> Findings:
           f"{b.n('ratings', int(rf['ratings']), count)} ratings ({b.n('rating_dropped_share', float(rf['dropped_share']), share_text)}). "
           f"A user's history as one session gave {b.n('user_sessions', int(s_user['sessions']), count)} 'sessions' "
           f"with a median of {b.n('user_median_length', float(s_user['median_length']), lambda v: f'{v:,.0f}')} events "
-          f"over {b.n('user_median_span', _duration(s_user['median_days']), text)}; inactivity gaps give "
+          f"over {b.n('user_median_span', _duration(s_user['median_days']), text)}"
+          + (f", and {b.n('user_longer_than_a_day', float(share), share_text)} of them span more than a day"
+             if (share := s_user.get("share_longer_than_a_day")) is not None else "")
+          + "; inactivity gaps give "
           f"{b.n('gap_sessions', int(s_gap['sessions']), count)} sessions with a median of "
           f"{b.n('gap_median_length', float(s_gap['median_length']), lambda v: f'{v:,.0f}')} events"
           + (f" (both counted after notebook 02's filters, which drop rare items and sessions of one event; before "
