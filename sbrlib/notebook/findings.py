@@ -1281,6 +1281,31 @@ def _recorded(split_name: str, name: str) -> dict[str, Any] | None:
         return None
 
 
+def recorded_tie_share(dataset: str) -> float | None:
+    """The tie share notebook 01 recorded for ``dataset`` (all consecutive ratings of each user); None without a record."""
+    rec = _recorded(dataset, "eda")
+    share = (rec or {}).get("tie_share")
+    return None if share is None else float(share)
+
+
+def tie_bases(tied: int, pairs: int, frame: str, eda_share: float | None = None) -> str:
+    """One line saying what notebook 05's tie share counts and how its base differs from notebook 01's.
+
+    Args:
+        tied, pairs: tied pairs and consecutive pairs inside the sessions of ``frame``
+            (:func:`sbrlib.notebook.comparisons.tie_counts`).
+        frame: the training table counted (``"train_tr"`` or ``"train"``).
+        eda_share: notebook 01's share (:func:`recorded_tie_share`), or None when not recorded.
+    """
+    share = tied / pairs if pairs else 0.0
+    first = (f"ties (same session, same second): {share:.0%} of consecutive ratings in the training sessions "
+             f"({tied:,} of {pairs:,} pairs inside the sessions of `{frame}`, after notebook 02's filters)")
+    other = (f"notebook 01's {pct(eda_share)} has another base" if eda_share is not None
+             else "notebook 01's share has another base")
+    return (f"{first}; {other}: all consecutive ratings of each user, before the filters, pairs across two "
+            "sessions and outside this training table included")
+
+
 def recorded_search(split_name: str, model: str) -> dict[str, Any] | None:
     """Trial counts of ``model``'s search (display name, e.g. ``"GRU4Rec"``) as notebook 03 recorded
     them for ``split_name`` (``n_trials``, ``n_complete``, ``n_pruned``); None without a record."""
