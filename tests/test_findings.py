@@ -324,6 +324,6 @@ def test_the_two_tie_shares_name_their_bases():
     tied, pairs = E.tie_counts(events)
     assert (tied, pairs) == (2, 3) and E.tie_share(events) == pytest.approx(2 / 3)
     line = findings.tie_bases(tied, pairs, "train_tr", 0.5104)
-    assert "67% of consecutive ratings in the training sessions (2 of 3 pairs inside the sessions of `train_tr`" in line
+    assert "66.7% of consecutive ratings in the training sessions (2 of 3 pairs inside the sessions of `train_tr`" in line
     assert "notebook 01's 51.0% has another base: all consecutive ratings of each user" in line
     assert "notebook 01's share has another base" in findings.tie_bases(0, 0, "train", None)

@@ -1298,7 +1298,7 @@ def tie_bases(tied: int, pairs: int, frame: str, eda_share: float | None = None)
         eda_share: notebook 01's share (:func:`recorded_tie_share`), or None when not recorded.
     """
     share = tied / pairs if pairs else 0.0
-    first = (f"ties (same session, same second): {share:.0%} of consecutive ratings in the training sessions "
+    first = (f"ties (same session, same second): {pct(share)} of consecutive ratings in the training sessions "
              f"({tied:,} of {pairs:,} pairs inside the sessions of `{frame}`, after notebook 02's filters)")
     other = (f"notebook 01's {pct(eda_share)} has another base" if eda_share is not None
              else "notebook 01's share has another base")
