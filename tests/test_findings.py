@@ -313,3 +313,17 @@ def test_config_sentence_says_when_a_search_kept_the_defaults():
     text = F.config_sentence("SASRec", F.config_facts(description, {"n_trials": 2}))
     assert text.startswith("SASRec: the best of 2 trials of notebook 03's search on `valid`: its default configuration")
     assert "the best of 49 trials of an earlier search on ml-100k-gap" in text and "did not beat" in text
+
+
+def test_the_two_tie_shares_name_their_bases():
+    """05's share (pairs inside training sessions) and 01's (all consecutive ratings of a user) differ in base:
+    the line says both, with 05's counts."""
+    from sbrlib.notebook import comparisons as E
+
+    events = pd.DataFrame({SESSION: [0, 0, 0, 1, 1], TIME: [5, 5, 6, 9, 9]})
+    tied, pairs = E.tie_counts(events)
+    assert (tied, pairs) == (2, 3) and E.tie_share(events) == pytest.approx(2 / 3)
+    line = findings.tie_bases(tied, pairs, "train_tr", 0.5104)
+    assert "66.7% of consecutive ratings in the training sessions (2 of 3 pairs inside the sessions of `train_tr`" in line
+    assert "notebook 01's 51.0% has another base: all consecutive ratings of each user" in line
+    assert "notebook 01's share has another base" in findings.tie_bases(0, 0, "train", None)

@@ -285,6 +285,13 @@ def test_summary_and_findings_are_built_from_the_measurements():
     reordered = {**m, "loader": dict(reversed(list(m["loader"].items())))}
     assert findings.what_went_wrong(reordered).markdown == text  # the order of a section does not matter
     assert "before them, as notebook 01 counts" not in text  # no unfiltered count recorded: nothing said
+    assert "more than a day" not in text  # no share recorded (an older record): nothing said
+    # fault 6: the median span alone hides the problem; the share of user 'sessions' over a day stands next to it
+    longer = {**m, "sessions": {**m["sessions"], P.SESSIONS_USER: {**m["sessions"][P.SESSIONS_USER],
+                                                                   "share_longer_than_a_day": 0.318}}}
+    said = "31.8% of them span more than a day"
+    assert said in P.summary_table(longer).loc["6 undiscussed choices", "symptom"]
+    assert said in findings.what_went_wrong(longer).markdown
     both = findings.what_went_wrong({**m, "sessions_unfiltered": {"sessions": 20, "median_length": 4}}).markdown
     assert "12 sessions with a median of 6 events (both counted after notebook 02's filters" in both
     assert "gaps give 20 sessions with a median of 4 events" in both
@@ -302,3 +309,4 @@ def test_summary_and_findings_are_built_from_the_measurements():
     assert P.three_digits(1234.5, "s") == "1,234 s" and P.three_digits(12.14, "ms") == "12.1 ms"
     with pytest.raises(KeyError, match=r"no loader\['original, idx - 1 offsets'\]"):
         P.Measured.from_record({**m, "loader": {"a": {}}})
+

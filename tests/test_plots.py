@@ -365,3 +365,26 @@ def test_search_histories_share_a_zero_based_axis():
     ax = tplots.optimization_history(study(6), "mrr@20").axes[0]
     assert ax.get_ylim()[0] == 0 and "axis from 0" in ax.get_ylabel()
     plt.close("all")
+
+
+def test_every_importance_bar_carries_its_value_even_zero():
+    fig = tplots.importance_bars(pd.Series({"weighting": 0.0, "steps": 0.25, "lam": 0.75}))
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert sorted(labels) == ["0%", "25%", "75%"]  # a bar of 0% reads as 0%, not as a bar that failed to draw
+    plt.close(fig)
+
+
+def test_no_length_tick_runs_into_the_overflow_label(figures):
+    ax = figures[False]["lengths"].axes[0]
+    ticks = dict(zip((t.get_text() for t in ax.get_xticklabels()), ax.get_xticks()))
+    assert "> 50" in ticks and "50" not in ticks  # "50" and "> 50" would read as "50> 50"
+    assert all(ticks["> 50"] - v >= 0.08 * 55 for label, v in ticks.items() if label != "> 50")
+    # with a small cap the cap's own tick stays: it is far enough from the overflow bin
+    small = plots.session_length_hist({"gap": pd.Series(np.r_[np.arange(1, 12), [30] * 5])}, cap=10).axes[0]
+    assert {"10", "> 10"} <= {t.get_text() for t in small.get_xticklabels()}
+    plt.close("all")
+
+
+def test_gap_histogram_says_the_bins_on_the_axis_they_divide(figures):
+    ax = figures[False]["gaps"].axes[0]
+    assert "bins per ×10" in ax.get_xlabel() and "bins" not in ax.get_ylabel().split("\n")[-1]

@@ -158,3 +158,14 @@ def test_every_notebook_that_draws_a_figure_tags_a_key_figure_for_the_index():
         drawing = [c for c in cells if "plt.show()" in "".join(c["source"])]
         tagged = [c for c in drawing if "key-figure" in c.get("metadata", {}).get("tags", [])]
         assert not drawing or tagged, f"{path.name}: draws figures but tags none 'key-figure' for the report index"
+
+
+def test_index_captions_drop_what_points_at_a_place_in_the_notebook():
+    """On the index a figure stands without the cells around it: "the lines below", "the columns above"
+    point nowhere, so the parenthesis (else the sentence) that says it is left out; comparisons stay."""
+    caption = ("Points with intervals: do not read much into the order (the paired columns above are the sharper "
+               "test). The lines below name the table. Lengths above `CAP` stand above the curve; below 3 too.")
+    assert report.index_caption(caption) == ("Points with intervals: do not read much into the order. Lengths above "
+                                             "`CAP` stand above the curve; below 3 too.")
+    assert report.index_caption("Below, the curves.") == ""
+    assert report.index_caption("Each point is a trial.") == "Each point is a trial."

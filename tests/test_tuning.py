@@ -146,6 +146,12 @@ def test_search_space_only_has_fields_of_this_version():
                                                     "logq", "bpreg", "elu_param", "layers", "embedding_dim"}
 
 
+def test_the_search_space_table_says_log_scale_in_words():
+    ranges = [r["range"] for m in tuning.SPACES for r in tuning.describe(m) if r["range"].startswith("[")]
+    logs = [r for r in ranges if "log" in r]
+    assert logs and all(r.endswith("] log scale") for r in logs)  # never a bare "log" the reader has to decode
+
+
 @pytest.mark.parametrize("overrides, match", [
     ({"batch_sise": (16, 64)}, "batch_sise.*did you mean batch_size"),
     ({"learning_rate": (0.5, 0.01)}, "'learning_rate'.*inverted"),

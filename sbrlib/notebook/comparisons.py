@@ -124,14 +124,18 @@ def shuffle_ties(events: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     return _permute_within(events, [SESSION, TIME], seed)
 
 
-def tie_share(events: pd.DataFrame) -> float:
-    """Share of consecutive event pairs inside a session that share their time stamp (0 when none)."""
+def tie_counts(events: pd.DataFrame) -> tuple[int, int]:
+    """``(tied, pairs)``: consecutive event pairs inside a session, and how many of them share their time stamp."""
     ordered = events.sort_values([SESSION, TIME], kind="stable")
     same_session = ordered[SESSION].to_numpy()[1:] == ordered[SESSION].to_numpy()[:-1]
-    if not same_session.any():
-        return 0.0
     same_time = ordered[TIME].to_numpy()[1:] == ordered[TIME].to_numpy()[:-1]
-    return float((same_time & same_session).sum() / same_session.sum())
+    return int((same_time & same_session).sum()), int(same_session.sum())
+
+
+def tie_share(events: pd.DataFrame) -> float:
+    """Share of consecutive event pairs inside a session that share their time stamp (0 when none)."""
+    tied, pairs = tie_counts(events)
+    return tied / pairs if pairs else 0.0
 
 
 def example_recommendations(model, test: pd.DataFrame, titles: pd.Series | None, n_sessions: int = 3,

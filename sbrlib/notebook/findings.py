@@ -880,7 +880,10 @@ def what_went_wrong(m: Any) -> Findings:
           f"{b.n('ratings', int(rf['ratings']), count)} ratings ({b.n('rating_dropped_share', float(rf['dropped_share']), share_text)}). "
           f"A user's history as one session gave {b.n('user_sessions', int(s_user['sessions']), count)} 'sessions' "
           f"with a median of {b.n('user_median_length', float(s_user['median_length']), lambda v: f'{v:,.0f}')} events "
-          f"over {b.n('user_median_span', _duration(s_user['median_days']), text)}; inactivity gaps give "
+          f"over {b.n('user_median_span', _duration(s_user['median_days']), text)}"
+          + (f", and {b.n('user_longer_than_a_day', float(share), share_text)} of them span more than a day"
+             if (share := s_user.get("share_longer_than_a_day")) is not None else "")
+          + "; inactivity gaps give "
           f"{b.n('gap_sessions', int(s_gap['sessions']), count)} sessions with a median of "
           f"{b.n('gap_median_length', float(s_gap['median_length']), lambda v: f'{v:,.0f}')} events"
           + (f" (both counted after notebook 02's filters, which drop rare items and sessions of one event; before "
@@ -1276,6 +1279,31 @@ def _recorded(split_name: str, name: str) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def recorded_tie_share(dataset: str) -> float | None:
+    """The tie share notebook 01 recorded for ``dataset`` (all consecutive ratings of each user); None without a record."""
+    rec = _recorded(dataset, "eda")
+    share = (rec or {}).get("tie_share")
+    return None if share is None else float(share)
+
+
+def tie_bases(tied: int, pairs: int, frame: str, eda_share: float | None = None) -> str:
+    """One line saying what notebook 05's tie share counts and how its base differs from notebook 01's.
+
+    Args:
+        tied, pairs: tied pairs and consecutive pairs inside the sessions of ``frame``
+            (:func:`sbrlib.notebook.comparisons.tie_counts`).
+        frame: the training table counted (``"train_tr"`` or ``"train"``).
+        eda_share: notebook 01's share (:func:`recorded_tie_share`), or None when not recorded.
+    """
+    share = tied / pairs if pairs else 0.0
+    first = (f"ties (same session, same second): {pct(share)} of consecutive ratings in the training sessions "
+             f"({tied:,} of {pairs:,} pairs inside the sessions of `{frame}`, after notebook 02's filters)")
+    other = (f"notebook 01's {pct(eda_share)} has another base" if eda_share is not None
+             else "notebook 01's share has another base")
+    return (f"{first}; {other}: all consecutive ratings of each user, before the filters, pairs across two "
+            "sessions and outside this training table included")
 
 
 def recorded_search(split_name: str, model: str) -> dict[str, Any] | None:

@@ -806,7 +806,8 @@ def summary_table(m: Measured | Mapping) -> pd.DataFrame:
          f"end of the table (ids {t_row['test_user_ids'][0]}–{t_row['test_user_ids'][1]})",
          f"a test history ends before a training one in {share_text(t_row['test_ends_first'])} of pairs (chance: 50.0%; "
          f"real-time cutoff: {share_text(t_fix['test_ends_first'])})",
-         "real Time, stable (UserId, Time) order, whole sessions split at a real-time cutoff",
+         "real Time, events sorted by (UserId, Time) with a stable sort (equal timestamps keep the file's order), "
+         "whole sessions split at a real-time cutoff",
          "preprocess.order_events, preprocess.temporal_split"),
         ("2 loader offsets",
          f"{lo_bad['crossing_pairs']:,} of {lo_bad['pairs']:,} pairs cross users; "
@@ -815,7 +816,9 @@ def summary_table(m: Measured | Mapping) -> pd.DataFrame:
          + (f"; with `idx` offsets it ends but produces only {lo_idx['pairs']:,} of {lo_idx['expected_pairs']:,} pairs "
             f"(skips {share_text(1 - lo_idx['pairs'] / lo_idx['expected_pairs'])})"
             if not lo_idx["hit_cap"] and lo_idx["pairs"] < lo_idx["expected_pairs"] else ""),
-         "slots take whole sessions, flagged resets, inactive slots at the end; every pair once",
+         "each slot takes whole sessions; a start flag tells the model which slots begin a new session (only "
+         "their hidden state is reset); at the end of the data, slots with no session left sit idle until the "
+         "others finish; every pair once",
          "batching.make_schedule"),
         ("3 unseen items → -1",
          f"{un['test_hit']:,} test and {un['valid_hit']:,} validation events silently become item n-1",
@@ -839,7 +842,9 @@ def summary_table(m: Measured | Mapping) -> pd.DataFrame:
          "evaluation.evaluate, metrics.ranks_from_scores"),
         ("6 undiscussed choices",
          f"Rating >= 3 drops {rf['dropped']:,} of {rf['ratings']:,} ratings ({share_text(rf['dropped_share'])}); "
-         f"a user 'session' spans a median {_duration(s_user['median_days'])}",
+         f"a user 'session' spans a median {_duration(s_user['median_days'])}"
+         + (f", and {share_text(s_user['share_longer_than_a_day'])} of them span more than a day"
+            if s_user.get("share_longer_than_a_day") is not None else ""),
          f"{s_user['sessions']:,} user histories (median {s_user['median_length']:,.0f} events) instead of "
          f"{s_gap['sessions']:,} gap sessions (median {s_gap['median_length']:,.0f} events)",
          "all ratings by default; sessions cut at inactivity gaps; both are explicit parameters",

@@ -207,8 +207,8 @@ def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthet
     ax.add_line(Line2D([], [], linestyle="none", label=f"not shown: {share:.0%} of gaps are\nexactly 0 s (same second)"))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: dict(units).get(int(round(v)), "")))
     style(ax, title="Time between consecutive ratings of a user",
-          xlabel="gap between the two ratings (time, log scale)",
-          ylabel=f"pairs of ratings per bin\n(count, log scale; {bins_per_decade} bins per ×10)",
+          xlabel=f"gap between the two ratings (time, log scale; {bins_per_decade} bins per ×10 of time)",
+          ylabel="pairs of ratings per bin\n(count, log scale)",
           synthetic=synthetic, legend=True)
     return fig
 
@@ -243,7 +243,9 @@ def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool
         ax.set_ylim(top=float(10 ** np.ceil(np.log10(top * 1.05))))
     ax.set_xlim(right=cap + 5)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
-    ticks = [1] + [int(t) for t in MaxNLocator(nbins=6, steps=[1, 2, 5, 10]).tick_values(1, cap) if 1 < t <= cap]
+    # no tick so close to the overflow bin's "> cap" that the two labels would run together ("50> 50")
+    near = cap + 3 - 0.08 * (cap + 5)
+    ticks = [1] + [int(t) for t in MaxNLocator(nbins=6, steps=[1, 2, 5, 10]).tick_values(1, cap) if 1 < t <= min(cap, near)]
     ax.set_xticks(ticks + [cap + 3], [str(t) for t in ticks] + [f"> {cap}"])
     style(ax, title="Session lengths", xlabel=f"session length (ratings; > {cap} pooled in the overflow bin)",
           ylabel="share of sessions (log scale)", synthetic=synthetic, legend=True)

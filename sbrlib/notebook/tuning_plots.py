@@ -89,7 +89,10 @@ def importance_bars(importances: pd.Series, title: str = "Parameter importance",
     fig, ax = plt.subplots(figsize=(6, 0.35 * max(len(importances), 2) + 1.2), layout="constrained")
     if len(importances):
         imp = importances.sort_values()
-        ax.barh(imp.index.astype(str), imp.to_numpy(), color="tab:blue")
+        bars = ax.barh(imp.index.astype(str), imp.to_numpy(), color="tab:blue")
+        # every bar carries its value, so a share of 0% reads as 0%, not as a bar that failed to draw
+        ax.bar_label(bars, labels=[f"{v:.0%}" for v in imp.to_numpy()], padding=3, fontsize=9)
+        ax.set_xlim(0, max(float(imp.max()), 0.0) * 1.15 or 1.0)
     else:
         ax.text(0.5, 0.5, "not enough completed trials", ha="center", va="center", transform=ax.transAxes)
     style(ax, title=title, xlabel="importance (share of the explained variation; sums to 1)",

@@ -144,6 +144,24 @@ def figure_caption(markdown: str) -> tuple[str, str]:
     return (f"figure: {alt}" if alt else "figure"), body
 
 
+# "above"/"below" as a place in the notebook ("the lines below name", "the columns above are"), not as a
+# comparison ("above the curve", "above `CAP`", "below 3"): such text points nowhere on the index
+_POSITIONAL = re.compile(r"\b(?i:above|below)\b(?!\s+(?:(?:the|a|an|its|their|each|this|that|zero|one)\b|[\d`$]"
+                         r"|[A-Z_]{2,}\b))")
+_PARENTHESIS = re.compile(r"\s*\([^()]*\)")
+
+
+def index_caption(caption: str) -> str:
+    """A figure's caption for the report index: its notebook text without what refers to a place in the
+    notebook (a parenthesis, else the sentence, that says "the lines below", "the columns above", ...), which
+    would point at nothing on the index. Empty when every sentence does."""
+    text = _PARENTHESIS.sub(lambda m: "" if _POSITIONAL.search(m.group(0)) else m.group(0), caption)
+    pieces = re.split(r"(?<=[.!?])(\s+)", text)  # sentences and the spaces after them
+    kept = "".join(p for i, p in enumerate(pieces)
+                   if not (i % 2 == 0 and _POSITIONAL.search(p)) and not (i % 2 and _POSITIONAL.search(pieces[i - 1])))
+    return kept.strip()
+
+
 def _figures_html(nb: dict, stem: str = "") -> str:
     """The key figures of a notebook, each with alt text and, as caption, the Markdown cell that introduces it."""
     parts, intro = [], ""
@@ -154,6 +172,7 @@ def _figures_html(nb: dict, stem: str = "") -> str:
         if "key-figure" not in cell.get("metadata", {}).get("tags", []):
             continue
         alt, caption = figure_caption(intro)
+        caption = index_caption(caption)
         more = f' <a href="{html.escape(stem)}.html">(the notebook, with the code and outputs around it)</a>' if stem else ""
         for out in cell.get("outputs", []):
             png = out.get("data", {}).get("image/png")

@@ -167,9 +167,10 @@ def make_config(model: str, params: Mapping[str, Any], base: Any = None) -> Any:
 
 
 def describe(model: str, space: Mapping[str, Param] | None = None) -> list[dict[str, str]]:
-    """Rows ``parameter, range, when, what`` for a table of the search space."""
+    """Rows ``parameter, range, when, what`` for a table of the search space (a log-scale range reads
+    ``"[0.005, 0.5] log scale"``: sampled uniformly in the logarithm)."""
     space = space if space is not None else search_space(model)
-    return [{"parameter": n, "range": p.describe(), "when": f"{p.when[0]} = {p.when[1]}" if p.when else "",
+    return [{"parameter": n, "range": p.describe() + (" scale" if p.log else ""), "when": f"{p.when[0]} = {p.when[1]}" if p.when else "",
              "what": p.doc} for n, p in space.items()]
 
 
