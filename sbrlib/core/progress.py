@@ -8,6 +8,7 @@ sets it for its kernels) every bar is plain text, kept when it ends and refreshe
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -26,6 +27,7 @@ def tqdm(*args: Any, **kwargs: Any):
     return auto_bar(*args, **kwargs)
 
 
+@functools.cache
 def _text_bar() -> type:
     """A plain-text tqdm whose postfix updates wait for the next refresh: tqdm's ``set_postfix``
     refreshes at once by default, which would write one line per mini-batch into an executed notebook."""
