@@ -306,6 +306,13 @@ def test_summary_and_findings_are_built_from_the_measurements():
     assert "only 40 of 50 pairs (skips 20.0%)" in table.loc["2 loader offsets", "measured cost"]
     complete = {**m, "loader": {**m["loader"], P.LOADER_ORIGINAL: {**m["loader"][P.LOADER_ORIGINAL], "pairs": 50}}}
     assert "produced only" not in findings.what_went_wrong(complete).markdown
+    # the split's period: the original's "last day", or the rows it was shrunk to on a small file (both texts)
+    assert "The 'last day' split put" in text and "the 'last day' split put" in table.loc["1 row-index time", "symptom"]
+    shrunk = {**m, "split_days": 8252 / 86_400}
+    said = "the original's split, shrunk from 'the last day' to the last 8,252 rows (0.0955 day of row-index time)"
+    assert said in P.summary_table(shrunk).loc["1 row-index time", "symptom"]
+    assert said[0].upper() + said[1:] + " put" in findings.what_went_wrong(shrunk).markdown
+    assert P.Measured.from_record({**m, "split_days": 1}).split_days == 1.0
     assert P.three_digits(1234.5, "s") == "1,234 s" and P.three_digits(12.14, "ms") == "12.1 ms"
     with pytest.raises(KeyError, match=r"no loader\['original, idx - 1 offsets'\]"):
         P.Measured.from_record({**m, "loader": {"a": {}}})

@@ -814,7 +814,8 @@ def what_went_wrong(m: Any) -> Findings:
     """Findings of notebook 00: one line per fault of the original notebook, from the measured
     values of :mod:`sbrlib.notebook.pitfalls` (a :class:`~sbrlib.notebook.pitfalls.Measured`, or notebook 00's
     ``MEASURED`` dict keyed by the pitfalls labels)."""
-    from sbrlib.notebook.pitfalls import Measured, _bytes, _duration, _users, share_text, three_digits
+    from sbrlib.notebook.pitfalls import (Measured, _bytes, _duration, _users, share_text, split_period_text,
+                                          three_digits)
 
     b = _Builder()
     r = m if isinstance(m, Measured) else Measured.from_record(m)  # each measurement by its name
@@ -834,7 +835,8 @@ def what_went_wrong(m: Any) -> Findings:
     b.add(f"Measured on {b.n('dataset', m.get('dataset', 'this data'), text)} with batch size "
           f"{b.n('batch_size', int(m['batch_size']), count)}.")
     b.add(f"* **Row-index time** dated every event between {b.n('row_first', t_row['first_shown'], text)} and "
-          f"{b.n('row_last', t_row['last_shown'], text)}. The 'last day' split put the "
+          f"{b.n('row_last', t_row['last_shown'], text)}. {split_period_text(r.split_days)[0].upper()}"
+          f"{split_period_text(r.split_days)[1:]} put the "
           f"{b.n('row_test_users', _users(t_row['test_users']), text)} at the end of the table (ids "
           f"{t_row['test_user_ids'][0]}–{t_row['test_user_ids'][1]}) in test, and a test history ends before a "
           f"training one in {b.n('row_test_ends_first', t_row['test_ends_first'], share)} of (test, training) pairs, "

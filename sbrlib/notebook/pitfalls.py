@@ -127,6 +127,16 @@ def original_split_days(n_events: int, min_days: float = 5.0, share: float = 0.1
     return 1.0 if span >= min_days else max(share * span, 1.0 / DAY)
 
 
+def split_period_text(days: float | None) -> str:
+    """How the original's split is named for a period of ``days`` of row-index time:
+    ``"the 'last day' split"`` for the original's 1 day (or when not recorded), else the rows it
+    held out (``"the original's split, shrunk from 'the last day' to the last 8,252 rows"``)."""
+    if days is None or days == 1.0:
+        return "the 'last day' split"
+    return (f"the original's split, shrunk from 'the last day' to the last {days * DAY:,.0f} rows "
+            f"({days:.3g} day of row-index time)")
+
+
 def _date(seconds: float) -> str:
     """``YYYY-MM-DD`` of Unix seconds."""
     return str(pd.to_datetime(int(seconds), unit="s").date())
@@ -726,6 +736,8 @@ class Measured:
         argsort_seconds_per_10k, vectorized_seconds_per_10k: seconds per 10k predictions.
         rating_filter: :func:`rating_filter_report`.
         sessions_user, sessions_gap: :func:`session_report` of user histories and gap sessions.
+        split_days: the period of the original's split in days of row-index time (None: not
+            recorded; 1 is the original's "last day", less on small files: :func:`original_split_days`).
     """
 
     dataset: str
@@ -746,6 +758,7 @@ class Measured:
     rating_filter: Mapping
     sessions_user: Mapping
     sessions_gap: Mapping
+    split_days: float | None = None
 
     @classmethod
     def from_record(cls, m: Mapping) -> Measured:
@@ -775,6 +788,7 @@ class Measured:
             vectorized_seconds_per_10k=get("ranking", "seconds_per_10k")[RANKING_VECTORIZED],
             rating_filter=get("rating_filter"),
             sessions_user=get("sessions", SESSIONS_USER), sessions_gap=get("sessions", SESSIONS_GAP),
+            split_days=None if m.get("split_days") is None else float(m["split_days"]),
         )
 
 
@@ -802,8 +816,8 @@ def summary_table(m: Measured | Mapping) -> pd.DataFrame:
     ended = "did not end within" if lo_bad["hit_cap"] else "ended after"
     rows = [
         ("1 row-index time",
-         f"dates {t_row['first_shown']} to {t_row['last_shown']}; test = the {_users(t_row['test_users'])} at the "
-         f"end of the table (ids {t_row['test_user_ids'][0]}–{t_row['test_user_ids'][1]})",
+         f"dates {t_row['first_shown']} to {t_row['last_shown']}; {split_period_text(m.split_days)} put the "
+         f"{_users(t_row['test_users'])} at the end of the table in test (ids {t_row['test_user_ids'][0]}–{t_row['test_user_ids'][1]})",
          f"a test history ends before a training one in {share_text(t_row['test_ends_first'])} of pairs (chance: 50.0%; "
          f"real-time cutoff: {share_text(t_fix['test_ends_first'])})",
          "real Time, events sorted by (UserId, Time) with a stable sort (equal timestamps keep the file's order), "

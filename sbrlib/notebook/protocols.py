@@ -520,7 +520,7 @@ def history_effect_temporal(gru, split: Split, eval_config: EvalConfig, session_
 
 def history_effect_loo(make_gru: Callable[[int | None], object], epochs: int, whole_history, split: Split,
                        gap: int, eval_config: EvalConfig, metric: str, n_boot: int = 1000,
-                       seed: int = 0) -> tuple[pd.DataFrame, list[tuple[str, str, dict]]]:
+                       seed: int = 0, progress: bool = True) -> tuple[pd.DataFrame, list[tuple[str, str, dict]]]:
     """GRU4Rec in leave-one-out, three ways, on the same held-out items (no exclusion of rated items,
     so that only the model's input differs):
 
@@ -533,13 +533,16 @@ def history_effect_loo(make_gru: Callable[[int | None], object], epochs: int, wh
     Users whose final session holds only the held-out item have no session-based prediction; all
     three are compared on the users that have one.
 
+    Args:
+        progress: progress bars for the training of the session model (``epochs`` epochs).
+
     Returns:
         ``(table of metrics with intervals, [(a, b, paired difference)])``.
     """
     config = replace(eval_config, exclude_seen="none", coverage_ks=())
     train_gap = sessionize(split["train"].drop(columns=[SESSION]).sort_values([USER, TIME], kind="stable"),
                            "gap", gap)
-    gru = make_gru(epochs).fit(train_gap, progress=False)
+    gru = make_gru(epochs).fit(train_gap, progress=progress)
     earlier, last = last_session_view(split["test"], gap)
     results = {"last session": evaluate_positions(gru, last, config, positions="last", progress=False)}
     gru.warm_start(earlier)
