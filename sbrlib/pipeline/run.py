@@ -483,7 +483,10 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
                     pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent),
                                         kernel_name="python3", progress_bar=sys.stderr.isatty() and clock is None,
                                         log_output=False,
-                                        extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no kernel chatter
+                                        # no kernel chatter: not even the "KeyboardInterrupt caught in kernel"
+                                        # an idle kernel may log when jupyter_client's shutdown interrupts it
+                                        # (a cell's error still fails the run, through papermill)
+                                        extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
                 status = "ok"
             except pm.PapermillExecutionError as exc:
                 raise RunError(f"*** FAILED: {nb.name}: {error_text(exc.ename, exc.evalue)}\n"
