@@ -270,14 +270,14 @@ def test_summary_and_findings_are_built_from_the_measurements():
                      P.SESSIONS_GAP: {"sessions": 12, "median_length": 6, "median_days": 0.01}},
     }
     table = P.summary_table(m)
-    assert len(table) == 6 and list(table.columns) == ["symptom", "measured cost", "fix", "where in sbrlib"]
+    assert len(table) == 6 and list(table.columns) == ["symptom", "measured effect", "fix", "where in sbrlib"]
     assert "4 of 80 pairs" in table.loc["2 loader offsets", "symptom"]
-    assert "did not end within 10 steps" in table.loc["2 loader offsets", "measured cost"]
-    assert "50× slower" in table.loc["4 one-hot + numpy resets", "measured cost"]
+    assert "did not end within 10 steps" in table.loc["2 loader offsets", "measured effect"]
+    assert "50× slower" in table.loc["4 one-hot + numpy resets", "measured effect"]
     found = findings.what_went_wrong(m)
     text = found.markdown
     assert all(shown in text for shown in found.shown.values())
-    assert "50.0% of (test, training) pairs" in text and "50.0% of pairs" in table.loc["1 row-index time", "measured cost"]
+    assert "50.0% of (test, training) pairs" in text and "50.0% of pairs" in table.loc["1 row-index time", "measured effect"]
     assert "2.0 MB" in text and "20× faster" in text and "16 of 100 ratings" in text
     measured = P.Measured.from_record(m)  # the typed record: each value by name, not by position
     assert measured.loader_fixed["steps"] == 7 and measured.sessions_gap["sessions"] == 12
@@ -303,7 +303,7 @@ def test_summary_and_findings_are_built_from_the_measurements():
         assert shown in odd_text and shown in odd_table.to_string(), shown
     # the original iterator with corrected offsets ends but skips the pairs still in its slots: said in both
     assert "produced only 40 of the 50 pairs in 5 steps, skipping 20.0% of the data" in text
-    assert "only 40 of 50 pairs (skips 20.0%)" in table.loc["2 loader offsets", "measured cost"]
+    assert "only 40 of 50 pairs (skips 20.0%)" in table.loc["2 loader offsets", "measured effect"]
     complete = {**m, "loader": {**m["loader"], P.LOADER_ORIGINAL: {**m["loader"][P.LOADER_ORIGINAL], "pairs": 50}}}
     assert "produced only" not in findings.what_went_wrong(complete).markdown
     # the split's period: the original's "last day", or the rows it was shrunk to on a small file (both texts)

@@ -814,8 +814,8 @@ def what_went_wrong(m: Any) -> Findings:
     """Findings of notebook 00: one line per fault of the original notebook, from the measured
     values of :mod:`sbrlib.notebook.pitfalls` (a :class:`~sbrlib.notebook.pitfalls.Measured`, or notebook 00's
     ``MEASURED`` dict keyed by the pitfalls labels)."""
-    from sbrlib.notebook.pitfalls import (Measured, _bytes, _duration, _users, share_text, split_period_text,
-                                          three_digits)
+    from sbrlib.notebook.pitfalls import (Measured, _bytes, _duration, _users, rating_comment_text, share_text,
+                                          split_period_text, three_digits)
 
     b = _Builder()
     r = m if isinstance(m, Measured) else Measured.from_record(m)  # each measurement by its name
@@ -877,9 +877,16 @@ def what_went_wrong(m: Any) -> Findings:
     b.add(f"* **Per-event argsort evaluation** needed {b.n('argsort_s_per_10k', float(slow10k), lambda v: three_digits(v, 's'))} "
           f"per 10k predictions, the vectorized evaluator {b.n('evaluator_s_per_10k', float(fast10k), lambda v: three_digits(v, 's'))} "
           f"({_faster(b, 'speedup_evaluation', slow10k, fast10k)}), with the same ranks on all "
-          f"{b.n('untied_predictions', int(rk['untied']), count)} predictions without ties.")
+          f"{b.n('untied_predictions', int(rk['untied']), count)} predictions without ties"
+          + (f" (the comparison ran on the first whole test sessions: "
+             f"{b.n('ranking_predictions', int(rk['predictions']), count)} predictions, "
+             + ("as many as fit in" if int(rk["predictions"]) <= int(cap) else "one session, longer than")
+             + f" `ARGSORT_PREDICTIONS` = {b.n('ranking_max_predictions', int(cap), count)}, since a session is "
+             "never cut)."
+             if (cap := rk.get("max_predictions")) is not None else "."))
     b.add(f"* **Undiscussed choices**: `Rating >= 3` dropped {b.n('rating_dropped', int(rf['dropped']), count)} of "
-          f"{b.n('ratings', int(rf['ratings']), count)} ratings ({b.n('rating_dropped_share', float(rf['dropped_share']), share_text)}). "
+          f"{b.n('ratings', int(rf['ratings']), count)} ratings ({b.n('rating_dropped_share', float(rf['dropped_share']), share_text)}) "
+          f"on {text(m.get('dataset', 'this data'))} ({rating_comment_text()}). "
           f"A user's history as one session gave {b.n('user_sessions', int(s_user['sessions']), count)} 'sessions' "
           f"with a median of {b.n('user_median_length', float(s_user['median_length']), lambda v: f'{v:,.0f}')} events "
           f"over {b.n('user_median_span', _duration(s_user['median_days']), text)}"
@@ -991,7 +998,7 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
 
 def training(facts: Mapping[str, Any], config: Mapping[str, Any], refit: bool, refit_epochs: int | None,
              events_per_second: float, valid: Mapping[str, float], n_train_tr: int, n_train: int,
-             synthetic: bool = False) -> Findings:
+             synthetic: bool = False, reused: bool | None = None) -> Findings:
     """Findings of notebook 04.
 
     Args:
@@ -1003,15 +1010,21 @@ def training(facts: Mapping[str, Any], config: Mapping[str, Any], refit: bool, r
         valid: validation metrics of the best epoch (``recall@20``, ``mrr@20``).
         n_train_tr, n_train: events of the two training frames.
         synthetic: the data are synthetic.
+        reused: True when notebook 03's best trial was reused as trained (nothing trained in 04),
+            False when the model was trained in notebook 04 (None: not recorded; the text then
+            says neither).
     """
     b = _Builder()
     _synthetic_note(b, synthetic)
+    b.keep("reused_trial", reused)
+    where = {True: " (done in notebook 03's search trial, reused here as trained: nothing was trained in this notebook)",
+             False: " (done in this notebook)", None: ""}[reused]
     b.keep("config_source", config["source"])
     b.keep("n_trials", config.get("n_trials"))
     b.add(f"* **Configuration.** {config_sentence('GRU4Rec', config)}.")
     b.keep("stopped_by", facts["stopped_by"])
     b.keep("still_improving", facts["still_improving"])
-    b.add(f"* **Training.** On `train_tr` ({b.n('train_tr_events', n_train_tr, count)} events), "
+    b.add(f"* **Training**{where}. On `train_tr` ({b.n('train_tr_events', n_train_tr, count)} events), "
           f"{b.n('epochs_run', facts['epochs_run'], count)} of at most {b.n('max_epochs', facts['max_epochs'], count)} "
           f"epochs ran; the best epoch by {_name(facts['metric'])} on `valid` (the metric that chose the model) was "
           f"epoch {b.n('best_epoch', facts['best_epoch'], count)} with {b.n('best_score', facts['best_score'], metric)} "
@@ -1024,7 +1037,8 @@ def training(facts: Mapping[str, Any], config: Mapping[str, Any], refit: bool, r
           + (f" The weights kept are those of epoch {b.n('kept_epoch', facts['best_epoch'], count)} (the best)."
              if facts.get("patience") is not None else
              f" Without early stopping (`EARLY_STOPPING_PATIENCE=None`) the weights kept are those of the last epoch, "
-             f"{b.n('kept_epoch', facts['epochs_run'], count)}."))
+             f"{b.n('kept_epoch', facts['epochs_run'], count)}.")
+          + _budget_sentence(b, facts, reused))
     b.add(f"* **Speed.** {b.n('events_per_second', events_per_second, lambda v: f'{v:,.0f}')} training events per "
           "second (median over epochs, on this machine in this run).")
     b.keep("refit", bool(refit))
@@ -1033,10 +1047,29 @@ def training(facts: Mapping[str, Any], config: Mapping[str, Any], refit: bool, r
               f"({b.n('train_events', n_train, count)} events) for {b.n('refit_epochs', int(refit_epochs), count)} "
               "epochs; notebook 05 evaluates that refitted model.")
     else:
-        b.add("* **Saved model.** The model above (trained here, or notebook 03's identical trial reused: the line "
-              "above the curves says which), trained on `train_tr` only, with the weights of epoch "
-              f"{count(b.numbers['kept_epoch'])}; it was not retrained on `train` (`REFIT=False`).")
+        origin = {True: "notebook 03's best trial, reused as trained (its split, frame, configuration and epochs "
+                        "match this notebook's: its saved provenance was checked)",
+                  False: "the model trained in this notebook",
+                  None: "the model above"}[reused]
+        b.add(f"* **Saved model.** {origin[0].upper()}{origin[1:]}, trained on `train_tr` only, with the weights of "
+              f"epoch {count(b.numbers['kept_epoch'])}; it was not retrained on `train` (`REFIT=False`).")
     return b.build()
+
+
+def _budget_sentence(b: _Builder, facts: Mapping[str, Any], reused: bool | None) -> str:
+    """The time limit a training ran under (``budget_seconds`` of its facts), or ``""`` without one."""
+    limit = facts.get("budget_seconds")
+    if limit is None:
+        b.keep("budget_seconds", None)
+        return ""
+    whose = (" (`budget_seconds`: the time left of notebook 03's search budget when this trial started; training "
+             "stops after the epoch in which the limit is spent)" if reused else
+             " (`budget_seconds`: training stops after the epoch in which the limit is spent)")
+    used = ("; the limit was reached, which stopped training" if facts["stopped_by"] == "budget" else
+            "; the limit was not reached" if float(facts["seconds"]) < float(limit) else
+            "; the limit was spent in the last epoch, which ended training for the reason above anyway")
+    return (f" It ran under a time limit of {b.n('budget_seconds', float(limit), lambda v: f'{v:,.1f} s')}{whose} and "
+            f"took {b.n('training_seconds', float(facts['seconds']), lambda v: f'{v:,.1f} s')}{used}.")
 
 
 # --------------------------------------------------------------------------- 06 try it
