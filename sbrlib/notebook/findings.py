@@ -1110,10 +1110,16 @@ def try_it(session: Sequence[int], later: Sequence[int] | None, lists: Mapping[s
         b.add(f"* {_join(list(fallback))} knew none of the session's movies and listed the most rated ones.")
     if later is not None and len(later):
         hits = {name: len(set(items) & set(later)) for name, items in lists.items()}
-        b.add(f"* **Against what the user rated next.** The user rated {b.n('later_items', len(later), count)} more "
-              f"movie(s) in that session; of each model's top {k}, "
+        nxt = [name for name, items in lists.items() if later[0] in set(items)]
+        b.keep("next_item", later[0])
+        b.add(f"* **Against the rest of the session.** After these movies the user rated "
+              f"{b.n('later_items', len(later), count)} more in the same session (the next one and every one after "
+              f"it); of each model's top {k}, "
               + ", ".join(f"{name} {b.n(f'later_hits/{name}', hits[name], count)}" for name in lists)
-              + " are among them. One session is an anecdote, not an evaluation: notebook 05 measures that over "
+              + f" are among those {count(len(later))} (any of them, not only the next: a lenient check). The very "
+              "next movie, the one the models are trained to predict, is in "
+              + (f"the list of {_join(nxt)}" if b.keep("next_hits", nxt) else "none of the lists")
+              + ". One session is an anecdote, not an evaluation: notebook 05 measures the next-movie hits over "
               "every test session.")
     elif later is not None:
         b.add("* The chosen session has no later ratings to compare the lists with.")
@@ -1314,6 +1320,20 @@ def _recorded(split_name: str, name: str) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def saved_model_origin(split_name: str) -> str:
+    """Where notebook 04's saved GRU4Rec of this split was trained, from 04's record
+    (``gru4rec_training.json``): ``"trained in notebook 04"``, ``"notebook 03's search trial, reused
+    by notebook 04 as trained"``, or that the record is missing."""
+    res = _recorded(split_name, "gru4rec_training")
+    if res is None:
+        return "where it was trained is not recorded (no record of notebook 04 for this split)"
+    reused = res.get("reused")
+    if reused is None:  # records written before the flag: 04's printed decision
+        reused = str(res.get("reused_trial", "")).startswith("reused")
+    where = ("notebook 03's search trial, reused by notebook 04 as trained" if reused else "trained in notebook 04")
+    return where + (", then refit on `train`" if res.get("refit") else "")
 
 
 def recorded_tie_share(dataset: str) -> float | None:
