@@ -1151,6 +1151,27 @@ def _tuning_facts(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _rule_sentence(b: _Builder, label: str, facts: Mapping[str, Mapping[str, Any]]) -> str:
+    """Whether the neural models of one protocol were trained under one stopping rule (patience and
+    epoch cap, from their training facts), and if not, each model's rule; ``""`` for fewer than two."""
+    if len(facts) < 2:
+        return ""
+    rules = {name: (f.get("patience"), f.get("max_epochs")) for name, f in facts.items()}
+    for name, (patience, cap) in rules.items():
+        b.keep(f"patience/{label}/{name}", patience)
+        b.keep(f"max_epochs/{label}/{name}", cap)
+    words = lambda r: f"patience {r[0] if r[0] is not None else 'none'}, epoch cap {r[1]:,}"  # noqa: E731
+    if b.keep(f"one_rule/{label}", len(set(rules.values())) == 1):
+        return (f"* *{label}*: the neural models were trained under one rule ({words(next(iter(rules.values())))}).")
+    line = (f"* *{label}*: the neural models were **not** trained under one rule ("
+            + "; ".join(f"{name}: {words(r)}" for name, r in rules.items()) + ")")
+    more = [n for n, r in rules.items() if all(
+        (r[0] or 0) >= (o[0] or 0) and r[1] >= o[1] for m, o in rules.items() if m != n)]
+    if len(more) == 1:
+        line += (f": {more[0]}'s rule gave it more epochs in which to find its best one, which favours {more[0]}")
+    return line + "."
+
+
 def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str],
                comparisons: Sequence[tuple[str, str, str, Mapping[str, Any]]], dataset: str,
                configs: Mapping[str, Mapping[str, Any]], training: Mapping[str, Mapping[str, Mapping[str, Any]]],
@@ -1203,6 +1224,9 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
             b.keep(f"stopped_by/{label}/{name}", f["stopped_by"])
             b.keep(f"still_improving/{label}/{name}", f["still_improving"])
             b.add(f"* *{label}*: " + training_sentence(name, f))
+        rule = _rule_sentence(b, label, facts)
+        if rule:
+            b.add(rule)
         problems = fairness_problems({n: {**c, "n_trials": c.get("n_trials")} for n, c in configs.items()},
                                      facts, data)
         unfair[label] = b.keep(f"unfair/{label}", problems)
