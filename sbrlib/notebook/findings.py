@@ -814,8 +814,16 @@ def what_went_wrong(m: Any) -> Findings:
     """Findings of notebook 00: one line per fault of the original notebook, from the measured
     values of :mod:`sbrlib.notebook.pitfalls` (a :class:`~sbrlib.notebook.pitfalls.Measured`, or notebook 00's
     ``MEASURED`` dict keyed by the pitfalls labels)."""
-    from sbrlib.notebook.pitfalls import (Measured, _bytes, _duration, _users, rating_comment_text, share_text,
-                                          split_period_text, three_digits)
+    from sbrlib.notebook.pitfalls import (
+        Measured,
+        _bytes,
+        _duration,
+        _users,
+        rating_comment_text,
+        share_text,
+        split_period_text,
+        three_digits,
+    )
 
     b = _Builder()
     r = m if isinstance(m, Measured) else Measured.from_record(m)  # each measurement by its name
