@@ -327,3 +327,71 @@ def test_the_two_tie_shares_name_their_bases():
     assert "66.7% of consecutive ratings in the training sessions (2 of 3 pairs inside the sessions of `train_tr`" in line
     assert "notebook 01's 51.0% has another base: all consecutive ratings of each user" in line
     assert "notebook 01's share has another base" in findings.tie_bases(0, 0, "train", None)
+
+
+def test_04_findings_say_whether_03s_trial_was_reused_and_explain_the_time_limit():
+    """Issue 18: the run knows whether 04 trained or reused 03's trial: the findings say which, never both."""
+    facts = {"stopped_by": "patience", "best_epoch": 3, "epochs_run": 5, "still_improving": False, "best_score": 0.0615,
+             "metric": "mrr@20", "seconds": 36.46, "budget_seconds": 44.95, "max_epochs": 10, "patience": 2}
+    config = findings.config_facts("the defaults (GRU4RecConfig())")
+    valid = {"recall@20": 0.26, "mrr@20": 0.0615}
+    reused = findings.training(facts, config, False, None, 1000.0, valid, 100, 120, reused=True)
+    here = findings.training({**facts, "budget_seconds": None}, config, False, None, 1000.0, valid, 100, 120, reused=False)
+    for found in (reused, here):
+        assert "trained here, or" not in found.markdown and "says which" not in found.markdown
+        assert all(s in found.markdown for s in found.shown.values())
+    assert "reused here as trained: nothing was trained in this notebook" in reused.markdown
+    assert "Notebook 03's best trial, reused as trained" in reused.markdown and reused.numbers["reused_trial"] is True
+    assert "time limit of 45.0 s" in reused.markdown and "took 36.5 s; the limit was not reached" in reused.markdown
+    assert "`budget_seconds`" in reused.markdown and "time left of notebook 03's search budget" in reused.markdown
+    assert "(done in this notebook)" in here.markdown and "The model trained in this notebook" in here.markdown
+    assert "time limit" not in here.markdown and here.numbers["budget_seconds"] is None
+    budget = findings.training({**facts, "stopped_by": "budget", "seconds": 46.0}, config, False, None, 1000.0, valid,
+                               100, 120, reused=False)
+    assert "the limit was reached, which stopped training" in budget.markdown
+
+
+def test_06_counts_later_hits_and_the_next_movie_apart():
+    """Issue 18: 'what the user rated next' counted every later movie; now both are said, each for what it is."""
+    lists = {"GRU4Rec": [1, 2, 3], "SR": [9, 4, 5]}
+    found = findings.try_it([7, 8], [9, 2, 3, 6], lists, [], {"GRU4Rec / SR": 0.0}, {"GRU4Rec": 1.0, "SR": 1.0},
+                            {"GRU4Rec": "train_tr", "SR": "train_tr"}, {"GRU4Rec": "a", "SR": "b"}, 3, False)
+    text = found.markdown
+    assert "Against what the user rated next" not in text
+    assert "rated 4 more in the same session (the next one and every one after it)" in text
+    assert "GRU4Rec 2, SR 1 are among those 4 (any of them, not only the next" in text
+    assert "The very next movie, the one the models are trained to predict, is in the list of SR." in text
+    assert found.numbers["next_hits"] == ["SR"]
+    none = findings.try_it([7, 8], [6], lists, [], {}, {}, {"GRU4Rec": "train_tr", "SR": "train_tr"},
+                           {"GRU4Rec": "a", "SR": "b"}, 3, False)
+    assert "is in none of the lists" in none.markdown
+
+
+def test_07_states_whether_the_neural_models_shared_one_stopping_rule():
+    """Issue 18: 04's GRU4Rec (patience 2, cap 10) next to SASRec trained here (5, 100): said from the records."""
+    def facts(patience, cap):
+        return {"stopped_by": "patience", "best_epoch": 3, "epochs_run": 5, "still_improving": False,
+                "best_score": 0.05, "metric": "mrr@20", "seconds": 1.0, "budget_seconds": None, "max_epochs": cap,
+                "patience": patience}
+
+    b = findings._Builder()
+    mixed = findings._rule_sentence(b, "temporal", {"GRU4Rec": facts(2, 10), "SASRec": facts(5, 100)})
+    assert "**not** trained under one rule (GRU4Rec: patience 2, epoch cap 10; SASRec: patience 5, epoch cap 100)" in mixed
+    assert "which favours SASRec" in mixed and b.numbers["one_rule/temporal"] is False
+    same = findings._rule_sentence(b, "loo", {"GRU4Rec": facts(5, 100), "SASRec": facts(5, 100)})
+    assert "trained under one rule (patience 5, epoch cap 100)" in same and b.numbers["one_rule/loo"] is True
+    assert findings._rule_sentence(b, "x", {"SASRec": facts(5, 100)}) == ""
+    crossed = findings._rule_sentence(b, "y", {"GRU4Rec": facts(2, 100), "SASRec": facts(5, 10)})
+    assert "favours" not in crossed  # neither rule gives more epochs on both counts
+
+
+def test_bootstrap_p_of_zero_is_shown_as_below_the_resolution_and_expected_counts_keep_two_decimals():
+    from sbrlib.notebook import comparisons, protocols
+
+    assert protocols.p_value_text(0.0, 1000) == "<0.002" and protocols.p_value_text(0.006, 1000) == "0.006"
+    table = protocols.comparison_table([("t", "SASRec", "GRU4Rec", {"metric": "m", "difference": -0.05, "lo": -0.07,
+                                                                    "hi": -0.03, "p_value": 0.0, "sessions": 215})], 1000)
+    assert table.loc[0, "p_value"] == "<0.002" and table.loc[0, "a"] == "SASRec"
+    assert comparisons.expected_count(0.25) == "0.25" and comparisons.expected_count(2.0) == "2"
+    note, _ = comparisons.multiple_comparisons_note({f"c{i}": 0.5 for i in range(5)})
+    assert "about 0.25 of 5 here" in note

@@ -118,6 +118,12 @@ def test_04_method_sentences_follow_the_training_facts(run_dir):
         assert "not retrained on `train`" in text and "Retrained on" not in text
     else:
         assert "Retrained on the whole training split" in text
+    assert n["reused_trial"] == res["reused"]  # trained here or 03's trial reused: said, never hedged
+    if res["reused"]:
+        assert "nothing was trained in this notebook" in text and "(done in this notebook)" not in text
+    else:
+        assert "(done in this notebook)" in text and "nothing was trained in this notebook" not in text
+    assert "says which" not in text
     assert config["source"] == n["config_source"]
     if config["source"] == "tuned":
         assert config["n_trials"] > 1 and f"best of {config['n_trials']:,} trials" in text
@@ -136,6 +142,9 @@ def test_06_states_what_the_run_showed(run_dir):
         assert n[f"fitted_on/{name}"] == res["fitted_on"][name]
         if res["later"]:
             assert n[f"later_hits/{name}"] == len(set(recs) & set(res["later"]))
+    if res["later"]:  # the next movie is counted apart from every later one
+        assert n["next_hits"] == [name for name, recs in res["recommendations"].items() if res["later"][0] in recs]
+        assert "Against what the user rated next" not in found["markdown"]
     if len(set(res["fitted_on"].values())) > 1:
         assert "All saw the same events" not in found["markdown"]
     assert "strong" not in found["markdown"]
@@ -159,6 +168,9 @@ def test_07_method_sentences_follow_the_recorded_run_facts(run_dir):
             assert facts["epochs_run"] == int(metrics[name]["epochs_run"])
             assert f"{name} ran {facts['epochs_run']:,} of at most {facts['max_epochs']:,} epochs" in text
             assert n[f"stopped_by/{label_text}/{name}"] == facts["stopped_by"]
+        if len(per_model) > 1:  # one stopping rule or not, from the training records
+            rules = {(f["patience"], f["max_epochs"]) for f in per_model.values()}
+            assert n[f"one_rule/{label_text}"] == (len(rules) == 1)
         problems = n[f"unfair/{label_text}"]
         assert ("not a fair contest" in text) == any(n[k] for k in n if k.startswith("unfair/"))
         if problems:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -270,14 +272,14 @@ def test_summary_and_findings_are_built_from_the_measurements():
                      P.SESSIONS_GAP: {"sessions": 12, "median_length": 6, "median_days": 0.01}},
     }
     table = P.summary_table(m)
-    assert len(table) == 6 and list(table.columns) == ["symptom", "measured cost", "fix", "where in sbrlib"]
+    assert len(table) == 6 and list(table.columns) == ["symptom", "measured effect", "fix", "where in sbrlib"]
     assert "4 of 80 pairs" in table.loc["2 loader offsets", "symptom"]
-    assert "did not end within 10 steps" in table.loc["2 loader offsets", "measured cost"]
-    assert "50× slower" in table.loc["4 one-hot + numpy resets", "measured cost"]
+    assert "did not end within 10 steps" in table.loc["2 loader offsets", "measured effect"]
+    assert "50× slower" in table.loc["4 one-hot + numpy resets", "measured effect"]
     found = findings.what_went_wrong(m)
     text = found.markdown
     assert all(shown in text for shown in found.shown.values())
-    assert "50.0% of (test, training) pairs" in text and "50.0% of pairs" in table.loc["1 row-index time", "measured cost"]
+    assert "50.0% of (test, training) pairs" in text and "50.0% of pairs" in table.loc["1 row-index time", "measured effect"]
     assert "2.0 MB" in text and "20× faster" in text and "16 of 100 ratings" in text
     measured = P.Measured.from_record(m)  # the typed record: each value by name, not by position
     assert measured.loader_fixed["steps"] == 7 and measured.sessions_gap["sessions"] == 12
@@ -303,7 +305,7 @@ def test_summary_and_findings_are_built_from_the_measurements():
         assert shown in odd_text and shown in odd_table.to_string(), shown
     # the original iterator with corrected offsets ends but skips the pairs still in its slots: said in both
     assert "produced only 40 of the 50 pairs in 5 steps, skipping 20.0% of the data" in text
-    assert "only 40 of 50 pairs (skips 20.0%)" in table.loc["2 loader offsets", "measured cost"]
+    assert "only 40 of 50 pairs (skips 20.0%)" in table.loc["2 loader offsets", "measured effect"]
     complete = {**m, "loader": {**m["loader"], P.LOADER_ORIGINAL: {**m["loader"][P.LOADER_ORIGINAL], "pairs": 50}}}
     assert "produced only" not in findings.what_went_wrong(complete).markdown
     # the split's period: the original's "last day", or the rows it was shrunk to on a small file (both texts)
@@ -317,3 +319,52 @@ def test_summary_and_findings_are_built_from_the_measurements():
     with pytest.raises(KeyError, match=r"no loader\['original, idx - 1 offsets'\]"):
         P.Measured.from_record({**m, "loader": {"a": {}}})
 
+
+
+def test_00_states_the_argsort_sample_and_never_repeats_the_420k_comment_as_fact():
+    """Issue 18: the argsort comparison says it used whole sessions (count vs ARGSORT_PREDICTIONS), the
+    original's '420k' comment is set against the genuine ML-1M count, and the effect column is named for
+    what it holds."""
+    assert P.MEASURED_EFFECT == "measured effect"
+    said = P.rating_comment_text()
+    assert "claimed" in said and "420k" in said and "163,731" in said and "1,000,209" in said and "16.4%" in said
+    assert "was wrong" in said
+    m = {
+        "dataset": "x", "synthetic": True, "batch_size": 8,
+        "time": {k: {"first_shown": "1970-01-01", "last_shown": "1970-01-10", "test_users": 3, "test_user_ids": [7, 9],
+                     "test_ends": ["2000-01-01", "2001-01-01"], "test_ends_first": v}
+                 for k, v in ((P.ROW_TIME, 0.5), (P.REAL_TIME, 0.0), (P.FIXED_TIME, 0.0))},
+        "loader": {k: {"steps": 7, "hit_cap": False, "pairs": 50, "crossing_pairs": 0, "wrapped_pairs": 0,
+                       "mixed_steps": 0, "expected_pairs": 50} for k in (P.LOADER_SHIFTED, P.LOADER_ORIGINAL, P.LOADER_FIXED)},
+        "unseen": {"test_hit": 0, "valid_hit": 0, "test_events": 30, "valid_events": 20,
+                   "faulty": {"recall@20": 0.1}, "fixed": {"recall@20": 0.1}},
+        "speed": {P.SPEED_ONEHOT: {"input_bytes_per_step": 2_000_000, "seconds_per_step": 0.2, "full_batch_rate": 40},
+                  P.SPEED_COMPILED: {"input_bytes_per_step": 64, "seconds_per_step": 0.01, "full_batch_rate": 800}},
+        "ranking": {"predictions": 1977, "untied": 1363, "identical": 1363, "max_predictions": 2000,
+                    "seconds_per_10k": {P.RANKING_ARGSORT: 40.0, P.RANKING_VECTORIZED: 2.0}},
+        "rating_filter": {"dropped": 16, "ratings": 100, "dropped_share": 0.16},
+        "sessions": {P.SESSIONS_USER: {"sessions": 3, "median_length": 30, "median_days": 80},
+                     P.SESSIONS_GAP: {"sessions": 12, "median_length": 6, "median_days": 0.01}},
+    }
+    found = findings.what_went_wrong(m)
+    assert "1,977 predictions, as many as fit in `ARGSORT_PREDICTIONS` = 2,000, since a session is never cut" in found.markdown
+    assert found.numbers["ranking_predictions"] == 1977 and found.numbers["ranking_max_predictions"] == 2000
+    assert said in found.markdown and "dropped 16 of 100 ratings (16.0%) on x" in found.markdown
+    longer = {**m, "ranking": {**m["ranking"], "predictions": 2100}}  # one session longer than the cap
+    assert "2,100 predictions, one session, longer than `ARGSORT_PREDICTIONS` = 2,000" in findings.what_went_wrong(longer).markdown
+    older = {**m, "ranking": {k: v for k, v in m["ranking"].items() if k != "max_predictions"}}
+    assert "ARGSORT_PREDICTIONS" not in findings.what_went_wrong(older).markdown  # not recorded: not claimed
+    assert P.summary_table(m).columns[1] == P.MEASURED_EFFECT
+
+
+def test_notebook_00_counts_its_faults_consistently_and_flags_the_420k_comment():
+    """The intro's count covers the loader's second fault the findings report; the 420k comment is not stated as fact."""
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "00_what_went_wrong.ipynb", as_version=4)
+    md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "six faults" not in md and "seven faults in six places" in md and "(two faults)" in md
+    assert "`measured cost`" not in md and "`measured effect`" in md
+    assert "420k" in md and "that claim is wrong" in md and "163,731" in md
+    assert "`train_on_batch` call for every step (one Python round trip per training step" in md
+    assert "first whole test sessions" in md

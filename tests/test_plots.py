@@ -388,3 +388,15 @@ def test_no_length_tick_runs_into_the_overflow_label(figures):
 def test_gap_histogram_says_the_bins_on_the_axis_they_divide(figures):
     ax = figures[False]["gaps"].axes[0]
     assert "bins per ×10" in ax.get_xlabel() and "bins" not in ax.get_ylabel().split("\n")[-1]
+
+
+def test_monthly_bars_are_labelled_by_month_with_the_year_where_it_changes():
+    """Issue 18: a January tick read "1998" (ConciseDateFormatter); every tick now names its month."""
+    positions, labels = plots.month_ticks(pd.period_range("1997-09", "1998-04", freq="M"))
+    assert labels == ["Sep\n1997", "Oct", "Nov", "Dec", "Jan\n1998", "Feb", "Mar", "Apr"]
+    assert positions[0] == pd.Timestamp("1997-09-13 12:00")
+    _, many = plots.month_ticks(pd.period_range("1995-01", "2020-12", freq="M"))
+    assert len(many) <= 14 and all(label[:3].isalpha() and label[:3].istitle() for label in many)
+    fig = plots.activity_over_time(pd.Series([5, 6, 7], index=pd.period_range("1997-12", "1998-02", freq="M")))
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["Dec\n1997", "Jan\n1998", "Feb"]
+    plt.close(fig)

@@ -675,6 +675,12 @@ def paired_p_values(comparisons: Mapping[str, pd.DataFrame] | None = None, order
     return out
 
 
+def expected_count(x: float) -> str:
+    """An expected count with at most two decimals, trailing zeros dropped: ``0.25 -> "0.25"``,
+    ``1.5 -> "1.5"``, ``2.0 -> "2"`` (one decimal would print 0.25 as "0.2")."""
+    return f"{x:,.2f}".rstrip("0").rstrip(".")
+
+
 def multiple_comparisons_note(p_values: Mapping[str, float], alpha: float = 0.05) -> tuple[str, pd.DataFrame]:
     """The caveat on many paired tests: how many were made, what 1 in 20 means, and which
     "significant" ones survive Bonferroni and Holm (:func:`sbrlib.evaluation.uncertainty.corrected`).
@@ -691,7 +697,7 @@ def multiple_comparisons_note(p_values: Mapping[str, float], alpha: float = 0.05
     lost = [name for name in raw if name not in holm]
     text = (f"**[Multiple comparisons]({'../docs/GLOSSARY.md'}#multiple-comparisons).** This run made {m:,} paired "
             f"comparison{'s' if m != 1 else ''}. At the {1 - alpha:.0%} level about 1 in {round(1 / alpha)} comparisons "
-            f"of models that truly do not differ still looks \"significant\" (about {m * alpha:.1f} of {m:,} here, if "
+            f"of models that truly do not differ still looks \"significant\" (about {expected_count(m * alpha)} of {m:,} here, if "
             f"none differed). {len(raw):,} had p < {alpha:g} before correction; "
             f"{int(table['bonferroni'].sum()):,} survive Bonferroni (p < {alpha:g}/{m:,} = {alpha / m:.4f}) and "
             f"{len(holm):,} survive Holm's step-down correction")

@@ -814,8 +814,16 @@ def what_went_wrong(m: Any) -> Findings:
     """Findings of notebook 00: one line per fault of the original notebook, from the measured
     values of :mod:`sbrlib.notebook.pitfalls` (a :class:`~sbrlib.notebook.pitfalls.Measured`, or notebook 00's
     ``MEASURED`` dict keyed by the pitfalls labels)."""
-    from sbrlib.notebook.pitfalls import (Measured, _bytes, _duration, _users, share_text, split_period_text,
-                                          three_digits)
+    from sbrlib.notebook.pitfalls import (
+        Measured,
+        _bytes,
+        _duration,
+        _users,
+        rating_comment_text,
+        share_text,
+        split_period_text,
+        three_digits,
+    )
 
     b = _Builder()
     r = m if isinstance(m, Measured) else Measured.from_record(m)  # each measurement by its name
@@ -877,9 +885,16 @@ def what_went_wrong(m: Any) -> Findings:
     b.add(f"* **Per-event argsort evaluation** needed {b.n('argsort_s_per_10k', float(slow10k), lambda v: three_digits(v, 's'))} "
           f"per 10k predictions, the vectorized evaluator {b.n('evaluator_s_per_10k', float(fast10k), lambda v: three_digits(v, 's'))} "
           f"({_faster(b, 'speedup_evaluation', slow10k, fast10k)}), with the same ranks on all "
-          f"{b.n('untied_predictions', int(rk['untied']), count)} predictions without ties.")
+          f"{b.n('untied_predictions', int(rk['untied']), count)} predictions without ties"
+          + (f" (the comparison ran on the first whole test sessions: "
+             f"{b.n('ranking_predictions', int(rk['predictions']), count)} predictions, "
+             + ("as many as fit in" if int(rk["predictions"]) <= int(cap) else "one session, longer than")
+             + f" `ARGSORT_PREDICTIONS` = {b.n('ranking_max_predictions', int(cap), count)}, since a session is "
+             "never cut)."
+             if (cap := rk.get("max_predictions")) is not None else "."))
     b.add(f"* **Undiscussed choices**: `Rating >= 3` dropped {b.n('rating_dropped', int(rf['dropped']), count)} of "
-          f"{b.n('ratings', int(rf['ratings']), count)} ratings ({b.n('rating_dropped_share', float(rf['dropped_share']), share_text)}). "
+          f"{b.n('ratings', int(rf['ratings']), count)} ratings ({b.n('rating_dropped_share', float(rf['dropped_share']), share_text)}) "
+          f"on {text(m.get('dataset', 'this data'))} ({rating_comment_text()}). "
           f"A user's history as one session gave {b.n('user_sessions', int(s_user['sessions']), count)} 'sessions' "
           f"with a median of {b.n('user_median_length', float(s_user['median_length']), lambda v: f'{v:,.0f}')} events "
           f"over {b.n('user_median_span', _duration(s_user['median_days']), text)}"
@@ -991,7 +1006,7 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
 
 def training(facts: Mapping[str, Any], config: Mapping[str, Any], refit: bool, refit_epochs: int | None,
              events_per_second: float, valid: Mapping[str, float], n_train_tr: int, n_train: int,
-             synthetic: bool = False) -> Findings:
+             synthetic: bool = False, reused: bool | None = None) -> Findings:
     """Findings of notebook 04.
 
     Args:
@@ -1003,15 +1018,21 @@ def training(facts: Mapping[str, Any], config: Mapping[str, Any], refit: bool, r
         valid: validation metrics of the best epoch (``recall@20``, ``mrr@20``).
         n_train_tr, n_train: events of the two training frames.
         synthetic: the data are synthetic.
+        reused: True when notebook 03's best trial was reused as trained (nothing trained in 04),
+            False when the model was trained in notebook 04 (None: not recorded; the text then
+            says neither).
     """
     b = _Builder()
     _synthetic_note(b, synthetic)
+    b.keep("reused_trial", reused)
+    where = {True: " (done in notebook 03's search trial, reused here as trained: nothing was trained in this notebook)",
+             False: " (done in this notebook)", None: ""}[reused]
     b.keep("config_source", config["source"])
     b.keep("n_trials", config.get("n_trials"))
     b.add(f"* **Configuration.** {config_sentence('GRU4Rec', config)}.")
     b.keep("stopped_by", facts["stopped_by"])
     b.keep("still_improving", facts["still_improving"])
-    b.add(f"* **Training.** On `train_tr` ({b.n('train_tr_events', n_train_tr, count)} events), "
+    b.add(f"* **Training**{where}. On `train_tr` ({b.n('train_tr_events', n_train_tr, count)} events), "
           f"{b.n('epochs_run', facts['epochs_run'], count)} of at most {b.n('max_epochs', facts['max_epochs'], count)} "
           f"epochs ran; the best epoch by {_name(facts['metric'])} on `valid` (the metric that chose the model) was "
           f"epoch {b.n('best_epoch', facts['best_epoch'], count)} with {b.n('best_score', facts['best_score'], metric)} "
@@ -1024,7 +1045,8 @@ def training(facts: Mapping[str, Any], config: Mapping[str, Any], refit: bool, r
           + (f" The weights kept are those of epoch {b.n('kept_epoch', facts['best_epoch'], count)} (the best)."
              if facts.get("patience") is not None else
              f" Without early stopping (`EARLY_STOPPING_PATIENCE=None`) the weights kept are those of the last epoch, "
-             f"{b.n('kept_epoch', facts['epochs_run'], count)}."))
+             f"{b.n('kept_epoch', facts['epochs_run'], count)}.")
+          + _budget_sentence(b, facts, reused))
     b.add(f"* **Speed.** {b.n('events_per_second', events_per_second, lambda v: f'{v:,.0f}')} training events per "
           "second (median over epochs, on this machine in this run).")
     b.keep("refit", bool(refit))
@@ -1033,10 +1055,29 @@ def training(facts: Mapping[str, Any], config: Mapping[str, Any], refit: bool, r
               f"({b.n('train_events', n_train, count)} events) for {b.n('refit_epochs', int(refit_epochs), count)} "
               "epochs; notebook 05 evaluates that refitted model.")
     else:
-        b.add("* **Saved model.** The model above (trained here, or notebook 03's identical trial reused: the line "
-              "above the curves says which), trained on `train_tr` only, with the weights of epoch "
-              f"{count(b.numbers['kept_epoch'])}; it was not retrained on `train` (`REFIT=False`).")
+        origin = {True: "notebook 03's best trial, reused as trained (its split, frame, configuration and epochs "
+                        "match this notebook's: its saved provenance was checked)",
+                  False: "the model trained in this notebook",
+                  None: "the model above"}[reused]
+        b.add(f"* **Saved model.** {origin[0].upper()}{origin[1:]}, trained on `train_tr` only, with the weights of "
+              f"epoch {count(b.numbers['kept_epoch'])}; it was not retrained on `train` (`REFIT=False`).")
     return b.build()
+
+
+def _budget_sentence(b: _Builder, facts: Mapping[str, Any], reused: bool | None) -> str:
+    """The time limit a training ran under (``budget_seconds`` of its facts), or ``""`` without one."""
+    limit = facts.get("budget_seconds")
+    if limit is None:
+        b.keep("budget_seconds", None)
+        return ""
+    whose = (" (`budget_seconds`: the time left of notebook 03's search budget when this trial started; training "
+             "stops after the epoch in which the limit is spent)" if reused else
+             " (`budget_seconds`: training stops after the epoch in which the limit is spent)")
+    used = ("; the limit was reached, which stopped training" if facts["stopped_by"] == "budget" else
+            "; the limit was not reached" if float(facts["seconds"]) < float(limit) else
+            "; the limit was spent in the last epoch, which ended training for the reason above anyway")
+    return (f" It ran under a time limit of {b.n('budget_seconds', float(limit), lambda v: f'{v:,.1f} s')}{whose} and "
+            f"took {b.n('training_seconds', float(facts['seconds']), lambda v: f'{v:,.1f} s')}{used}.")
 
 
 # --------------------------------------------------------------------------- 06 try it
@@ -1077,10 +1118,16 @@ def try_it(session: Sequence[int], later: Sequence[int] | None, lists: Mapping[s
         b.add(f"* {_join(list(fallback))} knew none of the session's movies and listed the most rated ones.")
     if later is not None and len(later):
         hits = {name: len(set(items) & set(later)) for name, items in lists.items()}
-        b.add(f"* **Against what the user rated next.** The user rated {b.n('later_items', len(later), count)} more "
-              f"movie(s) in that session; of each model's top {k}, "
+        nxt = [name for name, items in lists.items() if later[0] in set(items)]
+        b.keep("next_item", later[0])
+        b.add(f"* **Against the rest of the session.** After these movies the user rated "
+              f"{b.n('later_items', len(later), count)} more in the same session (the next one and every one after "
+              f"it); of each model's top {k}, "
               + ", ".join(f"{name} {b.n(f'later_hits/{name}', hits[name], count)}" for name in lists)
-              + " are among them. One session is an anecdote, not an evaluation: notebook 05 measures that over "
+              + f" are among those {count(len(later))} (any of them, not only the next: a lenient check). The very "
+              "next movie, the one the models are trained to predict, is in "
+              + (f"the list of {_join(nxt)}" if b.keep("next_hits", nxt) else "none of the lists")
+              + ". One session is an anecdote, not an evaluation: notebook 05 measures the next-movie hits over "
               "every test session.")
     elif later is not None:
         b.add("* The chosen session has no later ratings to compare the lists with.")
@@ -1110,6 +1157,27 @@ def _tuning_facts(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     if prior:
         out.update(prior_trials=int(prior["trials"]), prior_dataset=prior["dataset"])
     return out
+
+
+def _rule_sentence(b: _Builder, label: str, facts: Mapping[str, Mapping[str, Any]]) -> str:
+    """Whether the neural models of one protocol were trained under one stopping rule (patience and
+    epoch cap, from their training facts), and if not, each model's rule; ``""`` for fewer than two."""
+    if len(facts) < 2:
+        return ""
+    rules = {name: (f.get("patience"), f.get("max_epochs")) for name, f in facts.items()}
+    for name, (patience, cap) in rules.items():
+        b.keep(f"patience/{label}/{name}", patience)
+        b.keep(f"max_epochs/{label}/{name}", cap)
+    words = lambda r: f"patience {r[0] if r[0] is not None else 'none'}, epoch cap {r[1]:,}"  # noqa: E731
+    if b.keep(f"one_rule/{label}", len(set(rules.values())) == 1):
+        return (f"* *{label}*: the neural models were trained under one rule ({words(next(iter(rules.values())))}).")
+    line = (f"* *{label}*: the neural models were **not** trained under one rule ("
+            + "; ".join(f"{name}: {words(r)}" for name, r in rules.items()) + ")")
+    more = [n for n, r in rules.items() if all(
+        (r[0] or 0) >= (o[0] or 0) and r[1] >= o[1] for m, o in rules.items() if m != n)]
+    if len(more) == 1:
+        line += (f": {more[0]}'s rule gave it more epochs in which to find its best one, which favours {more[0]}")
+    return line + "."
 
 
 def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str],
@@ -1164,6 +1232,9 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
             b.keep(f"stopped_by/{label}/{name}", f["stopped_by"])
             b.keep(f"still_improving/{label}/{name}", f["still_improving"])
             b.add(f"* *{label}*: " + training_sentence(name, f))
+        rule = _rule_sentence(b, label, facts)
+        if rule:
+            b.add(rule)
         problems = fairness_problems({n: {**c, "n_trials": c.get("n_trials")} for n, c in configs.items()},
                                      facts, data)
         unfair[label] = b.keep(f"unfair/{label}", problems)
@@ -1281,6 +1352,20 @@ def _recorded(split_name: str, name: str) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def saved_model_origin(split_name: str) -> str:
+    """Where notebook 04's saved GRU4Rec of this split was trained, from 04's record
+    (``gru4rec_training.json``): ``"trained in notebook 04"``, ``"notebook 03's search trial, reused
+    by notebook 04 as trained"``, or that the record is missing."""
+    res = _recorded(split_name, "gru4rec_training")
+    if res is None:
+        return "where it was trained is not recorded (no record of notebook 04 for this split)"
+    reused = res.get("reused")
+    if reused is None:  # records written before the flag: 04's printed decision
+        reused = str(res.get("reused_trial", "")).startswith("reused")
+    where = ("notebook 03's search trial, reused by notebook 04 as trained" if reused else "trained in notebook 04")
+    return where + (", then refit on `train`" if res.get("refit") else "")
 
 
 def recorded_tie_share(dataset: str) -> float | None:

@@ -139,6 +139,26 @@ def long_tail(per_user: pd.Series, per_item: pd.Series, synthetic: bool = False)
     return fig
 
 
+def month_ticks(months: pd.PeriodIndex, max_ticks: int = 14) -> tuple[list[pd.Timestamp], list[str]]:
+    """Tick positions (the middle of each labelled month's bar) and labels for monthly bars: the
+    month's abbreviated name, with the year below it on the first tick and wherever the year changes
+    (``"Jan\\n1998"``), so a January is never labelled by its year alone. At most ``max_ticks`` ticks:
+    every month, else every n-th month.
+
+    Args:
+        months: the bars' months (``PeriodIndex`` of frequency ``M``).
+        max_ticks: the most ticks to draw.
+    """
+    step = max(1, -(-len(months) // max(max_ticks, 1)))
+    positions, labels, year = [], [], None
+    for period in list(months)[::step]:
+        start = period.to_timestamp()
+        positions.append(start + pd.Timedelta(days=12.5))  # the bars are 25 days wide, drawn from the month's start
+        labels.append(start.strftime("%b") + (f"\n{start.year}" if start.year != year else ""))
+        year = start.year
+    return positions, labels
+
+
 def activity_over_time(by_month: pd.Series, synthetic: bool = False, first: pd.Timestamp | None = None,
                        last: pd.Timestamp | None = None):
     """Ratings per calendar month, bars on a linear axis.
@@ -161,8 +181,8 @@ def activity_over_time(by_month: pd.Series, synthetic: bool = False, first: pd.T
             bar.set_hatch("//")
             bar.set_facecolor("white")
             bar.set_edgecolor("tab:blue")
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator())
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    positions, labels = month_ticks(months)
+    ax.set_xticks(positions, labels)
     style(ax, title="Ratings per calendar month", xlabel="month (UTC)", ylabel="ratings per month (count)",
           synthetic=synthetic)
     if partial.any():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -81,6 +81,25 @@ def paired_difference(a: EvalResult, b: EvalResult, metric: str, n_boot: int = 1
     row = U.paired(pa, pb, [metric], _bootstrap_config(n_boot, level, seed)).iloc[0]
     return {"metric": metric, "difference": float(row["diff"]), "lo": float(row["low"]), "hi": float(row["high"]),
             "p_value": float(row["p_value"]), "sessions": int(len(common))}
+
+
+def p_value_text(p: float, n_boot: int) -> str:
+    """A bootstrap p-value for display: ``"0.006"``, or ``"<0.002"`` when no resample fell on the other
+    side of 0 (with ``n_boot`` resamples the smallest p the test can show is ``2 / n_boot``, so 0 means
+    only p < 2 / n_boot)."""
+    if p <= 0:
+        return f"<{2 / max(int(n_boot), 1):.3g}"
+    return f"{p:.3f}"
+
+
+def comparison_table(comparisons: Sequence[tuple[str, str, str, Mapping]], n_boot: int) -> pd.DataFrame:
+    """Notebook 07's paired comparisons, one row each (``protocol``, ``a``, ``b``, the
+    :func:`paired_difference` fields), with ``p_value`` shown by :func:`p_value_text`."""
+    rows = [{"protocol": p, "a": a, "b": b, **d} for p, a, b, d in comparisons]
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["p_value"] = [p_value_text(float(v), n_boot) for v in table["p_value"]]
+    return table
 
 
 def format_interval(table: pd.DataFrame, metrics: tuple[str, ...], digits: int = 4) -> pd.DataFrame:
