@@ -327,3 +327,62 @@ def test_the_two_tie_shares_name_their_bases():
     assert "66.7% of consecutive ratings in the training sessions (2 of 3 pairs inside the sessions of `train_tr`" in line
     assert "notebook 01's 51.0% has another base: all consecutive ratings of each user" in line
     assert "notebook 01's share has another base" in findings.tie_bases(0, 0, "train", None)
+
+
+def _search(values, budget=None, used_seconds=0.0, model="v-sknn"):
+    """An in-memory Optuna study whose trials return ``values`` in order (None: pruned after epoch 1 by
+    its time limit), with a recorded budget and time used."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
+    study.set_user_attr("model", model)
+    if budget is not None:
+        study.set_user_attr("budget", budget)
+        study.set_user_attr("used", {"seconds": used_seconds, "trials": len(values)})
+    script = iter(values)
+
+    def objective(trial):
+        value = next(script)
+        if value is None:
+            trial.report(0.01, 1)
+            trial.set_user_attr("curve", [{"epoch": 1, "mrr@20": 0.01}])
+            trial.set_user_attr("stop", {"rule": "time limit", "epoch": 1, "text": "time limit: ..."})
+            raise optuna.TrialPruned()
+        return value
+
+    study.optimize(objective, n_trials=len(values))
+    return study
+
+
+def test_tuning_findings_flag_an_unsettled_or_overrunning_search_and_a_kept_default():
+    """V-SKNN of the ml-100k run: best rose at trial 12 of 13, 0.60 of 0.50 min; GRU4Rec: 3 trials, the
+    default (trial 0) kept, 2 stopped by their time limit."""
+    import pandas as pd
+
+    from sbrlib.notebook import findings as F
+    from sbrlib.tuning import analysis
+
+    vsknn = _search([0.01, 0.02, 0.015] + [0.018] * 9 + [0.028], {"trials": 40, "minutes": 0.5}, 36.2)
+    knn = _search([0.01, 0.05] + [0.04] * 8, {"trials": 10, "minutes": 0.5}, 10.0, model="item-knn")
+    gru = _search([0.06, None, None], {"trials": 40, "minutes": 1.5, "shared_with": ["gru4rec", "sasrec"]}, 66.7,
+                  model="gru4rec")
+    progress = analysis.search_progress(vsknn)
+    assert (progress["settled"], progress["last_rise_trial"], progress["last_rise_position"]) == (False, 12, 13)
+    assert progress["overran"] and progress["used_minutes"] == pytest.approx(36.2 / 60)
+    assert analysis.search_progress(knn)["settled"] is True and not analysis.search_progress(knn)["overran"]
+    assert analysis.search_progress(gru)["settled"] is None and not analysis.search_progress(gru)["overran"]
+    studies = {"v-sknn": vsknn, "item-knn": knn, "gru4rec": gru}
+    best = analysis.best_table(studies)
+    facts = F.tuning_facts(best, "mrr@20", 3.0, 40, studies)
+    text = F.tuning(facts, "mrr@20", 3.0, 40).markdown
+    assert ("the search had **not settled**: its best so far last rose at trial 12, the 13th of 13 trials; it used "
+            "0.60 min of its 0.50 min budget") in text
+    assert "* **Not settled**: V-SKNN's best validation value was still rising" in text
+    assert "Item-kNN" not in text.split("* **Not settled**")[1]
+    assert "2 of its trials were stopped before their own training ended (by their time limit, after 1 and 1 epoch" \
+        in text
+    assert "no trial of this run beat it: the model in use is that shipped default configuration" in text
+    assert "too few completed trials (1) to tell whether it had settled" in text
+    notes = F.search_effort_notes(facts)
+    assert set(notes) == {"V-SKNN", "GRU4Rec"}

@@ -905,9 +905,13 @@ def tuning_facts(best: pd.DataFrame, metric: str, budget_minutes: float | None, 
     """Per model (display name): ``n_trials, n_complete, n_pruned, best_valid, ended_by``
     (``"trial cap"`` | ``"time budget"``) from :func:`sbrlib.tuning.analysis.best_table`; with
     ``studies`` (model key -> Optuna study) also ``capped_improving`` (complete trials stopped by their
-    epoch cap while still improving) and ``prior`` (the search behind the model's defaults, which a
-    search starts from: :func:`sbrlib.models.registry.defaults_search`)."""
+    epoch cap while still improving), ``prior`` (the search behind the model's defaults, which a
+    search starts from: :func:`sbrlib.models.registry.defaults_search`), ``best_trial``,
+    ``stopped_early`` (:func:`sbrlib.tuning.study_facts`) and ``progress``
+    (:func:`sbrlib.tuning.analysis.search_progress`: whether the search had settled, its time used)."""
     from sbrlib.models import registry
+    from sbrlib.tuning import analysis as tuning_analysis
+    from sbrlib.tuning import store as tuning_store
 
     by_name = {registry.display_name(k): s for k, s in (studies or {}).items()}
     out = {}
@@ -924,7 +928,41 @@ def tuning_facts(best: pd.DataFrame, metric: str, budget_minutes: float | None, 
             out[str(name)]["capped_improving"] = sum(r.get("stopped_by") == "epochs" and bool(r.get("still_improving"))
                                                      for r in runs)
             out[str(name)]["prior"] = registry.defaults_search(str(name))
+            if not hasattr(study, "study_name"):  # not an Optuna study (a stand-in with trials only)
+                continue
+            facts = tuning_store.study_facts(study)
+            out[str(name)]["best_trial"] = facts["best_trial"]
+            out[str(name)]["stopped_early"] = facts["stopped_early"]
+            out[str(name)]["progress"] = tuning_analysis.search_progress(study)
     return out
+
+
+def search_effort_notes(facts: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Per model (display name) of :func:`tuning_facts` with ``progress``: what to say about how far its
+    search went, e.g. ``"had not settled: its best so far last rose at trial 12, the 13th of 13 trials"``,
+    ``"too few completed trials (1) to tell whether it had settled"``, plus ``"; it used 0.60 min of its
+    0.50 min budget"`` when it overran; models that settled within budget get no note."""
+    out = {}
+    for name, f in facts.items():
+        p = f.get("progress")
+        if not p or f["n_trials"] < 2:
+            continue
+        parts = []
+        if p["settled"] is False:
+            parts.append(f"had **not settled**: its best so far last rose at trial {p['last_rise_trial']}, "
+                         f"the {_ordinal(p['last_rise_position'])} of {p['n_trials']} trials")
+        elif p["settled"] is None:
+            parts.append(f"had too few completed trials ({p['n_complete']}) to tell whether it had settled")
+        if p.get("overran"):
+            parts.append(f"it used {p['used_minutes']:.2f} min of its {p['budget_minutes']:.2f} min budget (a "
+                         "baseline trial is not stopped once started)")
+        if parts:
+            out[str(name)] = "; ".join(parts)
+    return out
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minutes: float | None,
@@ -959,10 +997,27 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
         if f.get("capped_improving"):
             line += (f"; {b.n(f'capped_improving/{name}', f['capped_improving'], count)} of its complete trials "
                      "reached the epoch cap (`EPOCHS`) while still improving, so more epochs might have scored higher")
+        early = f.get("stopped_early") or []
+        if early:
+            from sbrlib.tuning.store import stopped_early_text
+
+            line += (f"; {b.n(f'stopped_early/{name}', len(early), count)} of its trials "
+                     f"{'was stopped before its' if len(early) == 1 else 'were stopped before their'} own training ended ("
+                     + stopped_early_text(early).split(" stopped early", 1)[1].lstrip(": ").lstrip()
+                     + "; each trial's rule and numbers are printed above)")
         if f.get("prior"):
             line += (f"; the search started from the model's default configuration, itself the best of "
                      f"{b.n(f'prior_trials/{name}', int(f['prior']['trials']), count)} trials of an earlier search on "
                      f"{f['prior']['split']}")
+            if f.get("best_trial") == 0 and f["n_trials"] > 1:
+                b.keep(f"best_is_default/{name}", True)
+                line += (", and no trial of this run beat it: the model in use is that shipped default "
+                         "configuration")
+        note = search_effort_notes({name: f}).get(name)
+        if note:
+            b.keep(f"settled/{name}", f["progress"]["settled"])
+            b.keep(f"overran/{name}", f["progress"]["overran"])
+            line += f"; the search {note}"
         imp = (importances or {}).get(name)
         if imp is not None and len(imp):
             top = ", ".join(f"`{k}` ({v:.0%})" for k, v in imp.head(3).items())
@@ -981,6 +1036,12 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
                                                           if f.get("prior") else "") for n, f in scored.items())
                   + "), so their best validation scores are not a ranking of the models: a model searched longer "
                   "had more chances. Notebook 05 compares them on `test` with intervals.")
+    unsettled = [n for n, f in facts.items() if (f.get("progress") or {}).get("settled") is False]
+    if unsettled:
+        b.keep("unsettled", unsettled)
+        b.add(f"* **Not settled**: {_join(unsettled)}'s best validation value was still rising in the last "
+              "quarter of its trials, so a longer search might have found a better configuration; its scores here "
+              "and in notebook 05 may understate the model.")
     b.add("* Seed noise (how much the score moves when only the random seed changes) was not measured here; "
           "differences between trials smaller than that noise are not evidence.")
     return b.build()

@@ -53,6 +53,44 @@ def stop_lines(study, model_name: str) -> list[str]:
     return out
 
 
+UNSETTLED_SHARE = 0.25
+"""A search whose best-so-far value last rose in this last share of its trials (or at its last trial)
+had not settled: a longer search might have found better."""
+
+MIN_COMPLETE_TO_SETTLE = 4
+"""Completed trials a search needs before it can be called settled (fewer: undetermined)."""
+
+
+def search_progress(study) -> dict[str, Any]:
+    """Whether a search had settled, from its trials in the order they ran.
+
+    Returns:
+        ``{"n_trials", "last_rise_trial"`` (the trial number at which the best-so-far value of the
+        completed trials last rose; None without a completed trial), ``"last_rise_position"`` (1-based
+        position of that trial among all trials), ``"n_complete"``, ``"settled"`` (False when that position is in
+        the last :data:`UNSETTLED_SHARE` of the trials or is the last one; True otherwise; None, undetermined,
+        with fewer than :data:`MIN_COMPLETE_TO_SETTLE` completed trials and no late rise),
+        ``"used_minutes"``, ``"budget_minutes"`` (None when none), ``"shared"`` (the time budget is shared
+        with other models), ``"overran"`` (an own time budget exceeded by more than 5%)}``.
+    """
+    trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    best, rise, position = -np.inf, None, None
+    for i, t in enumerate(trials, start=1):
+        if t.state.name == "COMPLETE" and t.value is not None and t.value > best:
+            best, rise, position = t.value, t.number, i
+    n = len(trials)
+    n_complete = sum(t.state.name == "COMPLETE" for t in trials)
+    late = position is not None and n > 1 and (position == n or position > n * (1 - UNSETTLED_SHARE))
+    settled = False if late else (True if position is not None and n_complete >= MIN_COMPLETE_TO_SETTLE else None)
+    budget = dict(study.user_attrs.get("budget") or {})
+    used = float((study.user_attrs.get("used") or {}).get("seconds", 0.0)) / 60
+    minutes = budget.get("minutes")
+    shared = len([m for m in budget.get("shared_with") or () if m != study.user_attrs.get("model")]) > 0
+    return {"n_trials": n, "n_complete": n_complete, "last_rise_trial": rise, "last_rise_position": position, "settled": settled,
+            "used_minutes": used, "budget_minutes": minutes, "shared": shared,
+            "overran": bool(minutes is not None and not shared and used > float(minutes) * 1.05)}
+
+
 def trials_table(study) -> pd.DataFrame:
     """One row per trial: ``state``, ``value``, the searched parameters, ``best_epoch``,
     ``epochs_run``, ``stopped_by`` (the rule of :func:`stop_record`; None for baselines), ``train_seconds``,
@@ -183,5 +221,5 @@ def _short(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-__all__ = ["MIN_TRIALS_PER_SIDE", "best_configs", "best_table", "gru4rec_effects", "importances", "stop_lines",
+__all__ = ["MIN_COMPLETE_TO_SETTLE", "MIN_TRIALS_PER_SIDE", "UNSETTLED_SHARE", "best_configs", "best_table", "gru4rec_effects", "importances", "search_progress", "stop_lines",
            "stop_record", "trials_table"]
