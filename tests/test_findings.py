@@ -386,3 +386,41 @@ def test_tuning_findings_flag_an_unsettled_or_overrunning_search_and_a_kept_defa
     assert "too few completed trials (1) to tell whether it had settled" in text
     notes = F.search_effort_notes(facts)
     assert set(notes) == {"V-SKNN", "GRU4Rec"}
+
+
+def test_05_findings_state_the_search_effort_and_the_order_training_difference():
+    from sbrlib.notebook.comparisons import OrderGRUPlan
+
+    preds = {"GRU4Rec": fake_predictions(200, 0, 0), "V-SKNN": fake_predictions(200, 0, 1),
+             "Pop": fake_predictions(200, -30, 0)}
+    preds["GRU4Rec"].loc[::7, "rank"] = 1.0
+    metrics = ["recall@20", "mrr@20"]
+    cfg = U.BootstrapConfig(n_boot=100)
+    table = pd.DataFrame({m: {n: float(U.prediction_values(p, m).mean()) for n, p in preds.items()} for m in metrics})
+    effort = {  # as notebook 03 records them (tuning_facts)
+        "GRU4Rec": {"n_trials": 3, "prior": {"trials": 49, "split": "ml-100k-gap"}, "best_trial": 0,
+                    "stopped_early": [{"trial": 1, "epoch": 7, "rule": "time limit"},
+                                      {"trial": 2, "epoch": 1, "rule": "time limit"}],
+                    "progress": {"settled": None, "n_complete": 1, "overran": False}},
+        "V-SKNN": {"n_trials": 13, "prior": None, "best_trial": 12, "stopped_early": [],
+                   "progress": {"settled": False, "last_rise_trial": 12, "last_rise_position": 13, "n_trials": 13,
+                                "overran": True, "used_minutes": 0.6, "budget_minutes": 0.5}}}
+    order = pd.DataFrame([{"model": "GRU4Rec", "metric": "recall@20", "change": -0.467, "tie_change": -0.2,
+                           "significant": True, "verdict": "beyond ties"}]).set_index(["model", "metric"])
+    plan = OrderGRUPlan(epochs=5, estimated_seconds=30.0, budget_seconds=60.0, saved_epochs=5, reason="5 epochs",
+                        saved_best_epoch=3)
+    found = findings.evaluation(table, {m: U.compare_to_best(preds, m, cfg) for m in metrics},
+                                U.intervals_table(preds, metrics, cfg), 1000, 200, 60, "conservative", "user",
+                                order=order, search_effort=effort, order_plan=plan)
+    assert_consistent(found)
+    text = found.markdown
+    effort_line = next(line for line in text.split("\n\n") if line.startswith("* **Search effort"))
+    assert ("GRU4Rec 3 (+ 49 behind its defaults; its default configuration kept; 2 stopped early), V-SKNN 13; "
+            "not searched: Pop") in effort_line
+    assert "V-SKNN's search had **not settled**: its best so far last rose at trial 12, the 13th of 13" in effort_line
+    assert "V-SKNN may rank lower here than a settled search would place it" in effort_line
+    assert found.numbers["search_unsettled"] == ["V-SKNN"] and found.numbers["search_trials/V-SKNN"] == 13
+    # next to the ranking: right after the leaders' lines
+    assert text.index("* **Search effort") < text.index("* **GRU4Rec against the others.**")
+    assert ("compare the saved model (early-stopped on `valid` after 5 epoch(s), keeping epoch 3) with retrainings "
+            "of 5 fixed epoch(s) without validation, so they mix in that training difference") in text

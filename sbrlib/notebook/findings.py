@@ -400,7 +400,8 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
                n_predictions: int, n_sessions: int, n_items: int, tie_policy: str, exclude_seen: str,
                exclusion: pd.DataFrame | None = None, excluded_targets: int | None = None,
                order: pd.DataFrame | None = None, synthetic: bool = False, reference: str = "Pop",
-               focus: str | None = "GRU4Rec", focus_note: str = "") -> Findings:
+               focus: str | None = "GRU4Rec", focus_note: str = "",
+               search_effort: Mapping[str, Mapping[str, Any]] | None = None, order_plan: Any = None) -> Findings:
     """Findings of notebook 05.
 
     Args:
@@ -419,6 +420,12 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
         reference: the popularity baseline the leaders are compared with.
         focus: the model whose standing against every other model gets its own line (None: none).
         focus_note: appended to that line (e.g. where the baselines' parameters came from).
+        search_effort: notebook 03's search facts per model (display name; :func:`tuning_facts`, as
+            recorded: :func:`recorded_search_effort`): the trials behind each compared configuration and
+            which searches had not settled are stated next to the ranking. None: not stated.
+        order_plan: GRU4Rec's retraining plan of the order experiment
+            (:func:`sbrlib.notebook.comparisons.order_gru_plan`): its whole-session and tie changes compare
+            the saved, early-stopped model with fixed-epoch retrainings, which the order bullet says.
     """
     b = _Builder()
     _synthetic_note(b, synthetic)
@@ -460,6 +467,8 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
         else:
             line += "."
         b.add(line)
+    if search_effort is not None:
+        _search_effort_line(b, search_effort, [str(x) for x in table.index])
     if focus is not None and all(focus in cmp.index for cmp in comparisons.values()):
         parts = []
         for m, cmp in comparisons.items():
@@ -535,9 +544,18 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
             verdict = str(r["verdict"]) if "verdict" in r else None
             if verdict is None:  # an older table without the tie-only control: no conclusion about the users' order
                 verdict = "undecided" if r["significant"] and r["change"] < 0 else "no loss"
+            caveat = ""
+            if model == "GRU4Rec" and order_plan is not None and getattr(order_plan, "epochs", 0):
+                kept = getattr(order_plan, "saved_best_epoch", None)
+                caveat = (f"; both changes compare the saved model (early-stopped on `valid` after "
+                          f"{b.n('order_saved_epochs', int(order_plan.saved_epochs), count)} epoch(s)"
+                          + (f", keeping epoch {b.n('order_saved_best_epoch', int(kept), count)}" if kept else "")
+                          + f") with retrainings of {b.n('order_epochs', int(order_plan.epochs), count)} fixed "
+                          "epoch(s) without validation, so they mix in that training difference; the verdict "
+                          "compares the two shuffles, trained alike")
             rows.append(f"{model} {b.n(f'order_change/{model}', float(r['change']), pct)} with whole sessions "
                         f"shuffled, {b.n(f'order_tie_change/{model}', float(r.get('tie_change', float('nan'))), pct)} "
-                        f"with only tied ratings shuffled ({b.n(f'order_verdict/{model}', verdict, text)})")
+                        f"with only tied ratings shuffled ({b.n(f'order_verdict/{model}', verdict, text)}{caveat})")
             b.keep(f"order_significant/{model}", bool(r["significant"]))
             (beyond if verdict == "beyond ties" else ties_only if verdict == "ties only" else []).append(str(model))
         if beyond:
@@ -560,6 +578,58 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
               f"of every session shuffled (train and test), and, as a control, with only ratings of the same second "
               f"shuffled, {_name(recall_m or 'recall@20')} changes: {'; '.join(rows)}. So {meaning}.")
     return b.build()
+
+
+def _search_effort_line(b: _Builder, effort: Mapping[str, Mapping[str, Any]], models: Sequence[str]) -> None:
+    """The bullet of notebook 05 that states the search effort behind each compared configuration."""
+    searched = [m for m in models if m in effort]
+    if not searched:
+        return
+    parts = []
+    for m in searched:
+        f = effort[m]
+        part = f"{m} {b.n(f'search_trials/{m}', int(f['n_trials']), count)}"
+        extra = []
+        if f.get("prior"):
+            extra.append(f"+ {b.n(f'search_prior/{m}', int(f['prior']['trials']), count)} behind its defaults")
+        if f.get("prior") and f.get("best_trial") == 0 and f["n_trials"] > 1:
+            extra.append("its default configuration kept")
+        early = len(f.get("stopped_early") or [])
+        if early:
+            extra.append(f"{b.n(f'search_stopped_early/{m}', early, count)} stopped early")
+        parts.append(part + (f" ({'; '.join(extra)})" if extra else ""))
+    line = ("* **Search effort behind these configurations** (notebook 03's searches on `valid`, trials per model): "
+            + ", ".join(parts))
+    unsearched = [m for m in models if m not in effort]
+    if unsearched:
+        line += f"; not searched: {_join(unsearched)}"
+    line += ". The searches were unequal, so the ranking above is also one of search effort: a model searched " \
+            "longer had more chances."
+    notes = search_effort_notes({m: effort[m] for m in searched})
+    unsettled = [m for m in searched if (effort[m].get("progress") or {}).get("settled") is False]
+    b.keep("search_unsettled", unsettled)
+    if notes:
+        line += " " + " ".join(f"{m}'s search {note}." for m, note in notes.items())
+    if unsettled:
+        line += (f" {_join(unsettled)} may rank lower here than a settled search would place "
+                 f"{'it' if len(unsettled) == 1 else 'them'}.")
+    b.add(line)
+
+
+def recorded_search_effort(split_name: str, sources: Mapping[str, str] | None = None
+                           ) -> dict[str, dict[str, Any]] | None:
+    """Notebook 03's recorded search facts per model (display name; :func:`tuning_facts`), or None
+    without a record. ``sources`` (display name -> where its configuration came from, e.g.
+    :func:`sbrlib.tuning.describe_study`'s sentence): only models whose configuration came from that
+    search (``"tuned ..."``, ``"single trial ..."``) are kept."""
+    rec = _recorded(split_name, "tuning")
+    if not rec:
+        return None
+    searched = dict(rec.get("searched") or {})
+    if sources is not None:
+        searched = {m: f for m, f in searched.items()
+                    if str(sources.get(m, "")).startswith(("tuned", "single trial"))}
+    return searched
 
 
 # --------------------------------------------------------------------------- run facts shared by 03, 04, 06, 07
