@@ -655,7 +655,9 @@ def config_facts(description: str, trials: Mapping[str, Any] | None = None) -> d
 
     Returns:
         ``source`` (``"tuned" | "single-trial" | "default" | <preset>``), ``description``,
-        ``n_trials``, ``n_complete``, ``n_pruned`` (None when unknown or not from a search). A
+        ``n_trials``, ``n_complete``, ``n_pruned`` (None when unknown or not from a search),
+        ``stopped_early`` (the search's trials stopped before their own training ended, as 03 recorded them),
+        ``best_is_default`` (a search whose best trial is the model's default configuration). A
         search of one trial is ``"single-trial"`` whatever its description says: one trial is never
         "tuned".
     """
@@ -671,7 +673,9 @@ def config_facts(description: str, trials: Mapping[str, Any] | None = None) -> d
     if source == "tuned" and t.get("n_trials") == 1:
         source = "single-trial"
     return {"source": source, "description": description, "n_trials": t.get("n_trials"),
-            "n_complete": t.get("n_complete"), "n_pruned": t.get("n_pruned")}
+            "n_complete": t.get("n_complete"), "n_pruned": t.get("n_pruned"),
+            "stopped_early": list(t.get("stopped_early") or []),
+            "best_is_default": source == "tuned" and "the best is the default configuration, " in description}
 
 
 def _trials_words(n: int | None) -> str:
@@ -687,11 +691,17 @@ def config_sentence(name: str, facts: Mapping[str, Any]) -> str:
     marker = "the best is the default configuration, "
     if marker in facts["description"]:  # the search kept the defaults (sbrlib.tuning.describe_study): say so
         kept = facts["description"].partition(marker)[2].partition(" \u2014")[0]
-        tail = f": its default configuration, {kept}, which the search did not beat" + tail
+        tail = (f": its default configuration, {kept}, which the search did not beat, so the model in use is the "
+                "shipped default" + tail)
     if facts["source"] == "single-trial" or (facts["source"] == "tuned" and facts.get("n_trials") == 1):
         return (f"{name}: a single search trial of notebook 03 on `valid` (a search's first trial evaluates the "
                 f"model's default configuration), not a search result and not tuned{tail}")
     if facts["source"] == "tuned":
+        early = list(facts.get("stopped_early") or [])
+        if early:
+            from sbrlib.tuning.store import stopped_early_text
+
+            tail = f" ({stopped_early_text(early)})" + tail
         return f"{name}: the best of {_trials_words(facts.get('n_trials'))} of notebook 03's search on `valid`{tail}"
     if facts["source"] == "default":
         return f"{name}: its default configuration (not tuned){tail}"
@@ -1235,7 +1245,8 @@ def _tuning_facts(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     effort behind it. A named preset other than the defaults carries no search."""
     from sbrlib.models import registry
 
-    out = {"n_trials": config.get("n_trials"), "source": config.get("source")}
+    out = {"n_trials": config.get("n_trials"), "source": config.get("source"),
+           "stopped_early": list(config.get("stopped_early") or []), "best_is_default": config.get("best_is_default")}
     from_defaults = config.get("source") in ("default", "single-trial", "tuned") or config.get("n_trials") == 1
     prior = registry.defaults_search(name) if from_defaults else None
     if prior:
