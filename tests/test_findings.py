@@ -358,7 +358,6 @@ def _search(values, budget=None, used_seconds=0.0, model="v-sknn"):
 def test_tuning_findings_flag_an_unsettled_or_overrunning_search_and_a_kept_default():
     """V-SKNN of the ml-100k run: best rose at trial 12 of 13, 0.60 of 0.50 min; GRU4Rec: 3 trials, the
     default (trial 0) kept, 2 stopped by their time limit."""
-    import pandas as pd
 
     from sbrlib.notebook import findings as F
     from sbrlib.tuning import analysis
