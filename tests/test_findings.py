@@ -418,8 +418,21 @@ def test_05_findings_state_the_search_effort_and_the_order_training_difference()
             "not searched: Pop") in effort_line
     assert "V-SKNN's search had **not settled**: its best so far last rose at trial 12, the 13th of 13" in effort_line
     assert "V-SKNN may rank lower here than a settled search would place it" in effort_line
+    assert "Too few completed trials to tell whether these searches had settled: GRU4Rec (1)." in effort_line
+    assert "The searches were unequal" in effort_line and not found.numbers["search_equal"]
     assert found.numbers["search_unsettled"] == ["V-SKNN"] and found.numbers["search_trials/V-SKNN"] == 13
     # next to the ranking: right after the leaders' lines
     assert text.index("* **Search effort") < text.index("* **GRU4Rec against the others.**")
     assert ("compare the saved model (early-stopped on `valid` after 5 epoch(s), keeping epoch 3) with retrainings "
             "of 5 fixed epoch(s) without validation, so they mix in that training difference") in text
+
+
+def test_05_search_effort_says_equal_only_when_it_is():
+    same = {"n_trials": 5, "prior": None, "best_trial": 2, "stopped_early": [],
+            "progress": {"settled": True, "n_complete": 5, "overran": False}}
+    b = findings._Builder()
+    findings._search_effort_line(b, {"A": same, "B": same}, ["A", "B"])
+    assert "The searches had equal trial counts." in b.lines[0] and "unequal" not in b.lines[0]
+    b = findings._Builder()
+    findings._search_effort_line(b, {"A": same, "B": {**same, "n_trials": 9}}, ["A", "B"])
+    assert "The searches were unequal" in b.lines[0] and b.numbers["search_trials/B"] == 9

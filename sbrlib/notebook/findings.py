@@ -603,13 +603,21 @@ def _search_effort_line(b: _Builder, effort: Mapping[str, Mapping[str, Any]], mo
     unsearched = [m for m in models if m not in effort]
     if unsearched:
         line += f"; not searched: {_join(unsearched)}"
-    line += ". The searches were unequal, so the ranking above is also one of search effort: a model searched " \
-            "longer had more chances."
+    equal = b.keep("search_equal", len({int(effort[m]["n_trials"]) for m in searched}) == 1
+                   and not any(effort[m].get("prior") for m in searched) and not unsearched)
+    line += (". The searches had equal trial counts." if equal else
+             ". The searches were unequal, so the ranking above is also one of search effort: a model searched "
+             "longer had more chances.")
     notes = search_effort_notes({m: effort[m] for m in searched})
     unsettled = [m for m in searched if (effort[m].get("progress") or {}).get("settled") is False]
     b.keep("search_unsettled", unsettled)
+    undetermined = [m for m in searched if m in notes and (effort[m].get("progress") or {}).get("settled") is None
+                    and not effort[m]["progress"].get("overran")]
+    if undetermined:
+        line += (" Too few completed trials to tell whether these searches had settled: "
+                 + _join([f"{m} ({effort[m]['progress']['n_complete']})" for m in undetermined]) + ".")
     if notes:
-        line += " " + " ".join(f"{m}'s search {note}." for m, note in notes.items())
+        line += "".join(f" {m}'s search {note}." for m, note in notes.items() if m not in undetermined)
     if unsettled:
         line += (f" {_join(unsettled)} may rank lower here than a settled search would place "
                  f"{'it' if len(unsettled) == 1 else 'them'}.")
