@@ -437,7 +437,7 @@ def test_search_history_panels_share_one_y_axis():
 def test_a_one_epoch_trial_is_a_point_in_the_legend_and_a_pruned_one_names_its_rule():
     ax = tplots.validation_curves(_pruned_study(), "mrr@20").axes[0]
     lines = {line.get_label(): line for line in ax.get_lines()}
-    single = lines["trial 2 (pruned after epoch 1: time limit) (1 epoch: a single point)"]
+    single = lines["trial 2 (pruned after its only epoch: time limit)"]
     assert single.get_linestyle() == "None" and single.get_marker() == "o"
     assert lines["trial 1 (pruned after epoch 3: time limit)"].get_linestyle() == "--"
     plt.close("all")

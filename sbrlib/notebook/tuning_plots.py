@@ -147,8 +147,12 @@ def validation_curves(study, metric: str, top: int = 5, synthetic: bool = False)
         stop = stops.get(group[0])
         why = f": {stop['rule']}" if stop and cut_short and "not recorded" not in stop["rule"] else ""
         single = len(curve) == 1
-        label = coincident_label(group) + (f" (pruned after epoch {int(curve['epoch'].max())}{why})" if cut_short
-                                           else "") + (" (1 epoch: a single point)" if single else "")
+        if single:  # no line to draw: the legend shows the point and says why
+            label = coincident_label(group) + (f" (pruned after its only epoch{why})" if cut_short
+                                               else " (1 epoch: a single point)")
+        else:
+            label = coincident_label(group) + (f" (pruned after epoch {int(curve['epoch'].max())}{why})"
+                                               if cut_short else "")
         ax.plot(curve["epoch"], curve[metric], marker="o", label=label,
                 linestyle="none" if single else "--" if cut_short else "-")
     n_all, n_pruned = len(every), sum(t.state == optuna.trial.TrialState.PRUNED for t in every)
