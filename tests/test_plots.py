@@ -430,7 +430,7 @@ def test_search_history_panels_share_one_y_axis():
     tops = {tplots.optimization_history(s, "mrr@20", top=top).axes[0].get_ylim() for s in (small, large)}
     assert tops == {(0.0, top)}
     ax = tplots.optimization_history(large, "mrr@20", top=top).axes[0]
-    assert "same scale in every panel" in ax.get_ylabel()
+    assert "axis from 0, shared" in ax.get_ylabel()
     plt.close("all")
 
 

@@ -78,7 +78,7 @@ def optimization_history(study, metric: str, title: str = "", synthetic: bool = 
         ax.plot([], [], linestyle="none", label=note)  # a note in the legend, no line claimed
     style(ax, title=title or f"Search history ({study.study_name})",
           xlabel="trial (number, in the order the trials started)", ylabel=f"validation {metric_label(metric, wrap=True)}"
-          + ((" (axis from 0, same scale in every panel)" if top is not None else " (axis from 0)")
+          + (("\n(axis from 0, shared)" if top is not None else " (axis from 0)")
              if ax.get_ylim()[0] == 0 else ""), synthetic=synthetic, legend=True)
     return fig
 
