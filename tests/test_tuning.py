@@ -413,3 +413,19 @@ def test_the_trials_own_end_wins_over_the_time_limit(split, monkeypatch):
     curve = [{"epoch": i + 1, "mrr@20": v} for i, v in enumerate(run)]
     assert _patience_ends(curve, "mrr@20", 2) == (True, 5)
     assert _patience_ends(curve[:6], "mrr@20", 2) == (False, 5)
+
+
+def test_tune_all_records_the_share_behind_a_trials_time_limit(split, monkeypatch):
+    """The shared pool's first trial, past its share: kept as complete (no trial had completed), and its stop
+    record says how the limit was set."""
+    FakeFit([[0.2, 0.3, 0.4]]).install(monkeypatch)
+    studies = tuning.tune_all(["gru4rec"], split, "tiny-gap", minutes=1e-4, n_trials=3, max_epochs=3,
+                              fixed={"gru4rec": SMALL}, progress=False)
+    trial = studies["gru4rec"].trials[0]
+    stop = trial.user_attrs["stop"]
+    assert trial.state == COMPLETE and trial.user_attrs["training"]["stopped_by"] == "budget"
+    assert (stop["rule"], stop["epoch"], stop["trials_left"], stop["budget_minutes"]) == ("time limit", 1, 1, 1e-4)
+    assert "kept as complete: no trial of the search had completed yet" in stop["text"]
+    assert "an equal share of the" in stop["text"] and "for the 1 trial(s) still to run in its round" in stop["text"]
+    facts = tuning.study_facts(studies["gru4rec"])
+    assert facts["stopped_early"] == [{"trial": 0, "state": "complete", "epoch": 1, "rule": "time limit"}]
