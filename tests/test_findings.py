@@ -343,7 +343,7 @@ def test_04_findings_say_whether_03s_trial_was_reused_and_explain_the_time_limit
     assert "reused here as trained: nothing was trained in this notebook" in reused.markdown
     assert "Notebook 03's best trial, reused as trained" in reused.markdown and reused.numbers["reused_trial"] is True
     assert "time limit of 45.0 s" in reused.markdown and "took 36.5 s; the limit was not reached" in reused.markdown
-    assert "`budget_seconds`" in reused.markdown and "time left of notebook 03's search budget" in reused.markdown
+    assert "`budget_seconds`" in reused.markdown and "this trial's share of notebook 03's search time" in reused.markdown
     assert "(done in this notebook)" in here.markdown and "The model trained in this notebook" in here.markdown
     assert "time limit" not in here.markdown and here.numbers["budget_seconds"] is None
     budget = findings.training({**facts, "stopped_by": "budget", "seconds": 46.0}, config, False, None, 1000.0, valid,
@@ -395,3 +395,112 @@ def test_bootstrap_p_of_zero_is_shown_as_below_the_resolution_and_expected_count
     assert comparisons.expected_count(0.25) == "0.25" and comparisons.expected_count(2.0) == "2"
     note, _ = comparisons.multiple_comparisons_note({f"c{i}": 0.5 for i in range(5)})
     assert "about 0.25 of 5 here" in note
+
+
+def _search(values, budget=None, used_seconds=0.0, model="v-sknn"):
+    """An in-memory Optuna study whose trials return ``values`` in order (None: pruned after epoch 1 by
+    its time limit), with a recorded budget and time used."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
+    study.set_user_attr("model", model)
+    if budget is not None:
+        study.set_user_attr("budget", budget)
+        study.set_user_attr("used", {"seconds": used_seconds, "trials": len(values)})
+    script = iter(values)
+
+    def objective(trial):
+        value = next(script)
+        if value is None:
+            trial.report(0.01, 1)
+            trial.set_user_attr("curve", [{"epoch": 1, "mrr@20": 0.01}])
+            trial.set_user_attr("stop", {"rule": "time limit", "epoch": 1, "text": "time limit: ..."})
+            raise optuna.TrialPruned()
+        return value
+
+    study.optimize(objective, n_trials=len(values))
+    return study
+
+
+def test_tuning_findings_flag_an_unsettled_or_overrunning_search_and_a_kept_default():
+    """V-SKNN of the ml-100k run: best rose at trial 12 of 13, 0.60 of 0.50 min; GRU4Rec: 3 trials, the
+    default (trial 0) kept, 2 stopped by their time limit."""
+
+    from sbrlib.notebook import findings as F
+    from sbrlib.tuning import analysis
+
+    vsknn = _search([0.01, 0.02, 0.015] + [0.018] * 9 + [0.028], {"trials": 40, "minutes": 0.5}, 36.2)
+    knn = _search([0.01, 0.05] + [0.04] * 8, {"trials": 10, "minutes": 0.5}, 10.0, model="item-knn")
+    gru = _search([0.06, None, None], {"trials": 40, "minutes": 1.5, "shared_with": ["gru4rec", "sasrec"]}, 66.7,
+                  model="gru4rec")
+    progress = analysis.search_progress(vsknn)
+    assert (progress["settled"], progress["last_rise_trial"], progress["last_rise_position"]) == (False, 12, 13)
+    assert progress["overran"] and progress["used_minutes"] == pytest.approx(36.2 / 60)
+    assert analysis.search_progress(knn)["settled"] is True and not analysis.search_progress(knn)["overran"]
+    assert analysis.search_progress(gru)["settled"] is None and not analysis.search_progress(gru)["overran"]
+    studies = {"v-sknn": vsknn, "item-knn": knn, "gru4rec": gru}
+    best = analysis.best_table(studies)
+    facts = F.tuning_facts(best, "mrr@20", 3.0, 40, studies)
+    text = F.tuning(facts, "mrr@20", 3.0, 40).markdown
+    assert ("the search had **not settled**: its best so far last rose at trial 12, the 13th of 13 trials; it used "
+            "0.60 min of its 0.50 min budget") in text
+    assert "* **Not settled**: V-SKNN's best validation value was still rising" in text
+    assert "Item-kNN" not in text.split("* **Not settled**")[1]
+    assert "2 of its trials were stopped before their own training ended (by their time limit, after 1 and 1 epoch" \
+        in text
+    assert "no trial of this run beat it: the model in use is that shipped default configuration" in text
+    assert "too few completed trials (1) to tell whether it had settled" in text
+    notes = F.search_effort_notes(facts)
+    assert set(notes) == {"V-SKNN", "GRU4Rec"}
+
+
+def test_05_findings_state_the_search_effort_and_the_order_training_difference():
+    from sbrlib.notebook.comparisons import OrderGRUPlan
+
+    preds = {"GRU4Rec": fake_predictions(200, 0, 0), "V-SKNN": fake_predictions(200, 0, 1),
+             "Pop": fake_predictions(200, -30, 0)}
+    preds["GRU4Rec"].loc[::7, "rank"] = 1.0
+    metrics = ["recall@20", "mrr@20"]
+    cfg = U.BootstrapConfig(n_boot=100)
+    table = pd.DataFrame({m: {n: float(U.prediction_values(p, m).mean()) for n, p in preds.items()} for m in metrics})
+    effort = {  # as notebook 03 records them (tuning_facts)
+        "GRU4Rec": {"n_trials": 3, "prior": {"trials": 49, "split": "ml-100k-gap"}, "best_trial": 0,
+                    "stopped_early": [{"trial": 1, "epoch": 7, "rule": "time limit"},
+                                      {"trial": 2, "epoch": 1, "rule": "time limit"}],
+                    "progress": {"settled": None, "n_complete": 1, "overran": False}},
+        "V-SKNN": {"n_trials": 13, "prior": None, "best_trial": 12, "stopped_early": [],
+                   "progress": {"settled": False, "last_rise_trial": 12, "last_rise_position": 13, "n_trials": 13,
+                                "overran": True, "used_minutes": 0.6, "budget_minutes": 0.5}}}
+    order = pd.DataFrame([{"model": "GRU4Rec", "metric": "recall@20", "change": -0.467, "tie_change": -0.2,
+                           "significant": True, "verdict": "beyond ties"}]).set_index(["model", "metric"])
+    plan = OrderGRUPlan(epochs=5, estimated_seconds=30.0, budget_seconds=60.0, saved_epochs=5, reason="5 epochs",
+                        saved_best_epoch=3)
+    found = findings.evaluation(table, {m: U.compare_to_best(preds, m, cfg) for m in metrics},
+                                U.intervals_table(preds, metrics, cfg), 1000, 200, 60, "conservative", "user",
+                                order=order, search_effort=effort, order_plan=plan)
+    assert_consistent(found)
+    text = found.markdown
+    effort_line = next(line for line in text.split("\n\n") if line.startswith("* **Search effort"))
+    assert ("GRU4Rec 3 (+ 49 behind its defaults; its default configuration kept; 2 stopped early), V-SKNN 13; "
+            "not searched: Pop") in effort_line
+    assert "V-SKNN's search had **not settled**: its best so far last rose at trial 12, the 13th of 13" in effort_line
+    assert "V-SKNN may rank lower here than a settled search would place it" in effort_line
+    assert "Too few completed trials to tell whether these searches had settled: GRU4Rec (1)." in effort_line
+    assert "The searches were unequal" in effort_line and not found.numbers["search_equal"]
+    assert found.numbers["search_unsettled"] == ["V-SKNN"] and found.numbers["search_trials/V-SKNN"] == 13
+    # next to the ranking: right after the leaders' lines
+    assert text.index("* **Search effort") < text.index("* **GRU4Rec against the others.**")
+    assert ("compare the saved model (early-stopped on `valid` after 5 epoch(s), keeping epoch 3) with retrainings "
+            "of 5 fixed epoch(s) without validation, so they mix in that training difference") in text
+
+
+def test_05_search_effort_says_equal_only_when_it_is():
+    same = {"n_trials": 5, "prior": None, "best_trial": 2, "stopped_early": [],
+            "progress": {"settled": True, "n_complete": 5, "overran": False}}
+    b = findings._Builder()
+    findings._search_effort_line(b, {"A": same, "B": same}, ["A", "B"])
+    assert "The searches had equal trial counts." in b.lines[0] and "unequal" not in b.lines[0]
+    b = findings._Builder()
+    findings._search_effort_line(b, {"A": same, "B": {**same, "n_trials": 9}}, ["A", "B"])
+    assert "The searches were unequal" in b.lines[0] and b.numbers["search_trials/B"] == 9

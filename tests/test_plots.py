@@ -400,3 +400,56 @@ def test_monthly_bars_are_labelled_by_month_with_the_year_where_it_changes():
     fig = plots.activity_over_time(pd.Series([5, 6, 7], index=pd.period_range("1997-12", "1998-02", freq="M")))
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["Dec\n1997", "Jan\n1998", "Feb"]
     plt.close(fig)
+
+
+def _pruned_study():
+    """Trial 0 complete (best epoch 2), trial 1 pruned by its time limit after 3 epochs, its best at epoch 2,
+    trial 2 pruned after its only epoch."""
+    import optuna
+
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
+    curves = {0: [0.1, 0.3, 0.2], 1: [0.05, 0.25, 0.15], 2: [0.12]}
+
+    def objective(trial):
+        curve = curves[trial.number]
+        trial.set_user_attr("curve", [{"epoch": e, "mrr@20": v} for e, v in enumerate(curve, start=1)])
+        for e, v in enumerate(curve, start=1):
+            trial.report(v, e)
+        if trial.number:
+            trial.set_user_attr("stop", {"rule": "time limit", "epoch": len(curve), "text": "time limit: ..."})
+            raise optuna.TrialPruned()
+        trial.set_user_attr("best_epoch", 2)
+        return max(curve)
+
+    study.optimize(objective, n_trials=3)
+    return study
+
+
+def test_a_pruned_trial_is_drawn_at_its_last_validation_value():
+    study = _pruned_study()
+    assert tplots.shown_values(study).tolist() == pytest.approx([0.3, 0.15, 0.12])  # not its best, 0.25
+    ax = tplots.optimization_history(study, "mrr@20").axes[0]
+    pruned = next(c for c in ax.collections if c.get_label().startswith("pruned trials"))
+    assert pruned.get_offsets()[:, 1].tolist() == pytest.approx([0.15, 0.12])
+    assert "at their last validation value" in pruned.get_label()
+    plt.close("all")
+
+
+def test_search_history_panels_share_one_y_axis():
+    small, large = study(4, seed=1), _pruned_study()
+    top = tplots.shared_top([small, large])
+    assert top == pytest.approx(max(tplots.shown_values(small).max(), 0.3) * 1.08)
+    tops = {tplots.optimization_history(s, "mrr@20", top=top).axes[0].get_ylim() for s in (small, large)}
+    assert tops == {(0.0, top)}
+    ax = tplots.optimization_history(large, "mrr@20", top=top).axes[0]
+    assert "axis from 0, shared" in ax.get_ylabel()
+    plt.close("all")
+
+
+def test_a_one_epoch_trial_is_a_point_in_the_legend_and_a_pruned_one_names_its_rule():
+    ax = tplots.validation_curves(_pruned_study(), "mrr@20").axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    single = lines["trial 2 (pruned after its only epoch: time limit)"]
+    assert single.get_linestyle() == "None" and single.get_marker() == "o"
+    assert lines["trial 1 (pruned after epoch 3: time limit)"].get_linestyle() == "--"
+    plt.close("all")

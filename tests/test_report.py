@@ -169,3 +169,13 @@ def test_index_captions_drop_what_points_at_a_place_in_the_notebook():
                                              "`CAP` stand above the curve; below 3 too.")
     assert report.index_caption("Below, the curves.") == ""
     assert report.index_caption("Each point is a trial.") == "Each point is a trial."
+
+
+def test_a_cell_of_several_figures_gets_its_caption_once():
+    """03's search histories (one per model, one cell): one figure, five images, one caption."""
+    png = {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo="}, "metadata": {}}
+    nb = {"cells": [{"cell_type": "markdown", "source": "## How the searches went\nEach point is a trial."},
+                    {"cell_type": "code", "metadata": {"tags": ["key-figure"]}, "source": "", "outputs": [png] * 5}]}
+    html = report._figures_html(nb, "03_tuning")
+    assert html.count("<img ") == 5 and html.count("<figure>") == 1
+    assert html.count("<figcaption>") == 1 and html.count("Each point is a trial.") == 1

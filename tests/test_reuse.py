@@ -286,3 +286,31 @@ def test_the_protocol_validates_with_its_own_seen_items_setting(temporal, monkey
             sequential.run_protocol(temporal, {"X": lambda epochs: None}, {}, cfg, "all", "mrr@10", 2, ("recall@10",),
                                     validation_exclude_seen=setting)
         assert seen["validation"] == expected
+
+
+def test_the_effort_sentence_says_which_trials_stopped_early_and_that_the_defaults_are_in_use():
+    """07's verdict of the ml-100k run: "52 search trials: 49 ... and 3 in this run" said nothing of the
+    3 trials (2 and 1 stopped early by their time limit; both searches kept the default configuration)."""
+    from sbrlib.notebook import findings
+
+    desc = ("tuned: best of 3 trials (1 complete, 2 pruned; 2 stopped early by their time limit, after 7 and 1 epochs)"
+            " — the best is the default configuration, GRU4RecConfig() (the class defaults) — so the model in use is "
+            "the shipped default configuration — on s train_tr→valid, MRR@20 0.0615 (trial 0)")
+    gru_trials = {"n_trials": 3, "n_complete": 1, "n_pruned": 2,
+                  "stopped_early": [{"trial": 1, "epoch": 7, "rule": "time limit"},
+                                    {"trial": 2, "epoch": 1, "rule": "time limit"}]}
+    sas_trials = {"n_trials": 3, "n_complete": 2, "n_pruned": 1,
+                  "stopped_early": [{"trial": 2, "epoch": 1, "rule": "time limit"}]}
+    gru = findings.config_facts(desc, gru_trials)
+    sas = findings.config_facts(desc.replace("GRU4RecConfig", "SASRecConfig"), sas_trials)
+    assert gru["best_is_default"] and len(gru["stopped_early"]) == 2
+    sentence = findings.config_sentence("GRU4Rec", gru)
+    assert sentence.startswith("GRU4Rec: the best of 3 trials of notebook 03's search on `valid` (2 stopped early "
+                               "by their time limit, after 7 and 1 epochs): its default configuration, GRU4RecConfig()")
+    assert "so the model in use is the shipped default" in sentence
+    tune = {"GRU4Rec": findings._tuning_facts("GRU4Rec", gru), "SASRec": findings._tuning_facts("SASRec", sas)}
+    v = sequential.verdict("GRU4Rec", "SASRec", _facts(), _facts(), CLEAR, tune["GRU4Rec"], tune["SASRec"])
+    assert v.winner == "GRU4Rec"
+    assert ("and 3 in this run (of those: GRU4Rec's 2 were stopped early, after 7 and 1 epochs; SASRec's 1 was "
+            "stopped early, after 1 epoch; no trial of this run beat either default configuration, so both models "
+            "in use are the shipped defaults)") in v.sentence

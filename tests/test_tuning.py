@@ -357,3 +357,75 @@ def test_a_search_that_kept_the_defaults_says_so():
     text = tuning.describe_study(facts)
     assert text.startswith("tuned: best of 3 trials") and "the best is the default configuration, SASRecConfig()" in text
     assert "default configuration" not in tuning.describe_study({**facts, "best_is_default": False})
+
+
+def test_every_stop_is_recorded_with_its_rule_and_numbers(split, monkeypatch):
+    """Median rule, time limit (pruned, and kept for a first trial), and the loop's own rules winning."""
+    from sbrlib.tuning import analysis
+
+    good, bad = [0.2, 0.3, 0.4, 0.5], [0.01, 0.01, 0.01, 0.01]
+    FakeFit([good] * 5 + [bad]).install(monkeypatch)
+    base = tuning.default_base("gru4rec", max_epochs=4)
+    study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=6, overrides=SMALL, base=base, progress=False)
+    median = study.trials[5].user_attrs["stop"]
+    assert (median["rule"], median["epoch"], median["n_completed"]) == ("median rule", 2, 5)
+    assert median["median"] == pytest.approx(0.3) and median["best_so_far"] == pytest.approx(0.01)
+    assert "below 0.3000, the median of the 5 completed trials at epoch 2" in median["text"]
+    assert study.trials[0].user_attrs["stop"]["rule"] == "epoch cap"
+    assert "still improving" in study.trials[0].user_attrs["stop"]["text"]
+    assert study.user_attrs["stop_rules"] == {"median_from_epoch": 2, "median_after_completed": 4, "patience": 2,
+                                              "max_epochs": 4}
+    # a trial past its time limit, with a completed trial in the study: pruned, with the limit's numbers
+    FakeFit([good]).install(monkeypatch)
+    share = {"left_seconds": 0.01, "budget_minutes": 1.5, "trials_left": 2}
+    study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=1, minutes=1e-6, overrides=SMALL, base=base,
+                        progress=False, time_share=share)
+    last = study.trials[-1]
+    assert last.state == PRUNED
+    stop = last.user_attrs["stop"]
+    assert (stop["rule"], stop["epoch"], stop["trials_left"]) == ("time limit", 1, 2)
+    assert stop["seconds_used"] > stop["limit_seconds"]
+    assert "for the 2 trial(s) still to run in its round" in stop["text"]
+    lines = analysis.stop_lines(study, "GRU4Rec")
+    assert lines[-1].startswith(f"GRU4Rec trial {last.number} (pruned): time limit: stopped after epoch 1")
+    assert lines[5].startswith("GRU4Rec trial 5 (pruned): median rule: after epoch 2")
+    facts = tuning.study_facts(study)
+    assert facts["stopped_early"][-1] == {"trial": last.number, "state": "pruned", "epoch": 1, "rule": "time limit"}
+    text = tuning.describe_study(facts)
+    assert "2 stopped early: 1 by the median rule, after 2 epochs; 1 by its time limit, after 1 epoch" in text
+
+
+def test_the_trials_own_end_wins_over_the_time_limit(split, monkeypatch):
+    """A trial whose own rule (epoch cap, patience) ends it at the epoch its time limit is passed is
+    complete, not pruned (GRU4Rec trial 1 of the ml-100k run met patience and its limit at epoch 7)."""
+    from sbrlib.tuning.search import _patience_ends
+
+    storage = paths.results_dir("tiny-gap") / "own-end.sqlite3"
+    base = tuning.default_base("gru4rec", max_epochs=1)
+    FakeFit([[0.3]]).install(monkeypatch)
+    tuning.tune("gru4rec", split, "tiny-gap", n_trials=1, overrides=SMALL, base=base, progress=False, storage=storage)
+    FakeFit([[0.5]]).install(monkeypatch)
+    study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=1, minutes=1e-6, overrides=SMALL, base=base,
+                        progress=False, storage=storage)
+    assert [t.state for t in study.trials] == [COMPLETE, COMPLETE]
+    assert study.trials[1].user_attrs["stop"]["rule"] == "epoch cap"
+    run = [0.0458, 0.0497, 0.0511, 0.0519, 0.0524, 0.0497, 0.0490]  # its curve: best at epoch 5
+    curve = [{"epoch": i + 1, "mrr@20": v} for i, v in enumerate(run)]
+    assert _patience_ends(curve, "mrr@20", 2) == (True, 5)
+    assert _patience_ends(curve[:6], "mrr@20", 2) == (False, 5)
+
+
+def test_tune_all_records_the_share_behind_a_trials_time_limit(split, monkeypatch):
+    """The shared pool's first trial, past its share: kept as complete (no trial had completed), and its stop
+    record says how the limit was set."""
+    FakeFit([[0.2, 0.3, 0.4]]).install(monkeypatch)
+    studies = tuning.tune_all(["gru4rec"], split, "tiny-gap", minutes=1e-4, n_trials=3, max_epochs=3,
+                              fixed={"gru4rec": SMALL}, progress=False)
+    trial = studies["gru4rec"].trials[0]
+    stop = trial.user_attrs["stop"]
+    assert trial.state == COMPLETE and trial.user_attrs["training"]["stopped_by"] == "budget"
+    assert (stop["rule"], stop["epoch"], stop["trials_left"], stop["budget_minutes"]) == ("time limit", 1, 1, 1e-4)
+    assert "kept as complete: no trial of the search had completed yet" in stop["text"]
+    assert "an equal share of the" in stop["text"] and "for the 1 trial(s) still to run in its round" in stop["text"]
+    facts = tuning.study_facts(studies["gru4rec"])
+    assert facts["stopped_early"] == [{"trial": 0, "state": "complete", "epoch": 1, "rule": "time limit"}]

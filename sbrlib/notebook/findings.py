@@ -400,7 +400,8 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
                n_predictions: int, n_sessions: int, n_items: int, tie_policy: str, exclude_seen: str,
                exclusion: pd.DataFrame | None = None, excluded_targets: int | None = None,
                order: pd.DataFrame | None = None, synthetic: bool = False, reference: str = "Pop",
-               focus: str | None = "GRU4Rec", focus_note: str = "") -> Findings:
+               focus: str | None = "GRU4Rec", focus_note: str = "",
+               search_effort: Mapping[str, Mapping[str, Any]] | None = None, order_plan: Any = None) -> Findings:
     """Findings of notebook 05.
 
     Args:
@@ -419,6 +420,12 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
         reference: the popularity baseline the leaders are compared with.
         focus: the model whose standing against every other model gets its own line (None: none).
         focus_note: appended to that line (e.g. where the baselines' parameters came from).
+        search_effort: notebook 03's search facts per model (display name; :func:`tuning_facts`, as
+            recorded: :func:`recorded_search_effort`): the trials behind each compared configuration and
+            which searches had not settled are stated next to the ranking. None: not stated.
+        order_plan: GRU4Rec's retraining plan of the order experiment
+            (:func:`sbrlib.notebook.comparisons.order_gru_plan`): its whole-session and tie changes compare
+            the saved, early-stopped model with fixed-epoch retrainings, which the order bullet says.
     """
     b = _Builder()
     _synthetic_note(b, synthetic)
@@ -460,6 +467,8 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
         else:
             line += "."
         b.add(line)
+    if search_effort is not None:
+        _search_effort_line(b, search_effort, [str(x) for x in table.index])
     if focus is not None and all(focus in cmp.index for cmp in comparisons.values()):
         parts = []
         for m, cmp in comparisons.items():
@@ -535,9 +544,18 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
             verdict = str(r["verdict"]) if "verdict" in r else None
             if verdict is None:  # an older table without the tie-only control: no conclusion about the users' order
                 verdict = "undecided" if r["significant"] and r["change"] < 0 else "no loss"
+            caveat = ""
+            if model == "GRU4Rec" and order_plan is not None and getattr(order_plan, "epochs", 0):
+                kept = getattr(order_plan, "saved_best_epoch", None)
+                caveat = (f"; both changes compare the saved model (early-stopped on `valid` after "
+                          f"{b.n('order_saved_epochs', int(order_plan.saved_epochs), count)} epoch(s)"
+                          + (f", keeping epoch {b.n('order_saved_best_epoch', int(kept), count)}" if kept else "")
+                          + f") with retrainings of {b.n('order_epochs', int(order_plan.epochs), count)} fixed "
+                          "epoch(s) without validation, so they mix in that training difference; the verdict "
+                          "compares the two shuffles, trained alike")
             rows.append(f"{model} {b.n(f'order_change/{model}', float(r['change']), pct)} with whole sessions "
                         f"shuffled, {b.n(f'order_tie_change/{model}', float(r.get('tie_change', float('nan'))), pct)} "
-                        f"with only tied ratings shuffled ({b.n(f'order_verdict/{model}', verdict, text)})")
+                        f"with only tied ratings shuffled ({b.n(f'order_verdict/{model}', verdict, text)}{caveat})")
             b.keep(f"order_significant/{model}", bool(r["significant"]))
             (beyond if verdict == "beyond ties" else ties_only if verdict == "ties only" else []).append(str(model))
         if beyond:
@@ -560,6 +578,66 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
               f"of every session shuffled (train and test), and, as a control, with only ratings of the same second "
               f"shuffled, {_name(recall_m or 'recall@20')} changes: {'; '.join(rows)}. So {meaning}.")
     return b.build()
+
+
+def _search_effort_line(b: _Builder, effort: Mapping[str, Mapping[str, Any]], models: Sequence[str]) -> None:
+    """The bullet of notebook 05 that states the search effort behind each compared configuration."""
+    searched = [m for m in models if m in effort]
+    if not searched:
+        return
+    parts = []
+    for m in searched:
+        f = effort[m]
+        part = f"{m} {b.n(f'search_trials/{m}', int(f['n_trials']), count)}"
+        extra = []
+        if f.get("prior"):
+            extra.append(f"+ {b.n(f'search_prior/{m}', int(f['prior']['trials']), count)} behind its defaults")
+        if f.get("prior") and f.get("best_trial") == 0 and f["n_trials"] > 1:
+            extra.append("its default configuration kept")
+        early = len(f.get("stopped_early") or [])
+        if early:
+            extra.append(f"{b.n(f'search_stopped_early/{m}', early, count)} stopped early")
+        parts.append(part + (f" ({'; '.join(extra)})" if extra else ""))
+    line = ("* **Search effort behind these configurations** (notebook 03's searches on `valid`, trials per model): "
+            + ", ".join(parts))
+    unsearched = [m for m in models if m not in effort]
+    if unsearched:
+        line += f"; not searched: {_join(unsearched)}"
+    equal = b.keep("search_equal", len({int(effort[m]["n_trials"]) for m in searched}) == 1
+                   and not any(effort[m].get("prior") for m in searched) and not unsearched)
+    line += (". The searches had equal trial counts." if equal else
+             ". The searches were unequal, so the ranking above is also one of search effort: a model searched "
+             "longer had more chances.")
+    notes = search_effort_notes({m: effort[m] for m in searched})
+    unsettled = [m for m in searched if (effort[m].get("progress") or {}).get("settled") is False]
+    b.keep("search_unsettled", unsettled)
+    undetermined = [m for m in searched if m in notes and (effort[m].get("progress") or {}).get("settled") is None
+                    and not effort[m]["progress"].get("overran")]
+    if undetermined:
+        line += (" Too few completed trials to tell whether these searches had settled: "
+                 + _join([f"{m} ({effort[m]['progress']['n_complete']})" for m in undetermined]) + ".")
+    if notes:
+        line += "".join(f" {m}'s search {note}." for m, note in notes.items() if m not in undetermined)
+    if unsettled:
+        line += (f" {_join(unsettled)} may rank lower here than a settled search would place "
+                 f"{'it' if len(unsettled) == 1 else 'them'}.")
+    b.add(line)
+
+
+def recorded_search_effort(split_name: str, sources: Mapping[str, str] | None = None
+                           ) -> dict[str, dict[str, Any]] | None:
+    """Notebook 03's recorded search facts per model (display name; :func:`tuning_facts`), or None
+    without a record. ``sources`` (display name -> where its configuration came from, e.g.
+    :func:`sbrlib.tuning.describe_study`'s sentence): only models whose configuration came from that
+    search (``"tuned ..."``, ``"single trial ..."``) are kept."""
+    rec = _recorded(split_name, "tuning")
+    if not rec:
+        return None
+    searched = dict(rec.get("searched") or {})
+    if sources is not None:
+        searched = {m: f for m, f in searched.items()
+                    if str(sources.get(m, "")).startswith(("tuned", "single trial"))}
+    return searched
 
 
 # --------------------------------------------------------------------------- run facts shared by 03, 04, 06, 07
@@ -585,7 +663,9 @@ def config_facts(description: str, trials: Mapping[str, Any] | None = None) -> d
 
     Returns:
         ``source`` (``"tuned" | "single-trial" | "default" | <preset>``), ``description``,
-        ``n_trials``, ``n_complete``, ``n_pruned`` (None when unknown or not from a search). A
+        ``n_trials``, ``n_complete``, ``n_pruned`` (None when unknown or not from a search),
+        ``stopped_early`` (the search's trials stopped before their own training ended, as 03 recorded them),
+        ``best_is_default`` (a search whose best trial is the model's default configuration). A
         search of one trial is ``"single-trial"`` whatever its description says: one trial is never
         "tuned".
     """
@@ -601,7 +681,9 @@ def config_facts(description: str, trials: Mapping[str, Any] | None = None) -> d
     if source == "tuned" and t.get("n_trials") == 1:
         source = "single-trial"
     return {"source": source, "description": description, "n_trials": t.get("n_trials"),
-            "n_complete": t.get("n_complete"), "n_pruned": t.get("n_pruned")}
+            "n_complete": t.get("n_complete"), "n_pruned": t.get("n_pruned"),
+            "stopped_early": list(t.get("stopped_early") or []),
+            "best_is_default": source == "tuned" and "the best is the default configuration, " in description}
 
 
 def _trials_words(n: int | None) -> str:
@@ -617,11 +699,17 @@ def config_sentence(name: str, facts: Mapping[str, Any]) -> str:
     marker = "the best is the default configuration, "
     if marker in facts["description"]:  # the search kept the defaults (sbrlib.tuning.describe_study): say so
         kept = facts["description"].partition(marker)[2].partition(" \u2014")[0]
-        tail = f": its default configuration, {kept}, which the search did not beat" + tail
+        tail = (f": its default configuration, {kept}, which the search did not beat, so the model in use is the "
+                "shipped default" + tail)
     if facts["source"] == "single-trial" or (facts["source"] == "tuned" and facts.get("n_trials") == 1):
         return (f"{name}: a single search trial of notebook 03 on `valid` (a search's first trial evaluates the "
                 f"model's default configuration), not a search result and not tuned{tail}")
     if facts["source"] == "tuned":
+        early = list(facts.get("stopped_early") or [])
+        if early:
+            from sbrlib.tuning.store import stopped_early_text
+
+            tail = f" ({stopped_early_text(early)})" + tail
         return f"{name}: the best of {_trials_words(facts.get('n_trials'))} of notebook 03's search on `valid`{tail}"
     if facts["source"] == "default":
         return f"{name}: its default configuration (not tuned){tail}"
@@ -920,9 +1008,13 @@ def tuning_facts(best: pd.DataFrame, metric: str, budget_minutes: float | None, 
     """Per model (display name): ``n_trials, n_complete, n_pruned, best_valid, ended_by``
     (``"trial cap"`` | ``"time budget"``) from :func:`sbrlib.tuning.analysis.best_table`; with
     ``studies`` (model key -> Optuna study) also ``capped_improving`` (complete trials stopped by their
-    epoch cap while still improving) and ``prior`` (the search behind the model's defaults, which a
-    search starts from: :func:`sbrlib.models.registry.defaults_search`)."""
+    epoch cap while still improving), ``prior`` (the search behind the model's defaults, which a
+    search starts from: :func:`sbrlib.models.registry.defaults_search`), ``best_trial``,
+    ``stopped_early`` (:func:`sbrlib.tuning.study_facts`) and ``progress``
+    (:func:`sbrlib.tuning.analysis.search_progress`: whether the search had settled, its time used)."""
     from sbrlib.models import registry
+    from sbrlib.tuning import analysis as tuning_analysis
+    from sbrlib.tuning import store as tuning_store
 
     by_name = {registry.display_name(k): s for k, s in (studies or {}).items()}
     out = {}
@@ -939,7 +1031,41 @@ def tuning_facts(best: pd.DataFrame, metric: str, budget_minutes: float | None, 
             out[str(name)]["capped_improving"] = sum(r.get("stopped_by") == "epochs" and bool(r.get("still_improving"))
                                                      for r in runs)
             out[str(name)]["prior"] = registry.defaults_search(str(name))
+            if not hasattr(study, "study_name"):  # not an Optuna study (a stand-in with trials only)
+                continue
+            facts = tuning_store.study_facts(study)
+            out[str(name)]["best_trial"] = facts["best_trial"]
+            out[str(name)]["stopped_early"] = facts["stopped_early"]
+            out[str(name)]["progress"] = tuning_analysis.search_progress(study)
     return out
+
+
+def search_effort_notes(facts: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Per model (display name) of :func:`tuning_facts` with ``progress``: what to say about how far its
+    search went, e.g. ``"had not settled: its best so far last rose at trial 12, the 13th of 13 trials"``,
+    ``"too few completed trials (1) to tell whether it had settled"``, plus ``"; it used 0.60 min of its
+    0.50 min budget"`` when it overran; models that settled within budget get no note."""
+    out = {}
+    for name, f in facts.items():
+        p = f.get("progress")
+        if not p or f["n_trials"] < 2:
+            continue
+        parts = []
+        if p["settled"] is False:
+            parts.append(f"had **not settled**: its best so far last rose at trial {p['last_rise_trial']}, "
+                         f"the {_ordinal(p['last_rise_position'])} of {p['n_trials']} trials")
+        elif p["settled"] is None:
+            parts.append(f"had too few completed trials ({p['n_complete']}) to tell whether it had settled")
+        if p.get("overran"):
+            parts.append(f"it used {p['used_minutes']:.2f} min of its {p['budget_minutes']:.2f} min budget (a "
+                         "baseline trial is not stopped once started)")
+        if parts:
+            out[str(name)] = "; ".join(parts)
+    return out
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minutes: float | None,
@@ -974,10 +1100,27 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
         if f.get("capped_improving"):
             line += (f"; {b.n(f'capped_improving/{name}', f['capped_improving'], count)} of its complete trials "
                      "reached the epoch cap (`EPOCHS`) while still improving, so more epochs might have scored higher")
+        early = f.get("stopped_early") or []
+        if early:
+            from sbrlib.tuning.store import stopped_early_text
+
+            line += (f"; {b.n(f'stopped_early/{name}', len(early), count)} of its trials "
+                     f"{'was stopped before its' if len(early) == 1 else 'were stopped before their'} own training ended ("
+                     + stopped_early_text(early).split(" stopped early", 1)[1].lstrip(": ").lstrip()
+                     + "; each trial's rule and numbers are printed above)")
         if f.get("prior"):
             line += (f"; the search started from the model's default configuration, itself the best of "
                      f"{b.n(f'prior_trials/{name}', int(f['prior']['trials']), count)} trials of an earlier search on "
                      f"{f['prior']['split']}")
+            if f.get("best_trial") == 0 and f["n_trials"] > 1:
+                b.keep(f"best_is_default/{name}", True)
+                line += (", and no trial of this run beat it: the model in use is that shipped default "
+                         "configuration")
+        note = search_effort_notes({name: f}).get(name)
+        if note:
+            b.keep(f"settled/{name}", f["progress"]["settled"])
+            b.keep(f"overran/{name}", f["progress"]["overran"])
+            line += f"; the search {note}"
         imp = (importances or {}).get(name)
         if imp is not None and len(imp):
             top = ", ".join(f"`{k}` ({v:.0%})" for k, v in imp.head(3).items())
@@ -996,6 +1139,12 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
                                                           if f.get("prior") else "") for n, f in scored.items())
                   + "), so their best validation scores are not a ranking of the models: a model searched longer "
                   "had more chances. Notebook 05 compares them on `test` with intervals.")
+    unsettled = [n for n, f in facts.items() if (f.get("progress") or {}).get("settled") is False]
+    if unsettled:
+        b.keep("unsettled", unsettled)
+        b.add(f"* **Not settled**: {_join(unsettled)}'s best validation value was still rising in the last "
+              "quarter of its trials, so a longer search might have found a better configuration; its scores here "
+              "and in notebook 05 may understate the model.")
     b.add("* Seed noise (how much the score moves when only the random seed changes) was not measured here; "
           "differences between trials smaller than that noise are not evidence.")
     return b.build()
@@ -1070,7 +1219,7 @@ def _budget_sentence(b: _Builder, facts: Mapping[str, Any], reused: bool | None)
     if limit is None:
         b.keep("budget_seconds", None)
         return ""
-    whose = (" (`budget_seconds`: the time left of notebook 03's search budget when this trial started; training "
+    whose = (" (`budget_seconds`: this trial's share of notebook 03's search time (see 03's stop rules); training "
              "stops after the epoch in which the limit is spent)" if reused else
              " (`budget_seconds`: training stops after the epoch in which the limit is spent)")
     used = ("; the limit was reached, which stopped training" if facts["stopped_by"] == "budget" else
@@ -1151,7 +1300,8 @@ def _tuning_facts(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     effort behind it. A named preset other than the defaults carries no search."""
     from sbrlib.models import registry
 
-    out = {"n_trials": config.get("n_trials"), "source": config.get("source")}
+    out = {"n_trials": config.get("n_trials"), "source": config.get("source"),
+           "stopped_early": list(config.get("stopped_early") or []), "best_is_default": config.get("best_is_default")}
     from_defaults = config.get("source") in ("default", "single-trial", "tuned") or config.get("n_trials") == 1
     prior = registry.defaults_search(name) if from_defaults else None
     if prior:

@@ -453,7 +453,8 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
         effort = "both ran untuned defaults (no search)"
     elif prior_a and prior_a == prior_b:
         effort = (f"both had {na} search trials: the {prior_a} of the earlier searches behind their default "
-                  f"configurations, which this run's searches start from, and {na - prior_a} in this run")
+                  f"configurations, which this run's searches start from, and {na - prior_a} in this run"
+                  + _run_trials_note(((a, a_tuning), (b, b_tuning))))
     else:
         effort = ("both had a single search trial (their default configurations, not tuned)" if na == 1 else
                   f"both had {na} search trials")
@@ -461,6 +462,29 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
     return Verdict(True, winner, f"{head}{numbers}: {winner} is ahead of {loser} (the interval excludes 0, {effort}, "
                                  "and neither was stopped while still improving"
                                  + (f"; training rules: {rules}" if rules else "") + ").", ())
+
+
+def _run_trials_note(sides) -> str:
+    """What the run's own trials were, from tuning facts with ``stopped_early`` (notebook 03's records) and
+    ``best_is_default``: ``" (of those, GRU4Rec's 2 were stopped early, after 7 and 1 epochs, ...; no trial
+    of this run beat either default configuration, so both models in use are the shipped defaults)"``;
+    ``""`` when nothing is recorded."""
+    parts = []
+    for name, t in sides:
+        early = list(dict(t or {}).get("stopped_early") or [])
+        if early:
+            epochs = [int(e["epoch"]) for e in early]
+            ep = (", ".join(map(str, epochs[:-1])) + f" and {epochs[-1]}") if len(epochs) > 1 else str(epochs[0])
+            parts.append(f"{name}'s {len(early)} {'was' if len(early) == 1 else 'were'} stopped early, after {ep} "
+                         f"epoch{'' if epochs == [1] else 's'}")
+    kept = [name for name, t in sides if dict(t or {}).get("best_is_default")]
+    if len(kept) == len(sides):
+        parts.append("no trial of this run beat either default configuration, so both models in use are the "
+                     "shipped defaults")
+    elif kept:
+        parts.append(f"no trial of this run beat {kept[0]}'s default configuration, so that model in use is the "
+                     "shipped default")
+    return f" (of those: {'; '.join(parts)})" if parts else ""
 
 
 def _training_rule(name: str, facts: TrainingFacts | Mapping[str, Any] | None) -> str | None:

@@ -12,29 +12,50 @@ import numpy as np
 import pandas as pd
 
 from sbrlib.notebook.plots import EPOCH_LABEL, coincident_groups, coincident_label, metric_label, metric_name, style
-from sbrlib.tuning.analysis import trials_table
+from sbrlib.tuning.analysis import stop_record, trials_table
 
 _STATE_STYLE = {"complete": ("tab:blue", "o"), "pruned": ("tab:orange", "x"), "fail": ("tab:red", "v")}
 
 
-def optimization_history(study, metric: str, title: str = "", synthetic: bool = False):
-    """Objective value of every trial (pruned trials at their last reported value) and the best so far.
+def shown_values(study) -> pd.Series:
+    """The value each trial is drawn at in :func:`optimization_history` (index: trial number): the value
+    the search recorded for it (a completed GRU4Rec / SASRec trial: its best epoch's; a pruned trial: its
+    last reported epoch's, which is what Optuna records for a pruned trial); a trial without a recorded
+    value, its last reported value; NaN when it reported none."""
+    table = trials_table(study)
+    if not len(table):
+        return pd.Series(dtype=float)
+    last = {t.number: t.intermediate_values[max(t.intermediate_values)] for t in study.get_trials(deepcopy=False)
+            if t.intermediate_values}
+    return table["value"].astype(float).fillna(table.index.to_series().map(last).astype(float))
+
+
+def shared_top(studies, pad: float = 1.08) -> float | None:
+    """The top of one y axis shared by the search histories of ``studies`` (model -> study): the largest
+    value drawn, padded; None when nothing is drawn. Pass it as ``top`` so the panels compare by eye."""
+    values = [float(v) for s in studies for v in shown_values(s).dropna()]
+    return max(values) * pad if values and max(values) > 0 else None
+
+
+def optimization_history(study, metric: str, title: str = "", synthetic: bool = False, top: float | None = None):
+    """Objective value of every trial and the best so far: each trial at the value the search recorded
+    for it (:func:`shown_values`; a pruned trial at its last validation value).
 
     The best-so-far line is drawn only when it can be seen apart from the points (two or more
-    completed trials); with one completed trial the legend says that trial is also the best.
+    completed trials); with one completed trial the legend says that trial is also the best. ``top``:
+    the top of the y axis (from :func:`shared_top`, the same for every panel); None: this panel's own.
     """
     table = trials_table(study)
     fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
     notes = []
     if len(table):
-        last = {t.number: max(t.intermediate_values.values()) for t in study.get_trials(deepcopy=False)
-                if t.intermediate_values}
-        shown = table["value"].where(table["state"] == "complete", table.index.map(last).astype(float))
+        shown = shown_values(study)
         n_complete = int((table["state"] == "complete").sum())
         for state, (color, marker) in _STATE_STYLE.items():
             sel = (table["state"] == state) & shown.notna()
             if sel.any() and state != "fail":
-                label = f"{state} trials ({int(sel.sum())})"
+                label = f"{state} trials ({int(sel.sum())})" + (
+                    ", at their last validation value" if state == "pruned" else "")
                 if state == "complete" and n_complete == 1:
                     label = "the only completed trial (also the best)"
                 ax.scatter(table.index[sel], shown[sel], color=color, marker=marker, label=label, zorder=3)
@@ -52,12 +73,13 @@ def optimization_history(study, metric: str, title: str = "", synthetic: bool = 
         ax.set_xlim(table.index.min() - 0.5, table.index.max() + 0.5)
         ax.set_xticks(_integer_ticks(int(table.index.min()), int(table.index.max())))
         if shown.notna().any() and float(shown.min()) >= 0:  # from 0: panels of one metric compare by eye
-            ax.set_ylim(bottom=0, top=float(shown.max()) * 1.08 or 1.0)
+            ax.set_ylim(bottom=0, top=top if top is not None else (float(shown.max()) * 1.08 or 1.0))
     for note in notes:
         ax.plot([], [], linestyle="none", label=note)  # a note in the legend, no line claimed
     style(ax, title=title or f"Search history ({study.study_name})",
           xlabel="trial (number, in the order the trials started)", ylabel=f"validation {metric_label(metric, wrap=True)}"
-          + (" (axis from 0)" if ax.get_ylim()[0] == 0 else ""), synthetic=synthetic, legend=True)
+          + (("\n(axis from 0, shared)" if top is not None else " (axis from 0)")
+             if ax.get_ylim()[0] == 0 else ""), synthetic=synthetic, legend=True)
     return fig
 
 
@@ -118,11 +140,21 @@ def validation_curves(study, metric: str, top: int = 5, synthetic: bool = False)
     fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
     curves = {f"trial {t.number}": pd.DataFrame(t.user_attrs["curve"]) for t in trials}
     groups = coincident_groups({k: c[["epoch", metric]].to_numpy() for k, c in curves.items()})
+    stops = {f"trial {t.number}": stop_record(t) for t in trials}
     for group in groups:
         curve = curves[group[0]]
         cut_short = all(name in pruned for name in group)
-        label = coincident_label(group) + (f" (pruned after epoch {int(curve['epoch'].max())})" if cut_short else "")
-        ax.plot(curve["epoch"], curve[metric], marker="o", linestyle="--" if cut_short else "-", label=label)
+        stop = stops.get(group[0])
+        why = f": {stop['rule']}" if stop and cut_short and "not recorded" not in stop["rule"] else ""
+        single = len(curve) == 1
+        if single:  # no line to draw: the legend shows the point and says why
+            label = coincident_label(group) + (f" (pruned after its only epoch{why})" if cut_short
+                                               else " (1 epoch: a single point)")
+        else:
+            label = coincident_label(group) + (f" (pruned after epoch {int(curve['epoch'].max())}{why})"
+                                               if cut_short else "")
+        ax.plot(curve["epoch"], curve[metric], marker="o", label=label,
+                linestyle="none" if single else "--" if cut_short else "-")
     n_all, n_pruned = len(every), sum(t.state == optuna.trial.TrialState.PRUNED for t in every)
     pruned_note = f", {n_pruned} pruned" if n_pruned else ""
     if not trials:
@@ -149,4 +181,5 @@ def validation_curves(study, metric: str, top: int = 5, synthetic: bool = False)
     return fig
 
 
-__all__ = ["importance_bars", "no_search_sentence", "optimization_history", "validation_curves"]
+__all__ = ["importance_bars", "no_search_sentence", "optimization_history", "shared_top", "shown_values",
+           "validation_curves"]

@@ -163,7 +163,8 @@ def index_caption(caption: str) -> str:
 
 
 def _figures_html(nb: dict, stem: str = "") -> str:
-    """The key figures of a notebook, each with alt text and, as caption, the Markdown cell that introduces it."""
+    """The key figures of a notebook, each with alt text and, as caption, the Markdown cell that introduces it;
+    the images of one cell form one figure with that caption once."""
     parts, intro = [], ""
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "markdown":
@@ -174,13 +175,13 @@ def _figures_html(nb: dict, stem: str = "") -> str:
         alt, caption = figure_caption(intro)
         caption = index_caption(caption)
         more = f' <a href="{html.escape(stem)}.html">(the notebook, with the code and outputs around it)</a>' if stem else ""
-        for out in cell.get("outputs", []):
-            png = out.get("data", {}).get("image/png")
-            if png:
-                parts.append(f'<figure><img alt="{html.escape(alt, quote=True)}" '
-                             f'src="data:image/png;base64,{_joined(png).strip()}">'
-                             + (f"<figcaption>{markdown_to_html(caption)}{more}</figcaption>" if caption or more else "")
-                             + "</figure>")
+        # the images of one cell (e.g. one search history per model) form one figure with one caption
+        images = [f'<img alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{_joined(png).strip()}">'
+                  for out in cell.get("outputs", []) if (png := out.get("data", {}).get("image/png"))]
+        if images:
+            parts.append("<figure>" + "\n".join(images)
+                         + (f"<figcaption>{markdown_to_html(caption)}{more}</figcaption>" if caption or more else "")
+                         + "</figure>")
     return "\n".join(parts)
 
 

@@ -15,14 +15,93 @@ from sbrlib.tuning.space import MODEL_NAMES
 log = logging.getLogger(__name__)
 
 
+def stop_record(trial) -> dict[str, Any] | None:
+    """What stopped a GRU4Rec / SASRec trial: its recorded ``stop`` (``{"rule", "epoch", "text", ...}``,
+    rules :data:`sbrlib.tuning.search.STOP_RULES`), or, for a trial recorded before stop reasons were,
+    what its older attributes say (``rule`` ``"time limit"`` from ``stopped``, ``"patience"`` /
+    ``"epoch cap"`` from its training facts, ``"pruned (rule not recorded)"``); None for a trial without
+    epochs (a baseline)."""
+    stop = trial.user_attrs.get("stop")
+    if stop:
+        return dict(stop)
+    curve = trial.user_attrs.get("curve") or []
+    if not curve:
+        return None
+    epoch = int(curve[-1]["epoch"])
+    if trial.user_attrs.get("stopped"):
+        return {"rule": "time limit", "epoch": epoch, "text": f"time limit: stopped after epoch {epoch} "
+                "(recorded before the limit's numbers were)"}
+    by = (trial.user_attrs.get("training") or {}).get("stopped_by")
+    if by in ("patience", "epochs"):
+        rule = "patience" if by == "patience" else "epoch cap"
+        return {"rule": rule, "epoch": epoch, "text": f"{rule}: stopped after epoch {epoch}"}
+    if trial.state.name == "PRUNED":
+        return {"rule": "pruned (rule not recorded)", "epoch": epoch,
+                "text": f"pruned after epoch {epoch} (rule not recorded: an older study)"}
+    return None
+
+
+def stop_lines(study, model_name: str) -> list[str]:
+    """One line per GRU4Rec / SASRec trial saying what stopped it, with its numbers, e.g.
+    ``"GRU4Rec trial 1 (pruned): time limit: stopped after epoch 7, 23.2 s used of its time limit of 21.7 s
+    (...)"``; empty for a study without epochs (a baseline)."""
+    out = []
+    for t in study.get_trials(deepcopy=False):
+        stop = stop_record(t)
+        if stop is not None:
+            out.append(f"{model_name} trial {t.number} ({t.state.name.lower()}): {stop['text']}")
+    return out
+
+
+UNSETTLED_SHARE = 0.25
+"""A search whose best-so-far value last rose in this last share of its trials (or at its last trial)
+had not settled: a longer search might have found better."""
+
+MIN_COMPLETE_TO_SETTLE = 4
+"""Completed trials a search needs before it can be called settled (fewer: undetermined)."""
+
+
+def search_progress(study) -> dict[str, Any]:
+    """Whether a search had settled, from its trials in the order they ran.
+
+    Returns:
+        ``{"n_trials", "last_rise_trial"`` (the trial number at which the best-so-far value of the
+        completed trials last rose; None without a completed trial), ``"last_rise_position"`` (1-based
+        position of that trial among all trials), ``"n_complete"``, ``"settled"`` (False when that position is in
+        the last :data:`UNSETTLED_SHARE` of the trials or is the last one; True otherwise; None, undetermined,
+        with fewer than :data:`MIN_COMPLETE_TO_SETTLE` completed trials and no late rise),
+        ``"used_minutes"``, ``"budget_minutes"`` (None when none), ``"shared"`` (the time budget is shared
+        with other models), ``"overran"`` (an own time budget exceeded by more than 5%)}``.
+    """
+    trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    best, rise, position = -np.inf, None, None
+    for i, t in enumerate(trials, start=1):
+        if t.state.name == "COMPLETE" and t.value is not None and t.value > best:
+            best, rise, position = t.value, t.number, i
+    n = len(trials)
+    n_complete = sum(t.state.name == "COMPLETE" for t in trials)
+    late = position is not None and n > 1 and (position == n or position > n * (1 - UNSETTLED_SHARE))
+    settled = False if late else (True if position is not None and n_complete >= MIN_COMPLETE_TO_SETTLE else None)
+    budget = dict(study.user_attrs.get("budget") or {})
+    used = float((study.user_attrs.get("used") or {}).get("seconds", 0.0)) / 60
+    minutes = budget.get("minutes")
+    shared = len([m for m in budget.get("shared_with") or () if m != study.user_attrs.get("model")]) > 0
+    return {"n_trials": n, "n_complete": n_complete, "last_rise_trial": rise, "last_rise_position": position, "settled": settled,
+            "used_minutes": used, "budget_minutes": minutes, "shared": shared,
+            "overran": bool(minutes is not None and not shared and used > float(minutes) * 1.05)}
+
+
 def trials_table(study) -> pd.DataFrame:
     """One row per trial: ``state``, ``value``, the searched parameters, ``best_epoch``,
-    ``epochs_run``, ``train_seconds``, ``events_per_second`` (index: trial number)."""
+    ``epochs_run``, ``stopped_by`` (the rule of :func:`stop_record`; None for baselines), ``train_seconds``,
+    ``events_per_second`` (index: trial number)."""
     rows = []
     for t in study.get_trials(deepcopy=False):
         row = {"trial": t.number, "state": t.state.name.lower(), "value": t.value}
         row.update(t.params)
+        stop = stop_record(t)
         row.update({"best_epoch": t.user_attrs.get("best_epoch"), "epochs_run": len(t.user_attrs.get("curve", [])),
+                    "stopped_by": stop["rule"] if stop else None,
                     "train_seconds": t.user_attrs.get("train_seconds"),
                     "events_per_second": t.user_attrs.get("events_per_second")})
         rows.append(row)
@@ -142,4 +221,5 @@ def _short(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-__all__ = ["MIN_TRIALS_PER_SIDE", "best_configs", "best_table", "gru4rec_effects", "importances", "trials_table"]
+__all__ = ["MIN_COMPLETE_TO_SETTLE", "MIN_TRIALS_PER_SIDE", "UNSETTLED_SHARE", "best_configs", "best_table", "gru4rec_effects", "importances", "search_progress", "stop_lines",
+           "stop_record", "trials_table"]

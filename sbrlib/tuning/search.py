@@ -68,23 +68,81 @@ def _check_budget(n_trials: int | None, minutes: float | None) -> None:
         raise TuningError(f"minutes must be a positive number (or None for no limit), got {minutes!r}")
 
 
+def _stop(rule: str, epoch: int, text: str, **numbers: Any) -> dict[str, Any]:
+    """A trial's stop record (the ``stop`` user attribute): ``{"rule", "epoch", "text", **numbers}``."""
+    return _jsonable({"rule": rule, "epoch": int(epoch), "text": text, **numbers})
+
+
+STOP_RULES = ("patience", "epoch cap", "median rule", "time limit", "diverged")
+"""What can stop a GRU4Rec / SASRec trial, as recorded in its ``stop`` user attribute (``rule``):
+``patience`` and ``epoch cap`` end the trial's own training (a complete trial); ``median rule``
+(Optuna's MedianPruner) and ``time limit`` (the trial's time limit: what the search's time budget
+gives it) stop it early (a pruned trial, except a search's first trial, which a time limit cannot
+prune: it is kept as complete with the epochs it had); ``diverged``: its loss became non-finite."""
+
+
+def _patience_ends(curve: list[dict], metric: str, patience: int | None) -> tuple[bool, int]:
+    """``(ends, best_epoch)``: whether the training loop's early stopping ends the trial after the
+    last epoch of ``curve`` (``patience`` epochs in a row without improving on the best)."""
+    values = [r.get(metric, float("nan")) for r in curve]
+    best_i, best = 0, -math.inf
+    for i, v in enumerate(values):
+        if v > best:
+            best_i, best = i, v
+    best_epoch = int(curve[best_i]["epoch"]) if curve else 0
+    return (patience is not None and len(values) - 1 - best_i >= patience), best_epoch
+
+
+def _median_at(study, step: int) -> tuple[float, int]:
+    """``(median, n)``: the median of the completed trials' reported values at epoch ``step`` (what
+    Optuna's MedianPruner compares with) and how many completed trials reported one."""
+    optuna = _optuna()
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    values = [t.intermediate_values[step] for t in done if step in t.intermediate_values
+              and math.isfinite(t.intermediate_values[step])]
+    return (float(np.median(values)) if values else float("nan")), len(values)
+
+
 def _neural_trial(trial, model: str, config, frames, metric: str, deadline: float | None, study,
-                  save_to: Path | None = None) -> float:
+                  save_to: Path | None = None, limit: Mapping[str, Any] | None = None) -> float:
     """Train a GRU4Rec or SASRec trial with :func:`sbrlib.training.fit`, reporting the validation
-    metric for pruning (a hook); the trial's time budget is what is left of the search's.
+    metric for pruning (a hook); the trial's time limit is what is left of the search's (``limit``:
+    how that limit was set, recorded with the stop reason).
 
     A trial that finishes its training (not pruned, not stopped by the budget) and beats the study's
     best completed trial is saved to ``save_to`` (its provenance: split, frame, config), and the
     study records it as ``best_weights`` so that notebook 04 can reuse it instead of retraining.
 
     Records as user attributes the per-epoch ``curve``, ``best_epoch``, ``train_seconds``,
-    ``events_per_second``, ``valid`` (metrics of the best epoch) and ``training`` (the
-    :class:`~sbrlib.core.training_facts.TrainingFacts`, when the trial was not pruned).
+    ``events_per_second``, ``valid`` (metrics of the best epoch), ``training`` (the
+    :class:`~sbrlib.core.training_facts.TrainingFacts`, when the trial was not pruned) and ``stop``:
+    which rule of :data:`STOP_RULES` ended it, after which epoch, with its numbers and one sentence.
+    When the loop's own rule (patience, epoch cap) ends the trial at an epoch, that rule wins: the
+    trial is complete, never pruned at that epoch.
     """
     from sbrlib import training
 
     optuna = _optuna()
     curve: list[dict] = []
+    budget = max(deadline - time.monotonic(), 0.0) if deadline is not None else None
+    train_config = training.TrainingConfig.from_model(config, metric=metric, budget_seconds=budget)
+    started = time.monotonic()
+    limit_words = ""
+    if budget is not None:
+        limit_words = f"its time limit of {budget:.1f} s"
+        if limit and limit.get("trials_left"):
+            limit_words += (f" (an equal share of the {float(limit['left_seconds']):.1f} s left of the "
+                            f"{float(limit['budget_minutes']):g} min shared budget for the "
+                            f"{int(limit['trials_left'])} trial(s) still to run in its round)")
+        elif limit and limit.get("budget_minutes") is not None:
+            limit_words += f" (what was left of the search's {float(limit['budget_minutes']):g} min budget)"
+
+    def time_stop(epoch: int, kept: bool) -> dict[str, Any]:
+        used = time.monotonic() - started
+        return _stop("time limit", epoch, f"time limit: stopped after epoch {epoch}, {used:.1f} s used of "
+                     f"{limit_words}" + ("; kept as complete: no trial of the search had completed yet, so its "
+                                         "result counts with the epochs it had" if kept else ""),
+                     seconds_used=used, limit_seconds=budget, **dict(limit or {}))
 
     def on_epoch(row: dict) -> None:
         curve.append({k: float(v) for k, v in row.items()})
@@ -92,24 +150,49 @@ def _neural_trial(trial, model: str, config, frames, metric: str, deadline: floa
         value = row.get(metric, float("nan"))
         if not math.isfinite(value):
             raise FloatingPointError(f"validation {metric} is {value} at epoch {row['epoch']}")
-        trial.report(value, int(row["epoch"]))
+        epoch = int(row["epoch"])
+        trial.report(value, epoch)
+        ends, _ = _patience_ends(curve, metric, train_config.patience)
+        if ends or epoch >= train_config.max_epochs:
+            return  # the loop's own rule ends the trial here: it is complete, not pruned
         if trial.should_prune():
-            raise optuna.TrialPruned(f"pruned after epoch {row['epoch']} ({metric} {value:.4f})")
+            median, n = _median_at(study, epoch)
+            best = max(r[metric] for r in curve)
+            trial.set_user_attr("stop", _stop(
+                "median rule", epoch, f"median rule: after epoch {epoch} its best {metric} so far, {best:.4f}, was "
+                f"below {median:.4f}, the median of the {n} completed trials at epoch {epoch}",
+                best_so_far=best, median=median, n_completed=n))
+            raise optuna.TrialPruned(f"pruned after epoch {epoch} ({metric} {value:.4f})")
         if deadline is not None and time.monotonic() > deadline and _n_complete(study) > 0:
-            trial.set_user_attr("stopped", f"time budget, after epoch {int(row['epoch'])}")
-            raise optuna.TrialPruned(f"time budget spent after epoch {row['epoch']}")
+            stop = time_stop(epoch, kept=False)
+            trial.set_user_attr("stop", stop)
+            trial.set_user_attr("stopped", f"time budget, after epoch {epoch}")
+            raise optuna.TrialPruned(stop["text"])
         # the first trial counts with the epochs it had: the loop's own budget stops it
 
-    budget = max(deadline - time.monotonic(), 0.0) if deadline is not None else None
-    train_config = training.TrainingConfig.from_model(config, metric=metric, budget_seconds=budget)
     fitted, finished = build_model(model, config), False
     try:
         facts = training.fit(fitted, frames["train_tr"], frames["valid"], train_config, on_epoch=on_epoch,
                              progress=False)
         trial.set_user_attr("training", _jsonable(facts.to_dict()))
         finished = facts.stopped_by in ("epochs", "patience")
+        last = int(facts.epochs_run)
         if facts.stopped_by == "budget":
             trial.set_user_attr("stopped", f"time budget, after epoch {facts.epochs_run}")
+            trial.set_user_attr("stop", time_stop(last, kept=True))
+        elif facts.stopped_by == "patience":
+            trial.set_user_attr("stop", _stop(
+                "patience", last, f"patience: stopped after epoch {last}, {facts.patience} epoch(s) without "
+                f"improving on its best epoch {facts.best_epoch} ({metric} {facts.best_score:.4f})",
+                patience=facts.patience, best_epoch=facts.best_epoch))
+        elif facts.stopped_by == "epochs":
+            trial.set_user_attr("stop", _stop(
+                "epoch cap", last, f"epoch cap: ran all {facts.max_epochs} epochs"
+                + (" and was still improving at the last one" if facts.still_improving else
+                   f" (best epoch {facts.best_epoch})"), max_epochs=facts.max_epochs,
+                still_improving=bool(facts.still_improving), best_epoch=facts.best_epoch))
+        elif facts.stopped_by == "diverged":
+            trial.set_user_attr("stop", _stop("diverged", last, f"diverged: its loss was not a number in epoch {last}"))
     finally:
         rows = [r for r in curve if math.isfinite(r.get(metric, float("nan")))]
         if rows:
@@ -175,7 +258,8 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
          base: Any = None, seed: int = 0, storage: str | Path | None = None, restart: bool = False,
          enqueue: Iterable[Mapping[str, Any]] = (), eval_batch_size: int = 512, prune_after: int = 2,
          prune_startup: int = 4, random_trials: int = 8, resume: bool = False,
-         budget: Mapping[str, Any] | None = None, progress: bool = True):
+         budget: Mapping[str, Any] | None = None, time_share: Mapping[str, Any] | None = None,
+         progress: bool = True):
     """Search the hyperparameters of ``model`` on ``frames["train_tr"]`` -> ``frames["valid"]``.
 
     The study ``<model>-<metric>`` in ``storage`` (default :func:`study_path`) is created or
@@ -195,9 +279,11 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
         split_name: recorded with the study; names the default storage folder.
         metric: objective, one of :data:`METRICS` (maximized).
         n_trials: trials to run now (None: until ``minutes`` are spent).
-        minutes: time budget of this call (None: until ``n_trials`` are done). A GRU4Rec trial
-            (or SASRec) trial still running when it is spent stops after its current epoch (recorded as pruned)
-            unless no trial has completed yet.
+        minutes: time budget of this call (None: until ``n_trials`` are done): a GRU4Rec (or SASRec)
+            trial's time limit is what is left of it when the trial starts; a trial still running when it is
+            spent stops after its current epoch (recorded as pruned, rule ``time limit``) unless no trial has
+            completed yet (then it is kept as complete with the epochs it had). A baseline trial is not
+            stopped: the search starts no trial after the budget is spent, so the last one may overrun it.
         overrides: search-space overrides (see :func:`sbrlib.tuning.space.search_space`).
         base: config that searched values are applied on (default :func:`default_base`).
         seed: seed of the TPE sampler.
@@ -205,9 +291,11 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
         restart: delete the stored study of this model and metric first.
         enqueue: configurations (searched-parameter dicts) to try first, e.g. presets.
         eval_batch_size: parallel sessions when scoring ``valid``.
-        prune_after: a GRU4Rec trial may be pruned from this epoch on, when its validation value
-            is below the median of earlier trials at the same epoch, once ``prune_startup`` trials
-            have finished.
+        prune_after: a GRU4Rec / SASRec trial may be pruned (rule ``median rule``) after this epoch or a
+            later one, when its best validation value so far is below the median of the completed trials'
+            values at that epoch, once ``prune_startup`` trials have completed. An epoch at which the
+            trial's own early stopping or epoch cap ends it never prunes it (it is complete).
+        prune_startup: completed trials needed before the median rule applies.
         random_trials: trials sampled at random before TPE models the results (enqueued and
             stored trials count).
         resume: continue the stored search when its budget is not completed: what it already used
@@ -215,6 +303,9 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
         budget: the budget of the whole search this call is part of, recorded with the study
             (``{"trials", "minutes", "shared_with"}``, e.g. the neural models' shared budget of
             :func:`tune_all`); the caller then marks it completed. Default: this call's budget.
+        time_share: how ``minutes`` was set by :func:`tune_all` (``{"left_seconds", "budget_minutes",
+            "trials_left"}``: an equal share of the time left for the trials still to run in the round),
+            recorded with a trial stopped by its time limit.
         progress: tqdm bar with the best value so far.
 
     Returns:
@@ -263,6 +354,9 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
                            "base": _jsonable(dataclasses.asdict(base)), "sbrlib_version": __version__,
                            "space": {n: p.describe() for n, p in space.items()}}.items():
             study.set_user_attr(key, value)
+    study.set_user_attr("stop_rules", {"median_from_epoch": int(prune_after), "median_after_completed": int(prune_startup),
+                                       "patience": getattr(base, "early_stopping_patience", None),
+                                       "max_epochs": getattr(base, "epochs", None) if model in NEURAL else None})
     for params in enqueue:
         study.enqueue_trial(dict(params), skip_if_exists=True)
 
@@ -288,13 +382,15 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
 
     deadline = time.monotonic() + minutes * 60 if minutes is not None else None
     weights = best_weights_dir(path, name) if model in NEURAL else None
+    limit = dict(time_share) if time_share is not None else (
+        {"budget_minutes": float(minutes)} if minutes is not None else None)
 
     def objective(trial) -> float:
         params = suggest(trial, space)
         config = make_config(model, params, base)
         trial.set_user_attr("config", _jsonable(dataclasses.asdict(config)))
         if model in NEURAL:
-            return _neural_trial(trial, model, config, frames, metric, deadline, study, weights)
+            return _neural_trial(trial, model, config, frames, metric, deadline, study, weights, limit)
         for done in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
             if done.params == trial.params:  # baselines are deterministic: a repeat costs nothing
                 for key, value in done.user_attrs.items():
@@ -445,7 +541,10 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
             share = left / (len(lagging) - i) if left is not None else None
             studies[model] = tune(model, frames, split_name, n_trials=1,
                                   minutes=max(share, 1e-6) if share is not None else None,
-                                  resume=resume[model] or not first[model], budget=budget, **kwargs(model))
+                                  resume=resume[model] or not first[model], budget=budget,
+                                  time_share={"left_seconds": max(left, 0.0) * 60, "budget_minutes": budget["minutes"],
+                                              "trials_left": len(lagging) - i} if left is not None else None,
+                                  **kwargs(model))
             first[model] = False
             counts[model] += 1
     for model in todo:  # the shared budget is spent (or the rounds are done): completed for every model

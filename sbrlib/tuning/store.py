@@ -195,8 +195,12 @@ def study_facts(study, path: str | Path | None = None) -> dict[str, Any]:
     Returns:
         ``{"study", "study_file", "model", "split", "frames", "metric", "objective", "trials",
         "complete", "pruned", "failed", "budget", "used", "budget_completed", "best_value",
-        "best_trial", "best_epoch"}``.
+        "best_trial", "best_epoch", "stopped_early"}``; ``stopped_early``: one ``{"trial", "state",
+        "epoch", "rule"}`` per GRU4Rec / SASRec trial stopped before its own training ended (median rule,
+        time limit; :func:`sbrlib.tuning.analysis.stop_record`), in trial order.
     """
+    from sbrlib.tuning.analysis import stop_record
+
     optuna = _optuna()
     states = [t.state for t in study.get_trials(deepcopy=False)]
     S = optuna.trial.TrialState
@@ -214,7 +218,31 @@ def study_facts(study, path: str | Path | None = None) -> dict[str, Any]:
         "best_value": study.best_value if best is not None else None,
         "best_trial": best.number if best is not None else None,
         "best_epoch": best.user_attrs.get("best_epoch") if best is not None else None,
+        "stopped_early": [{"trial": t.number, "state": t.state.name.lower(), "epoch": r["epoch"], "rule": r["rule"]}
+                          for t in study.get_trials(deepcopy=False)
+                          if (r := stop_record(t)) is not None and r["rule"] not in ("patience", "epoch cap")],
     })
+
+
+def stopped_early_text(stopped: list[dict[str, Any]] | None) -> str:
+    """``"2 stopped early by their time limit, after 7 and 1 epochs"`` from ``stopped_early`` of
+    :func:`study_facts` (rules grouped, epochs in trial order); ``""`` when none was."""
+    if not stopped:
+        return ""
+    by_rule: dict[str, list[int]] = {}
+    for s in stopped:
+        by_rule.setdefault(str(s["rule"]), []).append(int(s["epoch"]))
+    parts = []
+    for rule, epochs in by_rule.items():
+        own = "its" if len(epochs) == 1 else "their"
+        words = {"time limit": f"by {own} time limit", "median rule": "by the median rule",
+                 "diverged": "by a diverging loss"}
+        ep = (", ".join(map(str, epochs[:-1])) + f" and {epochs[-1]}") if len(epochs) > 1 else str(epochs[0])
+        parts.append(f"{len(epochs)} {words.get(rule, f'({rule})')}, after {ep} epoch"
+                     + ("" if epochs == [1] else "s"))
+    total = len(stopped)
+    head = f"{total} stopped early" if len(parts) == 1 else f"{total} stopped early: "
+    return head + (" " + parts[0].split(" ", 1)[1] if len(parts) == 1 else "; ".join(parts))
 
 
 def _budget_text(budget: dict, used: dict, model: str | None = None) -> str:
@@ -228,6 +256,9 @@ def _budget_text(budget: dict, used: dict, model: str | None = None) -> str:
         minutes = used.get("seconds", 0.0) / 60
         parts.append(f"{minutes:.2f} min of the {budget['minutes']:.2f} min shared with {', '.join(others)}" if others
                      else f"{minutes:.2f} of {budget['minutes']:.2f} min")
+        if not others and model not in NEURAL and minutes > budget["minutes"] * 1.05:
+            parts[-1] += (": over its budget, since a baseline trial is not stopped once it started (the last one started "
+                          "before the budget was spent)")
     elif others:
         parts.append(f"shared with {', '.join(others)}")
     return ", ".join(parts)
@@ -239,8 +270,9 @@ def describe_study(facts: dict[str, Any]) -> str:
     (12 of 12 trials)``. When the best trial is the model's default configuration (``best_is_default``,
     added by :func:`sbrlib.tuning.configs.resolve_config`), the sentence says so, with ``default_phrase``. A one-trial study is never called tuned: its sentence starts with
     ``single trial:`` (a search's first trial evaluates the model's default configuration), not a search result."""
+    early = stopped_early_text(facts.get("stopped_early"))
     counts = f"{facts['complete']} complete, {facts['pruned']} pruned" + (
-        f", {facts['failed']} failed" if facts.get("failed") else "")
+        f", {facts['failed']} failed" if facts.get("failed") else "") + (f"; {early}" if early else "")
     if facts["trials"] == 1:
         head = (f"single trial: one search trial ({counts}; a search's first trial evaluates the model's default "
                 "configuration) \u2014 not a search result, not tuned \u2014")
@@ -249,7 +281,7 @@ def describe_study(facts: dict[str, Any]) -> str:
     metric = str(facts.get("metric") or "").upper().replace("RECALL", "Recall")
     if facts["trials"] > 1 and facts.get("best_is_default"):  # the search kept the defaults: say so
         head += (f" — the best is the default configuration, {facts.get('default_phrase') or 'the class defaults'}"
-                 " —")
+                 " — so the model in use is the shipped default configuration —")
     best = (f"{metric} {facts['best_value']:.4f} (trial {facts['best_trial']}"
             + (f", best epoch {facts['best_epoch']}" if facts.get("best_epoch") is not None else "") + ")"
             if facts.get("best_value") is not None else f"{metric}: no completed trial")
