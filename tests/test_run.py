@@ -320,6 +320,14 @@ def test_time_plan_model_follows_data_size_parameters_machine_speed_and_budgets(
                                       1000.0) == 1 * 120.0  # display names count too
     assert timeplan._budgeted_seconds("07_sequential_models", {**p07, "MODELS": ["SR"]}, 1000.0) == 0.0
     assert timeplan.model_seconds("99_unknown", {}, 1000, ref) is None
+    # 05's order experiment: two GRU4Rec retrainings, each capped by ORDER_SECONDS (not scaled with the data)
+    p05 = {"ORDER_EXPERIMENT": True, "ORDER_EPOCHS": None, "ORDER_SECONDS": 60.0}
+    assert timeplan._budgeted_seconds("05_evaluation", p05, 1.0) == 2 * timeplan.REFERENCE_ORDER_S
+    assert timeplan._budgeted_seconds("05_evaluation", p05, 10.0) == 2 * 60.0
+    assert timeplan._budgeted_seconds("05_evaluation", {**p05, "ORDER_EPOCHS": 10}, 1.0) == pytest.approx(
+        4 * timeplan.REFERENCE_ORDER_S)  # fixed epochs: no budget, twice the reference's 5
+    assert timeplan._budgeted_seconds("05_evaluation", {**p05, "ORDER_EPOCHS": 0}, 10.0) == 0.0
+    assert timeplan._budgeted_seconds("05_evaluation", {**p05, "ORDER_EXPERIMENT": False}, 10.0) == 0.0
 
 
 def test_time_plan_without_a_run_uses_the_model_the_notebook_defaults_and_the_calibration(tmp_path):
