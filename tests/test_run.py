@@ -346,7 +346,7 @@ def test_time_plan_without_a_run_uses_the_model_the_notebook_defaults_and_the_ca
     assert slow_machine.seconds("03_tuning") - fast_machine.seconds("03_tuning") < 4 * 60
     record = slow_machine.record()
     assert set(record) == {"source", "events", "total_s", "seconds", "calibration_gflops"}
-    assert "not validated" in slow_machine.text()
+    assert "checked against real runs" in slow_machine.text()
 
 
 def test_calibration_is_measured_once_and_cached(tmp_path):
