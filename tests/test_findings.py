@@ -369,20 +369,39 @@ def test_06_counts_later_hits_and_the_next_movie_apart():
 
 def test_07_states_whether_the_neural_models_shared_one_stopping_rule():
     """Issue 18: 04's GRU4Rec (patience 2, cap 10) next to SASRec trained here (5, 100): said from the records."""
-    def facts(patience, cap):
-        return {"stopped_by": "patience", "best_epoch": 3, "epochs_run": 5, "still_improving": False,
-                "best_score": 0.05, "metric": "mrr@20", "seconds": 1.0, "budget_seconds": None, "max_epochs": cap,
-                "patience": patience}
+    def facts(patience, cap, curve=(0.04, 0.045, 0.05, 0.049, 0.048), best=3):
+        return {"stopped_by": "patience", "best_epoch": best, "epochs_run": len(curve), "still_improving": False,
+                "best_score": max(curve), "metric": "mrr@20", "seconds": 1.0, "budget_seconds": None,
+                "max_epochs": cap, "patience": patience, "curve": list(curve)}
 
     b = findings._Builder()
-    mixed = findings._rule_sentence(b, "temporal", {"GRU4Rec": facts(2, 10), "SASRec": facts(5, 100)})
+    sasrec = (0.03, 0.04, 0.0479, 0.047, 0.046, 0.045, 0.044, 0.043)  # best at 3, before patience 2 stops at 5
+    gru = (0.0567, 0.0610, 0.06145, 0.0613, 0.06138)
+    mixed = findings._rule_sentence(b, "temporal", {"GRU4Rec": facts(2, 10, gru), "SASRec": facts(5, 100, sasrec)})
     assert "**not** trained under one rule (GRU4Rec: patience 2, epoch cap 10; SASRec: patience 5, epoch cap 100)" in mixed
-    assert "which favours SASRec" in mixed and b.numbers["one_rule/temporal"] is False
+    assert b.numbers["one_rule/temporal"] is False
+    assert "favours" not in mixed and "did not change which epoch was kept" in mixed
+    assert "SASRec's best epoch (3) came before GRU4Rec's rule would have stopped it (after epoch 5)" in mixed
+    assert "GRU4Rec was stopped by its shorter rule after epoch 5 while its validation score was flat" in mixed
+    assert "0.06145 at epoch 3, 0.06138 at epoch 5" in mixed
+    late = (0.03, 0.04, 0.041, 0.040, 0.039, 0.05, 0.049, 0.048, 0.047, 0.046, 0.045)  # best at 6, after epoch 5
+    b = findings._Builder()
+    fav = findings._rule_sentence(b, "temporal", {"GRU4Rec": facts(2, 10, gru), "SASRec": facts(5, 100, late, 6)})
+    assert "favours SASRec" in fav and b.numbers["favoured_by_rule/temporal"] == ["SASRec"]
+    assert "would have stopped after epoch 5 and kept epoch 3 (0.0410) instead of epoch 6 (0.0500)" in fav
     same = findings._rule_sentence(b, "loo", {"GRU4Rec": facts(5, 100), "SASRec": facts(5, 100)})
     assert "trained under one rule (patience 5, epoch cap 100)" in same and b.numbers["one_rule/loo"] is True
     assert findings._rule_sentence(b, "x", {"SASRec": facts(5, 100)}) == ""
     crossed = findings._rule_sentence(b, "y", {"GRU4Rec": facts(2, 100), "SASRec": facts(5, 10)})
     assert "favours" not in crossed  # neither rule gives more epochs on both counts
+
+
+def test_kept_epoch_under_replays_the_training_loops_rule():
+    curve = [0.1, 0.2, 0.2, 0.15, 0.3]
+    assert findings.kept_epoch_under(curve, 2, 10) == (2, 4)  # equal is no improvement
+    assert findings.kept_epoch_under(curve, 5, 3) == (2, 3)  # the cap
+    assert findings.kept_epoch_under(curve, 5, 100) is None  # would have trained past the record
+    assert findings.kept_epoch_under([0.1, None], 1, 10) == (1, 2)  # a missing score never improves
 
 
 def test_bootstrap_p_of_zero_is_shown_as_below_the_resolution_and_expected_counts_keep_two_decimals():

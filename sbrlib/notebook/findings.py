@@ -1309,9 +1309,53 @@ def _tuning_facts(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def training_record(facts: Any) -> dict[str, Any]:
+    """A neural model's training facts for notebook 07's findings and record: the
+    :class:`~sbrlib.core.training_facts.TrainingFacts` fields without the per-epoch ``history``, plus
+    ``curve``, the validation ``metric`` after each epoch (what :func:`_rule_sentence` replays)."""
+    d = facts.to_dict() if hasattr(facts, "to_dict") else dict(facts)
+    history = d.pop("history", None) or []
+    out = dict(d)
+    out["curve"] = [None if row.get(d.get("metric")) is None else float(row[d["metric"]]) for row in history]
+    return out
+
+
+def kept_epoch_under(curve: Sequence[float | None], patience: int | None, max_epochs: int) -> tuple[int, int] | None:
+    """Replay a stopping rule on a recorded validation curve (the rule of :func:`sbrlib.training.fit`:
+    an epoch improves when its score is strictly higher than the best so far; stop after ``patience``
+    epochs in a row without improvement or at ``max_epochs``).
+
+    Args:
+        curve: validation score after epochs 1..n (None/NaN never improves).
+        patience: early-stopping patience (None: none).
+        max_epochs: the epoch cap.
+
+    Returns:
+        ``(kept epoch, last epoch run)`` under that rule, or None when the rule would have trained
+        beyond the recorded epochs (what it would have kept is then unknown).
+    """
+    best, best_epoch, waited = float("-inf"), 0, 0
+    for epoch, score in enumerate(curve, start=1):
+        if score is not None and score == score and score > best:
+            best, best_epoch, waited = float(score), epoch, 0
+        else:
+            waited += 1
+        if (patience is not None and waited >= patience) or epoch >= max_epochs:
+            return (best_epoch or epoch), epoch
+    return None
+
+
+FLAT_SHARE = 0.005
+"""A model stopped with its last validation score within this share of its best is said to have
+been stopped while its validation score was flat (:func:`_rule_sentence`)."""
+
+
 def _rule_sentence(b: _Builder, label: str, facts: Mapping[str, Mapping[str, Any]]) -> str:
     """Whether the neural models of one protocol were trained under one stopping rule (patience and
-    epoch cap, from their training facts), and if not, each model's rule; ``""`` for fewer than two."""
+    epoch cap, from their training facts), and if not, each model's rule and whether the difference
+    changed anything: each model's recorded validation ``curve`` (:func:`training_record`) is replayed
+    under the other models' rules (:func:`kept_epoch_under`); "favours X" only when X's kept epoch
+    would have differed under a shorter rule. ``""`` for fewer than two models."""
     if len(facts) < 2:
         return ""
     rules = {name: (f.get("patience"), f.get("max_epochs")) for name, f in facts.items()}
@@ -1323,10 +1367,55 @@ def _rule_sentence(b: _Builder, label: str, facts: Mapping[str, Mapping[str, Any
         return (f"* *{label}*: the neural models were trained under one rule ({words(next(iter(rules.values())))}).")
     line = (f"* *{label}*: the neural models were **not** trained under one rule ("
             + "; ".join(f"{name}: {words(r)}" for name, r in rules.items()) + ")")
-    more = [n for n, r in rules.items() if all(
-        (r[0] or 0) >= (o[0] or 0) and r[1] >= o[1] for m, o in rules.items() if m != n)]
-    if len(more) == 1:
-        line += (f": {more[0]}'s rule gave it more epochs in which to find its best one, which favours {more[0]}")
+    longer = lambda r, o: (r[0] is None or (o[0] is not None and r[0] >= o[0])) and r[1] >= o[1]  # noqa: E731
+    parts, favoured, unchanged = [], [], []
+    for name, f in facts.items():
+        curve = list(f.get("curve") or [])
+        shorter = [(m, o) for m, o in rules.items() if m != name and o != rules[name] and longer(rules[name], o)]
+        if not shorter:
+            continue
+        if not curve:
+            parts.append(f"{name}'s validation curve is not recorded, so whether the shorter rule would have kept "
+                         "another epoch cannot be said")
+            continue
+        for other, rule in shorter:
+            replay = kept_epoch_under(curve, *rule)
+            kept = f.get("best_epoch")
+            if replay is None:
+                continue
+            b.keep(f"kept_under_other_rule/{label}/{name}", replay[0])
+            if replay[0] == kept:
+                unchanged.append(name)
+                parts.append(f"{name}'s best epoch ({kept}) came before {other}'s rule would have stopped it "
+                             f"(after epoch {replay[1]}), so its longer rule did not change the epoch kept")
+            else:
+                favoured.append(name)
+                parts.append(f"under {other}'s rule {name} would have stopped after epoch {replay[1]} and kept epoch "
+                             f"{replay[0]} ({metric(float(curve[replay[0] - 1]))}) instead of epoch {kept} "
+                             f"({metric(float(curve[kept - 1]))})")
+            break
+    for name, f in facts.items():  # the model(s) under the shortest rule: how they were stopped
+        if any(longer(o, rules[name]) and o != rules[name] for m, o in rules.items() if m != name):
+            curve = [c for c in (f.get("curve") or [])]
+            best_epoch, last = f.get("best_epoch"), f.get("epochs_run")
+            if not curve or best_epoch is None or last is None or len(curve) < last:
+                continue
+            best_score, last_score = float(curve[best_epoch - 1]), float(curve[last - 1])
+            state = ("while still improving" if f.get("still_improving") else
+                     f"while its validation score was flat (its last epoch within {pct(FLAT_SHARE)} of its best)"
+                     if best_score > 0 and (best_score - last_score) / best_score <= FLAT_SHARE else
+                     "after its validation score had fallen")
+            b.keep(f"shorter_rule_flat/{label}/{name}", state)
+            parts.append(f"{name} was stopped by its shorter rule after epoch {last} {state}: {_name(f['metric'])} "
+                         f"{best_score:.5f} at epoch {best_epoch}, {last_score:.5f} at epoch {last}; what a longer "
+                         "rule would have kept for it this run cannot show")
+    b.keep(f"favoured_by_rule/{label}", favoured)
+    if parts:
+        line += ": " + "; ".join(parts)
+    if favoured:
+        line += f". The difference favours {_join(favoured)}"
+    elif unchanged:
+        line += ". The rules differed but did not change which epoch was kept"
     return line + "."
 
 
