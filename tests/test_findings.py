@@ -523,3 +523,16 @@ def test_05_search_effort_says_equal_only_when_it_is():
     b = findings._Builder()
     findings._search_effort_line(b, {"A": same, "B": {**same, "n_trials": 9}}, ["A", "B"])
     assert "The searches were unequal" in b.lines[0] and b.numbers["search_trials/B"] == 9
+
+
+def test_eda_session_count_change_is_signed_and_relative_to_the_lower_gap():
+    """Issue 18 (1.5): 2,793 -> 2,576 sessions is −7.8% of the first count, not 8.4% of the second."""
+    rng = np.random.default_rng(3)
+    ratings = ratings_with_times(rng.integers(880_000_000, 880_000_000 + 200 * 86_400, 3000))
+    found = eda_findings(ratings, gaps=(1_800, 3_600, 10_800))
+    by_gap = eda.sessions_by_gap(ratings, (1_800, 3_600, 10_800)).set_index("gap_s")["sessions"]
+    first, last = int(by_gap.loc[1_800]), int(by_gap.loc[10_800])
+    assert first > last  # a longer gap merges sittings
+    assert found.numbers["sessions_change"] == pytest.approx(last / first - 1)
+    expected = f"{last / first - 1:+.1%}".replace("-", "−")
+    assert f"goes from {first:,} to {last:,}, a change of {expected} relative to the count at 1,800 s" in found.markdown

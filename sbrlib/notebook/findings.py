@@ -264,8 +264,9 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
     i = gaps_sorted.index(chosen_gap)
     neighbours = gaps_sorted[max(i - 1, 0): i + 2]
     counts = table.loc[neighbours, "sessions"].to_numpy(np.float64)
-    change = float(counts.max() / counts.min() - 1) if counts.min() > 0 else float("inf")
-    stable = b.keep("sessions_change_stable", change < 0.15)
+    # signed change from the count at the lower gap to the count at the higher one, relative to the first
+    change = float(counts[-1] / counts[0] - 1) if counts[0] > 0 else float("inf")
+    stable = b.keep("sessions_change_stable", abs(change) < 0.15)
     b.add(f"* **Sessions at a {b.n('chosen_gap', int(chosen_gap), count)}-second gap.** "
           f"{b.n('sessions_at_chosen_gap', int(row['sessions']), count)} sessions, median length "
           f"{b.n('median_length', float(row['len_median']), lambda v: f'{v:g}')} ratings; "
@@ -274,7 +275,10 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
           "filters (rare items, sessions of one rating); notebook 00 states the count after them next to this one. "
           "Between "
           f"{b.n('gap_low', int(neighbours[0]), count)} s and {b.n('gap_high', int(neighbours[-1]), count)} s "
-          f"the number of sessions changes by {b.n('sessions_change', change, pct)}"
+          f"the number of sessions goes from {b.n('sessions_at_gap_low', int(counts[0]), count)} to "
+          f"{b.n('sessions_at_gap_high', int(counts[-1]), count)}, a change of "
+          f"{b.n('sessions_change', change, lambda v: f'{v:+.1%}'.replace('-', '−'))} relative to the count at "
+          f"{count(neighbours[0])} s"
           + (": sittings are far apart, so the exact threshold matters little." if stable else
              ": the threshold matters; compare the session counts in the table above before changing it."))
 
