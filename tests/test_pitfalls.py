@@ -315,6 +315,16 @@ def test_summary_and_findings_are_built_from_the_measurements():
     assert said in P.summary_table(shrunk).loc["1 row-index time", "symptom"]
     assert said[0].upper() + said[1:] + " put" in findings.what_went_wrong(shrunk).markdown
     assert P.Measured.from_record({**m, "split_days": 1}).split_days == 1.0
+    # what the bytes per step count (issue 18, 4.7): 471 slots x 1,109 items x 8 bytes, input and target
+    run = {**m, "batch_size": 471, "speed": {**m["speed"], "n_items": 1109,
+                                            P.SPEED_ONEHOT: {**m["speed"][P.SPEED_ONEHOT], "input_bytes_per_step": 8_357_424},
+                                            P.SPEED_COMPILED: {**m["speed"][P.SPEED_COMPILED], "input_bytes_per_step": 4710}}}
+    said = findings.what_went_wrong(run)
+    assert said.numbers["speed_items"] == 1109
+    assert ("8.4 MB per step (the one-hot input and target arrays, each 471 slots × 1,109 items × 8 bytes (float64): "
+            "2 × 4,178,712 = 8,357,424 bytes)") in said.markdown
+    assert "4,710 bytes for 471 slots, 10 bytes per slot" in said.markdown
+    assert "each 471 slots" not in text  # no item count recorded: only what is counted
     assert P.three_digits(1234.5, "s") == "1,234 s" and P.three_digits(12.14, "ms") == "12.1 ms"
     with pytest.raises(KeyError, match=r"no loader\['original, idx - 1 offsets'\]"):
         P.Measured.from_record({**m, "loader": {"a": {}}})

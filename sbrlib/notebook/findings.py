@@ -911,6 +911,8 @@ def what_went_wrong(m: Any) -> Findings:
         _bytes,
         _duration,
         _users,
+        index_bytes_text,
+        onehot_bytes_text,
         rating_comment_text,
         share_text,
         split_period_text,
@@ -965,15 +967,18 @@ def what_went_wrong(m: Any) -> Findings:
         unseen = ("hit no held-out event on this data (every held-out item also occurs in training), so it costs "
                   "nothing here; on other data it would silently turn each unseen item into item n-1")
     b.add(f"* **The -1 mapping** {unseen}. SR's Recall@20 was "
-          f"{b.n('unseen_faulty_recall', float(un['faulty']['recall@20']), metric)} with the alias and "
+          f"{b.n('unseen_faulty_recall', float(un['faulty']['recall@20']), metric)} with the alias (each unseen item read as item n-1) and "
           f"{b.n('unseen_fixed_recall', float(un['fixed']['recall@20']), metric)} with unseen items removed.")
+    b.keep("speed_items", r.speed_items)
     b.add(f"* **One-hot input with per-step numpy resets** fed "
-          f"{b.n('onehot_bytes', float(slow['input_bytes_per_step']), _bytes)} per step and took "
+          f"{b.n('onehot_bytes', float(slow['input_bytes_per_step']), _bytes)} per step ("
+          f"{onehot_bytes_text(int(slow['input_bytes_per_step']), int(slow.get('batch_size', r.batch_size)), r.speed_items)}) and took "
           f"{b.n('onehot_ms_per_step', slow['seconds_per_step'] * 1e3, lambda v: three_digits(v, 'ms'))} per step; sbrlib's "
           f"compiled GRU4Rec with the same GRU and full softmax took "
           f"{b.n('compiled_ms_per_step', fast['seconds_per_step'] * 1e3, lambda v: three_digits(v, 'ms'))}, "
           f"{_faster(b, 'speedup_training', slow['seconds_per_step'], fast['seconds_per_step'])}, from "
-          f"{b.n('index_bytes', float(fast['input_bytes_per_step']), _bytes)} of indices per step.")
+          f"{b.n('index_bytes', float(fast['input_bytes_per_step']), _bytes)} per step ("
+          f"{index_bytes_text(int(fast['input_bytes_per_step']), int(fast.get('batch_size', r.batch_size)))}).")
     b.add(f"* **Per-event argsort evaluation** needed {b.n('argsort_s_per_10k', float(slow10k), lambda v: three_digits(v, 's'))} "
           f"per 10k predictions, the vectorized evaluator {b.n('evaluator_s_per_10k', float(fast10k), lambda v: three_digits(v, 's'))} "
           f"({_faster(b, 'speedup_evaluation', slow10k, fast10k)}), with the same ranks on all "

@@ -692,6 +692,27 @@ def _bytes(n: float) -> str:
     return f"{n:,.0f} bytes"
 
 
+def onehot_bytes_text(nbytes: int, batch_size: int, n_items: int | None) -> str:
+    """What the one-hot model's bytes per step count (:func:`original_train_steps`): its input and
+    target arrays, ``batch × items × bytes per value`` each, e.g. ``"the one-hot input and target arrays,
+    each 471 slots × 1,109 items × 8 bytes (float64): 2 × 4,178,712 = 8,357,424 bytes"``; without
+    the item count, only what is counted."""
+    if n_items and batch_size and nbytes % (2 * batch_size * n_items) == 0:
+        per = nbytes // (2 * batch_size * n_items)
+        kind = {8: " (float64)", 4: " (float32)"}.get(per, "")
+        return (f"the one-hot input and target arrays, each {batch_size:,} slots × {n_items:,} items × {per} "
+                f"bytes{kind}: 2 × {nbytes // 2:,} = {nbytes:,} bytes")
+    return f"the one-hot input and target arrays: {nbytes:,} bytes"
+
+
+def index_bytes_text(nbytes: int, batch_size: int) -> str:
+    """What the compiled GRU4Rec's bytes per step count (:func:`compiled_speed`): one step's item index of
+    the input and of the target, the start flag and the active flag of each slot."""
+    per = f", {nbytes / batch_size:g} bytes per slot" if batch_size else ""
+    return (f"one step's input and target item indices and each slot's start and active flags: {nbytes:,} bytes "
+            f"for {batch_size:,} slots{per}")
+
+
 def _duration(days: float) -> str:
     return f"{days:,.0f} days" if days >= 2 else f"{days * 24:,.1f} hours"
 
@@ -751,6 +772,7 @@ class Measured:
         sessions_user, sessions_gap: :func:`session_report` of user histories and gap sessions.
         split_days: the period of the original's split in days of row-index time (None: not
             recorded; 1 is the original's "last day", less on small files: :func:`original_split_days`).
+        speed_items: items of the speed comparison's sample (the one-hot width; None: not recorded).
     """
 
     dataset: str
@@ -772,6 +794,7 @@ class Measured:
     sessions_user: Mapping
     sessions_gap: Mapping
     split_days: float | None = None
+    speed_items: int | None = None
 
     @classmethod
     def from_record(cls, m: Mapping) -> Measured:
@@ -802,6 +825,7 @@ class Measured:
             rating_filter=get("rating_filter"),
             sessions_user=get("sessions", SESSIONS_USER), sessions_gap=get("sessions", SESSIONS_GAP),
             split_days=None if m.get("split_days") is None else float(m["split_days"]),
+            speed_items=None if (m.get("speed") or {}).get("n_items") is None else int(m["speed"]["n_items"]),
         )
 
 
@@ -853,7 +877,7 @@ def summary_table(m: Measured | Mapping) -> pd.DataFrame:
          "batching.make_schedule"),
         ("3 unseen items → -1",
          f"{un['test_hit']:,} test and {un['valid_hit']:,} validation events silently become item n-1",
-         f"SR Recall@20 {un['faulty']['recall@20']:.4f} with the alias vs {un['fixed']['recall@20']:.4f} "
+         f"SR Recall@20 {un['faulty']['recall@20']:.4f} with the alias (unseen → item n-1) vs {un['fixed']['recall@20']:.4f} "
          f"with unseen items removed",
          "unknown ids raise (or are masked and dropped); held-out items restricted to training items",
          "item_index.ItemIndex.to_idx, preprocess.temporal_split"),
