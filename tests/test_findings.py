@@ -536,3 +536,15 @@ def test_eda_session_count_change_is_signed_and_relative_to_the_lower_gap():
     assert found.numbers["sessions_change"] == pytest.approx(last / first - 1)
     expected = f"{last / first - 1:+.1%}".replace("-", "−")
     assert f"goes from {first:,} to {last:,}, a change of {expected} relative to the count at 1,800 s" in found.markdown
+
+
+def test_07_differences_share_one_display_and_a_zero_rounding_one_is_said_in_words():
+    """Issue 18 (4.11): -2.97e-05 next to 4-decimal bounds; the findings said "0.0000 lower"."""
+    from sbrlib.notebook import protocols
+
+    diff = {"metric": "ndcg@10", "difference": -2.9726e-05, "lo": -0.0028174, "hi": 0.0031809, "p_value": 0.964,
+            "sessions": 881}
+    table = protocols.comparison_table([("leave-one-out", "a", "b", diff)], 1000)
+    assert list(table.loc[0, ["difference", "lo", "hi"]]) == ["-0.0000", "-0.0028", "+0.0032"]
+    found = findings.sequential({}, {}, [("leave-one-out", "a", "b", diff)], "x", {}, {}, {}, False)
+    assert "a is less than 0.00005 lower than b" in found.markdown and "0.0000 lower" not in found.markdown

@@ -1521,7 +1521,8 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
             continue
         sign = "higher" if diff["difference"] > 0 else "lower"
         clear = diff["lo"] > 0 or diff["hi"] < 0
-        line = (f"* {label}: {a} is {b.n(f'diff/{i}', abs(float(diff['difference'])), metric)} {sign} than {c} in "
+        size = abs(float(diff["difference"]))
+        line = (f"* {label}: {a} is {b.n(f'diff/{i}', size, _tiny_metric)} {sign} than {c} in "
                 f"{_name(diff['metric'])} (paired 95% interval {signed(diff['lo'])} to {signed(diff['hi'])} over "
                 f"{count(diff['sessions'])} sessions/users): "
                 f"{'the interval excludes 0' if clear else 'not distinguishable from zero'}")
@@ -1566,6 +1567,11 @@ def title_answer(verdicts: Mapping[str, Any]) -> str:
     if not (by["GRU4Rec"] or by["neither"] or by["withheld"]):
         return f"In this run, SASRec is ahead under every protocol ({where('SASRec')}){tail}."
     return f"It depends on the protocol in this run: {detail}{tail}."
+
+
+def _tiny_metric(x: float) -> str:
+    """A metric difference with four decimals, or ``"less than 0.00005"`` when it rounds to 0.0000."""
+    return metric(x) if abs(x) >= 0.00005 else "less than 0.00005"
 
 
 def _coinciding_values(b: _Builder, tables: Mapping[str, pd.DataFrame]) -> None:

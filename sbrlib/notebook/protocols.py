@@ -99,7 +99,15 @@ def comparison_table(comparisons: Sequence[tuple[str, str, str, Mapping]], n_boo
     table = pd.DataFrame(rows)
     if len(table):
         table["p_value"] = [p_value_text(float(v), n_boot) for v in table["p_value"]]
+        for column in ("difference", "lo", "hi"):  # one display: signed, 4 decimals (never scientific notation)
+            table[column] = [difference_text(float(v)) for v in table[column]]
     return table
+
+
+def difference_text(x: float, digits: int = 4) -> str:
+    """A signed difference with ``digits`` decimals, e.g. ``"-0.0173"``; one that rounds to zero shows
+    its sign, e.g. ``"-0.0000"`` for -0.00003 (the findings then say "less than 0.00005")."""
+    return f"{x:+.{digits}f}"
 
 
 def format_interval(table: pd.DataFrame, metrics: tuple[str, ...], digits: int = 4) -> pd.DataFrame:
