@@ -548,3 +548,39 @@ def test_07_differences_share_one_display_and_a_zero_rounding_one_is_said_in_wor
     assert list(table.loc[0, ["difference", "lo", "hi"]]) == ["-0.0000", "-0.0028", "+0.0032"]
     found = findings.sequential({}, {}, [("leave-one-out", "a", "b", diff)], "x", {}, {}, {}, False)
     assert "a is less than 0.00005 lower than b" in found.markdown and "0.0000 lower" not in found.markdown
+
+
+def test_07_history_facts_are_counted_and_stated():
+    """Issue 18 (4.2, 4.4): test sessions with a training history; SASRec's max_len against leave-one-out histories."""
+    from sbrlib.core.columns import ITEM, SESSION, TIME, USER
+    from sbrlib.notebook import protocols
+
+    train = pd.DataFrame({USER: [1, 1, 2], SESSION: [10, 10, 11], ITEM: [5, 6, 7], TIME: [1, 2, 3]})
+    test = pd.DataFrame({USER: [1, 1, 3, 3, 1, 1], SESSION: [20, 20, 21, 21, 22, 22], ITEM: [5, 6, 7, 5, 6, 7],
+                         TIME: [10, 11, 12, 13, 14, 15]})
+    cov = protocols.history_coverage({"train": train, "test": test})
+    assert cov == {"test_sessions": 3, "with_history": 2, "test_users": 2, "users_with_history": 1}
+    loo = pd.DataFrame({USER: [1] * 5 + [2] * 3, ITEM: range(8), TIME: range(8), SESSION: [1] * 5 + [2] * 3})
+    lengths = protocols.history_lengths({"test": loo}, max_len=3)
+    assert lengths["mean"] == 3.0 and lengths["max"] == 4 and lengths["longer"] == 1 and lengths["users"] == 2
+    found = findings.sequential({}, {}, [], "x", {}, {}, {}, False,
+                                history={"coverage": cov, "loo_experiment": True, "lengths": lengths})
+    text = found.markdown
+    assert "2 of 3 test sessions (66.7%) belong to users with events in `train`" in text
+    assert "a history state is new to it at test time" in text and "session-cut GRU4Rec was likewise trained" in text
+    assert "SASRec reads only the last 3 items" in text and "1 of 2 users (50.0%) have more than `max_len`" in text
+    assert "3.0 events on average" in text
+
+
+def test_07_says_when_another_metric_orders_the_models_differently():
+    """Issue 18 (4.3): SASRec second by Recall@20 but below Item-kNN by MRR@20."""
+    table = pd.DataFrame({"recall@20": [0.20, 0.15, 0.14], "mrr@20": [0.07, 0.0662, 0.0680],
+                          "predictions": [100, 100, 100]}, index=["GRU4Rec", "SASRec", "Item-kNN"])
+    for m in ("recall@20", "mrr@20"):
+        table[f"{m} lo"], table[f"{m} hi"] = table[m] - 0.01, table[m] + 0.01
+    found = findings.sequential({"temporal": table}, {"temporal": "recall@20"}, [], "x", {}, {}, {}, False)
+    assert found.numbers["other_orders/temporal"] == ["MRR@20: GRU4Rec 0.0700, Item-kNN 0.0680, SASRec 0.0662"]
+    assert "other metrics order the models differently" in found.markdown
+    same = findings.sequential({"temporal": table.assign(**{"mrr@20": [0.07, 0.069, 0.068]})},
+                               {"temporal": "recall@20"}, [], "x", {}, {}, {}, False)
+    assert same.numbers["other_orders/temporal"] == [] and "order the models differently" not in same.markdown

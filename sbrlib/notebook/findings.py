@@ -1433,7 +1433,7 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
                configs: Mapping[str, Mapping[str, Any]], training: Mapping[str, Mapping[str, Mapping[str, Any]]],
                baseline_sources: Mapping[str, str], refit: bool, synthetic: bool = False,
                tuning: Mapping[str, Mapping[str, Any]] | None = None, frames: Mapping[str, str] | None = None,
-               reused: Sequence[str] = ()) -> Findings:
+               reused: Sequence[str] = (), history: Mapping[str, Any] | None = None) -> Findings:
     """Findings of notebook 07.
 
     Args:
@@ -1451,6 +1451,10 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
         frames: model -> the frame it learned from (default: ``train_tr``, ``train`` when refit).
         reused: sentences saying which models were taken from notebooks 04/05 and which were
             trained here, and why (:func:`sbrlib.notebook.protocols.reuse_saved`, the baseline plan).
+        history: what the user-history experiment and leave-one-out's SASRec started from, each optional:
+            ``coverage`` (:func:`sbrlib.notebook.protocols.history_coverage` of the temporal split, when
+            its history experiment ran), ``loo_experiment`` (True when leave-one-out's ran), ``lengths``
+            (:func:`sbrlib.notebook.protocols.history_lengths` of the leave-one-out split, with SASRec).
     """
     from sbrlib.notebook.protocols import verdict
 
@@ -1507,7 +1511,9 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
         if problems:
             line += (" This is **not a fair contest**, so no model is declared the winner: " + "; ".join(problems) + ".")
         b.add(line)
+        _other_orders(b, label, t, m)
     _coinciding_values(b, tables)
+    _history_lines(b, dict(history or {}))
     tune = dict(tuning) if tuning is not None else {n: _tuning_facts(n, c) for n, c in configs.items()}
     head_to_head: dict[str, Any] = {}
     for i, (label, a, c, diff) in enumerate(comparisons):
@@ -1567,6 +1573,51 @@ def title_answer(verdicts: Mapping[str, Any]) -> str:
     if not (by["GRU4Rec"] or by["neither"] or by["withheld"]):
         return f"In this run, SASRec is ahead under every protocol ({where('SASRec')}){tail}."
     return f"It depends on the protocol in this run: {detail}{tail}."
+
+
+def _other_orders(b: _Builder, label: str, table: pd.DataFrame, main: str) -> None:
+    """Say so when another metric of the table orders the models differently from ``main`` (the
+    headline metric of the protocol), with that metric's order and values."""
+    order = [str(x) for x in table.index]
+    if len(order) < 2:
+        return
+    differ = []
+    for m in [c for c in table.columns if f"{c} lo" in table.columns and c != main]:
+        other = table.sort_values(m, ascending=False, kind="stable")
+        if [str(x) for x in other.index] != order:
+            differ.append(f"{_name(m)}: " + ", ".join(f"{x} {metric(float(other.loc[x, m]))}" for x in other.index))
+    b.keep(f"other_orders/{label}", differ)
+    if differ:
+        b.add(f"* *{label}*: the order above is by {_name(main)}, the protocol's headline metric; other metrics order "
+              "the models differently (" + "; ".join(differ) + "), so a ranking holds for the metric it names.")
+
+
+def _history_lines(b: _Builder, history: Mapping[str, Any]) -> None:
+    """What the user-history experiment started from and what leave-one-out's SASRec could read."""
+    cov = history.get("coverage")
+    if cov:
+        n, k = int(cov["test_sessions"]), int(cov["with_history"])
+        b.add(f"* *User history, temporal split*: {b.n('history_sessions', k, count)} of "
+              f"{b.n('history_test_sessions', n, count)} test sessions ({pct(k / n) if n else 'none'}) belong to users "
+              "with events in `train`, so only they can start from a history state; the others start from zeros in "
+              "both rows. GRU4Rec was trained session by session, every session starting from a zero state "
+              "(`sequence_aware` acts only when predicting, after `warm_start`), so a history state is new to it at "
+              "test time: the comparison asks whether a state it was not trained with helps, not what training with "
+              "history states would give.")
+    if history.get("loo_experiment"):
+        b.add("* *User history, leave-one-out*: the session-cut GRU4Rec was likewise trained with every session "
+              "starting from a zero state; only at test time does its \"last session + history state\" row start each user's final "
+              "session from the state the earlier sessions left.")
+    lengths = history.get("lengths")
+    if lengths and lengths.get("users"):
+        users, longer = int(lengths["users"]), int(lengths["longer"])
+        b.add(f"* *leave-one-out*: SASRec reads only the last {b.n('sasrec_max_len', int(lengths['max_len']), count)} "
+              "items of a history (`max_len` of the configuration chosen on the temporal split, reused here), while "
+              "GRU4Rec reads the whole history; the test histories hold "
+              f"{b.n('loo_history_mean', float(lengths['mean']), lambda v: f'{v:,.1f}')} events on average before the "
+              f"held-out item (median {float(lengths['median']):,.0f}, max {count(lengths['max'])}), and "
+              f"{b.n('loo_history_longer', longer, count)} of {count(users)} users ({pct(longer / users)}) have more "
+              "than `max_len`, so SASRec sees only their latest part.")
 
 
 def _tiny_metric(x: float) -> str:

@@ -609,3 +609,34 @@ def history_effect_loo(make_gru: Callable[[int | None], object], epochs: int, wh
     diffs = [(a, b, paired_difference(results[a], results[b], metric, n_boot=n_boot, seed=seed))
              for a, b in (("last session + history state", "last session"), ("whole history", "last session"))]
     return table, diffs
+
+
+def history_coverage(split: Split) -> dict[str, int]:
+    """How many test sessions of a temporal split have any earlier history to start from: sessions
+    whose user has events in ``train`` (what :meth:`GRU4Rec.warm_start` runs in
+    :func:`history_effect_temporal`); the others start from zeros with or without the history.
+
+    Returns:
+        ``test_sessions``, ``with_history`` (sessions), ``test_users``, ``users_with_history``.
+    """
+    test = split["test"]
+    known = test[USER].isin(pd.unique(split["train"][USER]))
+    return {"test_sessions": int(test[SESSION].nunique()), "with_history": int(test.loc[known, SESSION].nunique()),
+            "test_users": int(test[USER].nunique()), "users_with_history": int(test.loc[known, USER].nunique())}
+
+
+def history_lengths(split: Split, max_len: int) -> dict[str, float]:
+    """Length of the histories a leave-one-out model reads before each user's held-out item (the
+    user's ``test`` events before the last one) against SASRec's ``max_len`` (it reads only the last
+    ``max_len`` items).
+
+    Returns:
+        ``users``, ``mean``, ``median``, ``max`` (events before the held-out item), ``max_len``,
+        ``longer`` (users whose history is longer than ``max_len``).
+    """
+    before = split["test"].groupby(USER).size().to_numpy() - 1
+    if not len(before):
+        return {"users": 0, "mean": float("nan"), "median": float("nan"), "max": 0, "max_len": int(max_len),
+                "longer": 0}
+    return {"users": int(len(before)), "mean": float(before.mean()), "median": float(np.median(before)),
+            "max": int(before.max()), "max_len": int(max_len), "longer": int((before > max_len).sum())}
