@@ -172,6 +172,13 @@ def test_07_method_sentences_follow_the_recorded_run_facts(run_dir):
         if len(per_model) > 1:  # one stopping rule or not, from the training records
             rules = {(f["patience"], f["max_epochs"]) for f in per_model.values()}
             assert n[f"one_rule/{label_text}"] == (len(rules) == 1)
+            if len(rules) > 1:  # "favours X" only when replaying X's curve under the shorter rule changes its epoch
+                favoured = n[f"favoured_by_rule/{label_text}"]
+                assert all(n[f"kept_under_other_rule/{label_text}/{m}"] != per_model[m]["best_epoch"] for m in favoured)
+        for facts in per_model.values():  # the recorded curve replays the run's own stop
+            if facts.get("curve") and facts["stopped_by"] in ("patience", "epochs"):
+                assert findings.kept_epoch_under(facts["curve"], facts["patience"], facts["max_epochs"]) == (
+                    facts["best_epoch"], facts["epochs_run"])
         problems = n[f"unfair/{label_text}"]
         assert ("not a fair contest" in text) == any(n[k] for k in n if k.startswith("unfair/"))
         if problems:
