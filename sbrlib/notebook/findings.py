@@ -1395,8 +1395,8 @@ def _rule_sentence(b: _Builder, label: str, facts: Mapping[str, Mapping[str, Any
             b.keep(f"kept_under_other_rule/{label}/{name}", replay[0])
             if replay[0] == kept:
                 unchanged.append(name)
-                parts.append(f"{name}'s best epoch ({kept}) came before {other}'s rule would have stopped it "
-                             f"(after epoch {replay[1]}), so its longer rule did not change the epoch kept")
+                parts.append(f"{name}'s best epoch ({kept}) came no later than the end of training under {other}'s "
+                             f"rule (after epoch {replay[1]}), so its longer rule did not change the epoch kept")
             else:
                 favoured.append(name)
                 parts.append(f"under {other}'s rule {name} would have stopped after epoch {replay[1]} and kept epoch "
@@ -1409,14 +1409,21 @@ def _rule_sentence(b: _Builder, label: str, facts: Mapping[str, Mapping[str, Any
             best_epoch, last = f.get("best_epoch"), f.get("epochs_run")
             if not curve or best_epoch is None or last is None or len(curve) < last:
                 continue
+            patience, cap = rules[name]
+            others = [o for m, o in rules.items() if m != name]
+            cut = ((f.get("stopped_by") == "patience" and any(o[0] is None or o[0] > (patience or 0) for o in others))
+                   or (f.get("stopped_by") == "epochs" and any(o[1] > cap for o in others)))
+            if not cut:  # stopped by what both rules share (e.g. the same epoch cap): the difference did not cut it
+                continue
             best_score, last_score = float(curve[best_epoch - 1]), float(curve[last - 1])
             state = ("while still improving" if f.get("still_improving") else
                      f"while its validation score was flat (its last epoch within {pct(FLAT_SHARE)} of its best)"
                      if best_score > 0 and (best_score - last_score) / best_score <= FLAT_SHARE else
                      "after its validation score had fallen")
             b.keep(f"shorter_rule_flat/{label}/{name}", state)
-            parts.append(f"{name} was stopped by its shorter rule after epoch {last} {state}: {_name(f['metric'])} "
-                         f"{best_score:.5f} at epoch {best_epoch}, {last_score:.5f} at epoch {last}; what a longer "
+            scores = (f"{_name(f['metric'])} {best_score:.5f} at epoch {best_epoch}, its last" if best_epoch == last else
+                      f"{_name(f['metric'])} {best_score:.5f} at epoch {best_epoch}, {last_score:.5f} at epoch {last}")
+            parts.append(f"{name} was stopped by its shorter rule after epoch {last} {state}: {scores}; what a longer "
                          "rule would have kept for it this run cannot show")
     b.keep(f"favoured_by_rule/{label}", favoured)
     if parts:
