@@ -355,7 +355,8 @@ def test_a_search_that_kept_the_defaults_says_so():
              "split": "s", "frames": "train_tr→valid", "budget": {}, "used": {}, "budget_completed": True,
              "best_is_default": True, "default_phrase": "SASRecConfig() (the class defaults: the best of 49 trials)"}
     text = tuning.describe_study(facts)
-    assert text.startswith("tuned: best of 3 trials") and "the best is the default configuration, SASRecConfig()" in text
+    assert text.startswith("default configuration kept: SASRecConfig() (the class defaults: the best of 49 trials)")
+    assert "a search of 3 trials (2 complete, 1 pruned) did not beat it" in text and "tuned" not in text
     assert "default configuration" not in tuning.describe_study({**facts, "best_is_default": False})
 
 

@@ -580,6 +580,16 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
     return b.build()
 
 
+def _prior_where(name: str) -> str:
+    """Where the earlier search behind ``name``'s defaults is documented (:func:`sbrlib.tuning.prior_search_where`)."""
+    from sbrlib.tuning.store import prior_search_where
+
+    try:
+        return prior_search_where(name)
+    except Exception:  # an unknown family: the README section still holds the searches
+        return "documented in README.md, section Tuning"
+
+
 def _search_effort_line(b: _Builder, effort: Mapping[str, Mapping[str, Any]], models: Sequence[str]) -> None:
     """The bullet of notebook 05 that states the search effort behind each compared configuration."""
     searched = [m for m in models if m in effort]
@@ -591,7 +601,10 @@ def _search_effort_line(b: _Builder, effort: Mapping[str, Mapping[str, Any]], mo
         part = f"{m} {b.n(f'search_trials/{m}', int(f['n_trials']), count)}"
         extra = []
         if f.get("prior"):
-            extra.append(f"+ {b.n(f'search_prior/{m}', int(f['prior']['trials']), count)} behind its defaults")
+            prior = b.n(f'search_prior/{m}', int(f['prior']['trials']), count)
+            extra.append(f"its defaults are the best of {prior} trials of an earlier search on {f['prior']['split']}, "
+                         f"not part of this run ({_prior_where(m)}); this run's trial 0 re-ran them, so "
+                         f"{prior} + {max(int(f['n_trials']) - 1, 0):,} configurations in all")
         if f.get("prior") and f.get("best_trial") == 0 and f["n_trials"] > 1:
             extra.append("its default configuration kept")
         early = len(f.get("stopped_early") or [])
@@ -636,7 +649,7 @@ def recorded_search_effort(split_name: str, sources: Mapping[str, str] | None = 
     searched = dict(rec.get("searched") or {})
     if sources is not None:
         searched = {m: f for m, f in searched.items()
-                    if str(sources.get(m, "")).startswith(("tuned", "single trial"))}
+                    if str(sources.get(m, "")).startswith(("tuned", "single trial", _DEFAULTS_KEPT))}
     return searched
 
 
@@ -669,7 +682,7 @@ def config_facts(description: str, trials: Mapping[str, Any] | None = None) -> d
         search of one trial is ``"single-trial"`` whatever its description says: one trial is never
         "tuned".
     """
-    if description.startswith("tuned"):
+    if description.startswith(("tuned", _DEFAULTS_KEPT)):
         source = "tuned"
     elif description.startswith("single trial"):
         source = "single-trial"
@@ -683,7 +696,21 @@ def config_facts(description: str, trials: Mapping[str, Any] | None = None) -> d
     return {"source": source, "description": description, "n_trials": t.get("n_trials"),
             "n_complete": t.get("n_complete"), "n_pruned": t.get("n_pruned"),
             "stopped_early": list(t.get("stopped_early") or []),
-            "best_is_default": source == "tuned" and "the best is the default configuration, " in description}
+            "best_is_default": source == "tuned" and (description.startswith(_DEFAULTS_KEPT)
+                                                      or "the best is the default configuration, " in description)}
+
+
+_DEFAULTS_KEPT = "default configuration kept"  # = sbrlib.tuning.store.DEFAULTS_KEPT (the label's start)
+
+
+def _kept_phrase(description: str) -> str | None:
+    """The default configuration named by a label that kept it (``"GRU4RecConfig() (...)"``), else None."""
+    if description.startswith(_DEFAULTS_KEPT + ": "):
+        return description[len(_DEFAULTS_KEPT) + 2:].partition(" \u2014")[0]
+    marker = "the best is the default configuration, "  # the label of earlier records
+    if marker in description:
+        return description.partition(marker)[2].partition(" \u2014")[0]
+    return None
 
 
 def _trials_words(n: int | None) -> str:
@@ -696,11 +723,19 @@ def config_sentence(name: str, facts: Mapping[str, Any]) -> str:
     configuration (not tuned)"`` or a preset; a 1-trial search is never called tuned."""
     changed = facts["description"].partition("; changed explicitly: ")[2]
     tail = f", then changed explicitly: {changed}" if changed else ""
-    marker = "the best is the default configuration, "
-    if marker in facts["description"]:  # the search kept the defaults (sbrlib.tuning.describe_study): say so
-        kept = facts["description"].partition(marker)[2].partition(" \u2014")[0]
-        tail = (f": its default configuration, {kept}, which the search did not beat, so the model in use is the "
-                "shipped default" + tail)
+    kept = _kept_phrase(facts["description"])
+    if kept and facts["source"] == "tuned" and facts.get("n_trials") != 1:  # the search kept the defaults: lead with it
+        early = list(facts.get("stopped_early") or [])
+        note = ""
+        if early:
+            from sbrlib.tuning.store import stopped_early_text
+
+            note = f" ({stopped_early_text(early)})"
+        return (f"{name}: its default configuration, {kept}, kept: notebook 03's search of "
+                f"{_trials_words(facts.get('n_trials'))} on `valid`{note} did not beat it, so the model in use is the "
+                f"shipped default{tail}")
+    if kept:
+        tail = f": its default configuration, {kept}" + tail
     if facts["source"] == "single-trial" or (facts["source"] == "tuned" and facts.get("n_trials") == 1):
         return (f"{name}: a single search trial of notebook 03 on `valid` (a search's first trial evaluates the "
                 f"model's default configuration), not a search result and not tuned{tail}")
@@ -1107,11 +1142,11 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
             line += (f"; {b.n(f'stopped_early/{name}', len(early), count)} of its trials "
                      f"{'was stopped before its' if len(early) == 1 else 'were stopped before their'} own training ended ("
                      + stopped_early_text(early).split(" stopped early", 1)[1].lstrip(": ").lstrip()
-                     + "; each trial's rule and numbers are printed above)")
+                     + "; each trial's rule and numbers are in notebook 03's stop lines, printed after its searches)")
         if f.get("prior"):
             line += (f"; the search started from the model's default configuration, itself the best of "
                      f"{b.n(f'prior_trials/{name}', int(f['prior']['trials']), count)} trials of an earlier search on "
-                     f"{f['prior']['split']}")
+                     f"{f['prior']['split']} (not part of this run: {_prior_where(name)}; its trial 0 re-ran it)")
             if f.get("best_trial") == 0 and f["n_trials"] > 1:
                 b.keep(f"best_is_default/{name}", True)
                 line += (", and no trial of this run beat it: the model in use is that shipped default "
