@@ -1,0 +1,28 @@
+"""Reader report 5 (issue 18): sentences that must hold in every run (03/04/05, tuning labels, report)."""
+
+from __future__ import annotations
+
+import json
+
+from sbrlib.notebook import comparisons
+
+
+def _record(tmp_path, monkeypatch, payload):
+    monkeypatch.setenv("SBR_RUN_DIR", str(tmp_path))
+    folder = tmp_path / "results" / "s"
+    folder.mkdir(parents=True)
+    (folder / "gru4rec_training.json").write_text(json.dumps({"payload": payload}))
+
+
+def test_where_the_saved_gru4rec_was_trained_comes_from_04s_record(tmp_path, monkeypatch):
+    """05 called the saved model's time "notebook 04's training time" although 04 reused 03's trial."""
+    _record(tmp_path, monkeypatch, {"model": "m", "reused": True,
+                                    "reused_trial": "reused: the model of trial 0 of 'gru4rec-mrr@20' (same split)"})
+    assert comparisons.where_trained("s", "m") == ("trained in notebook 03 (the model of trial 0 of "
+                                                   "'gru4rec-mrr@20', reused by notebook 04)")
+    assert comparisons.where_trained("s", "other").startswith("where it was trained is unknown")
+
+
+def test_a_model_trained_in_04_says_so(tmp_path, monkeypatch):
+    _record(tmp_path, monkeypatch, {"model": "m", "reused": False, "reused_trial": "no study to reuse"})
+    assert comparisons.where_trained("s", "m") == "trained in notebook 04"
