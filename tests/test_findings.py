@@ -482,11 +482,18 @@ def test_05_findings_state_the_search_effort_and_the_order_training_difference()
                            "significant": True, "verdict": "beyond ties"}]).set_index(["model", "metric"])
     plan = OrderGRUPlan(epochs=5, estimated_seconds=30.0, budget_seconds=60.0, saved_epochs=5, reason="5 epochs",
                         saved_best_epoch=3)
+    by_length = pd.DataFrame([{"bucket": b, "model": m, "predictions": p, "sessions": n}
+                              for m in ("GRU4Rec", "Pop") for b, p, n in (("2–20", 1000, 100), ("21–72", 1813, 79),
+                                                                          ("73–317", 5593, 36))])
     found = findings.evaluation(table, {m: U.compare_to_best(preds, m, cfg) for m in metrics},
                                 U.intervals_table(preds, metrics, cfg), 1000, 200, 60, "conservative", "user",
-                                order=order, search_effort=effort, order_plan=plan)
+                                order=order, search_effort=effort, order_plan=plan, by_length=by_length)
     assert_consistent(found)
     text = found.markdown
+    # reader report 5, 3.3: the bucket holding most predictions is named (36 sessions, 66.5% of predictions)
+    assert ("The session-length bucket 73–317 holds 36 of the 215 test sessions but 5,593 of the 8,406 predictions "
+            "(66.5%), so every number below is mostly about these sessions") in text
+    assert found.numbers["dominant_bucket_share"] == pytest.approx(5593 / 8406)
     effort_line = next(line for line in text.split("\n\n") if line.startswith("* **Search effort"))
     assert ("GRU4Rec 3 (its defaults are the best of 49 trials of an earlier search on ml-100k-gap, not part of this "
             "run (documented in README.md, section Tuning") in effort_line

@@ -401,7 +401,8 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
                exclusion: pd.DataFrame | None = None, excluded_targets: int | None = None,
                order: pd.DataFrame | None = None, synthetic: bool = False, reference: str = "Pop",
                focus: str | None = "GRU4Rec", focus_note: str = "",
-               search_effort: Mapping[str, Mapping[str, Any]] | None = None, order_plan: Any = None) -> Findings:
+               search_effort: Mapping[str, Mapping[str, Any]] | None = None, order_plan: Any = None,
+               by_length: pd.DataFrame | None = None) -> Findings:
     """Findings of notebook 05.
 
     Args:
@@ -426,6 +427,8 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
         order_plan: GRU4Rec's retraining plan of the order experiment
             (:func:`sbrlib.notebook.comparisons.order_gru_plan`): its whole-session and tie changes compare
             the saved, early-stopped model with fixed-epoch retrainings, which the order bullet says.
+        by_length: :func:`sbrlib.evaluation.uncertainty.bucketed` by ``session_length``: the bucket that holds
+            the largest share of the predictions (and so weighs most in every number) is named. None: not stated.
     """
     b = _Builder()
     _synthetic_note(b, synthetic)
@@ -436,6 +439,7 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
           f"{b.n('items', n_items, count)} training items ([tie policy]({GLOSSARY}#tie-policies) "
           f"`{tie_policy}`, {seen_words}). Intervals are 95% bootstrap intervals over test sessions "
           f"([what that means]({GLOSSARY}#bootstrap-interval)).")
+    _dominant_bucket(b, by_length)
     leaders = {}
     for m, cmp in comparisons.items():
         best = str(cmp.index[0])
@@ -578,6 +582,27 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
               f"of every session shuffled (train and test), and, as a control, with only ratings of the same second "
               f"shuffled, {_name(recall_m or 'recall@20')} changes: {'; '.join(rows)}. So {meaning}.")
     return b.build()
+
+
+def _dominant_bucket(b: _Builder, by_length: pd.DataFrame | None) -> None:
+    """The session-length bucket that holds the most predictions, with its share of sessions and predictions: a
+    session of n ratings gives n − 1 predictions, so long sessions weigh most in every headline number."""
+    if by_length is None or by_length.empty:
+        return
+    first = by_length[by_length["model"] == by_length["model"].iloc[0]]
+    total, sessions = int(first["predictions"].sum()), int(first["sessions"].sum())
+    if not total:
+        return
+    top = first.loc[first["predictions"].idxmax()]
+    share = float(top["predictions"]) / total
+    weight = ("so every number below is mostly about these sessions" if share > 0.5 else
+              "the largest share of any bucket, so these sessions weigh most in every number below")
+    b.add(f"* **Which sessions the numbers are about**: a session of n ratings gives n − 1 predictions, so long "
+          f"sessions count most. The session-length bucket {b.n('dominant_bucket', str(top['bucket']), text)} holds "
+          f"{b.n('dominant_bucket_sessions', int(top['sessions']), count)} of the {count(sessions)} test sessions but "
+          f"{b.n('dominant_bucket_predictions', int(top['predictions']), count)} of the {count(total)} predictions "
+          f"({b.n('dominant_bucket_share', share, pct)}), {weight} (the figure \"Recall@K by session length\" "
+          "shows every bucket).")
 
 
 def _prior_where(name: str) -> str:
