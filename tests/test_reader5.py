@@ -26,3 +26,24 @@ def test_where_the_saved_gru4rec_was_trained_comes_from_04s_record(tmp_path, mon
 def test_a_model_trained_in_04_says_so(tmp_path, monkeypatch):
     _record(tmp_path, monkeypatch, {"model": "m", "reused": False, "reused_trial": "no study to reuse"})
     assert comparisons.where_trained("s", "m") == "trained in notebook 04"
+
+
+def test_the_default_gru4rec_configuration_is_the_preset_movielens_gap():
+    """04 cell 0 says `default` and the preset `movielens-gap` are the same configuration."""
+    from sbrlib.models.gru4rec import GRU4RecConfig
+    from sbrlib.models.gru4rec.presets import preset
+
+    assert preset("movielens-gap") == GRU4RecConfig()
+
+
+def test_glossary_has_the_terms_03_and_04_link():
+    from pathlib import Path
+
+    from sbrlib.pipeline.html_report import slug
+
+    glossary = (Path(__file__).resolve().parents[1] / "docs" / "GLOSSARY.md").read_text()
+    anchors = {slug(line.lstrip("#").strip()) for line in glossary.splitlines() if line.startswith("### ")}
+    assert {"study", "adam", "tuned-default-preset", "best-of-n", "pruning", "time-budget"} <= anchors
+    for nb in ("03_tuning", "04_train_gru4rec"):
+        text = (Path(__file__).resolve().parents[1] / "notebooks" / f"{nb}.ipynb").read_text()
+        assert "GLOSSARY.md#study" in text and "GLOSSARY.md#adam" in text, nb
