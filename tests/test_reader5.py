@@ -47,3 +47,26 @@ def test_glossary_has_the_terms_03_and_04_link():
     for nb in ("03_tuning", "04_train_gru4rec"):
         text = (Path(__file__).resolve().parents[1] / "notebooks" / f"{nb}.ipynb").read_text()
         assert "GLOSSARY.md#study" in text and "GLOSSARY.md#adam" in text, nb
+
+
+def test_settings_larger_than_the_data_say_what_happens():
+    """Reader report 5, 4.1: n_sample 2048 with 1,339 items; V-SKNN sample_size 4,396 and k 1,406 with 1,777
+    sessions."""
+    import pandas as pd
+
+    from sbrlib.core.columns import ITEM, SESSION
+    from sbrlib.models.gru4rec import GRU4RecConfig
+
+    events = pd.DataFrame({SESSION: [s for s in range(10) for _ in range(3)], ITEM: list(range(30))})
+    lines = comparisons.beyond_data_notes({"GRU4Rec": GRU4RecConfig(n_sample=40), "V-SKNN": {"k": 12,
+                                                                                             "sample_size": 50},
+                                           "SR": {"steps": 10}}, events)
+    assert lines[0] == ("GRU4Rec: n_sample 40 is more than the 30 items: a step's negatives are drawn independently, "
+                        "with replacement (∝ support^sample_alpha), so items repeat among them")
+    assert lines[1].startswith("V-SKNN: sample_size 50 is at least the 10 training sessions: every training session "
+                               "that shares an item with the current one is a candidate")
+    assert lines[1].endswith("and k 12 keeps every candidate as a neighbour") and len(lines) == 2
+    assert comparisons.beyond_data_notes({"GRU4Rec": GRU4RecConfig(n_sample=8), "V-SKNN": {"k": 5, "sample_size": 6}},
+                                         events) == []
+    assert comparisons.beyond_data_notes({"V-SKNN": {"k": 6, "sample_size": 5}}, events) == [
+        "V-SKNN: k 6 is at least sample_size 5: every candidate is a neighbour"]

@@ -163,6 +163,37 @@ def example_recommendations(model, test: pd.DataFrame, titles: pd.Series | None,
     return pd.DataFrame(rows)
 
 
+def beyond_data_notes(params: Mapping[str, Any], events: pd.DataFrame) -> list[str]:
+    """What happens when a setting exceeds the data (reader report 5, 4.1), one line per case.
+
+    Args:
+        params: display name -> its parameters (a config or a dict), e.g. ``{"GRU4Rec": config, "V-SKNN":
+            {"k": 1406, "sample_size": 4396}}``; models without such settings are ignored.
+        events: the table the models learn from (its items and sessions are counted).
+
+    Returns:
+        E.g. ``["GRU4Rec: n_sample 2,048 is more than the 1,339 items: ..."]``; empty when nothing exceeds the data.
+    """
+    n_items, n_sessions = int(events[ITEM].nunique()), int(events[SESSION].nunique())
+    out = []
+    for name, p in params.items():
+        get = (lambda k, p=p: p.get(k)) if isinstance(p, Mapping) else (lambda k, p=p: getattr(p, k, None))
+        n_sample, sample_size, k = get("n_sample"), get("sample_size"), get("k")
+        if name.startswith("GRU4Rec") and n_sample and int(n_sample) > n_items:
+            out.append(f"{name}: n_sample {int(n_sample):,} is more than the {n_items:,} items: a step's negatives are "
+                       "drawn independently, with replacement (∝ support^sample_alpha), so items repeat among them")
+        if name.startswith("V-SKNN") and sample_size and int(sample_size) >= n_sessions:
+            line = (f"{name}: sample_size {int(sample_size):,} is at least the {n_sessions:,} training sessions: every "
+                    "training session that shares an item with the current one is a candidate (nothing is sampled)")
+            if k and int(k) >= n_sessions:
+                line += f", and k {int(k):,} keeps every candidate as a neighbour"
+            out.append(line)
+        elif name.startswith("V-SKNN") and k and sample_size and int(k) >= int(sample_size):
+            out.append(f"{name}: k {int(k):,} is at least sample_size {int(sample_size):,}: every candidate is a "
+                       "neighbour")
+    return out
+
+
 def where_trained(split_name: str, model_name: str) -> str:
     """Where notebook 04's saved GRU4Rec was trained, from 04's record (``results/<split>/gru4rec_training.json``):
     ``"trained in notebook 03 (the model of trial 0 of study 'gru4rec-mrr@20', reused by notebook 04)"``,
