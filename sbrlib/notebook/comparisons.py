@@ -529,6 +529,11 @@ def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
         why = (f"{n} epoch(s): {fit} fit in the budget of {budget_seconds:,.0f} s at {per_epoch:,.1f} s per epoch "
                f"plus {setup:,.1f} s of setup (the saved model's first epoch minus its median)"
                + (f", capped at the {saved} epochs the saved model ran" if fit > saved else "")
+               + (f" (its training's length, not its kept epoch {saved_best_epoch}: a retraining on shuffled data has "
+                  "no validation run to stop early on or pick its own best epoch, so it runs the original training's "
+                  f"length; the saved model's weights are epoch {saved_best_epoch}'s, so `tie_diff` and `diff` also "
+                  f"carry the difference between {n} and {saved_best_epoch} epochs, which `beyond_diff` cancels)"
+                  if saved_best_epoch is not None and n > saved_best_epoch else "")
                + (" (at least one)" if fit < 1 else ""))
     estimate = estimated_fit_seconds(history, n) + (setup if np.isfinite(setup) else 0.0)
     return OrderGRUPlan(n, estimate, budget_seconds, saved, why, saved_best_epoch)
