@@ -70,3 +70,25 @@ def test_settings_larger_than_the_data_say_what_happens():
                                          events) == []
     assert comparisons.beyond_data_notes({"V-SKNN": {"k": 6, "sample_size": 5}}, events) == [
         "V-SKNN: k 6 is at least sample_size 5: every candidate is a neighbour"]
+
+
+def test_identical_models_are_counted_once_among_the_comparisons():
+    """Reader report 5, 4.6: Pop vs GRU4Rec and S-Pop vs GRU4Rec are one comparison when S-Pop's lists are Pop's."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    from sbrlib.notebook import findings
+
+    ranks = {"GRU4Rec": [1.0, 2.0, 3.0], "Pop": [5.0, 9.0, np.nan], "S-Pop": [5.0, 9.0, np.nan], "SR": [5.0, 8.0, 1.0]}
+    results = {n: SimpleNamespace(predictions=pd.DataFrame({"rank": r})) for n, r in ranks.items()}
+    same = comparisons.identical_models(results)
+    assert same == {"S-Pop": "Pop"}
+    cmp = pd.DataFrame({"best": ["GRU4Rec"] * 4, "p_value": [1.0, 0.001, 0.001, 0.03]},
+                       index=["GRU4Rec", "Pop", "S-Pop", "SR"])
+    p = comparisons.paired_p_values({"mrr@20": cmp}, same_as=same)
+    assert p == {"Pop vs GRU4Rec (mrr@20)": 0.001, "SR vs GRU4Rec (mrr@20)": 0.03}
+    found = findings.with_multiple_comparisons(findings.Findings("## What we found\n", {}, {}), p, same_as=same)
+    assert "This run made 2 paired comparisons" in found.markdown
+    assert "Identical predictions are counted once (S-Pop's are Pop's" in found.markdown

@@ -706,19 +706,42 @@ def order_conclusion(order: pd.DataFrame, metric: str, plan: OrderGRUPlan | None
     return "\n".join(lines)
 
 
+def identical_models(results: Mapping[str, Any]) -> dict[str, str]:
+    """Models whose test predictions are another's exactly (every rank equal), e.g. ``{"S-Pop": "Pop"}`` when seen
+    items are excluded: model -> the first model (in order) it repeats. ``results``: name -> an evaluation result
+    with ``predictions`` (a ``rank`` column)."""
+    out: dict[str, str] = {}
+    firsts: list[tuple[str, np.ndarray]] = []
+    for name, res in results.items():
+        ranks = np.asarray(res.predictions["rank"], dtype=float)
+        same = next((first for first, ref in firsts
+                     if ref.shape == ranks.shape and np.array_equal(ref, ranks, equal_nan=True)), None)
+        if same is None:
+            firsts.append((name, ranks))
+        else:
+            out[str(name)] = str(same)
+    return out
+
+
 def paired_p_values(comparisons: Mapping[str, pd.DataFrame] | None = None, order: pd.DataFrame | None = None,
-                    pairs: Sequence[tuple[str, str, str, Mapping[str, Any]]] = ()) -> dict[str, float]:
-    """Every paired comparison a notebook reports, as ``{label: two-sided p-value}``.
+                    pairs: Sequence[tuple[str, str, str, Mapping[str, Any]]] = (),
+                    same_as: Mapping[str, str] | None = None) -> dict[str, float]:
+    """Every distinct paired comparison a notebook reports, as ``{label: two-sided p-value}``.
 
     Args:
         comparisons: metric -> :func:`sbrlib.evaluation.uncertainty.compare_to_best` table (notebook
             05); the best model's row against itself is not a comparison and is left out.
         order: :func:`order_experiment`'s table (three paired comparisons per model and metric).
         pairs: ``(protocol, a, b, paired difference dict with p_value)`` (notebook 07).
+        same_as: models whose predictions repeat another's (:func:`identical_models`): their comparisons
+            with the best are that model's again, so they are counted once (under the other's name).
     """
     out: dict[str, float] = {}
+    same_as = dict(same_as or {})
     for metric_name, table in (comparisons or {}).items():
         for model, row in table.iterrows():
+            if str(model) in same_as and same_as[str(model)] != row["best"]:
+                continue  # the same comparison as its twin's
             if model != row["best"]:
                 out[f"{model} vs {row['best']} ({metric_name})"] = float(row["p_value"])
     if order is not None:

@@ -113,14 +113,20 @@ class _Builder:
         return Findings("\n\n".join([title, *self.lines]) + "\n", self.numbers, self.shown)
 
 
-def with_multiple_comparisons(found: Findings, p_values: Mapping[str, float], alpha: float = 0.05) -> Findings:
+def with_multiple_comparisons(found: Findings, p_values: Mapping[str, float], alpha: float = 0.05,
+                              same_as: Mapping[str, str] | None = None) -> Findings:
     """``found`` with the multiple-comparison caveat appended as its last paragraph
     (:func:`sbrlib.notebook.comparisons.multiple_comparisons_note`); the counts are recorded in its
     numbers (``comparisons/n``, ``comparisons/raw``, ``comparisons/bonferroni``, ``comparisons/holm``,
-    ``comparisons/holm_survivors``)."""
+    ``comparisons/holm_survivors``). ``same_as``: models whose predictions repeat another's
+    (:func:`sbrlib.notebook.comparisons.identical_models`), whose comparisons ``p_values`` counts once: said so."""
     from sbrlib.notebook.comparisons import multiple_comparisons_note
 
     note, table = multiple_comparisons_note(p_values, alpha)
+    if same_as and len(table):
+        twins = "; ".join(f"{a}'s are {b}'s" for a, b in same_as.items())
+        note += (f" Identical predictions are counted once ({twins}: the same ranks for every prediction, so the "
+                 "same comparisons).")
     numbers = {**found.numbers, "comparisons/n": len(table), "comparisons/raw": int(table["raw"].sum()),
                "comparisons/bonferroni": int(table["bonferroni"].sum()), "comparisons/holm": int(table["holm"].sum()),
                "comparisons/holm_survivors": table.index[table["holm"]].tolist()}
