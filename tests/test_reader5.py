@@ -92,3 +92,17 @@ def test_identical_models_are_counted_once_among_the_comparisons():
     found = findings.with_multiple_comparisons(findings.Findings("## What we found\n", {}, {}), p, same_as=same)
     assert "This run made 2 paired comparisons" in found.markdown
     assert "Identical predictions are counted once (S-Pop's are Pop's" in found.markdown
+
+
+def test_03_prints_each_searchs_budget():
+    """Reader report 5, 4.8: the baselines' 0.5 min each was only visible in the result lines."""
+    from sbrlib import tuning
+
+    models = ["gru4rec", "sasrec", "item-knn", "sr", "v-sknn"]
+    assert tuning.budget_shares(models, 3.0) == {"gru4rec": 1.5, "sasrec": 1.5, "item-knn": 0.5, "sr": 0.5,
+                                                 "v-sknn": 0.5}
+    text = tuning.budget_sentence(models, 3.0, 40)
+    assert text.startswith("time budget per search: Item-kNN 0.50 min, SR 0.50 min, V-SKNN 0.50 min (each baseline "
+                           "an equal share of half of the 3.00 min); GRU4Rec and SASRec share 1.50 min, in rounds")
+    assert text.endswith("; at most 40 trials per model")
+    assert tuning.budget_sentence(["sr"], None, 5) == "time budget per search: none (no time limit); at most 5 trials per model"
