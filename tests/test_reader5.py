@@ -106,3 +106,24 @@ def test_03_prints_each_searchs_budget():
                            "an equal share of half of the 3.00 min); GRU4Rec and SASRec share 1.50 min, in rounds")
     assert text.endswith("; at most 40 trials per model")
     assert tuning.budget_sentence(["sr"], None, 5) == "time budget per search: none (no time limit); at most 5 trials per model"
+
+
+def test_03_says_why_a_model_has_no_importance_plot_and_that_few_trials_make_importance_noisy():
+    """Reader report 5, 4.9."""
+    import optuna
+    import pandas as pd
+
+    from sbrlib.notebook import findings
+    from sbrlib.tuning import analysis
+
+    study = optuna.create_study(direction="maximize")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert analysis.no_importance_sentence(study, "GRU4Rec") == (
+        "GRU4Rec: no importance plot: 2 completed trials, fewer than the 3 it needs (pruned trials do not count)")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) + 0 * t.suggest_float("y", 0, 1), n_trials=3)
+    assert analysis.no_importance_sentence(study, "GRU4Rec") is None
+    facts = {"V-SKNN": {"n_trials": 13, "n_complete": 13, "n_pruned": 0, "best_valid": 0.05, "ended_by": "time budget"}}
+    imp = {"V-SKNN": pd.Series({"k": 0.6, "sample_size": 0.4})}
+    text = findings.tuning(facts, "mrr@20", 3.0, 40, imp).markdown
+    assert "across its 13 complete trials is explained by `k` (60%), `sample_size` (40%)" in text
+    assert "with fewer than 20 complete trials it is noisy" in text

@@ -590,6 +590,10 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
     return b.build()
 
 
+IMPORTANCE_FEW_TRIALS = 20
+"""Below this many completed trials, 03's findings call a study's parameter importance noisy."""
+
+
 def _dominant_bucket(b: _Builder, by_length: pd.DataFrame | None) -> None:
     """The session-length bucket that holds the most predictions, with its share of sessions and predictions: a
     session of n ratings gives n − 1 predictions, so long sessions weigh most in every headline number."""
@@ -1190,7 +1194,12 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
         imp = (importances or {}).get(name)
         if imp is not None and len(imp):
             top = ", ".join(f"`{k}` ({v:.0%})" for k, v in imp.head(3).items())
-            line += f"; most of the variation across its complete trials is explained by {top}"
+            n_done = b.n(f"importance_trials/{name}", int(f["n_complete"]), count)
+            noisy = b.keep(f"importance_noisy/{name}", int(f["n_complete"]) < IMPORTANCE_FEW_TRIALS)
+            line += (f"; most of the variation across its {n_done} complete trials is explained by {top} "
+                     f"([importance]({GLOSSARY}#hyperparameter-importance)"
+                     + (f": with fewer than {IMPORTANCE_FEW_TRIALS} complete trials it is noisy, so read it as a hint, "
+                        "not a measurement)" if noisy else ")"))
         b.add(line + ".")
     scored = {n: f for n, f in facts.items() if f["best_valid"] is not None}
     counts = {f["n_trials"] for f in scored.values()}
