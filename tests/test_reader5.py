@@ -127,3 +127,18 @@ def test_03_says_why_a_model_has_no_importance_plot_and_that_few_trials_make_imp
     text = findings.tuning(facts, "mrr@20", 3.0, 40, imp).markdown
     assert "across its 13 complete trials is explained by `k` (60%), `sample_size` (40%)" in text
     assert "with fewer than 20 complete trials it is noisy" in text
+
+
+def test_03_names_the_trials_whose_time_limit_ended_within_their_first_epoch():
+    """Reader report 5, 4.10: 3.3 s and 2.4 s limits, shorter than one epoch, counted as trials."""
+    from sbrlib.notebook import findings
+
+    early = {"GRU4Rec": [{"trial": 1, "state": "pruned", "epoch": 7, "rule": "time limit", "limit_seconds": 44.9},
+                         {"trial": 2, "state": "pruned", "epoch": 1, "rule": "time limit", "limit_seconds": 3.3}],
+             "SASRec": [{"trial": 2, "state": "pruned", "epoch": 1, "rule": "time limit", "limit_seconds": 2.4}]}
+    facts = {n: {"n_trials": 3, "n_complete": 2, "n_pruned": 1, "best_valid": 0.05, "ended_by": "time budget",
+                 "stopped_early": e} for n, e in early.items()}
+    found = findings.tuning(facts, "mrr@20", 3.0, 40)
+    assert ("* **Trials that could not train**: GRU4Rec's trial 2 (3.3 s) and SASRec's trial 2 (2.4 s) got a time "
+            "limit") in found.markdown
+    assert found.numbers["untrainable/GRU4Rec"] == [2]

@@ -590,6 +590,25 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
     return b.build()
 
 
+def _untrainable_trials(b: _Builder, facts: Mapping[str, Mapping[str, Any]]) -> None:
+    """Trials whose time limit was spent within their first epoch (pruned by it after epoch 1): they could not
+    train, yet count in the trial totals; one bullet naming them with their limits (03's stop records)."""
+    parts = []
+    for name, f in facts.items():
+        short = [e for e in f.get("stopped_early") or []
+                 if e.get("rule") == "time limit" and int(e.get("epoch", 0)) == 1 and e.get("state", "pruned") == "pruned"]
+        if not short:
+            continue
+        b.keep(f"untrainable/{name}", [int(e["trial"]) for e in short])
+        parts.append(f"{name}'s trial" + ("s " if len(short) > 1 else " ") + _join([
+            f"{int(e['trial'])}" + (f" ({float(e['limit_seconds']):.1f} s)" if e.get("limit_seconds") is not None else "")
+            for e in short]))
+    if parts:
+        b.add(f"* **Trials that could not train**: {_join(parts)} got a time limit (in brackets) that was spent within "
+              "their first epoch, so they were pruned after it: they count in the trial numbers above, but did not "
+              "search anything (each trial's stop line in notebook 03 gives its numbers).")
+
+
 IMPORTANCE_FEW_TRIALS = 20
 """Below this many completed trials, 03's findings call a study's parameter importance noisy."""
 
@@ -1214,6 +1233,7 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
                                                           if f.get("prior") else "") for n, f in scored.items())
                   + "), so their best validation scores are not a ranking of the models: a model searched longer "
                   "had more chances. Notebook 05 compares them on `test` with intervals.")
+    _untrainable_trials(b, facts)
     unsettled = [n for n, f in facts.items() if (f.get("progress") or {}).get("settled") is False]
     if unsettled:
         b.keep("unsettled", unsettled)

@@ -221,7 +221,8 @@ def study_facts(study, path: str | Path | None = None) -> dict[str, Any]:
         "best_value": study.best_value if best is not None else None,
         "best_trial": best.number if best is not None else None,
         "best_epoch": best.user_attrs.get("best_epoch") if best is not None else None,
-        "stopped_early": [{"trial": t.number, "state": t.state.name.lower(), "epoch": r["epoch"], "rule": r["rule"]}
+        "stopped_early": [{"trial": t.number, "state": t.state.name.lower(), "epoch": r["epoch"], "rule": r["rule"],
+                           **({"limit_seconds": r["limit_seconds"]} if r.get("limit_seconds") is not None else {})}
                           for t in study.get_trials(deepcopy=False)
                           if (r := stop_record(t)) is not None and r["rule"] not in ("patience", "epoch cap")],
     })
