@@ -391,7 +391,8 @@ def test_every_stop_is_recorded_with_its_rule_and_numbers(split, monkeypatch):
     assert lines[-1].startswith(f"GRU4Rec trial {last.number} (pruned): time limit: stopped after epoch 1")
     assert lines[5].startswith("GRU4Rec trial 5 (pruned): median rule: after epoch 2")
     facts = tuning.study_facts(study)
-    assert facts["stopped_early"][-1] == {"trial": last.number, "state": "pruned", "epoch": 1, "rule": "time limit"}
+    assert facts["stopped_early"][-1] == {"trial": last.number, "state": "pruned", "epoch": 1, "rule": "time limit",
+                                          "limit_seconds": stop["limit_seconds"]}
     text = tuning.describe_study(facts)
     assert "2 stopped early: 1 by the median rule, after 2 epochs; 1 by its time limit, after 1 epoch" in text
 
