@@ -430,4 +430,6 @@ def test_tune_all_records_the_share_behind_a_trials_time_limit(split, monkeypatc
     assert "kept as complete: no trial of the search had completed yet" in stop["text"]
     assert "an equal share of the" in stop["text"] and "for the 1 trial(s) still to run in its round" in stop["text"]
     facts = tuning.study_facts(studies["gru4rec"])
-    assert facts["stopped_early"] == [{"trial": 0, "state": "complete", "epoch": 1, "rule": "time limit"}]
+    assert [{k: v for k, v in e.items() if k != "limit_seconds"} for e in facts["stopped_early"]] == [
+        {"trial": 0, "state": "complete", "epoch": 1, "rule": "time limit"}]
+    assert "limit_seconds" in facts["stopped_early"][0]
