@@ -1229,7 +1229,7 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
                   f"{_name(metric_name)}; notebook 05 compares the models on `test` with intervals.")
         else:
             b.add("* The searches had **unequal trial counts** ("
-                  + ", ".join(f"{n}: {f['n_trials']:,}" + (f" (+ {f['prior']['trials']} behind its defaults)"
+                  + ", ".join(f"{n}: {f['n_trials']:,}" + (f" (its defaults: the best of {f['prior']['trials']} earlier trials, not part of this run; its trial 0 re-ran them)"
                                                           if f.get("prior") else "") for n, f in scored.items())
                   + "), so their best validation scores are not a ranking of the models: a model searched longer "
                   "had more chances. Notebook 05 compares them on `test` with intervals.")
