@@ -142,3 +142,10 @@ def test_03_names_the_trials_whose_time_limit_ended_within_their_first_epoch():
     assert ("* **Trials that could not train**: GRU4Rec's trial 2 (3.3 s) and SASRec's trial 2 (2.4 s) got a time "
             "limit") in found.markdown
     assert found.numbers["untrainable/GRU4Rec"] == [2]
+
+
+def test_the_findings_parse_the_label_tuning_writes():
+    from sbrlib import tuning
+    from sbrlib.notebook import findings
+
+    assert findings._DEFAULTS_KEPT == tuning.DEFAULTS_KEPT
