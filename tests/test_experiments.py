@@ -174,6 +174,10 @@ def test_order_models_include_gru4rec_by_default_within_the_budget():
     assert E.order_gru_plan(saved.history, None, 20.0).epochs == 1
     assert E.order_gru_plan(saved.history, None, 1_000.0).epochs == 5
     assert "capped at the 5 epochs the saved model ran" in E.order_gru_plan(saved.history, None, 1_000.0).reason
+    # why more epochs than the saved model keeps (reader report 5, 4.5): said in the plan's reason
+    why = E.order_gru_plan(saved.history, None, 1_000.0, saved_best_epoch=3).reason
+    assert "its training's length, not its kept epoch 3: a retraining on shuffled data has no validation run" in why
+    assert "not its kept epoch" not in E.order_gru_plan(saved.history, None, 1_000.0, saved_best_epoch=5).reason
     # the conclusion names the epoch whose weights the saved model keeps, not only the epochs it ran
     kept = E.order_gru_plan(saved.history, None, 60.0, saved_best_epoch=3)
     row = {"real": 0.3, "ties": 0.29, "shuffled": 0.2, "diff": -0.1, "low": -0.12, "high": -0.08, "tie_diff": -0.01,

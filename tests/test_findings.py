@@ -311,8 +311,14 @@ def test_config_sentence_says_when_a_search_kept_the_defaults():
                    "SASRecConfig() (the class defaults: the best of 49 trials of an earlier search on ml-100k-gap) "
                    "\u2014 on s train_tr\u2192valid, MRR@20 0.0479 (trial 0)")
     text = F.config_sentence("SASRec", F.config_facts(description, {"n_trials": 2}))
-    assert text.startswith("SASRec: the best of 2 trials of notebook 03's search on `valid`: its default configuration")
-    assert "the best of 49 trials of an earlier search on ml-100k-gap" in text and "did not beat" in text
+    assert text.startswith("SASRec: its default configuration, SASRecConfig() (the class defaults: the best of 49")
+    assert "kept: notebook 03's search of 2 trials on `valid` did not beat it" in text
+    # the label of this version (sbrlib.tuning.describe_study) reads the same way
+    new = ("default configuration kept: SASRecConfig() (the class defaults: the best of 49 trials of an earlier "
+           "search on ml-100k-gap) \u2014 a search of 2 trials (1 complete, 1 pruned) did not beat it \u2014 on s")
+    facts = F.config_facts(new, {"n_trials": 2})
+    assert facts["source"] == "tuned" and facts["best_is_default"]
+    assert F.config_sentence("SASRec", facts) == text
 
 
 def test_the_two_tie_shares_name_their_bases():
@@ -500,14 +506,23 @@ def test_05_findings_state_the_search_effort_and_the_order_training_difference()
                            "significant": True, "verdict": "beyond ties"}]).set_index(["model", "metric"])
     plan = OrderGRUPlan(epochs=5, estimated_seconds=30.0, budget_seconds=60.0, saved_epochs=5, reason="5 epochs",
                         saved_best_epoch=3)
+    by_length = pd.DataFrame([{"bucket": b, "model": m, "predictions": p, "sessions": n}
+                              for m in ("GRU4Rec", "Pop") for b, p, n in (("2–20", 1000, 100), ("21–72", 1813, 79),
+                                                                          ("73–317", 5593, 36))])
     found = findings.evaluation(table, {m: U.compare_to_best(preds, m, cfg) for m in metrics},
                                 U.intervals_table(preds, metrics, cfg), 1000, 200, 60, "conservative", "user",
-                                order=order, search_effort=effort, order_plan=plan)
+                                order=order, search_effort=effort, order_plan=plan, by_length=by_length)
     assert_consistent(found)
     text = found.markdown
+    # reader report 5, 3.3: the bucket holding most predictions is named (36 sessions, 66.5% of predictions)
+    assert ("The session-length bucket 73–317 holds 36 of the 215 test sessions but 5,593 of the 8,406 predictions "
+            "(66.5%), so every number below is mostly about these sessions") in text
+    assert found.numbers["dominant_bucket_share"] == pytest.approx(5593 / 8406)
     effort_line = next(line for line in text.split("\n\n") if line.startswith("* **Search effort"))
-    assert ("GRU4Rec 3 (+ 49 behind its defaults; its default configuration kept; 2 stopped early), V-SKNN 13; "
-            "not searched: Pop") in effort_line
+    assert ("GRU4Rec 3 (its defaults are the best of 49 trials of an earlier search on ml-100k-gap, not part of this "
+            "run (documented in README.md, section Tuning") in effort_line
+    assert ("this run's trial 0 re-ran them, so 49 + 2 configurations in all; its default configuration kept; "
+            "2 stopped early), V-SKNN 13; not searched: Pop") in effort_line
     assert "V-SKNN's search had **not settled**: its best so far last rose at trial 12, the 13th of 13" in effort_line
     assert "V-SKNN may rank lower here than a settled search would place it" in effort_line
     assert "Too few completed trials to tell whether these searches had settled: GRU4Rec (1)." in effort_line

@@ -158,6 +158,10 @@ def test_training_curves_mark_the_epoch_the_chosen_metric_picked_with_one_axis_p
         assert marked_epochs(ax) == {chosen}
     assert fig.axes[1].get_ylabel().startswith("Recall@20") and fig.axes[2].get_ylabel().startswith("MRR@20")
     assert "chose the model" in fig.axes[2].get_title() and "chose" not in fig.axes[1].get_title()
+    # each zoomed panel states its spread and which epochs are near the best (a plateau is not a peak)
+    assert fig.axes[2].get_title().endswith("axis zoomed: spread 0.0200; epoch within 1% of the best: 3")
+    flat = pd.Series([0.0566, 0.06141, 0.06145, 0.06140, 0.06138], index=[1, 2, 3, 4, 5])
+    assert plots.zoom_note(flat) == "axis zoomed: spread 0.0049; epochs within 1% of the best: 2, 3, 4, 5"
     # MRR's axis spans MRR's values, not Recall's: it is not flat
     lo, hi = fig.axes[2].get_ylim()
     assert hi - lo < 0.1 and lo < HISTORY["mrr@20"].min() < HISTORY["mrr@20"].max() < hi
@@ -350,14 +354,17 @@ def test_a_pruned_trial_gets_no_best_epoch_mark_and_the_title_counts_the_trials(
 
     study.optimize(objective, n_trials=3)
     ax = tplots.validation_curves(study, "mrr@20").axes[0]
-    assert ax.get_title() == "Validation curves of all 3 trials, 1 pruned"
+    assert ax.get_title().split("\n")[0] == "Validation curves of all 3 trials, 1 pruned"
+    # the zoomed axis says its range, and the lowest point (a pruned trial's) is not on the frame's edge
+    assert ax.get_title().split("\n")[1] == "axis zoomed to the data: all values lie within 0.2500 (0.0500 to 0.3000)"
+    assert ax.get_ylim()[0] < 0.05 - 0.01 and ax.get_ylim()[1] > 0.3 + 0.01
     labels = [line.get_label() for line in ax.get_lines()]
     assert labels[-1] == "trial 1 (pruned after epoch 2)" and ax.get_lines()[-1].get_linestyle() == "--"
     marks = [c for c in ax.collections if c.get_label().startswith("best epoch")]
     points = [p.tolist() for c in ax.collections for p in c.get_offsets()]
     assert len(marks) == 1 and len(points) == 2 and [2, 0.25] not in points  # completed trials only
     few = tplots.validation_curves(study, "mrr@20", top=2).axes[0]
-    assert few.get_title() == "Validation curves of the 2 best of 3 trials, 1 pruned"
+    assert few.get_title().startswith("Validation curves of the 2 best of 3 trials, 1 pruned\n")
     plt.close("all")
 
 

@@ -179,3 +179,23 @@ def test_a_cell_of_several_figures_gets_its_caption_once():
     html = report._figures_html(nb, "03_tuning")
     assert html.count("<img ") == 5 and html.count("<figure>") == 1
     assert html.count("<figcaption>") == 1 and html.count("Each point is a trial.") == 1
+
+
+def test_index_explains_its_table_titles_pages_and_findings_point_to_the_notebook(tmp_path):
+    """Reader report 5, 1.8 / 2.1 / 4.13: the final table has a caption with glossary links, each notebook page
+    has its notebook's title, and findings that say "printed above" point at the notebook page."""
+    run = fake_run(tmp_path)
+    path = run / "notebooks" / "05_evaluation.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[2].outputs[0]["data"]["text/markdown"] += "\n* 2 stopped early (each trial's rule is printed above)."
+    nbformat.write(nb, path)
+    index = report.build(run)
+    pages = check_report(index.parent)
+    html = index.read_text()
+    for anchor in ("bootstrap-interval", "recallk", "paired-comparison", "tie-policies", "exclude_seen"):
+        assert f"glossary.html#{anchor}" in pages["index.html"].hrefs
+    assert "fit_seconds" in html and "paired interval excludes 0" in html
+    assert "printed above" not in html and 'printed in <a href="05_evaluation.html">the notebook 05_evaluation</a>' in html
+    page = (index.parent / "05_evaluation.html").read_text()
+    assert "<title>05 · Evaluation</title>" in page
+    assert report.index_findings("the lines shown below", "") == "the lines shown in the notebook"

@@ -255,8 +255,10 @@ def test_an_allowed_verdict_states_the_effort_behind_both_sides_and_their_traini
     gru = dataclasses.replace(_facts(), patience=2, max_epochs=10, metric="mrr@20")
     v = sequential.verdict("SASRec", "GRU4Rec", _facts(), gru, CLEAR, {"n_trials": 3, **prior}, {"n_trials": 3, **prior})
     assert v.winner == "SASRec"
-    assert "both had 52 search trials: the 49 of the earlier searches behind their default configurations" in v.sentence
-    assert "3 in this run" in v.sentence
+    assert "both had 49 + 2 searched configurations: the best of 49 trials of an earlier search on" in v.sentence
+    assert "not part of this run: documented in README.md, section Tuning" in v.sentence
+    assert "52 search trials" not in v.sentence
+    assert "this run's 3 trials each, whose trial 0 re-ran those defaults, added 2 new" in v.sentence
     assert "SASRec validated on ndcg@10 with patience 5 (epoch cap 50)" in v.sentence
     assert "GRU4Rec validated on mrr@20 with patience 2 (epoch cap 10)" in v.sentence
 
@@ -305,12 +307,13 @@ def test_the_effort_sentence_says_which_trials_stopped_early_and_that_the_defaul
     sas = findings.config_facts(desc.replace("GRU4RecConfig", "SASRecConfig"), sas_trials)
     assert gru["best_is_default"] and len(gru["stopped_early"]) == 2
     sentence = findings.config_sentence("GRU4Rec", gru)
-    assert sentence.startswith("GRU4Rec: the best of 3 trials of notebook 03's search on `valid` (2 stopped early "
-                               "by their time limit, after 7 and 1 epochs): its default configuration, GRU4RecConfig()")
+    assert sentence.startswith("GRU4Rec: its default configuration, GRU4RecConfig() (the class defaults), kept: "
+                               "notebook 03's search of 3 trials on `valid` (2 stopped early by their time limit, "
+                               "after 7 and 1 epochs) did not beat it")
     assert "so the model in use is the shipped default" in sentence
     tune = {"GRU4Rec": findings._tuning_facts("GRU4Rec", gru), "SASRec": findings._tuning_facts("SASRec", sas)}
     v = sequential.verdict("GRU4Rec", "SASRec", _facts(), _facts(), CLEAR, tune["GRU4Rec"], tune["SASRec"])
     assert v.winner == "GRU4Rec"
-    assert ("and 3 in this run (of those: GRU4Rec's 2 were stopped early, after 7 and 1 epochs; SASRec's 1 was "
+    assert ("this run's 3 trials each, whose trial 0 re-ran those defaults, added 2 new (of those: GRU4Rec's 2 were stopped early, after 7 and 1 epochs; SASRec's 1 was "
             "stopped early, after 1 epoch; no trial of this run beat either default configuration, so both models "
             "in use are the shipped defaults)") in v.sentence

@@ -368,3 +368,19 @@ def test_interrupted_neural_rounds_continue_with_equal_trials(split, monkeypatch
     complete = {m: len([t for t in s.trials if t.state == COMPLETE]) for m, s in studies.items()}
     assert complete == {"gru4rec": 3, "sasrec": 3}
     assert all(tuning.store.budget_state(s)["completed"] for s in studies.values())
+
+
+def test_study_facts_say_when_the_best_trial_is_the_default_configuration(split):
+    """Notebook 03 prints describe_study(study_facts(...)): a search that kept the defaults must say so there
+    too (it did only in 04/05/07, through resolve_config), and must not lead with "tuned:"."""
+    study = tuning.tune("sr", split, "tiny-gap", n_trials=3, progress=False)
+    facts = tuning.study_facts(study)
+    kept = study.best_trial.params == study.trials[0].params  # trial 0 is the class defaults
+    assert facts["best_is_default"] == kept
+    text = tuning.describe_study(facts)
+    assert text.startswith("default configuration kept: SRConfig()") == kept
+    assert text.startswith("tuned:") != kept
+    assert tuning.describe_study({**facts, "best_is_default": True}).startswith(
+        "default configuration kept: ")
+    # one label for every notebook: resolve_config's description is the same sentence
+    assert tuning.resolve_config("sr", "tiny-gap", "tuned").description.startswith(text.split(" on ")[0])

@@ -355,7 +355,8 @@ def test_a_search_that_kept_the_defaults_says_so():
              "split": "s", "frames": "train_tr→valid", "budget": {}, "used": {}, "budget_completed": True,
              "best_is_default": True, "default_phrase": "SASRecConfig() (the class defaults: the best of 49 trials)"}
     text = tuning.describe_study(facts)
-    assert text.startswith("tuned: best of 3 trials") and "the best is the default configuration, SASRecConfig()" in text
+    assert text.startswith("default configuration kept: SASRecConfig() (the class defaults: the best of 49 trials)")
+    assert "a search of 3 trials (2 complete, 1 pruned) did not beat it" in text and "tuned" not in text
     assert "default configuration" not in tuning.describe_study({**facts, "best_is_default": False})
 
 
@@ -390,7 +391,8 @@ def test_every_stop_is_recorded_with_its_rule_and_numbers(split, monkeypatch):
     assert lines[-1].startswith(f"GRU4Rec trial {last.number} (pruned): time limit: stopped after epoch 1")
     assert lines[5].startswith("GRU4Rec trial 5 (pruned): median rule: after epoch 2")
     facts = tuning.study_facts(study)
-    assert facts["stopped_early"][-1] == {"trial": last.number, "state": "pruned", "epoch": 1, "rule": "time limit"}
+    assert facts["stopped_early"][-1] == {"trial": last.number, "state": "pruned", "epoch": 1, "rule": "time limit",
+                                          "limit_seconds": stop["limit_seconds"]}
     text = tuning.describe_study(facts)
     assert "2 stopped early: 1 by the median rule, after 2 epochs; 1 by its time limit, after 1 epoch" in text
 
@@ -428,4 +430,6 @@ def test_tune_all_records_the_share_behind_a_trials_time_limit(split, monkeypatc
     assert "kept as complete: no trial of the search had completed yet" in stop["text"]
     assert "an equal share of the" in stop["text"] and "for the 1 trial(s) still to run in its round" in stop["text"]
     facts = tuning.study_facts(studies["gru4rec"])
-    assert facts["stopped_early"] == [{"trial": 0, "state": "complete", "epoch": 1, "rule": "time limit"}]
+    assert [{k: v for k, v in e.items() if k != "limit_seconds"} for e in facts["stopped_early"]] == [
+        {"trial": 0, "state": "complete", "epoch": 1, "rule": "time limit"}]
+    assert "limit_seconds" in facts["stopped_early"][0]

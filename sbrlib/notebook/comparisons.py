@@ -163,6 +163,59 @@ def example_recommendations(model, test: pd.DataFrame, titles: pd.Series | None,
     return pd.DataFrame(rows)
 
 
+def beyond_data_notes(params: Mapping[str, Any], events: pd.DataFrame) -> list[str]:
+    """What happens when a setting exceeds the data (reader report 5, 4.1), one line per case.
+
+    Args:
+        params: display name -> its parameters (a config or a dict), e.g. ``{"GRU4Rec": config, "V-SKNN":
+            {"k": 1406, "sample_size": 4396}}``; models without such settings are ignored.
+        events: the table the models learn from (its items and sessions are counted).
+
+    Returns:
+        E.g. ``["GRU4Rec: n_sample 2,048 is more than the 1,339 items: ..."]``; empty when nothing exceeds the data.
+    """
+    n_items, n_sessions = int(events[ITEM].nunique()), int(events[SESSION].nunique())
+    out = []
+    for name, p in params.items():
+        get = (lambda k, p=p: p.get(k)) if isinstance(p, Mapping) else (lambda k, p=p: getattr(p, k, None))
+        n_sample, sample_size, k = get("n_sample"), get("sample_size"), get("k")
+        if name.startswith("GRU4Rec") and n_sample and int(n_sample) > n_items:
+            out.append(f"{name}: n_sample {int(n_sample):,} is more than the {n_items:,} items: a step's negatives are "
+                       "drawn independently, with replacement (∝ support^sample_alpha), so items repeat among them")
+        if name.startswith("V-SKNN") and sample_size and int(sample_size) >= n_sessions:
+            line = (f"{name}: sample_size {int(sample_size):,} is at least the {n_sessions:,} training sessions: every "
+                    "training session that shares an item with the current one is a candidate (nothing is sampled)")
+            if k and int(k) >= n_sessions:
+                line += f", and k {int(k):,} keeps every candidate as a neighbour"
+            out.append(line)
+        elif name.startswith("V-SKNN") and k and sample_size and int(k) >= int(sample_size):
+            out.append(f"{name}: k {int(k):,} is at least sample_size {int(sample_size):,}: every candidate is a "
+                       "neighbour")
+    return out
+
+
+def where_trained(split_name: str, model_name: str) -> str:
+    """Where notebook 04's saved GRU4Rec was trained, from 04's record (``results/<split>/gru4rec_training.json``):
+    ``"trained in notebook 03 (the model of trial 0 of study 'gru4rec-mrr@20', reused by notebook 04)"``,
+    ``"trained in notebook 04"`` or ``"unknown (...)"``."""
+    import json
+
+    from sbrlib.core import paths
+
+    path = paths.results_dir(split_name) / "gru4rec_training.json"
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        return f"where it was trained is unknown (notebook 04's record {path} not readable: {type(exc).__name__})"
+    payload = payload.get("payload", payload)
+    if payload.get("model") != model_name:
+        return f"where it was trained is unknown (notebook 04's record is of model {payload.get('model')!r})"
+    if payload.get("reused"):
+        what = str(payload.get("reused_trial") or "").removeprefix("reused: ").partition(" (")[0]
+        return f"trained in notebook 03 ({what or 'its best trial'}, reused by notebook 04)"
+    return "trained in notebook 04"
+
+
 # --------------------------------------------------------------------------- baselines
 
 BASELINE_DEFAULTS: dict[str, dict] = {
@@ -476,6 +529,11 @@ def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
         why = (f"{n} epoch(s): {fit} fit in the budget of {budget_seconds:,.0f} s at {per_epoch:,.1f} s per epoch "
                f"plus {setup:,.1f} s of setup (the saved model's first epoch minus its median)"
                + (f", capped at the {saved} epochs the saved model ran" if fit > saved else "")
+               + (f" (its training's length, not its kept epoch {saved_best_epoch}: a retraining on shuffled data has "
+                  "no validation run to stop early on or pick its own best epoch, so it runs the original training's "
+                  f"length; the saved model's weights are epoch {saved_best_epoch}'s, so `tie_diff` and `diff` also "
+                  f"carry the difference between {n} and {saved_best_epoch} epochs, which `beyond_diff` cancels)"
+                  if saved_best_epoch is not None and n > saved_best_epoch else "")
                + (" (at least one)" if fit < 1 else ""))
     estimate = estimated_fit_seconds(history, n) + (setup if np.isfinite(setup) else 0.0)
     return OrderGRUPlan(n, estimate, budget_seconds, saved, why, saved_best_epoch)
@@ -648,19 +706,42 @@ def order_conclusion(order: pd.DataFrame, metric: str, plan: OrderGRUPlan | None
     return "\n".join(lines)
 
 
+def identical_models(results: Mapping[str, Any]) -> dict[str, str]:
+    """Models whose test predictions are another's exactly (every rank equal), e.g. ``{"S-Pop": "Pop"}`` when seen
+    items are excluded: model -> the first model (in order) it repeats. ``results``: name -> an evaluation result
+    with ``predictions`` (a ``rank`` column)."""
+    out: dict[str, str] = {}
+    firsts: list[tuple[str, np.ndarray]] = []
+    for name, res in results.items():
+        ranks = np.asarray(res.predictions["rank"], dtype=float)
+        same = next((first for first, ref in firsts
+                     if ref.shape == ranks.shape and np.array_equal(ref, ranks, equal_nan=True)), None)
+        if same is None:
+            firsts.append((name, ranks))
+        else:
+            out[str(name)] = str(same)
+    return out
+
+
 def paired_p_values(comparisons: Mapping[str, pd.DataFrame] | None = None, order: pd.DataFrame | None = None,
-                    pairs: Sequence[tuple[str, str, str, Mapping[str, Any]]] = ()) -> dict[str, float]:
-    """Every paired comparison a notebook reports, as ``{label: two-sided p-value}``.
+                    pairs: Sequence[tuple[str, str, str, Mapping[str, Any]]] = (),
+                    same_as: Mapping[str, str] | None = None) -> dict[str, float]:
+    """Every distinct paired comparison a notebook reports, as ``{label: two-sided p-value}``.
 
     Args:
         comparisons: metric -> :func:`sbrlib.evaluation.uncertainty.compare_to_best` table (notebook
             05); the best model's row against itself is not a comparison and is left out.
         order: :func:`order_experiment`'s table (three paired comparisons per model and metric).
         pairs: ``(protocol, a, b, paired difference dict with p_value)`` (notebook 07).
+        same_as: models whose predictions repeat another's (:func:`identical_models`): their comparisons
+            with the best are that model's again, so they are counted once (under the other's name).
     """
     out: dict[str, float] = {}
+    same_as = dict(same_as or {})
     for metric_name, table in (comparisons or {}).items():
         for model, row in table.iterrows():
+            if str(model) in same_as and same_as[str(model)] != row["best"]:
+                continue  # the same comparison as its twin's
             if model != row["best"]:
                 out[f"{model} vs {row['best']} ({metric_name})"] = float(row["p_value"])
     if order is not None:

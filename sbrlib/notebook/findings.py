@@ -113,14 +113,20 @@ class _Builder:
         return Findings("\n\n".join([title, *self.lines]) + "\n", self.numbers, self.shown)
 
 
-def with_multiple_comparisons(found: Findings, p_values: Mapping[str, float], alpha: float = 0.05) -> Findings:
+def with_multiple_comparisons(found: Findings, p_values: Mapping[str, float], alpha: float = 0.05,
+                              same_as: Mapping[str, str] | None = None) -> Findings:
     """``found`` with the multiple-comparison caveat appended as its last paragraph
     (:func:`sbrlib.notebook.comparisons.multiple_comparisons_note`); the counts are recorded in its
     numbers (``comparisons/n``, ``comparisons/raw``, ``comparisons/bonferroni``, ``comparisons/holm``,
-    ``comparisons/holm_survivors``)."""
+    ``comparisons/holm_survivors``). ``same_as``: models whose predictions repeat another's
+    (:func:`sbrlib.notebook.comparisons.identical_models`), whose comparisons ``p_values`` counts once: said so."""
     from sbrlib.notebook.comparisons import multiple_comparisons_note
 
     note, table = multiple_comparisons_note(p_values, alpha)
+    if same_as and len(table):
+        twins = "; ".join(f"{a}'s are {b}'s" for a, b in same_as.items())
+        note += (f" Identical predictions are counted once ({twins}: the same ranks for every prediction, so the "
+                 "same comparisons).")
     numbers = {**found.numbers, "comparisons/n": len(table), "comparisons/raw": int(table["raw"].sum()),
                "comparisons/bonferroni": int(table["bonferroni"].sum()), "comparisons/holm": int(table["holm"].sum()),
                "comparisons/holm_survivors": table.index[table["holm"]].tolist()}
@@ -405,7 +411,8 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
                exclusion: pd.DataFrame | None = None, excluded_targets: int | None = None,
                order: pd.DataFrame | None = None, synthetic: bool = False, reference: str = "Pop",
                focus: str | None = "GRU4Rec", focus_note: str = "",
-               search_effort: Mapping[str, Mapping[str, Any]] | None = None, order_plan: Any = None) -> Findings:
+               search_effort: Mapping[str, Mapping[str, Any]] | None = None, order_plan: Any = None,
+               by_length: pd.DataFrame | None = None) -> Findings:
     """Findings of notebook 05.
 
     Args:
@@ -430,6 +437,8 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
         order_plan: GRU4Rec's retraining plan of the order experiment
             (:func:`sbrlib.notebook.comparisons.order_gru_plan`): its whole-session and tie changes compare
             the saved, early-stopped model with fixed-epoch retrainings, which the order bullet says.
+        by_length: :func:`sbrlib.evaluation.uncertainty.bucketed` by ``session_length``: the bucket that holds
+            the largest share of the predictions (and so weighs most in every number) is named. None: not stated.
     """
     b = _Builder()
     _synthetic_note(b, synthetic)
@@ -440,6 +449,7 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
           f"{b.n('items', n_items, count)} training items ([tie policy]({GLOSSARY}#tie-policies) "
           f"`{tie_policy}`, {seen_words}). Intervals are 95% bootstrap intervals over test sessions "
           f"([what that means]({GLOSSARY}#bootstrap-interval)).")
+    _dominant_bucket(b, by_length)
     leaders = {}
     for m, cmp in comparisons.items():
         best = str(cmp.index[0])
@@ -584,6 +594,60 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
     return b.build()
 
 
+def _untrainable_trials(b: _Builder, facts: Mapping[str, Mapping[str, Any]]) -> None:
+    """Trials whose time limit was spent within their first epoch (pruned by it after epoch 1): they could not
+    train, yet count in the trial totals; one bullet naming them with their limits (03's stop records)."""
+    parts = []
+    for name, f in facts.items():
+        short = [e for e in f.get("stopped_early") or []
+                 if e.get("rule") == "time limit" and int(e.get("epoch", 0)) == 1 and e.get("state", "pruned") == "pruned"]
+        if not short:
+            continue
+        b.keep(f"untrainable/{name}", [int(e["trial"]) for e in short])
+        parts.append(f"{name}'s trial" + ("s " if len(short) > 1 else " ") + _join([
+            f"{int(e['trial'])}" + (f" ({float(e['limit_seconds']):.1f} s)" if e.get("limit_seconds") is not None else "")
+            for e in short]))
+    if parts:
+        b.add(f"* **Trials that could not train**: {_join(parts)} got a time limit (in brackets) that was spent within "
+              "their first epoch, so they were pruned after it: they count in the trial numbers above, but did not "
+              "search anything (each trial's stop line in notebook 03 gives its numbers).")
+
+
+IMPORTANCE_FEW_TRIALS = 20
+"""Below this many completed trials, 03's findings call a study's parameter importance noisy."""
+
+
+def _dominant_bucket(b: _Builder, by_length: pd.DataFrame | None) -> None:
+    """The session-length bucket that holds the most predictions, with its share of sessions and predictions: a
+    session of n ratings gives n − 1 predictions, so long sessions weigh most in every headline number."""
+    if by_length is None or by_length.empty:
+        return
+    first = by_length[by_length["model"] == by_length["model"].iloc[0]]
+    total, sessions = int(first["predictions"].sum()), int(first["sessions"].sum())
+    if not total:
+        return
+    top = first.loc[first["predictions"].idxmax()]
+    share = float(top["predictions"]) / total
+    weight = ("so every number below is mostly about these sessions" if share > 0.5 else
+              "the largest share of any bucket, so these sessions weigh most in every number below")
+    b.add(f"* **Which sessions the numbers are about**: a session of n ratings gives n − 1 predictions, so long "
+          f"sessions count most. The session-length bucket {b.n('dominant_bucket', str(top['bucket']), text)} holds "
+          f"{b.n('dominant_bucket_sessions', int(top['sessions']), count)} of the {count(sessions)} test sessions but "
+          f"{b.n('dominant_bucket_predictions', int(top['predictions']), count)} of the {count(total)} predictions "
+          f"({b.n('dominant_bucket_share', share, pct)}), {weight} (the figure \"Recall@K by session length\" "
+          "shows every bucket).")
+
+
+def _prior_where(name: str) -> str:
+    """Where the earlier search behind ``name``'s defaults is documented (:func:`sbrlib.tuning.prior_search_where`)."""
+    from sbrlib.tuning.store import prior_search_where
+
+    try:
+        return prior_search_where(name)
+    except Exception:  # an unknown family: the README section still holds the searches
+        return "documented in README.md, section Tuning"
+
+
 def _search_effort_line(b: _Builder, effort: Mapping[str, Mapping[str, Any]], models: Sequence[str]) -> None:
     """The bullet of notebook 05 that states the search effort behind each compared configuration."""
     searched = [m for m in models if m in effort]
@@ -595,7 +659,10 @@ def _search_effort_line(b: _Builder, effort: Mapping[str, Mapping[str, Any]], mo
         part = f"{m} {b.n(f'search_trials/{m}', int(f['n_trials']), count)}"
         extra = []
         if f.get("prior"):
-            extra.append(f"+ {b.n(f'search_prior/{m}', int(f['prior']['trials']), count)} behind its defaults")
+            prior = b.n(f'search_prior/{m}', int(f['prior']['trials']), count)
+            extra.append(f"its defaults are the best of {prior} trials of an earlier search on {f['prior']['split']}, "
+                         f"not part of this run ({_prior_where(m)}); this run's trial 0 re-ran them, so "
+                         f"{prior} + {max(int(f['n_trials']) - 1, 0):,} configurations in all")
         if f.get("prior") and f.get("best_trial") == 0 and f["n_trials"] > 1:
             extra.append("its default configuration kept")
         early = len(f.get("stopped_early") or [])
@@ -640,7 +707,7 @@ def recorded_search_effort(split_name: str, sources: Mapping[str, str] | None = 
     searched = dict(rec.get("searched") or {})
     if sources is not None:
         searched = {m: f for m, f in searched.items()
-                    if str(sources.get(m, "")).startswith(("tuned", "single trial"))}
+                    if str(sources.get(m, "")).startswith(("tuned", "single trial", _DEFAULTS_KEPT))}
     return searched
 
 
@@ -673,7 +740,7 @@ def config_facts(description: str, trials: Mapping[str, Any] | None = None) -> d
         search of one trial is ``"single-trial"`` whatever its description says: one trial is never
         "tuned".
     """
-    if description.startswith("tuned"):
+    if description.startswith(("tuned", _DEFAULTS_KEPT)):
         source = "tuned"
     elif description.startswith("single trial"):
         source = "single-trial"
@@ -687,7 +754,21 @@ def config_facts(description: str, trials: Mapping[str, Any] | None = None) -> d
     return {"source": source, "description": description, "n_trials": t.get("n_trials"),
             "n_complete": t.get("n_complete"), "n_pruned": t.get("n_pruned"),
             "stopped_early": list(t.get("stopped_early") or []),
-            "best_is_default": source == "tuned" and "the best is the default configuration, " in description}
+            "best_is_default": source == "tuned" and (description.startswith(_DEFAULTS_KEPT)
+                                                      or "the best is the default configuration, " in description)}
+
+
+_DEFAULTS_KEPT = "default configuration kept"  # = sbrlib.tuning.store.DEFAULTS_KEPT (the label's start)
+
+
+def _kept_phrase(description: str) -> str | None:
+    """The default configuration named by a label that kept it (``"GRU4RecConfig() (...)"``), else None."""
+    if description.startswith(_DEFAULTS_KEPT + ": "):
+        return description[len(_DEFAULTS_KEPT) + 2:].partition(" \u2014")[0]
+    marker = "the best is the default configuration, "  # the label of earlier records
+    if marker in description:
+        return description.partition(marker)[2].partition(" \u2014")[0]
+    return None
 
 
 def _trials_words(n: int | None) -> str:
@@ -700,11 +781,19 @@ def config_sentence(name: str, facts: Mapping[str, Any]) -> str:
     configuration (not tuned)"`` or a preset; a 1-trial search is never called tuned."""
     changed = facts["description"].partition("; changed explicitly: ")[2]
     tail = f", then changed explicitly: {changed}" if changed else ""
-    marker = "the best is the default configuration, "
-    if marker in facts["description"]:  # the search kept the defaults (sbrlib.tuning.describe_study): say so
-        kept = facts["description"].partition(marker)[2].partition(" \u2014")[0]
-        tail = (f": its default configuration, {kept}, which the search did not beat, so the model in use is the "
-                "shipped default" + tail)
+    kept = _kept_phrase(facts["description"])
+    if kept and facts["source"] == "tuned" and facts.get("n_trials") != 1:  # the search kept the defaults: lead with it
+        early = list(facts.get("stopped_early") or [])
+        note = ""
+        if early:
+            from sbrlib.tuning.store import stopped_early_text
+
+            note = f" ({stopped_early_text(early)})"
+        return (f"{name}: its default configuration, {kept}, kept: notebook 03's search of "
+                f"{_trials_words(facts.get('n_trials'))} on `valid`{note} did not beat it, so the model in use is the "
+                f"shipped default{tail}")
+    if kept:
+        tail = f": its default configuration, {kept}" + tail
     if facts["source"] == "single-trial" or (facts["source"] == "tuned" and facts.get("n_trials") == 1):
         return (f"{name}: a single search trial of notebook 03 on `valid` (a search's first trial evaluates the "
                 f"model's default configuration), not a search result and not tuned{tail}")
@@ -1116,11 +1205,11 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
             line += (f"; {b.n(f'stopped_early/{name}', len(early), count)} of its trials "
                      f"{'was stopped before its' if len(early) == 1 else 'were stopped before their'} own training ended ("
                      + stopped_early_text(early).split(" stopped early", 1)[1].lstrip(": ").lstrip()
-                     + "; each trial's rule and numbers are printed above)")
+                     + "; each trial's rule and numbers are in notebook 03's stop lines, printed after its searches)")
         if f.get("prior"):
             line += (f"; the search started from the model's default configuration, itself the best of "
                      f"{b.n(f'prior_trials/{name}', int(f['prior']['trials']), count)} trials of an earlier search on "
-                     f"{f['prior']['split']}")
+                     f"{f['prior']['split']} (not part of this run: {_prior_where(name)}; its trial 0 re-ran it)")
             if f.get("best_trial") == 0 and f["n_trials"] > 1:
                 b.keep(f"best_is_default/{name}", True)
                 line += (", and no trial of this run beat it: the model in use is that shipped default "
@@ -1133,7 +1222,12 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
         imp = (importances or {}).get(name)
         if imp is not None and len(imp):
             top = ", ".join(f"`{k}` ({v:.0%})" for k, v in imp.head(3).items())
-            line += f"; most of the variation across its complete trials is explained by {top}"
+            n_done = b.n(f"importance_trials/{name}", int(f["n_complete"]), count)
+            noisy = b.keep(f"importance_noisy/{name}", int(f["n_complete"]) < IMPORTANCE_FEW_TRIALS)
+            line += (f"; most of the variation across its {n_done} complete trials is explained by {top} "
+                     f"([importance]({GLOSSARY}#hyperparameter-importance)"
+                     + (f": with fewer than {IMPORTANCE_FEW_TRIALS} complete trials it is noisy, so read it as a hint, "
+                        "not a measurement)" if noisy else ")"))
         b.add(line + ".")
     scored = {n: f for n, f in facts.items() if f["best_valid"] is not None}
     counts = {f["n_trials"] for f in scored.values()}
@@ -1144,10 +1238,11 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
                   f"{_name(metric_name)}; notebook 05 compares the models on `test` with intervals.")
         else:
             b.add("* The searches had **unequal trial counts** ("
-                  + ", ".join(f"{n}: {f['n_trials']:,}" + (f" (+ {f['prior']['trials']} behind its defaults)"
+                  + ", ".join(f"{n}: {f['n_trials']:,}" + (f" (its defaults: the best of {f['prior']['trials']} earlier trials, not part of this run; its trial 0 re-ran them)"
                                                           if f.get("prior") else "") for n, f in scored.items())
                   + "), so their best validation scores are not a ranking of the models: a model searched longer "
                   "had more chances. Notebook 05 compares them on `test` with intervals.")
+    _untrainable_trials(b, facts)
     unsettled = [n for n, f in facts.items() if (f.get("progress") or {}).get("settled") is False]
     if unsettled:
         b.keep("unsettled", unsettled)

@@ -310,6 +310,19 @@ def kept_epoch(history: pd.DataFrame, chosen_by: str | None, early_stopping: boo
     return int(history["epoch"].iloc[-1])
 
 
+def zoom_note(values: pd.Series, near: float = 0.01) -> str:
+    """What a y axis zoomed to its data hides, for a panel's title: ``"axis zoomed: spread 0.0048; epochs within 1%
+    of the best: 2, 3, 4, 5"`` (``values``: one value per epoch, indexed by epoch; ``near``: the share of the best
+    counted as "within")."""
+    v = pd.Series(values).dropna()
+    if v.empty:
+        return "no values"
+    top, spread = float(v.max()), float(v.max() - v.min())
+    close = [int(e) for e, x in v.items() if top - float(x) <= near * abs(top)]
+    return (f"axis zoomed: spread {spread:.4f}; epoch{'s' if len(close) > 1 else ''} within {near:.0%} of the best: "
+            + ", ".join(map(str, close)))
+
+
 def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("recall@20", "mrr@20"), synthetic: bool = False,
                     best_epoch: int | None = None, chosen_by: str | None = None, early_stopping: bool = True):
     """Training loss and each validation metric per epoch, one panel each, the kept epoch marked.
@@ -349,7 +362,8 @@ def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("recall@20"
     style(axes[0], title="Training loss", xlabel=EPOCH_LABEL, ylabel="training loss (per event)", synthetic=synthetic,
           integer_x=True)
     for ax, m in zip(axes[1:], present):
-        style(ax, title=f"Validation {metric_name(m)}" + (" (chose the model)" if chose and m == chosen_by else ""), xlabel=EPOCH_LABEL,
+        style(ax, title=f"Validation {metric_name(m)}" + (" (chose the model)" if chose and m == chosen_by else "")
+              + "\n" + zoom_note(history.set_index("epoch")[m]), xlabel=EPOCH_LABEL,
               ylabel=metric_label(m), synthetic=synthetic, integer_x=True)
     # one legend, right of the last panel: off the data
     handles = [ax.get_lines()[0] for ax in axes]  # each panel's curve

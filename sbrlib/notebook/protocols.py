@@ -460,8 +460,13 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
     if not na:
         effort = "both ran untuned defaults (no search)"
     elif prior_a and prior_a == prior_b:
-        effort = (f"both had {na} search trials: the {prior_a} of the earlier searches behind their default "
-                  f"configurations, which this run's searches start from, and {na - prior_a} in this run"
+        run = na - prior_a
+        effort = (f"both had {prior_a} + {max(run - 1, 0)} searched configurations: the best of {prior_a} trials of an "
+                  "earlier search on " + str(dict(a_tuning or {}).get("prior_dataset", "other data"))
+                  + " is each one's default configuration (not part of this run: documented in README.md, section "
+                  "Tuning, and in each model's presets.py PROVENANCE), and this run's "
+                  f"{run} trial{'' if run == 1 else 's'} each, whose trial 0 re-ran those defaults, added "
+                  f"{max(run - 1, 0)} new"
                   + _run_trials_note(((a, a_tuning), (b, b_tuning))))
     else:
         effort = ("both had a single search trial (their default configurations, not tuned)" if na == 1 else

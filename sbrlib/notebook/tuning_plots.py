@@ -176,6 +176,13 @@ def validation_curves(study, metric: str, top: int = 5, synthetic: bool = False)
             ax.scatter([epoch], curve.loc[curve["epoch"] == epoch, metric].iloc[:1], s=120, facecolors="none",
                        edgecolors="black", zorder=4, label=None if marked else "best epoch (completed trials)")
             marked = True
+    if curves:  # the y axis is zoomed to the data: say by how much, and keep edge points off the frame
+        values = pd.concat([c[metric] for c in curves.values()]).dropna()
+        if len(values):
+            low, high = float(values.min()), float(values.max())
+            pad = 0.08 * (high - low) if high > low else 0.05 * max(abs(high), 1e-9)
+            ax.set_ylim(low - pad, high + pad)
+            title += f"\naxis zoomed to the data: all values lie within {high - low:.4f} ({low:.4f} to {high:.4f})"
     style(ax, title=title, xlabel=EPOCH_LABEL,
           ylabel=f"validation {metric_label(metric, wrap=True)}", synthetic=synthetic, legend=True, integer_x=True)
     return fig

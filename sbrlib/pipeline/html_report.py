@@ -81,14 +81,28 @@ def render_notebook(path: Path) -> str:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(path, as_version=4)
+    title = notebook_title(nb, path.stem)
+    nb.metadata["title"] = title  # the page's <title> (nbconvert's default is "Notebook" for every page)
     exporter = HTMLExporter(template_name="lab")
     level = exporter.log.level
     exporter.log.setLevel(logging.ERROR)  # not "Alternative text is missing on N image(s)" per notebook
     try:
-        body, _ = exporter.from_notebook_node(nb)
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     finally:
         exporter.log.setLevel(level)
     return fix_links(body)
+
+
+def notebook_title(nb, fallback: str) -> str:
+    """The text of a notebook's first Markdown heading (``"03 · Tuning: which hyperparameters ..."``), links
+    and markup dropped; ``fallback`` without one."""
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "markdown":
+            continue
+        for line in _joined(cell.get("source", "")).splitlines():
+            if line.startswith("#"):
+                return _plain(line.lstrip("#").strip()) or fallback
+    return fallback
 
 
 _BODY = re.compile(r"<body[^>]*>")
@@ -113,12 +127,24 @@ def _joined(value) -> str:
     return "".join(value) if isinstance(value, list) else str(value)
 
 
-def _findings_html(nb: dict) -> str:
+# "printed above", "shown below": output of the notebook that the index does not show
+_PRINTED_THERE = re.compile(r"\b(printed|shown|listed|plotted) (above|below)\b")
+
+
+def index_findings(markdown: str, stem: str = "") -> str:
+    """A notebook's findings for the report index: a reference to output "printed above/below" in the notebook
+    (not on the index) points at the notebook's page instead."""
+    where = f"in [the notebook {stem}]({stem}.html)" if stem else "in the notebook"
+    return _PRINTED_THERE.sub(lambda m: f"{m.group(1)} {where}", markdown)
+
+
+def _findings_html(nb: dict, stem: str = "") -> str:
     parts = []
     for out in _tagged_outputs(nb, "findings"):
         data = out.get("data", {})
         if "text/markdown" in data:
-            parts.append(f'<div class="finding">{markdown_to_html(_joined(data["text/markdown"]))}</div>')
+            text = index_findings(_joined(data["text/markdown"]), stem)
+            parts.append(f'<div class="finding">{markdown_to_html(text)}</div>')
     return "\n".join(parts)
 
 
@@ -185,6 +211,22 @@ def _figures_html(nb: dict, stem: str = "") -> str:
     return "\n".join(parts)
 
 
+_G = "glossary.html"
+RESULTS_CAPTION = (
+    "<p>Notebook 05's test results, one row per model. Each cell: the metric and its 95% "
+    f'<a href="{_G}#bootstrap-interval">bootstrap interval</a>; '
+    f'<a href="{_G}#recallk">recall@20</a>, <a href="{_G}#mrrk">mrr@20</a>, <a href="{_G}#ndcgk">ndcg@20</a>, '
+    f'<a href="{_G}#coveragek">coverage@20</a>, <a href="{_G}#popularityk">popularity@20</a> (K = 20 recommendations). '
+    "Columns “… vs <em>model</em>”: the "
+    f'<a href="{_G}#paired-comparison">paired difference</a> to the best model on that metric, with its paired 95% '
+    "interval; <code>*</code> marks a difference whose paired interval excludes 0 (without it the two are not "
+    "distinguishable on this test set). <code>fit_seconds</code>: wall-clock seconds to fit the model (GRU4Rec: its "
+    "recorded training time); <code>eval_seconds</code>: seconds to score the whole test set. "
+    f'<a href="{_G}#tie-policies">Tie policy</a> and <a href="{_G}#exclude_seen">seen items excluded</a>: '
+    "the settings above the table. The notebook 05 section below says how to read it.</p>")
+"""The caption of the index's final table: what its columns mean, with glossary links."""
+
+
 def _results_tables(run: Path) -> str:
     parts = []
     for folder in sorted(p for p in (run / "results").glob("*") if p.is_dir()):
@@ -201,6 +243,7 @@ def _results_tables(run: Path) -> str:
                     settings = (f"<p>tie policy <code>{html.escape(str(info.get('tie_policy')))}</code>, seen items "
                                 f"excluded: <code>{html.escape(str(info.get('exclude_seen')))}</code></p>")
                 parts.append(f"<h3>{html.escape(folder.name)}: {title}</h3>{settings}"
+                             + (RESULTS_CAPTION if name == "metrics_display" else "")
                              + table.to_html(float_format=lambda v: f"{v:.4f}", border=0, na_rep="", escape=True))
                 break
     return "\n".join(parts) or "<p>No results table in this run.</p>"
@@ -243,7 +286,7 @@ def build(run_folder: str | Path, out: str | Path | None = None) -> Path:
             log.info("rendering %s", path.name)
             (tmp / f"{path.stem}.html").write_text(with_back_link(render_notebook(path), path.stem), encoding="utf-8")
             nb = json.loads(path.read_text(encoding="utf-8"))
-            found, figures = _findings_html(nb), _figures_html(nb, path.stem)
+            found, figures = _findings_html(nb, path.stem), _figures_html(nb, path.stem)
             if not found:
                 found = ('<p class="missing">This notebook has no <em>What we found</em> output (no executed cell '
                          'tagged <code>findings</code>).</p>')

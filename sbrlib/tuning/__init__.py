@@ -26,10 +26,19 @@ from sbrlib.tuning.configs import (
     trained_config_source,
     tune_study_path,
 )
-from sbrlib.tuning.search import build_model, default_base, enqueue_params, tune, tune_all
+from sbrlib.tuning.search import (
+    budget_sentence,
+    budget_shares,
+    build_model,
+    default_base,
+    enqueue_params,
+    tune,
+    tune_all,
+)
 from sbrlib.tuning.space import MODEL_NAMES, SPACES, Param, SearchSpaceError, describe, make_config, search_space
 from sbrlib.tuning.store import (
     BEST_FILE,
+    DEFAULTS_KEPT,
     METRICS,
     STUDY_FILE,
     TuningError,
@@ -37,8 +46,10 @@ from sbrlib.tuning.store import (
     best_config,
     best_params,
     best_trial,
+    defaults_phrase,
     describe_study,
     load_study,
+    prior_search_where,
     read_best,
     save_best,
     study_facts,
@@ -48,7 +59,7 @@ from sbrlib.tuning.store import (
 )
 
 __all__ = [
-    "BEST_FILE", "CHOICES", "ResolvedConfig", "describe_study", "resolve_config", "reuse_best_trial", "source_label", "study_facts", "trained_config_source", "METRICS", "MODEL_NAMES", "Param", "SPACES", "STUDY_FILE", "SearchSpaceError",
+    "BEST_FILE", "DEFAULTS_KEPT", "budget_sentence", "budget_shares", "defaults_phrase", "prior_search_where", "CHOICES", "ResolvedConfig", "describe_study", "resolve_config", "reuse_best_trial", "source_label", "study_facts", "trained_config_source", "METRICS", "MODEL_NAMES", "Param", "SPACES", "STUDY_FILE", "SearchSpaceError",
     "TuningError", "best_baseline_params", "best_config", "best_params", "best_trial", "build_model",
     "default_base", "describe", "enqueue_params", "fixed_parameters", "gru4rec_config", "load_study",
     "make_config", "prepare_study_file", "read_best", "refit_estimate", "sasrec_config", "save_best", "search_space",

@@ -115,7 +115,7 @@ def importances(study) -> pd.Series:
     import optuna
 
     done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
-    if len(done) < 3:
+    if len(done) < MIN_COMPLETE_FOR_IMPORTANCE:
         return pd.Series(dtype=float, name="importance")
     try:
         values = optuna.importance.get_param_importances(study)
@@ -123,6 +123,24 @@ def importances(study) -> pd.Series:
         log.info("importances unavailable for %s: %s", study.study_name, exc)
         return pd.Series(dtype=float, name="importance")
     return pd.Series(values, dtype=float, name="importance")
+
+
+MIN_COMPLETE_FOR_IMPORTANCE = 3
+"""Completed trials :func:`importances` needs (fewer: no importance at all)."""
+
+
+def no_importance_sentence(study, name: str) -> str | None:
+    """Why a study has no importance plot (``"GRU4Rec: no importance plot: 2 completed trials, fewer than the 3
+    it needs"``), or None when :func:`importances` gives values."""
+    import optuna
+
+    if len(importances(study)):
+        return None
+    done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+    if done < MIN_COMPLETE_FOR_IMPORTANCE:
+        return (f"{name}: no importance plot: {done} completed trial{'' if done == 1 else 's'}, fewer than the "
+                f"{MIN_COMPLETE_FOR_IMPORTANCE} it needs (pruned trials do not count)")
+    return f"{name}: no importance plot: Optuna could not compute it from its {done} completed trials"
 
 
 MIN_TRIALS_PER_SIDE = 2

@@ -127,16 +127,10 @@ def source_label(n_trials: int | None) -> str:
 
 
 def _defaults_phrase(model: str) -> str:
-    """``"SASRecConfig() (the class defaults: the best of 49 trials of an earlier search on ml-100k-gap)"``,
-    or ``"... (the class defaults)"`` when no search is behind them (:func:`sbrlib.models.registry.defaults_search`)."""
-    from sbrlib.models import registry
+    """:func:`sbrlib.tuning.store.defaults_phrase` (kept under this name for callers)."""
+    from sbrlib.tuning.store import defaults_phrase
 
-    name = config_class(model).__name__
-    prior = registry.defaults_search(model)
-    if not prior:
-        return f"{name}() (the class defaults)"
-    return (f"{name}() (the class defaults: the best of {prior['trials']} trials of an earlier search on "
-            f"{prior['split']})")
+    return defaults_phrase(model)
 
 
 def resolve_config(model: str, split_name: str, source: str = "tuned", overrides: Mapping[str, Any] | None = None,

@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -428,6 +428,43 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
     return study
 
 
+def budget_shares(models: Sequence[str], minutes: float | None) -> dict[str, float | None]:
+    """Each search's time budget in minutes in :func:`tune_all`: the neural models (GRU4Rec, SASRec) share half of
+    ``minutes`` when baselines are searched too (all of it otherwise; each neural model's value is that shared
+    pool), and the baselines share the rest equally. None: no time limit."""
+    neural = [m for m in models if m in NEURAL]
+    others = [m for m in models if m not in NEURAL]
+    half = 0.5 if neural and others else 1.0
+    if minutes is None:
+        return dict.fromkeys(models)
+    return {m: (minutes * half if m in NEURAL else minutes * half / len(others)) for m in models}
+
+
+def budget_sentence(models: Sequence[str], minutes: float | None, n_trials: int | None) -> str:
+    """The searches' budgets in one line, for notebook 03: ``"time budget per search: Item-kNN 0.50 min, SR
+    0.50 min (each a baseline's equal share of half of the 3.00 min); GRU4Rec and SASRec share 1.50 min, in rounds;
+    at most 40 trials per model"``."""
+    from sbrlib.tuning.space import MODEL_NAMES
+
+    shares = budget_shares(models, minutes)
+    neural = [m for m in models if m in NEURAL]
+    others = [m for m in models if m not in NEURAL]
+    cap = f"at most {n_trials} trials per model" if n_trials is not None else "no trial cap"
+    if minutes is None:
+        return f"time budget per search: none (no time limit); {cap}"
+    parts = []
+    if others:
+        whole = "half of" if neural else "all of"
+        parts.append(", ".join(f"{MODEL_NAMES.get(m, m)} {shares[m]:.2f} min" for m in others)
+                     + f" (each baseline an equal share of {whole} the {minutes:.2f} min)")
+    if neural:
+        names = " and ".join(MODEL_NAMES.get(m, m) for m in neural)
+        parts.append(f"{names} {'share' if len(neural) > 1 else 'has'} {shares[neural[0]]:.2f} min"
+                     + (", in rounds (each trial gets an equal share of the time left in its round)"
+                        if len(neural) > 1 else ""))
+    return "time budget per search: " + "; ".join(parts) + f"; {cap}"
+
+
 def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, *, metric: str = "mrr@20",
              minutes: float | None = None, n_trials: int | None = None, fixed: Mapping[str, Mapping] | None = None,
              max_epochs: int = 10, reuse: bool = True, seed: int = 0, storage: str | Path | None = None,
@@ -469,7 +506,7 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
     path = Path(storage) if storage is not None else study_path(split_name)
     neural = [m for m in models if m in NEURAL]
     others = [m for m in models if m not in NEURAL]
-    half = 0.5 if neural and others else 1.0
+    shares = budget_shares(models, minutes)
     from sbrlib.tuning.space import config_class
 
     def kwargs(model: str) -> dict[str, Any]:
@@ -508,12 +545,12 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
             resume[model] = bool(state["budget"]) and not state["completed"]
     for model in (m for m in others if m not in studies):
         studies[model] = tune(model, frames, split_name, n_trials=n_trials, resume=resume[model],
-                              minutes=minutes * half / len(others) if minutes is not None else None,
+                              minutes=shares[model],
                               **kwargs(model))
     todo = [m for m in neural if m not in studies]
     if not todo:
         return studies
-    budget = {"trials": n_trials, "minutes": minutes * half if minutes is not None else None, "shared_with": todo}
+    budget = {"trials": n_trials, "minutes": shares[todo[0]], "shared_with": todo}
     first = {m: True for m in todo}
     used_before = 0.0
     counts = dict.fromkeys(todo, 0)

@@ -207,7 +207,10 @@ def study_facts(study, path: str | Path | None = None) -> dict[str, Any]:
     identity = study.user_attrs.get("identity") or {}
     state = budget_state(study)
     best = study.best_trial if _n_complete(study) else None
+    model = study.user_attrs.get("model")
+    kept = _best_is_default(study, best, model)
     return _jsonable({
+        "best_is_default": kept, **({"default_phrase": defaults_phrase(model)} if kept else {}),
         "study": study.study_name, "study_file": str(path) if path is not None else None,
         "model": study.user_attrs.get("model"), "split": identity.get("split", study.user_attrs.get("split")),
         "frames": identity.get("frames"), "metric": study.user_attrs.get("metric"),
@@ -218,10 +221,59 @@ def study_facts(study, path: str | Path | None = None) -> dict[str, Any]:
         "best_value": study.best_value if best is not None else None,
         "best_trial": best.number if best is not None else None,
         "best_epoch": best.user_attrs.get("best_epoch") if best is not None else None,
-        "stopped_early": [{"trial": t.number, "state": t.state.name.lower(), "epoch": r["epoch"], "rule": r["rule"]}
+        "stopped_early": [{"trial": t.number, "state": t.state.name.lower(), "epoch": r["epoch"], "rule": r["rule"],
+                           **({"limit_seconds": r["limit_seconds"]} if r.get("limit_seconds") is not None else {})}
                           for t in study.get_trials(deepcopy=False)
                           if (r := stop_record(t)) is not None and r["rule"] not in ("patience", "epoch cap")],
     })
+
+
+def _best_is_default(study, best, model: str | None) -> bool:
+    """Whether a study's best trial is the model's default configuration (every searched field equal
+    to the config class's default); False without a best trial or a known model."""
+    from sbrlib.tuning.space import config_class
+
+    if best is None or not model:
+        return False
+    try:
+        defaults = config_class(model)()
+        if model in NEURAL:
+            config = config_class(model)(**checked_fields(model, best.user_attrs["config"], f"trial {best.number}"))
+        else:
+            config = make_config(model, checked_fields(model, best.params, f"trial {best.number}"))
+    except Exception as exc:  # an unreadable trial is reported by resolve_config; here it is just "not known"
+        log.debug("best_is_default of %s not determined: %s", study.study_name, exc)
+        return False
+    return all(getattr(config, k) == getattr(defaults, k) for k in best.params if hasattr(defaults, k))
+
+
+def defaults_phrase(model: str) -> str:
+    """``"SASRecConfig() (the class defaults: the best of 49 trials of an earlier search on ml-100k-gap, not part
+    of this run: see ...)"``, or ``"... (the class defaults)"`` when no search is behind them
+    (:func:`sbrlib.models.registry.defaults_search`)."""
+    from sbrlib.models import registry
+    from sbrlib.tuning.space import config_class
+
+    name = config_class(model).__name__
+    prior = registry.defaults_search(model)
+    if not prior:
+        return f"{name}() (the class defaults)"
+    return (f"{name}() (the class defaults: the best of {prior['trials']} trials of an earlier search on "
+            f"{prior['split']}, not part of this run: {prior_search_where(model)})")
+
+
+def prior_search_where(model: str) -> str:
+    """Where the earlier search behind a family's defaults is documented, e.g. ``"documented in README.md,
+    section Tuning ('The defaults come from a real search'), and in sbrlib/models/gru4rec/presets.py
+    (PROVENANCE['movielens-gap'])"``."""
+    from sbrlib.models import registry
+
+    prior = registry.defaults_search(model) or {}
+    spec = registry.get(model)
+    module = (spec.presets or "").replace(".", "/") + ".py"
+    preset = f" (PROVENANCE[{prior['preset']!r}])" if prior.get("preset") else ""
+    return ("documented in README.md, section Tuning ('The defaults come from a real search'), and in "
+            f"{module}{preset}")
 
 
 def stopped_early_text(stopped: list[dict[str, Any]] | None) -> str:
@@ -264,11 +316,18 @@ def _budget_text(budget: dict, used: dict, model: str | None = None) -> str:
     return ", ".join(parts)
 
 
+DEFAULTS_KEPT = "default configuration kept"
+"""How :func:`describe_study` starts when a search of 2 or more trials did not beat the model's default
+configuration (its best trial is trial 0, the defaults): such a model is the shipped default, not "tuned"."""
+
+
 def describe_study(facts: dict[str, Any]) -> str:
     """A sentence built only from :func:`study_facts`, e.g. ``tuned: best of 12 trials (8 complete,
     4 pruned) on ml-100k-gap train_tr→valid, MRR@20 0.1234 (trial 5, epoch 7), search finished: its budget was used
-    (12 of 12 trials)``. When the best trial is the model's default configuration (``best_is_default``,
-    added by :func:`sbrlib.tuning.configs.resolve_config`), the sentence says so, with ``default_phrase``. A one-trial study is never called tuned: its sentence starts with
+    (12 of 12 trials)``. When the best trial of 2 or more is the model's default configuration
+    (``best_is_default``, :func:`study_facts`), the sentence starts with :data:`DEFAULTS_KEPT` instead
+    (``default configuration kept: GRU4RecConfig() (...) — a search of 3 trials (...) did not beat it ...``),
+    with ``default_phrase``: every notebook prints this one label. A one-trial study is never called tuned: its sentence starts with
     ``single trial:`` (a search's first trial evaluates the model's default configuration), not a search result."""
     early = stopped_early_text(facts.get("stopped_early"))
     counts = f"{facts['complete']} complete, {facts['pruned']} pruned" + (
@@ -276,12 +335,13 @@ def describe_study(facts: dict[str, Any]) -> str:
     if facts["trials"] == 1:
         head = (f"single trial: one search trial ({counts}; a search's first trial evaluates the model's default "
                 "configuration) \u2014 not a search result, not tuned \u2014")
+    elif facts.get("best_is_default"):  # the search kept the defaults: lead with that, never with "tuned"
+        head = (f"{DEFAULTS_KEPT}: {facts.get('default_phrase') or 'the class defaults'} \u2014 a search of "
+                f"{facts['trials']} trials ({counts}) did not beat it (its trial 0 is that configuration), so the "
+                "model in use is the shipped default configuration \u2014")
     else:
         head = f"tuned: best of {facts['trials']} trials ({counts})"
     metric = str(facts.get("metric") or "").upper().replace("RECALL", "Recall")
-    if facts["trials"] > 1 and facts.get("best_is_default"):  # the search kept the defaults: say so
-        head += (f" — the best is the default configuration, {facts.get('default_phrase') or 'the class defaults'}"
-                 " — so the model in use is the shipped default configuration —")
     best = (f"{metric} {facts['best_value']:.4f} (trial {facts['best_trial']}"
             + (f", best epoch {facts['best_epoch']}" if facts.get("best_epoch") is not None else "") + ")"
             if facts.get("best_value") is not None else f"{metric}: no completed trial")
