@@ -439,8 +439,10 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
             prior = dict(t or {}).get("prior_trials")
             if not n:
                 return "untuned defaults (no search)"
-            return f"{n} search trial{'' if n == 1 else 's'}" + (f" (its defaults are the best of {prior} trials of an earlier search on "
-                                           f"{dict(t).get('prior_dataset', 'other data')})" if prior else "")
+            if prior:  # as in the effort sentence below: this run's trial 0 re-runs the earlier search's best
+                return (f"{prior} + {max(n - prior - 1, 0)} searched configurations (its defaults are the best of {prior} "
+                        f"trials of an earlier search on {dict(t).get('prior_dataset', 'other data')})")
+            return f"{n} search trial{'' if n == 1 else 's'}"
         reasons.append(f"the tuning budgets differ: {a} had {says(na, a_tuning)}, {b} {says(nb, b_tuning)}")
     for name, facts in ((a, a_facts), (b, b_facts)):
         why = _is_undertrained(facts)
