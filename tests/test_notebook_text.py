@@ -21,7 +21,7 @@ def test_00_introduces_sbrlib_and_movielens_before_using_them():
 def test_00_explains_sbrlibs_nonzero_share_next_to_the_never_claim_and_defines_alias():
     text = cells("00_what_went_wrong")
     split = next(c for c in text if "a temporal\nsplit: never" in c)
-    assert "held-out events whose item never occurs in\ntraining are removed" in split
+    assert "held-out](../docs/GLOSSARY.md#held-out) events whose item never occurs in\ntraining are removed" in split
     assert "called the **alias**" in next(c for c in text if c.startswith("## 3 "))
     speed = next(c for c in text if c.startswith("## 4 "))
     assert "8 bytes, float64" in speed and "start and active flags" in speed

@@ -551,3 +551,16 @@ def test_a_dead_kernel_is_one_clear_failure_not_a_traceback(tmp_path, monkeypatc
                                            r"stopped: out of memory\?\)\n    executed copy"):
         run.run("synthetic-tiny", "p", "gap", project=tmp_path / "project", source=src, calibrate=False)
     assert (tmp_path / "project" / "outputs" / "last-failed").is_symlink()
+
+
+def test_the_docs_the_notebooks_link_are_copied_into_the_run_folder(tmp_path):
+    """Issue 18: an executed copy in <run>/notebooks links ../docs/GLOSSARY.md and ../README.md."""
+    from sbrlib.pipeline import run as runner
+
+    source, run_dir = tmp_path / "src", tmp_path / "run"
+    (source / "docs").mkdir(parents=True)
+    (source / "docs" / "GLOSSARY.md").write_text("### Held-out\n")
+    runner._copy_linked_docs(source, run_dir)
+    assert (run_dir / "docs" / "GLOSSARY.md").read_text() == "### Held-out\n"
+    assert not (run_dir / "README.md").exists()  # missing from the source: skipped, no error
+    assert sorted(p.name for p in run_dir.rglob("*")) == ["GLOSSARY.md", "docs"]  # no temporary file left

@@ -634,8 +634,8 @@ def _dominant_bucket(b: _Builder, by_length: pd.DataFrame | None) -> None:
           f"sessions count most. The session-length bucket {b.n('dominant_bucket', str(top['bucket']), text)} holds "
           f"{b.n('dominant_bucket_sessions', int(top['sessions']), count)} of the {count(sessions)} test sessions but "
           f"{b.n('dominant_bucket_predictions', int(top['predictions']), count)} of the {count(total)} predictions "
-          f"({b.n('dominant_bucket_share', share, pct)}), {weight} (the figure \"Recall@K by session length\" "
-          "shows every bucket).")
+          f"({b.n('dominant_bucket_share', share, pct)}), {weight} (the session-length figures above show every "
+          "bucket).")
 
 
 def _prior_where(name: str) -> str:
@@ -1472,7 +1472,7 @@ def _rule_sentence(b: _Builder, label: str, facts: Mapping[str, Mapping[str, Any
     line = (f"* *{label}*: the neural models were **not** trained under one rule ("
             + "; ".join(f"{name}: {words(r)}" for name, r in rules.items()) + ")")
     longer = lambda r, o: (r[0] is None or (o[0] is not None and r[0] >= o[0])) and r[1] >= o[1]  # noqa: E731
-    parts, favoured, unchanged = [], [], []
+    parts, favoured, unchanged, cut_short = [], [], [], []
     for name, f in facts.items():
         curve = list(f.get("curve") or [])
         shorter = [(m, o) for m, o in rules.items() if m != name and o != rules[name] and longer(rules[name], o)]
@@ -1518,6 +1518,7 @@ def _rule_sentence(b: _Builder, label: str, facts: Mapping[str, Mapping[str, Any
             b.keep(f"shorter_rule_flat/{label}/{name}", state)
             scores = (f"{_name(f['metric'])} {best_score:.5f} at epoch {best_epoch}, its last" if best_epoch == last else
                       f"{_name(f['metric'])} {best_score:.5f} at epoch {best_epoch}, {last_score:.5f} at epoch {last}")
+            cut_short.append(name)
             parts.append(f"{name} was stopped by its shorter rule after epoch {last} {state}: {scores}; what a longer "
                          "rule would have kept for it this run cannot show")
     b.keep(f"favoured_by_rule/{label}", favoured)
@@ -1525,6 +1526,9 @@ def _rule_sentence(b: _Builder, label: str, facts: Mapping[str, Mapping[str, Any
         line += ": " + "; ".join(parts)
     if favoured:
         line += f". The difference favours {_join(favoured)}"
+    elif unchanged and cut_short:  # only the longer-rule side is known: say which side the claim covers
+        line += (f". The rules differed; they did not change the epoch kept for {_join(unchanged)}, and whether "
+                 f"they did for {_join(cut_short)} is unknown")
     elif unchanged:
         line += ". The rules differed but did not change which epoch was kept"
     return line + "."

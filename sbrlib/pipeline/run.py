@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,7 +47,7 @@ from typing import Any
 
 from sbrlib.core import checks, paths
 from sbrlib.core.errors import UserFacingError
-from sbrlib.core.fileio import write_json
+from sbrlib.core.fileio import atomic_path, write_json
 from sbrlib.notebook import params as notebook_params
 from sbrlib.notebook.params import DATASETS, SPECS, preprocess_config
 
@@ -409,6 +410,23 @@ def find_resumable(outputs: Path, key: dict[str, str], first: Path, books: list[
                    "run make run-all without FROM")
 
 
+LINKED_DOCS = ("README.md", "docs/GLOSSARY.md")
+"""Files the notebooks link to as ``../README.md`` and ``../docs/GLOSSARY.md``: copied into the run folder,
+so that the links of its executed copies (``<run>/notebooks/``) resolve there too."""
+
+
+def _copy_linked_docs(source: Path, run_dir: Path) -> None:
+    """Copy :data:`LINKED_DOCS` from the source tree into ``run_dir`` (each written to a temporary
+    file, then renamed); a file missing from the source tree is skipped."""
+    for rel in LINKED_DOCS:
+        src = source / rel
+        if src.is_file():
+            dest = run_dir / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(dest) as tmp:
+                shutil.copyfile(src, tmp)
+
+
 def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start: str | None = None,
         project: Path | None = None, source: Path | None = None, calibrate: bool = True) -> Path:
     """Check, print the time plan, then execute the notebooks; returns the run folder.
@@ -451,6 +469,7 @@ def run(dataset: str, profile: str, session_mode: str, data_dir: str = "", start
     record["status"] = "running"
     record["estimate"] = time_plan.record()
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    _copy_linked_docs(source, run_dir)
     record_path = run_dir / "run.json"
     write_json(record_path, record)
     set_pointer(outputs, "current", run_dir)
