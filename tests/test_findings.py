@@ -384,7 +384,8 @@ def test_07_states_whether_the_neural_models_shared_one_stopping_rule():
     sasrec = (0.03, 0.04, 0.0479, 0.047, 0.046, 0.045, 0.044, 0.043)  # best at 3, before patience 2 stops at 5
     gru = (0.0567, 0.0610, 0.06145, 0.0613, 0.06138)
     mixed = findings._rule_sentence(b, "temporal", {"GRU4Rec": facts(2, 10, gru), "SASRec": facts(5, 100, sasrec)})
-    assert "**not** trained under one rule (GRU4Rec: patience 2, epoch cap 10; SASRec: patience 5, epoch cap 100)" in mixed
+    assert ("**not** trained under one rule (GRU4Rec: patience 2, epoch cap 10, time limit none; SASRec: patience 5, "
+            "epoch cap 100, time limit none)") in mixed
     assert b.numbers["one_rule/temporal"] is False
     assert "favours" not in mixed and "did not change which epoch was kept" not in mixed  # GRU4Rec's side unknown
     assert "they did not change the epoch kept for SASRec, and whether they did for GRU4Rec is unknown" in mixed
@@ -398,7 +399,12 @@ def test_07_states_whether_the_neural_models_shared_one_stopping_rule():
     assert "favours SASRec" in fav and b.numbers["favoured_by_rule/temporal"] == ["SASRec"]
     assert "would have stopped after epoch 5 and kept epoch 3 (0.0410) instead of epoch 6 (0.0500)" in fav
     same = findings._rule_sentence(b, "loo", {"GRU4Rec": facts(5, 100), "SASRec": facts(5, 100)})
-    assert "trained under one rule (patience 5, epoch cap 100)" in same and b.numbers["one_rule/loo"] is True
+    assert "trained under one rule (patience 5, epoch cap 100, time limit none)" in same and b.numbers["one_rule/loo"] is True
+    # the time limit is part of the rule: 04's reused GRU4Rec kept its share of 03's search time (44.9 s)
+    limited = findings._rule_sentence(b, "t", {"GRU4Rec": dict(facts(5, 100), budget_seconds=44.9),
+                                               "SASRec": dict(facts(5, 100), budget_seconds=360.0)})
+    assert b.numbers["one_rule/t"] is False and "GRU4Rec: patience 5, epoch cap 100, time limit 44.9 s" in limited
+    assert "SASRec: patience 5, epoch cap 100, time limit 360.0 s" in limited
     assert findings._rule_sentence(b, "x", {"SASRec": facts(5, 100)}) == ""
     # the same cap stopped both: the shorter patience did not cut the model, so nothing is said about a cut
     capped = dict(facts(5, 2, (0.1, 0.2), 2), stopped_by="epochs", still_improving=True)

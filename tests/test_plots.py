@@ -159,9 +159,9 @@ def test_training_curves_mark_the_epoch_the_chosen_metric_picked_with_one_axis_p
     assert fig.axes[1].get_ylabel().startswith("Recall@20") and fig.axes[2].get_ylabel().startswith("MRR@20")
     assert "chose the model" in fig.axes[2].get_title() and "chose" not in fig.axes[1].get_title()
     # each zoomed panel states its spread and which epochs are near the best (a plateau is not a peak)
-    assert fig.axes[2].get_title().endswith("axis zoomed: spread 0.0200; epoch within 1% of the best: 3")
+    assert fig.axes[2].get_title().endswith("axis zoomed: spread 0.0200\nwithin 1% of the best: epoch 3")
     flat = pd.Series([0.0566, 0.06141, 0.06145, 0.06140, 0.06138], index=[1, 2, 3, 4, 5])
-    assert plots.zoom_note(flat) == "axis zoomed: spread 0.0049; epochs within 1% of the best: 2, 3, 4, 5"
+    assert plots.zoom_note(flat) == "axis zoomed: spread 0.0049\nwithin 1% of the best: epochs 2, 3, 4, 5"
     # MRR's axis spans MRR's values, not Recall's: it is not flat
     lo, hi = fig.axes[2].get_ylim()
     assert hi - lo < 0.1 and lo < HISTORY["mrr@20"].min() < HISTORY["mrr@20"].max() < hi
@@ -460,3 +460,15 @@ def test_a_one_epoch_trial_is_a_point_in_the_legend_and_a_pruned_one_names_its_r
     assert single.get_linestyle() == "None" and single.get_marker() == "o"
     assert lines["trial 1 (pruned after epoch 3: time limit)"].get_linestyle() == "--"
     plt.close("all")
+
+
+def test_interval_panels_after_the_first_say_their_rows_follow_the_first_metric():
+    """Issue 18: the MRR@20 panel kept Recall@20's order without saying so."""
+    rows = [(m, k, e) for m, (r, mrr) in {"A": (0.3, 0.05), "B": (0.2, 0.07)}.items()
+            for k, e in (("recall@20", r), ("mrr@20", mrr))]
+    table = pd.DataFrame([{"model": m, "metric": k, "estimate": e, "low": e - 0.01, "high": e + 0.01}
+                          for m, k, e in rows]).set_index(["model", "metric"])
+    fig = plots.intervals(table, ["recall@20", "mrr@20"])
+    assert fig.axes[0].get_title() == "Recall@20 (95% interval)"
+    assert fig.axes[1].get_title() == "MRR@20 (95% interval)\nrows in Recall@20's order, not sorted"
+    plt.close(fig)

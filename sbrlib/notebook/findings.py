@@ -1409,7 +1409,7 @@ def _tuning_facts(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     from_defaults = config.get("source") in ("default", "single-trial", "tuned") or config.get("n_trials") == 1
     prior = registry.defaults_search(name) if from_defaults else None
     if prior:
-        out.update(prior_trials=int(prior["trials"]), prior_dataset=prior["dataset"])
+        out.update(prior_trials=int(prior["trials"]), prior_dataset=prior.get("split") or prior["dataset"])
     return out
 
 
@@ -1466,11 +1466,24 @@ def _rule_sentence(b: _Builder, label: str, facts: Mapping[str, Mapping[str, Any
     for name, (patience, cap) in rules.items():
         b.keep(f"patience/{label}/{name}", patience)
         b.keep(f"max_epochs/{label}/{name}", cap)
-    words = lambda r: f"patience {r[0] if r[0] is not None else 'none'}, epoch cap {r[1]:,}"  # noqa: E731
-    if b.keep(f"one_rule/{label}", len(set(rules.values())) == 1):
-        return (f"* *{label}*: the neural models were trained under one rule ({words(next(iter(rules.values())))}).")
+    # the time limit is part of the rule (a reused model keeps the limit it was trained under, e.g. its
+    # share of 03's search time); the replay below uses patience and epoch cap only
+    limits = {name: f.get("budget_seconds") for name, f in facts.items()}
+    for name, limit in limits.items():
+        b.keep(f"time_limit/{label}/{name}", limit)
+
+    def words(r, name):
+        limit = limits[name]
+        return (f"patience {r[0] if r[0] is not None else 'none'}, epoch cap {r[1]:,}, time limit "
+                + ("none" if limit is None else f"{float(limit):,.1f} s"))
+
+    one = len(set(rules.values())) == 1 and len({None if v is None else round(float(v), 1)
+                                                for v in limits.values()}) == 1
+    if b.keep(f"one_rule/{label}", one):
+        first = next(iter(rules))
+        return f"* *{label}*: the neural models were trained under one rule ({words(rules[first], first)})."
     line = (f"* *{label}*: the neural models were **not** trained under one rule ("
-            + "; ".join(f"{name}: {words(r)}" for name, r in rules.items()) + ")")
+            + "; ".join(f"{name}: {words(r, name)}" for name, r in rules.items()) + ")")
     longer = lambda r, o: (r[0] is None or (o[0] is not None and r[0] >= o[0])) and r[1] >= o[1]  # noqa: E731
     parts, favoured, unchanged, cut_short = [], [], [], []
     for name, f in facts.items():

@@ -311,16 +311,16 @@ def kept_epoch(history: pd.DataFrame, chosen_by: str | None, early_stopping: boo
 
 
 def zoom_note(values: pd.Series, near: float = 0.01) -> str:
-    """What a y axis zoomed to its data hides, for a panel's title: ``"axis zoomed: spread 0.0048; epochs within 1%
-    of the best: 2, 3, 4, 5"`` (``values``: one value per epoch, indexed by epoch; ``near``: the share of the best
+    """What a y axis zoomed to its data hides, for a panel's title (two lines): ``"axis zoomed: spread 0.0048\\n
+    within 1% of the best: epochs 2, 3, 4, 5"`` (``values``: one value per epoch, indexed by epoch; ``near``: the share of the best
     counted as "within")."""
     v = pd.Series(values).dropna()
     if v.empty:
         return "no values"
     top, spread = float(v.max()), float(v.max() - v.min())
     close = [int(e) for e, x in v.items() if top - float(x) <= near * abs(top)]
-    return (f"axis zoomed: spread {spread:.4f}; epoch{'s' if len(close) > 1 else ''} within {near:.0%} of the best: "
-            + ", ".join(map(str, close)))
+    return (f"axis zoomed: spread {spread:.4f}\nwithin {near:.0%} of the best: epoch{'s' if len(close) > 1 else ''} "
+            + ", ".join(map(str, close)))  # two short lines: a panel title must not reach its neighbour
 
 
 def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("recall@20", "mrr@20"), synthetic: bool = False,
@@ -454,6 +454,9 @@ def intervals(table: pd.DataFrame, metrics: Sequence[str], synthetic: bool = Fal
         err = np.vstack([ci["estimate"] - ci["low"], ci["high"] - ci["estimate"]])
         ax.errorbar(ci["estimate"], y, xerr=err, marker="o", linestyle="none", capsize=3, color="tab:blue")
         ax.set_yticks(y, labels if ax is axes[0] else [""] * len(rows))
-        style(ax, title=f"{metric_name(m)} (95% interval)", xlabel=metric_label(m),
+        # the rows share one order (the first metric's): a panel of another metric says so, since its
+        # points need not be sorted
+        order_note = "" if m == metrics[0] else f"\nrows in {metric_name(metrics[0])}'s order, not sorted"
+        style(ax, title=f"{metric_name(m)} (95% interval){order_note}", xlabel=metric_label(m),
               ylabel="model" if ax is axes[0] else None, synthetic=synthetic)
     return fig
