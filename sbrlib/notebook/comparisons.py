@@ -198,18 +198,11 @@ def where_trained(split_name: str, model_name: str) -> str:
     """Where notebook 04's saved GRU4Rec was trained, from 04's record (``results/<split>/gru4rec_training.json``):
     ``"trained in notebook 03 (the model of trial 0 of study 'gru4rec-mrr@20', reused by notebook 04)"``,
     ``"trained in notebook 04"`` or ``"unknown (...)"``."""
-    import json
+    from sbrlib.tuning.configs import training_record
 
-    from sbrlib.core import paths
-
-    path = paths.results_dir(split_name) / "gru4rec_training.json"
-    try:
-        payload = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        return f"where it was trained is unknown (notebook 04's record {path} not readable: {type(exc).__name__})"
-    payload = payload.get("payload", payload)
-    if payload.get("model") != model_name:
-        return f"where it was trained is unknown (notebook 04's record is of model {payload.get('model')!r})"
+    payload, why = training_record(split_name, model_name)
+    if payload is None:
+        return f"where it was trained is unknown ({why})"
     if payload.get("reused"):
         what = str(payload.get("reused_trial") or "").removeprefix("reused: ").partition(" (")[0]
         return f"trained in notebook 03 ({what or 'its best trial'}, reused by notebook 04)"

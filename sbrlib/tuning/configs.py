@@ -215,9 +215,9 @@ def sasrec_config(choice: str, split_name: str, overrides: Mapping[str, Any] | N
     return resolved.config, resolved.description
 
 
-def trained_config_source(split_name: str, model_name: str) -> str:
-    """Where the configuration of notebook 04's saved model ``model_name`` came from: the
-    description that 04 recorded (``results/<split>/gru4rec_training.json``), for notebook 05."""
+def training_record(split_name: str, model_name: str) -> tuple[dict | None, str]:
+    """Notebook 04's record of its saved model (``results/<split>/gru4rec_training.json``): ``(payload, "")``,
+    or ``(None, why)`` when it cannot be read or is of another model than ``model_name``."""
     import json
 
     from sbrlib.core import paths
@@ -226,10 +226,19 @@ def trained_config_source(split_name: str, model_name: str) -> str:
     try:
         record = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        return f"unknown (notebook 04's record {path} not readable: {type(exc).__name__})"
+        return None, f"notebook 04's record {path} not readable: {type(exc).__name__}"
     payload = record.get("payload", record)
     if payload.get("model") != model_name:
-        return f"unknown (notebook 04's record {path} is of model {payload.get('model')!r}, not {model_name!r})"
+        return None, f"notebook 04's record {path} is of model {payload.get('model')!r}, not {model_name!r}"
+    return payload, ""
+
+
+def trained_config_source(split_name: str, model_name: str) -> str:
+    """Where the configuration of notebook 04's saved model ``model_name`` came from: the
+    description that 04 recorded (``results/<split>/gru4rec_training.json``), for notebook 05."""
+    payload, why = training_record(split_name, model_name)
+    if payload is None:
+        return f"unknown ({why})"
     reused = payload.get("reused_trial")
     return str(payload.get("config_source")) + (f"; {reused}" if reused and str(reused).startswith("reused") else "")
 
