@@ -368,7 +368,10 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
         if own_budget:  # continue to the budget: what the stored search used counts
             n_trials = None if n_trials is None else n_trials - used["trials"]
             minutes = None if minutes is None else minutes - used["seconds"] / 60
-        log.info("%s: continuing the search (%d trials, %.1f s used before)", name, used["trials"], used["seconds"])
+        # one wording for both cases: the next round of tune_all's shared search, or a search resumed after an
+        # interruption ("continuing" read like the latter in a fresh run)
+        log.info("%s: adding trials to the stored search (%d trial(s) and %.1f s of its budget used so far)", name,
+                 used["trials"], used["seconds"])
     else:
         used = {"trials": 0, "seconds": 0.0}
     study.set_user_attr("budget", target)
