@@ -348,7 +348,7 @@ def test_04_findings_say_whether_03s_trial_was_reused_and_explain_the_time_limit
         assert all(s in found.markdown for s in found.shown.values())
     assert "reused here as trained: nothing was trained in this notebook" in reused.markdown
     assert "Notebook 03's best trial, reused as trained" in reused.markdown and reused.numbers["reused_trial"] is True
-    assert "time limit of 45.0 s" in reused.markdown and "took 36.5 s; the limit was not reached" in reused.markdown
+    assert "time limit of 45.0 s" in reused.markdown and "training loop took 36.5 s; the limit was not reached (notebook 03 counts" in reused.markdown
     assert "`budget_seconds`" in reused.markdown and "this trial's share of notebook 03's search time" in reused.markdown
     assert "(done in this notebook)" in here.markdown and "The model trained in this notebook" in here.markdown
     assert "time limit" not in here.markdown and here.numbers["budget_seconds"] is None

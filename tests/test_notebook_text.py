@@ -20,7 +20,8 @@ def test_00_introduces_sbrlib_and_movielens_before_using_them():
 
 def test_00_explains_sbrlibs_nonzero_share_next_to_the_never_claim_and_defines_alias():
     text = cells("00_what_went_wrong")
-    split = next(c for c in text if "a temporal\nsplit: never" in c)
+    split = next(c for c in text if "A split at a\nreal-time cutoff never does that" in c)
+    assert all(f"`{column}`" in split for column in ("first_shown", "last_shown", "test_ends_first", "test_user_ids"))
     assert "held-out](../docs/GLOSSARY.md#held-out) events whose item never occurs in\ntraining are removed" in split
     assert "called the **alias**" in next(c for c in text if c.startswith("## 3 "))
     speed = next(c for c in text if c.startswith("## 4 "))

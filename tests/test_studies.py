@@ -37,7 +37,8 @@ class FakeFit:
         """Called when a trial starts training (subclasses may raise)."""
         self.calls += 1
 
-    def install(self, monkeypatch, cls):
+    def install(self, monkeypatch, cls, seconds: float = 0.01):
+        """``seconds``: what each training epoch reports as its duration (no time passes)."""
         from sbrlib import training
 
         fake = self
@@ -52,7 +53,7 @@ class FakeFit:
 
         monkeypatch.setattr(cls, "prepare_training", prepare_training)
         monkeypatch.setattr(cls, "train_epoch", lambda model, progress=False: {"loss": 1.0, "events": 1000,
-                                                                               "seconds": 0.01})
+                                                                               "seconds": seconds})
         monkeypatch.setattr(cls, "get_weights", lambda model: {})
         monkeypatch.setattr(cls, "set_weights", lambda model, weights: None)
         monkeypatch.setattr(training, "validate", validate)
@@ -231,6 +232,33 @@ def test_neural_models_get_equal_trials_and_a_shared_budget(split, monkeypatch):
     # the description names the models a time budget is shared with, not the model itself
     text = tuning.describe_study(tuning.study_facts(other["gru4rec"]))
     assert "min shared with sasrec" in text and "shared with gru4rec" not in text
+
+
+def test_a_round_starts_only_when_the_time_left_holds_an_epoch_of_each_model(split, monkeypatch):
+    """Epochs that report 20 s (GRU4Rec) and 10 s (SASRec): with 0.5 min shared, the 30 s left after round 1
+    cannot hold one epoch of each (30 s is needed, and some real time has passed), so round 2 is not started and
+    the studies say why; with 10 min, the 3 rounds of ``n_trials`` run."""
+    from sbrlib.models.gru4rec import GRU4Rec
+    from sbrlib.models.sasrec import SASRec
+
+    FakeFit([0.1, 0.2]).install(monkeypatch, GRU4Rec, seconds=20.0)
+    FakeFit([0.05, 0.3]).install(monkeypatch, SASRec, seconds=10.0)
+    fixed = {"gru4rec": SMALL, "sasrec": {"max_len": 50, "blocks": 1, "dim": 32}}
+    short = tuning.tune_all(["gru4rec", "sasrec"], split, "tiny-gap", minutes=0.5, n_trials=3, fixed=fixed,
+                            max_epochs=2, progress=False)
+    assert [len(short[m].trials) for m in ("gru4rec", "sasrec")] == [1, 1]
+    end = short["gru4rec"].user_attrs["search_end"]
+    assert end == short["sasrec"].user_attrs["search_end"]
+    assert (end["rule"], end["rounds"], end["needed_seconds"]) == ("round cannot start", 1, pytest.approx(30.0, abs=1))
+    assert end["epoch_seconds"]["gru4rec"] == pytest.approx(20.0, abs=1) and end["left_seconds"] < 30.0
+    text = tuning.describe_study(tuning.study_facts(short["sasrec"]))
+    assert "search finished" in text and "stopped after round 1" in text and "GRU4Rec 20." in text
+    assert tuning.search.epoch_cost(short["gru4rec"]) == pytest.approx(20.0, abs=1)
+    longer = tuning.tune_all(["gru4rec", "sasrec"], split, "tiny-gap", metric="recall@20", minutes=10, n_trials=3,
+                             fixed=fixed, max_epochs=2, progress=False)
+    assert [len(longer[m].trials) for m in ("gru4rec", "sasrec")] == [3, 3]
+    assert "search_end" not in longer["gru4rec"].user_attrs
+    assert tuning.study_facts(longer["gru4rec"])["search_end"] is None
 
 
 # ----------------------------------------------------------------------------- descriptions

@@ -43,7 +43,7 @@ def fit_timed(models: Mapping[str, Callable[[], SessionModel]], train: pd.DataFr
         model.name = name
         seconds[name] = time.perf_counter() - start
         fitted[name] = model
-        log.info("fitted %s in %.2f s", name, seconds[name])
+        log.debug("fitted %s in %.2f s", name, seconds[name])  # the caller shows all fit times at once
     return fitted, seconds
 
 

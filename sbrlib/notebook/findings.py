@@ -545,7 +545,8 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
                                                    "excluding them only removes wrong answers." if excluded_targets == 0
                                                    else "; those count as misses under exclusion."))
             b.add(f"* **[Seen items]({GLOSSARY}#seen-items).** Excluding items already rated ({z}) instead of "
-                  f"nothing ({a}) moves {_name(recall_m)} the most for {b.n('exclusion_most', most, text)}: "
+                  f"nothing ({a}) moves {_name(recall_m)} by the most, in absolute terms, for "
+                  f"{b.n('exclusion_most', most, text)}: "
                   f"{b.n('exclusion_most_from', float(exclusion.loc[most, col_a]), metric)} → "
                   f"{b.n('exclusion_most_to', float(exclusion.loc[most, col_z]), metric)}; the leader on "
                   f"{_name(recall_m)} without exclusion is "
@@ -609,8 +610,9 @@ def _untrainable_trials(b: _Builder, facts: Mapping[str, Mapping[str, Any]]) -> 
             for e in short]))
     if parts:
         b.add(f"* **Trials that could not train**: {_join(parts)} got a time limit (in brackets) that was spent within "
-              "their first epoch, so they were pruned after it: they count in the trial numbers above, but did not "
-              "search anything (each trial's stop line in notebook 03 gives its numbers).")
+              "their first epoch, so they were pruned after it: they count in every trial number of the series (here and "
+              "in notebooks 05 and 07), although one epoch is too short to judge their configuration (each trial's "
+              "stop line in notebook 03 gives its numbers).")
 
 
 IMPORTANCE_FEW_TRIALS = 20
@@ -1031,7 +1033,8 @@ def what_went_wrong(m: Any) -> Findings:
           f"{b.n('row_test_users', _users(t_row['test_users']), text)} at the end of the table (ids "
           f"{t_row['test_user_ids'][0]}–{t_row['test_user_ids'][1]}) in test, and a test history ends before a "
           f"training one in {b.n('row_test_ends_first', t_row['test_ends_first'], share)} of (test, training) pairs, "
-          f"where a temporal split has 0.0% and a random choice 50.0%. With real time the same rule gives "
+          f"where a split at a real-time cutoff has 0.0% (before anything is removed after it) and a random choice "
+          f"of users about 50%. With real time the same rule gives "
           f"{b.n('real_test_ends_first', t_real['test_ends_first'], share)}; sbrlib's real-time cutoff gives "
           f"{b.n('fixed_test_ends_first', t_fix['test_ends_first'], share)}"
           + (" (above 0 only because held-out events with unseen items are removed after the split)."
@@ -1329,8 +1332,12 @@ def _budget_sentence(b: _Builder, facts: Mapping[str, Any], reused: bool | None)
     used = ("; the limit was reached, which stopped training" if facts["stopped_by"] == "budget" else
             "; the limit was not reached" if float(facts["seconds"]) < float(limit) else
             "; the limit was spent in the last epoch, which ended training for the reason above anyway")
+    overhead = (" (notebook 03 counts a trial's time from its start to its end, so its figure for this trial also "
+                "holds building the model before the training loop and saving it after; the limit covers the loop)"
+                if reused else "")
     return (f" It ran under a time limit of {b.n('budget_seconds', float(limit), lambda v: f'{v:,.1f} s')}{whose} and "
-            f"took {b.n('training_seconds', float(facts['seconds']), lambda v: f'{v:,.1f} s')}{used}.")
+            f"its training loop took {b.n('training_seconds', float(facts['seconds']), lambda v: f'{v:,.1f} s')}"
+            f"{used}{overhead}.")
 
 
 # --------------------------------------------------------------------------- 06 try it

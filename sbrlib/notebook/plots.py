@@ -397,8 +397,9 @@ def metric_by_group(table: pd.DataFrame, xlabel: str, ylabel: str, title: str, s
 
 
 def bucketed_metric(table: pd.DataFrame, metric: str, xlabel: str, title: str, synthetic: bool = False):
-    """A metric per bucket with 95% intervals, one line per model, counts under each bucket; models with
-    identical values share one line, named ``"A = B (identical)"``.
+    """A metric per bucket with 95% intervals, one series of points per model (not joined by lines: the buckets
+    are categories, often of unequal width, not points of a continuous axis), counts under each bucket; models
+    with identical values share one series, named ``"A = B (identical)"``.
 
     Args:
         table: :func:`sbrlib.evaluation.uncertainty.bucketed` output (``bucket``, ``model``, ``estimate``,
@@ -418,8 +419,8 @@ def bucketed_metric(table: pd.DataFrame, metric: str, xlabel: str, title: str, s
         sub = subs[group[0]]
         offset = (i - (len(groups) - 1) / 2) * width
         err = np.vstack([sub["estimate"] - sub["low"], sub["high"] - sub["estimate"]])
-        ax.errorbar(x + offset, sub["estimate"], yerr=err, marker="o", markersize=4, capsize=2, linewidth=1,
-                    label=coincident_label(group).replace("lines coincide", "identical"))
+        ax.errorbar(x + offset, sub["estimate"], yerr=err, marker="o", markersize=4, capsize=2, linestyle="none",
+                    elinewidth=1, label=coincident_label(group).replace("lines coincide", "identical"))
     counts = table.drop_duplicates("bucket").set_index("bucket").loc[buckets]
     ax.set_xticks(x, [f"{b}\n{int(s):,} sess.\n{int(p):,} pred." for b, s, p in
                       zip(buckets, counts["sessions"], counts["predictions"])], fontsize=8)

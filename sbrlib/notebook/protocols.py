@@ -141,7 +141,7 @@ def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFra
         ``(model, info)``; info: ``facts`` (the early-stopping run's
         :class:`~sbrlib.core.training_facts.TrainingFacts`), ``best_epoch``, ``epochs_run``, ``curve``
         (validation metric per epoch), ``stopped`` (``facts.stopped_by``: ``"patience"``,
-        ``"budget"``, ``"epochs"`` or ``"diverged"``), ``still_improving``, ``tune_seconds`` (the
+        ``"budget"``, ``"epochs"`` or ``"diverged"``), ``still_improving``, ``early_stop_seconds`` (the
         early-stopping run), ``fit_seconds`` (the refit; 0 without one).
     """
     start = time.perf_counter()
@@ -151,7 +151,7 @@ def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFra
                             validation=replace(eval_config, positions=positions, coverage_ks=()))
     facts = training.fit(tuned, train_tr, valid, config, history_frame=train_tr, progress=progress)
     best_epoch = facts.best_epoch or facts.epochs_run
-    tune_seconds = time.perf_counter() - start
+    early_stop_seconds = time.perf_counter() - start
     if facts.stopped_by == "budget" and facts.still_improving:
         log.warning("%s: %s", type(tuned).__name__, facts.sentence())
     fit_seconds = 0.0
@@ -163,7 +163,7 @@ def fit_early_stopped(make: Callable[[int | None], object], train_tr: pd.DataFra
         model = tuned
     curve = [float(row.get(metric, np.nan)) for row in facts.history]
     info = {"facts": facts, "best_epoch": best_epoch, "epochs_run": facts.epochs_run, "curve": curve,
-            "stopped": facts.stopped_by, "still_improving": facts.still_improving, "tune_seconds": tune_seconds,
+            "stopped": facts.stopped_by, "still_improving": facts.still_improving, "early_stop_seconds": early_stop_seconds,
             "fit_seconds": fit_seconds}
     log.info("%s: %s", type(model).__name__, facts.sentence())
     return model, info
@@ -174,7 +174,7 @@ class ProtocolRun:
     """Everything one protocol produced.
 
     Attributes:
-        table: one row per model: metrics with interval bounds, ``fit_seconds``, ``tune_seconds``,
+        table: one row per model: metrics with interval bounds, ``fit_seconds``, ``early_stop_seconds``,
             ``best_epoch``, ``epochs_run``, ``stopped`` (``TrainingFacts.stopped_by``), ``still_improving``,
             ``predictions``.
         results: model name -> :class:`EvalResult` (per-prediction ranks).
@@ -205,7 +205,7 @@ def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], objec
     Args:
         trained: models already trained on this split (e.g. notebook 04's GRU4Rec, accepted by
             :func:`check_reuse`), by display name: used as they are, not trained again; a neural
-            one's facts come from its ``training_facts`` (``tune_seconds`` = its recorded training
+            one's facts come from its ``training_facts`` (``early_stop_seconds`` = its recorded training
             seconds, ``fit_seconds`` 0).
         baseline_frame: the frame the baselines are fitted on (``"train"``, or ``"train_tr"`` as in
             notebook 05 when GRU4Rec was not refitted).
@@ -222,18 +222,18 @@ def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], objec
         model = factory().fit(split[baseline_frame])
         model.name = name
         models[name] = model
-        extra[name] = {"fit_seconds": time.perf_counter() - start, "tune_seconds": 0.0, "best_epoch": np.nan,
+        extra[name] = {"fit_seconds": time.perf_counter() - start, "early_stop_seconds": 0.0, "best_epoch": np.nan,
                        "epochs_run": np.nan, "stopped": "", "still_improving": None}
     for name, model in trained.items():
         model.name = name
         models[name] = model
         done = getattr(model, "training_facts", None)
         if done is None:
-            extra[name] = {"fit_seconds": np.nan, "tune_seconds": 0.0, "best_epoch": np.nan, "epochs_run": np.nan,
+            extra[name] = {"fit_seconds": np.nan, "early_stop_seconds": 0.0, "best_epoch": np.nan, "epochs_run": np.nan,
                            "stopped": "", "still_improving": None}
             continue
         facts[name] = done
-        extra[name] = {"fit_seconds": 0.0, "tune_seconds": float(done.seconds),
+        extra[name] = {"fit_seconds": 0.0, "early_stop_seconds": float(done.seconds),
                        "best_epoch": done.best_epoch if done.best_epoch is not None else np.nan,
                        "epochs_run": done.epochs_run, "stopped": done.stopped_by,
                        "still_improving": done.still_improving}
@@ -246,7 +246,7 @@ def run_protocol(split: Split, neural: Mapping[str, Callable[[int | None], objec
                                         positions, validation_metric, patience, progress, refit, max_seconds)
         model.name = name
         models[name] = model
-        extra[name] = {k: info[k] for k in ("fit_seconds", "tune_seconds", "best_epoch", "epochs_run", "stopped",
+        extra[name] = {k: info[k] for k in ("fit_seconds", "early_stop_seconds", "best_epoch", "epochs_run", "stopped",
                                             "still_improving")}
         facts[name] = info["facts"]
     for name, model in models.items():

@@ -23,6 +23,7 @@ import numpy as np
 
 from sbrlib import __version__
 from sbrlib.tuning.space import (
+    MODEL_NAMES,
     NEURAL,
     Param,
     check_model,
@@ -283,7 +284,8 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
             trial's time limit is what is left of it when the trial starts; a trial still running when it is
             spent stops after its current epoch (recorded as pruned, rule ``time limit``) unless no trial has
             completed yet (then it is kept as complete with the epochs it had). A baseline trial is not
-            stopped: the search starts no trial after the budget is spent, so the last one may overrun it.
+            stopped: the search starts no trial after the budget is spent, so the last one may overrun it. The
+            call always starts its first trial.
         overrides: search-space overrides (see :func:`sbrlib.tuning.space.search_space`).
         base: config that searched values are applied on (default :func:`default_base`).
         seed: seed of the TPE sampler.
@@ -412,14 +414,17 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
     def on_trial(study_, trial) -> None:
         used["trials"] += 1
         record_used()
+        best = _best_value(study_)  # the postfix first, then the count: one refresh shows both for this trial
+        bar.set_postfix(best=f"{best:.4f}" if best is not None else "-", last=trial.state.name.lower(), refresh=False)
         bar.update(1)
-        best = _best_value(study_)
-        bar.set_postfix(best=f"{best:.4f}" if best is not None else "-", last=trial.state.name.lower())
+        if deadline is not None and time.monotonic() >= deadline:
+            study_.stop()  # no new trial once the time is spent; the one that ran is kept
 
     try:
         with bar:
-            study.optimize(objective, n_trials=n_trials, timeout=minutes * 60 if minutes is not None else None,
-                           catch=(ArithmeticError,), callbacks=[on_trial])
+            # the time limit is checked here, after each trial, not by Optuna's ``timeout`` (which checks before
+            # each trial, so that a call with little time could start no trial at all, depending on timing)
+            study.optimize(objective, n_trials=n_trials, catch=(ArithmeticError,), callbacks=[on_trial])
     finally:  # also on Ctrl-C: the time spent counts against the budget when the search is continued
         record_used()
     if own_budget:
@@ -447,7 +452,6 @@ def budget_sentence(models: Sequence[str], minutes: float | None, n_trials: int 
     """The searches' budgets in one line, for notebook 03: ``"time budget per search: Item-kNN 0.50 min, SR
     0.50 min (each a baseline's equal share of half of the 3.00 min); GRU4Rec and SASRec share 1.50 min, in rounds;
     at most 40 trials per model"``."""
-    from sbrlib.tuning.space import MODEL_NAMES
 
     shares = budget_shares(models, minutes)
     neural = [m for m in models if m in NEURAL]
@@ -480,8 +484,8 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
     searched **in rounds** (one trial of each per round, lagging model first; each trial of a round
     may use an equal share of the time left) until their shared time is spent or ``n_trials``
     rounds are done, so they get the same objective, the same budget and the same number of trials
-    (a round started before the time is spent is finished: its trials stop after their first
-    epoch). Each search first tries the model's default config (and
+    (a round is started only when the time left can hold one epoch of each model, recorded as the
+    study attribute ``search_end`` when it cannot; a started round is finished). Each search first tries the model's default config (and
     ``start_from[model]``).
 
     Stored studies (every study must match the current identity, else one-line refusal):
@@ -576,6 +580,14 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
                                                or (left is not None and left <= 0)):
             break
         lagging = [m for m in todo if counts[m] == low]  # lagging models first; a round is finished
+        if left is not None and len(lagging) == len(todo):  # a new round: only if the time left can hold it
+            end = _round_cannot_start(left * 60, {m: studies.get(m) or stored(m) for m in todo}, low, budget)
+            if end is not None:
+                log.info("neural searches: %s", end["text"])
+                for model in todo:
+                    studies.setdefault(model, stored(model))
+                    studies[model].set_user_attr("search_end", end)
+                break
         for i, model in enumerate(lagging):
             left = remaining()  # an equal share of what is left for each trial still to run in this round
             share = left / (len(lagging) - i) if left is not None else None
@@ -593,6 +605,38 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
             save_best(studies[model], model, split_name, path.parent)
     log.info("neural searches: %s trials each (%s)", min(counts.values()), ", ".join(todo))
     return studies
+
+
+def epoch_cost(study) -> float | None:
+    """Seconds one epoch of this study's model takes with its validation: the median over its trials of their
+    first epoch (training plus validation, from each trial's recorded ``curve``); None before any trial has one."""
+    if study is None:
+        return None
+    costs = [float(c[0].get("seconds", 0.0)) + float(c[0].get("validation_seconds", 0.0))
+             for t in study.get_trials(deepcopy=False) if (c := t.user_attrs.get("curve"))]
+    return float(np.median(costs)) if costs else None
+
+
+def _round_cannot_start(left_seconds: float, studies: Mapping[str, Any], rounds_done: int,
+                        budget: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Why :func:`tune_all` starts no further round of the neural searches, or None when it may: a round starts
+    only when the shared time left can hold one epoch of each model (:func:`epoch_cost`; the first round always
+    starts). Without this rule a round's last trials got a time limit of a second or less and stopped after an
+    epoch they could not finish in time, counted as trials that searched nothing."""
+    costs = {m: epoch_cost(s) for m, s in studies.items()}
+    if rounds_done == 0 or any(c is None for c in costs.values()):
+        return None
+    need = sum(costs.values())
+    if left_seconds >= need:
+        return None
+    each = ", ".join(f"{MODEL_NAMES.get(m, m)} {c:.1f} s" for m, c in costs.items())
+    return {"rule": "round cannot start", "rounds": int(rounds_done), "left_seconds": float(max(left_seconds, 0.0)),
+            "needed_seconds": float(need), "epoch_seconds": {m: float(c) for m, c in costs.items()},
+            "budget_minutes": budget.get("minutes"),
+            "text": (f"stopped after round {rounds_done}: the {max(left_seconds, 0.0):.1f} s left of the "
+                     f"{float(budget['minutes']):g} min shared budget could not hold one epoch of each model "
+                     f"({need:.1f} s: {each}, the median first epoch with validation of its trials so far), so no "
+                     "further round was started")}
 
 
 def enqueue_params(model: str, configs: Iterable[Any], overrides: Mapping[str, Any] | None = None) -> list[dict]:

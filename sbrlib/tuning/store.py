@@ -194,8 +194,9 @@ def study_facts(study, path: str | Path | None = None) -> dict[str, Any]:
 
     Returns:
         ``{"study", "study_file", "model", "split", "frames", "metric", "objective", "trials",
-        "complete", "pruned", "failed", "budget", "used", "budget_completed", "best_value",
-        "best_trial", "best_epoch", "stopped_early"}``; ``stopped_early``: one ``{"trial", "state",
+        "complete", "pruned", "failed", "budget", "used", "budget_completed", "search_end", "best_value",
+        "best_trial", "best_epoch", "stopped_early"}``; ``search_end``: why the shared rounds of
+        :func:`sbrlib.tuning.search.tune_all` ended before the time was spent (one sentence), or None; ``stopped_early``: one ``{"trial", "state",
         "epoch", "rule"}`` per GRU4Rec / SASRec trial stopped before its own training ended (median rule,
         time limit; :func:`sbrlib.tuning.analysis.stop_record`), in trial order.
     """
@@ -218,6 +219,7 @@ def study_facts(study, path: str | Path | None = None) -> dict[str, Any]:
         "trials": sum(s in (S.COMPLETE, S.PRUNED, S.FAIL) for s in states), "complete": states.count(S.COMPLETE),
         "pruned": states.count(S.PRUNED), "failed": states.count(S.FAIL),
         "budget": state["budget"], "used": state["used"], "budget_completed": state["completed"],
+        "search_end": (study.user_attrs.get("search_end") or {}).get("text"),
         "best_value": study.best_value if best is not None else None,
         "best_trial": best.number if best is not None else None,
         "best_epoch": best.user_attrs.get("best_epoch") if best is not None else None,
@@ -348,6 +350,8 @@ def describe_study(facts: dict[str, Any]) -> str:
     budget = _budget_text(facts.get("budget") or {}, facts.get("used") or {}, facts.get("model"))
     if facts.get("budget_completed"):
         status = "search finished: its budget was used" + (f" ({budget})" if budget else "")
+        if facts.get("search_end"):  # the shared rounds ended with time left that could not hold another round
+            status = f"search finished ({budget}): {facts['search_end']}" if budget else f"search finished: {facts['search_end']}"
     else:
         status = "budget NOT completed" + (f" ({budget}; continue it with FROM=03)" if budget else "")
     return f"{head} on {facts.get('split')} {facts.get('frames') or ''}, {best}, {status}".replace("  ", " ")
