@@ -252,7 +252,7 @@ def test_a_single_trial_of_the_defaults_counts_the_search_behind_them(monkeypatc
 
 def test_an_allowed_verdict_states_the_effort_behind_both_sides_and_their_training_rules():
     prior = {"prior_trials": 49, "prior_dataset": "ml-100k"}
-    gru = dataclasses.replace(_facts(), patience=2, max_epochs=10, metric="mrr@20")
+    gru = dataclasses.replace(_facts(), patience=2, max_epochs=10, metric="mrr@20", budget_seconds=44.94)
     v = sequential.verdict("SASRec", "GRU4Rec", _facts(), gru, CLEAR, {"n_trials": 3, **prior}, {"n_trials": 3, **prior})
     assert v.winner == "SASRec"
     assert "both had 49 + 2 searched configurations: the best of 49 trials of an earlier search on" in v.sentence
@@ -260,7 +260,7 @@ def test_an_allowed_verdict_states_the_effort_behind_both_sides_and_their_traini
     assert "52 search trials" not in v.sentence
     assert "this run's 3 trials each, whose trial 0 re-ran those defaults, added 2 new" in v.sentence
     assert "SASRec validated on ndcg@10 with patience 5 (epoch cap 50)" in v.sentence
-    assert "GRU4Rec validated on mrr@20 with patience 2 (epoch cap 10)" in v.sentence
+    assert "GRU4Rec validated on mrr@20 with patience 2 (epoch cap 10, time limit 44.9 s)" in v.sentence
 
 
 def test_a_search_from_the_defaults_carries_their_earlier_search_into_the_verdict():

@@ -254,6 +254,13 @@ def test_a_round_starts_only_when_the_time_left_holds_an_epoch_of_each_model(spl
     text = tuning.describe_study(tuning.study_facts(short["sasrec"]))
     assert "search finished" in text and "stopped after round 1" in text and "GRU4Rec 20." in text
     assert tuning.search.epoch_cost(short["gru4rec"]) == pytest.approx(20.0, abs=1)
+    from sbrlib.notebook import findings
+
+    facts = findings.tuning_facts(tuning.analysis.best_table(short), "mrr@20", 0.5, 3, short)
+    assert facts["GRU4Rec"]["ended_by"] == "round cannot start" and facts["SASRec"]["search_end"]["rounds"] == 1
+    found = findings.tuning(facts, "mrr@20", 0.5, 3, {})
+    assert found.markdown.count("the search ended after round 1 of the shared search, when the") == 2
+    assert "ended when the time budget was spent" not in found.markdown
     longer = tuning.tune_all(["gru4rec", "sasrec"], split, "tiny-gap", metric="recall@20", minutes=10, n_trials=3,
                              fixed=fixed, max_epochs=2, progress=False)
     assert [len(longer[m].trials) for m in ("gru4rec", "sasrec")] == [3, 3]

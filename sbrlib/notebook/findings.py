@@ -42,8 +42,9 @@ GLOSSARY = "../docs/GLOSSARY.md"
 
 
 def pct(x: float) -> str:
-    """A share as a percentage with one decimal: ``0.5104 -> "51.0%"``."""
-    return f"{x:.1%}"
+    """A share or change as a percentage with one decimal: ``0.5104 -> "51.0%"``, ``-0.47 -> "−47.0%"`` (the
+    typographic minus, as in :func:`signed`)."""
+    return f"{x:.1%}".replace("-", "−")
 
 
 def count(n: float) -> str:
@@ -1107,7 +1108,8 @@ def what_went_wrong(m: Any) -> Findings:
 def tuning_facts(best: pd.DataFrame, metric: str, budget_minutes: float | None, max_trials: int | None,
                  studies: Mapping[str, Any] | None = None) -> dict:
     """Per model (display name): ``n_trials, n_complete, n_pruned, best_valid, ended_by``
-    (``"trial cap"`` | ``"time budget"``) from :func:`sbrlib.tuning.analysis.best_table`; with
+    (``"trial cap"`` | ``"time budget"`` | ``"round cannot start"``, with ``search_end``: the shared rounds of
+    GRU4Rec and SASRec ended when the time left could not hold one epoch of each) from :func:`sbrlib.tuning.analysis.best_table`; with
     ``studies`` (model key -> Optuna study) also ``capped_improving`` (complete trials stopped by their
     epoch cap while still improving), ``prior`` (the search behind the model's defaults, which a
     search starts from: :func:`sbrlib.models.registry.defaults_search`), ``best_trial``,
@@ -1138,6 +1140,10 @@ def tuning_facts(best: pd.DataFrame, metric: str, budget_minutes: float | None, 
             out[str(name)]["best_trial"] = facts["best_trial"]
             out[str(name)]["stopped_early"] = facts["stopped_early"]
             out[str(name)]["progress"] = tuning_analysis.search_progress(study)
+            end = study.user_attrs.get("search_end")
+            if end:  # the shared rounds ended with a little time left that could not hold one more round
+                out[str(name)]["ended_by"] = "round cannot start"
+                out[str(name)]["search_end"] = {k: end[k] for k in ("rounds", "left_seconds", "needed_seconds")}
     return out
 
 
@@ -1193,8 +1199,15 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
         if f["best_valid"] is not None:
             line += f"; best validation {_name(metric_name)} {b.n(f'best_valid/{name}', f['best_valid'], metric)}"
         b.keep(f"ended_by/{name}", f["ended_by"])
-        line += ("; the search ended at its trial cap" if f["ended_by"] == "trial cap" else
-                 "; the search ended when the time budget was spent")
+        end = f.get("search_end")
+        if f["ended_by"] == "round cannot start" and end:
+            line += (f"; the search ended after round {b.n(f'rounds/{name}', int(end['rounds']), count)} of the shared "
+                     f"search, when the {b.n(f'left_seconds/{name}', float(end['left_seconds']), lambda v: f'{v:.1f} s')}"
+                     f" left could not hold one epoch of each neural model "
+                     f"({b.n(f'needed_seconds/{name}', float(end['needed_seconds']), lambda v: f'{v:.1f} s')})")
+        else:
+            line += ("; the search ended at its trial cap" if f["ended_by"] == "trial cap" else
+                     "; the search ended when the time budget was spent")
         if f["n_trials"] == 1:
             line += (" (a single search trial: a search's first trial evaluates the model's default configuration, "
                      "so this is **not** a search result and the model is not tuned)")

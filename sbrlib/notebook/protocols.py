@@ -110,6 +110,11 @@ def difference_text(x: float, digits: int = 4) -> str:
     return f"{x:+.{digits}f}"
 
 
+def _minus(x: float) -> str:
+    """:func:`difference_text` for running text, with the typographic minus of the other findings (``"−0.0173"``)."""
+    return difference_text(x).replace("-", "\u2212")
+
+
 def format_interval(table: pd.DataFrame, metrics: tuple[str, ...], digits: int = 4) -> pd.DataFrame:
     """``"0.1234 (0.1100–0.1350)"`` cells from :func:`bootstrap_table`."""
     out = pd.DataFrame(index=table.index)
@@ -451,7 +456,7 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
     diff, lo, hi = float(d["difference"]), float(d["lo"]), float(d["hi"])
     clear = lo > 0 or hi < 0
     head = f"* {label}: " if label else "* "
-    numbers = (f"{a} minus {b} in {d['metric']}: {diff:+.4f} (paired 95% interval {lo:+.4f} to {hi:+.4f}"
+    numbers = (f"{a} minus {b} in {d['metric']}: {_minus(diff)} (paired 95% interval {_minus(lo)} to {_minus(hi)}"
                + (f" over {int(d['sessions']):,} sessions/users" if d.get("sessions") is not None else "") + ")")
     if reasons:
         return Verdict(False, None, f"{head}{numbers}; no verdict: " + "; ".join(reasons) + ".", tuple(reasons))
@@ -503,12 +508,14 @@ def _run_trials_note(sides) -> str:
 
 
 def _training_rule(name: str, facts: TrainingFacts | Mapping[str, Any] | None) -> str | None:
-    """``"SASRec early-stopped on mrr@20 with patience 5 (epoch cap 100)"`` from its training facts (None: no loop)."""
+    """``"SASRec validated on mrr@20 with patience 5 (epoch cap 100, time limit 360.0 s)"`` from its training facts
+    (None: no loop)."""
     if facts is None:
         return None
     f = facts if isinstance(facts, TrainingFacts) else TrainingFacts.from_dict(dict(facts))
     stop = f"patience {f.patience}" if f.patience is not None else "no early stopping"
-    return f"{name} validated on {f.metric} with {stop} (epoch cap {f.max_epochs})"
+    limit = f", time limit {f.budget_seconds:.1f} s" if f.budget_seconds is not None else ""
+    return f"{name} validated on {f.metric} with {stop} (epoch cap {f.max_epochs}{limit})"
 
 
 def loo_frames_caption(split: Split) -> str:
