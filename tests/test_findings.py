@@ -317,7 +317,7 @@ def test_config_sentence_says_when_a_search_kept_the_defaults():
     new = ("default configuration kept: SASRecConfig() (the class defaults: the best of 49 trials of an earlier "
            "search on ml-100k-gap) \u2014 a search of 2 trials (1 complete, 1 pruned) did not beat it \u2014 on s")
     facts = F.config_facts(new, {"n_trials": 2})
-    assert facts["source"] == "tuned" and facts["best_is_default"]
+    assert facts["source"] == "defaults-kept" and facts["best_is_default"]
     assert F.config_sentence("SASRec", facts) == text
 
 
@@ -528,7 +528,7 @@ def test_05_findings_state_the_search_effort_and_the_order_training_difference()
     effort_line = next(line for line in text.split("\n\n") if line.startswith("* **Search effort"))
     assert ("GRU4Rec 3 (its defaults are the best of 49 trials of an earlier search on ml-100k-gap, not part of this "
             "run (documented in README.md, section Tuning") in effort_line
-    assert ("this run's trial 0 re-ran them, so 49 + 2 configurations in all; its default configuration kept; "
+    assert ("this run's trial 0 re-ran them and its other 2 trials tried new ones: 49 + 2 configurations in all; its default configuration kept; "
             "2 stopped early), V-SKNN 13; not searched: Pop") in effort_line
     assert "V-SKNN's search had **not settled**: its best so far last rose at trial 12, the 13th of 13" in effort_line
     assert "V-SKNN may rank lower here than a settled search would place it" in effort_line

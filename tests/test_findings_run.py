@@ -127,6 +127,9 @@ def test_04_method_sentences_follow_the_training_facts(run_dir):
     assert config["source"] == n["config_source"]
     if config["source"] == "tuned":
         assert config["n_trials"] > 1 and f"best of {config['n_trials']:,} trials" in text
+    elif config["source"] == "defaults-kept":  # the search did not beat the defaults: never called tuned
+        assert config["n_trials"] > 1 and f"search of {config['n_trials']:,} trials" in text and "did not beat it" in text
+        assert "tuned" not in n["config_source"]
     elif config["source"] == "single-trial":
         assert "a single search trial" in text and "not a search result" in text and "best of" not in text
     else:

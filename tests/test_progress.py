@@ -40,3 +40,19 @@ def test_text_bar_postfix_waits_for_the_next_refresh(monkeypatch):
         writes = out.getvalue().count("\r")
     assert writes <= 3, out.getvalue()  # the first draw and the final one, not one per batch
     assert "1000/1000" in out.getvalue()
+
+
+def test_text_bar_prints_its_final_state_once(monkeypatch):
+    """A bar whose last update already printed its final count and postfix does not print that line again when
+    it closes (03's one-trial bars showed each final line twice); a postfix set after the last print still is."""
+    monkeypatch.setenv("SBR_PROGRESS", "text")
+    out = io.StringIO()
+    with progress.tqdm(total=1, desc="one trial", file=out, disable=False, mininterval=0) as bar:
+        bar.set_postfix(best="0.0615")
+        bar.update(1)
+    assert out.getvalue().count("1/1") == 1, out.getvalue()
+    later = io.StringIO()
+    with progress.tqdm(total=2, desc="epochs", file=later, disable=False, mininterval=0) as bar:
+        bar.update(2)
+        bar.set_postfix(loss="0.5")  # after the last print: the closing line shows it
+    assert later.getvalue().count("2/2") == 2 and "loss=0.5" in later.getvalue()

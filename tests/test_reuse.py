@@ -317,3 +317,15 @@ def test_the_effort_sentence_says_which_trials_stopped_early_and_that_the_defaul
     assert ("this run's 3 trials each, whose trial 0 re-ran those defaults, added 2 new (of those: GRU4Rec's 2 were stopped early, after 7 and 1 epochs; SASRec's 1 was "
             "stopped early, after 1 epoch; no trial of this run beat either default configuration, so both models "
             "in use are the shipped defaults)") in v.sentence
+    # a trial cut while still improving, and one stopped by the epoch cap while still improving, are said so
+    gru_trials["stopped_early"][0]["still_improving"] = True
+    sas_trials["capped_improving"] = 1
+    gru = findings.config_facts(desc, gru_trials)
+    sas = findings.config_facts(desc.replace("GRU4RecConfig", "SASRecConfig"), sas_trials)
+    assert "(2 stopped early by their time limit, after 7 and 1 epochs, 1 of them while still improving)" in \
+        findings.config_sentence("GRU4Rec", gru)
+    v = sequential.verdict("GRU4Rec", "SASRec", _facts(), _facts(), CLEAR, findings._tuning_facts("GRU4Rec", gru),
+                           findings._tuning_facts("SASRec", sas))
+    assert ("GRU4Rec's 2 were stopped early, after 7 and 1 epochs, 1 of them while still improving; SASRec's 1 was "
+            "stopped early, after 1 epoch; SASRec's 1 was stopped by the search's epoch cap while still improving; "
+            "no trial") in v.sentence

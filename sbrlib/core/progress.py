@@ -40,4 +40,14 @@ def _text_bar() -> type:
         def set_postfix_str(self, s="", refresh=True):
             super().set_postfix_str(s, refresh=False)
 
+        def display(self, msg=None, pos=None):
+            if msg is None and getattr(self, "_closing", False) and getattr(self, "_shown", None) == (self.n, self.postfix):
+                return True  # closing: the final state is printed already (no second copy of the same line)
+            self._shown = (self.n, self.postfix)
+            return super().display(msg, pos)
+
+        def close(self):
+            self._closing = True
+            super().close()
+
     return TextBar

@@ -680,9 +680,12 @@ def order_conclusion(order: pd.DataFrame, metric: str, plan: OrderGRUPlan | None
     for (name, m), r in order.iterrows():
         if m != metric:
             continue
-        diff = f"{r['diff']:+.4f} ({r['low']:+.4f} to {r['high']:+.4f})"
-        tie = f"{r['tie_diff']:+.4f} ({r['tie_low']:+.4f} to {r['tie_high']:+.4f})"
-        beyond = f"{r['beyond_diff']:+.4f} ({r['beyond_low']:+.4f} to {r['beyond_high']:+.4f})"
+        def signed(v: float) -> str:  # the typographic minus of running text
+            return f"{v:+.4f}".replace("-", "\u2212")
+
+        diff = f"{signed(r['diff'])} ({signed(r['low'])} to {signed(r['high'])})"
+        tie = f"{signed(r['tie_diff'])} ({signed(r['tie_low'])} to {signed(r['tie_high'])})"
+        beyond = f"{signed(r['beyond_diff'])} ({signed(r['beyond_low'])} to {signed(r['beyond_high'])})"
         text = (f"* **{name}** ({metric}: original {r['real']:.4f}, ties shuffled {r['ties']:.4f}, "
                 f"sessions shuffled {r['shuffled']:.4f}; retrained in {_seconds(r['fit_seconds_ties'])} and "
                 f"{_seconds(r['fit_seconds_shuffled'])}). Whole-session shuffle vs original {diff}; tie shuffle vs "

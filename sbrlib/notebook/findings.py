@@ -637,7 +637,7 @@ def _dominant_bucket(b: _Builder, by_length: pd.DataFrame | None) -> None:
           f"sessions count most. The session-length bucket {b.n('dominant_bucket', str(top['bucket']), text)} holds "
           f"{b.n('dominant_bucket_sessions', int(top['sessions']), count)} of the {count(sessions)} test sessions but "
           f"{b.n('dominant_bucket_predictions', int(top['predictions']), count)} of the {count(total)} predictions "
-          f"({b.n('dominant_bucket_share', share, pct)}), {weight} (the session-length figures above show every "
+          f"({b.n('dominant_bucket_share', share, pct)}), {weight} (notebook 05's session-length figure shows every "
           "bucket).")
 
 
@@ -664,7 +664,8 @@ def _search_effort_line(b: _Builder, effort: Mapping[str, Mapping[str, Any]], mo
         if f.get("prior"):
             prior = b.n(f'search_prior/{m}', int(f['prior']['trials']), count)
             extra.append(f"its defaults are the best of {prior} trials of an earlier search on {f['prior']['split']}, "
-                         f"not part of this run ({_prior_where(m)}); this run's trial 0 re-ran them, so "
+                         f"not part of this run ({_prior_where(m)}); this run's trial 0 re-ran them and its other "
+                         f"{_trials_words(max(int(f['n_trials']) - 1, 0))} tried new ones: "
                          f"{prior} + {max(int(f['n_trials']) - 1, 0):,} configurations in all")
         if f.get("prior") and f.get("best_trial") == 0 and f["n_trials"] > 1:
             extra.append("its default configuration kept")
@@ -736,14 +737,18 @@ def config_facts(description: str, trials: Mapping[str, Any] | None = None) -> d
             e.g. from notebook 03's record; None: unknown.
 
     Returns:
-        ``source`` (``"tuned" | "single-trial" | "default" | <preset>``), ``description``,
+        ``source`` (``"tuned"`` (a search of 2 or more trials found a better configuration than the defaults) |
+        ``"defaults-kept"`` (such a search did not beat the defaults) | ``"single-trial"`` | ``"default"`` |
+        <preset>), ``description``,
         ``n_trials``, ``n_complete``, ``n_pruned`` (None when unknown or not from a search),
         ``stopped_early`` (the search's trials stopped before their own training ended, as 03 recorded them),
         ``best_is_default`` (a search whose best trial is the model's default configuration). A
         search of one trial is ``"single-trial"`` whatever its description says: one trial is never
         "tuned".
     """
-    if description.startswith(("tuned", _DEFAULTS_KEPT)):
+    if description.startswith(_DEFAULTS_KEPT) or "the best is the default configuration, " in description:
+        source = "defaults-kept"
+    elif description.startswith("tuned"):
         source = "tuned"
     elif description.startswith("single trial"):
         source = "single-trial"
@@ -751,17 +756,19 @@ def config_facts(description: str, trials: Mapping[str, Any] | None = None) -> d
         source = description.split("'")[1] if "'" in description else "preset"
     else:
         source = "default"
-    t = dict(trials or {}) if source in ("tuned", "single-trial") else {}
-    if source == "tuned" and t.get("n_trials") == 1:
+    t = dict(trials or {}) if source in SEARCHED else {}
+    if source in ("tuned", "defaults-kept") and t.get("n_trials") == 1:
         source = "single-trial"
     return {"source": source, "description": description, "n_trials": t.get("n_trials"),
             "n_complete": t.get("n_complete"), "n_pruned": t.get("n_pruned"),
             "stopped_early": list(t.get("stopped_early") or []),
-            "best_is_default": source == "tuned" and (description.startswith(_DEFAULTS_KEPT)
-                                                      or "the best is the default configuration, " in description)}
+            "capped_improving": t.get("capped_improving"),
+            "best_is_default": source == "defaults-kept"}
 
 
 _DEFAULTS_KEPT = "default configuration kept"  # = sbrlib.tuning.store.DEFAULTS_KEPT (the label's start)
+SEARCHED = ("tuned", "defaults-kept", "single-trial")
+"""The ``source`` values of :func:`config_facts` for a configuration that came from notebook 03's search."""
 
 
 def _kept_phrase(description: str) -> str | None:
@@ -785,7 +792,7 @@ def config_sentence(name: str, facts: Mapping[str, Any]) -> str:
     changed = facts["description"].partition("; changed explicitly: ")[2]
     tail = f", then changed explicitly: {changed}" if changed else ""
     kept = _kept_phrase(facts["description"])
-    if kept and facts["source"] == "tuned" and facts.get("n_trials") != 1:  # the search kept the defaults: lead with it
+    if kept and facts["source"] in ("tuned", "defaults-kept") and facts.get("n_trials") != 1:  # the search kept the defaults: lead with it
         early = list(facts.get("stopped_early") or [])
         note = ""
         if early:
@@ -797,10 +804,10 @@ def config_sentence(name: str, facts: Mapping[str, Any]) -> str:
                 f"shipped default{tail}")
     if kept:
         tail = f": its default configuration, {kept}" + tail
-    if facts["source"] == "single-trial" or (facts["source"] == "tuned" and facts.get("n_trials") == 1):
+    if facts["source"] == "single-trial" or (facts["source"] in ("tuned", "defaults-kept") and facts.get("n_trials") == 1):
         return (f"{name}: a single search trial of notebook 03 on `valid` (a search's first trial evaluates the "
                 f"model's default configuration), not a search result and not tuned{tail}")
-    if facts["source"] == "tuned":
+    if facts["source"] in ("tuned", "defaults-kept"):
         early = list(facts.get("stopped_early") or [])
         if early:
             from sbrlib.tuning.store import stopped_early_text
@@ -948,11 +955,11 @@ def fairness_problems(config: Mapping[str, Mapping[str, Any]], training: Mapping
     """
     problems = []
     tuned = {m: f for m, f in config.items()}
-    kinds = {m: f["source"] for m, f in tuned.items()}
+    kinds = {m: "searched" if f["source"] in ("tuned", "defaults-kept") else f["source"] for m, f in tuned.items()}
     if len(set(kinds.values())) > 1:
         problems.append("not all models were configured the same way ("
                         + ", ".join(f"{m}: {k}" for m, k in kinds.items()) + ")")
-    counts = {m: f.get("n_trials") for m, f in tuned.items() if f["source"] in ("tuned", "single-trial")}
+    counts = {m: f.get("n_trials") for m, f in tuned.items() if f["source"] in SEARCHED}
     if len(set(counts.values())) > 1:
         problems.append("the searches had unequal trial counts ("
                         + ", ".join(f"{m}: {_trials_words(n)}" for m, n in counts.items()) + ")")
@@ -1425,8 +1432,9 @@ def _tuning_facts(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     from sbrlib.models import registry
 
     out = {"n_trials": config.get("n_trials"), "source": config.get("source"),
-           "stopped_early": list(config.get("stopped_early") or []), "best_is_default": config.get("best_is_default")}
-    from_defaults = config.get("source") in ("default", "single-trial", "tuned") or config.get("n_trials") == 1
+           "stopped_early": list(config.get("stopped_early") or []), "best_is_default": config.get("best_is_default"),
+           "capped_improving": config.get("capped_improving")}
+    from_defaults = config.get("source") in ("default", *SEARCHED) or config.get("n_trials") == 1
     prior = registry.defaults_search(name) if from_defaults else None
     if prior:
         out.update(prior_trials=int(prior["trials"]), prior_dataset=prior.get("split") or prior["dataset"])

@@ -121,7 +121,9 @@ def ratings_distribution(ratings: pd.DataFrame, synthetic: bool = False):
     """Bar chart of rating values (linear axis), each bar labelled with its share."""
     fig, ax = _figure(5.5, 3.2)
     counts = ratings[RATING].value_counts().sort_index()
-    bars = ax.bar(counts.index.astype(str), counts.to_numpy(), color="tab:blue")
+    x = np.arange(len(counts))  # positions, labelled with the values (strings of digits would log a matplotlib note)
+    bars = ax.bar(x, counts.to_numpy(), color="tab:blue")
+    ax.set_xticks(x, [str(v) for v in counts.index])
     ax.bar_label(bars, labels=[f"{c / counts.sum():.0%}" for c in counts], fontsize=8)
     ax.margins(y=0.12)
     style(ax, title="Rating values", xlabel="rating (stars)", ylabel="ratings (count)", synthetic=synthetic)
@@ -216,6 +218,7 @@ def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthet
                 label="pairs of consecutive ratings")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_ylim(bottom=0.5)  # a bin with a single pair stands above the axis instead of looking empty
     for t, ls in zip(thresholds, ("--", ":", "-.")):
         ax.axvline(t, color="tab:red", linestyle=ls, linewidth=1.2, label=f"session gap {t:,} s")
     units = [(1, "1 s"), (60, "1 min"), (3600, "1 h"), (86_400, "1 day"), (7 * 86_400, "1 week"),

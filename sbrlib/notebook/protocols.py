@@ -495,8 +495,15 @@ def _run_trials_note(sides) -> str:
         if early:
             epochs = [int(e["epoch"]) for e in early]
             ep = (", ".join(map(str, epochs[:-1])) + f" and {epochs[-1]}") if len(epochs) > 1 else str(epochs[0])
+            improving = sum(bool(e.get("still_improving")) for e in early)
             parts.append(f"{name}'s {len(early)} {'was' if len(early) == 1 else 'were'} stopped early, after {ep} "
-                         f"epoch{'' if epochs == [1] else 's'}")
+                         f"epoch{'' if epochs == [1] else 's'}"
+                         + ("" if not improving else ", while still improving" if len(early) == 1 else
+                            f", {improving} of them while still improving"))
+        capped = int(dict(t or {}).get("capped_improving") or 0)
+        if capped:
+            parts.append(f"{name}'s {capped} {'was' if capped == 1 else 'were'} stopped by the search's epoch cap "
+                         "while still improving")
     kept = [name for name, t in sides if dict(t or {}).get("best_is_default")]
     if len(kept) == len(sides):
         parts.append("no trial of this run beat either default configuration, so both models in use are the "

@@ -304,8 +304,14 @@ def reuse_best_trial(model: str, split: Any, config: Any, study_file: str | Path
                         {k: v for k, v in config.to_dict().items() if k not in drop})
     if diffs:
         return None, "the best trial was trained with another configuration: " + "; ".join(diffs)
+    from sbrlib.core import paths
+
+    root = paths.run_dir() or paths.project_dir()
+    where = Path(folder)
+    if where.is_relative_to(root):  # the run folder's (or project's) own path says nothing to a reader of the run
+        where = where.relative_to(root)
     return fitted, (f"reused: the model of trial {facts['best_trial']} of {study.study_name!r} (same split "
-                    f"{split.name}, frame {frame}, same configuration), saved in {folder}")
+                    f"{split.name}, frame {frame}, same configuration), saved in {where.as_posix()}")
 
 
 def refit_estimate(history, n_train: int, n_train_tr: int, epochs: int) -> float:

@@ -224,7 +224,8 @@ def study_facts(study, path: str | Path | None = None) -> dict[str, Any]:
         "best_trial": best.number if best is not None else None,
         "best_epoch": best.user_attrs.get("best_epoch") if best is not None else None,
         "stopped_early": [{"trial": t.number, "state": t.state.name.lower(), "epoch": r["epoch"], "rule": r["rule"],
-                           **({"limit_seconds": r["limit_seconds"]} if r.get("limit_seconds") is not None else {})}
+                           **({"limit_seconds": r["limit_seconds"]} if r.get("limit_seconds") is not None else {}),
+                           **({"still_improving": True} if r.get("still_improving") else {})}
                           for t in study.get_trials(deepcopy=False)
                           if (r := stop_record(t)) is not None and r["rule"] not in ("patience", "epoch cap")],
     })
@@ -280,7 +281,8 @@ def prior_search_where(model: str) -> str:
 
 def stopped_early_text(stopped: list[dict[str, Any]] | None) -> str:
     """``"2 stopped early by their time limit, after 7 and 1 epochs"`` from ``stopped_early`` of
-    :func:`study_facts` (rules grouped, epochs in trial order); ``""`` when none was."""
+    :func:`study_facts` (rules grouped, epochs in trial order; ``", 1 of them while still improving"`` when a
+    trial's best epoch was its last); ``""`` when none was."""
     if not stopped:
         return ""
     by_rule: dict[str, list[int]] = {}
@@ -296,7 +298,10 @@ def stopped_early_text(stopped: list[dict[str, Any]] | None) -> str:
                      + ("" if epochs == [1] else "s"))
     total = len(stopped)
     head = f"{total} stopped early" if len(parts) == 1 else f"{total} stopped early: "
-    return head + (" " + parts[0].split(" ", 1)[1] if len(parts) == 1 else "; ".join(parts))
+    improving = sum(bool(s.get("still_improving")) for s in stopped)
+    tail = ("" if not improving else ", while still improving" if total == 1 else
+            f", {improving} of them while still improving")
+    return head + (" " + parts[0].split(" ", 1)[1] if len(parts) == 1 else "; ".join(parts)) + tail
 
 
 def _budget_text(budget: dict, used: dict, model: str | None = None) -> str:
