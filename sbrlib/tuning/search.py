@@ -373,10 +373,12 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
         if own_budget:  # continue to the budget: what the stored search used counts
             n_trials = None if n_trials is None else n_trials - used["trials"]
             minutes = None if minutes is None else minutes - used["seconds"] / 60
-        # one wording for both cases: the next round of tune_all's shared search, or a search resumed after an
-        # interruption ("continuing" read like the latter in a fresh run)
-        log.info("%s: adding trials to the stored search (%d trial(s) and %.1f s of its budget used so far)", name,
-                 used["trials"], used["seconds"])
+        if own_budget:  # a search resumed after an interruption
+            log.info("%s: continuing the stored search (%d trial(s) and %.1f s of its budget used so far)", name,
+                     used["trials"], used["seconds"])
+        else:  # the next round of tune_all's shared search (one trial per round)
+            log.info("%s: round %d of the shared search (%d trial(s) and %.1f s of its budget used so far)", name,
+                     used["trials"] + 1, used["trials"], used["seconds"])
     else:
         used = {"trials": 0, "seconds": 0.0}
     study.set_user_attr("budget", target)
@@ -407,7 +409,9 @@ def tune(model: str, frames: Mapping[str, Any], split_name: str, *, metric: str 
                 return float(done.value)
         return _baseline_trial(trial, model, config, frames, metric, eval_batch_size)
 
-    bar = tqdm(total=n_trials, desc=f"tuning {model} ({metric})", unit="trial", disable=not progress)
+    desc = (f"tuning {model} ({metric}), round {used['trials'] + 1}: 1 trial" if not own_budget and n_trials == 1
+            else f"tuning {model} ({metric})")  # a round of tune_all's shared search runs one trial
+    bar = tqdm(total=n_trials, desc=desc, unit="trial", disable=not progress)
     start, used_before = time.monotonic(), dict(used)
 
     def record_used() -> None:
