@@ -472,3 +472,15 @@ def test_interval_panels_after_the_first_say_their_rows_follow_the_first_metric(
     assert fig.axes[0].get_title() == "Recall@20 (95% interval)"
     assert fig.axes[1].get_title() == "MRR@20 (95% interval)\nrows in Recall@20's order, not sorted"
     plt.close(fig)
+
+
+def test_split_timeline_breaks_its_line_on_days_without_events():
+    """A log-scale line drawn straight over an empty day hides it (reader 8): the day is a gap, and the legend
+    counts such days."""
+    day = 86_400
+    frame = pd.DataFrame({"Time": [0, 10, day + 5, 3 * day + 7]})  # nothing on day 2
+    fig = plots.split_timeline({"train_tr": frame}, {"valid": 2 * day})
+    line = fig.axes[0].get_lines()[0]
+    assert np.isnan(np.asarray(line.get_ydata(), dtype=float)).sum() == 1
+    assert "1 day(s) without events: gaps" in line.get_label()
+    plt.close(fig)

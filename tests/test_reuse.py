@@ -261,6 +261,12 @@ def test_an_allowed_verdict_states_the_effort_behind_both_sides_and_their_traini
     assert "this run's 3 trials each, whose trial 0 re-ran those defaults, added 2 new" in v.sentence
     assert "SASRec validated on ndcg@10 with patience 5 (epoch cap 50)" in v.sentence
     assert "GRU4Rec validated on mrr@20 with patience 2 (epoch cap 10, time limit 44.9 s)" in v.sentence
+    assert "the model ahead, trained under the shorter rule" not in v.sentence  # SASRec ahead, with the longer rule
+    flipped = sequential.verdict("GRU4Rec", "SASRec", gru, _facts(), CLEAR, {"n_trials": 3, **prior},
+                                 {"n_trials": 3, **prior})
+    assert flipped.winner == "GRU4Rec"
+    assert ("GRU4Rec, the model ahead, trained under the shorter rule (no more patience, epochs or time than the "
+            "other), so the difference in rules did not favour it") in flipped.sentence
 
 
 def test_a_search_from_the_defaults_carries_their_earlier_search_into_the_verdict():

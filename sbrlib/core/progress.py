@@ -12,7 +12,7 @@ import functools
 import os
 from typing import Any
 
-TEXT_INTERVAL_S = 5.0
+TEXT_INTERVAL_S = 10.0
 """Seconds between two refreshes of a text bar (keeps executed notebooks small)."""
 
 
@@ -30,7 +30,8 @@ def tqdm(*args: Any, **kwargs: Any):
 @functools.cache
 def _text_bar() -> type:
     """A plain-text tqdm whose postfix updates wait for the next refresh: tqdm's ``set_postfix``
-    refreshes at once by default, which would write one line per mini-batch into an executed notebook."""
+    refreshes at once by default, which would write one line per mini-batch into an executed notebook. It prints
+    no line at 0 (its first line comes at the first refresh with progress) and its final line once."""
     from tqdm.std import tqdm as base
 
     class TextBar(base):
@@ -43,6 +44,8 @@ def _text_bar() -> type:
         def display(self, msg=None, pos=None):
             if msg is None and getattr(self, "_closing", False) and getattr(self, "_shown", None) == (self.n, self.postfix):
                 return True  # closing: the final state is printed already (no second copy of the same line)
+            if msg is None and self.n == 0 and not getattr(self, "_closing", False):
+                return True  # no "0%" line: an executed notebook keeps every line, and a bar that ends soon needs one
             self._shown = (self.n, self.postfix)
             return super().display(msg, pos)
 

@@ -284,14 +284,20 @@ def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool
 
 def split_timeline(frames: Mapping[str, pd.DataFrame], cutoffs: Mapping[str, int], time_col: str = "Time",
                    synthetic: bool = False):
-    """Events per day of each part of a split (lines), with the cutoffs as labelled vertical lines.
+    """Events per day of each part of a split (lines, broken on days without events), with the cutoffs as
+    labelled vertical lines.
 
     The cutoffs are named in the legend (with their date), so their labels never overlap.
     """
     fig, ax = _figure(10, 3.4)
     for name, frame in frames.items():
         days = pd.to_datetime(frame[time_col], unit="s").dt.floor("D").value_counts().sort_index()
-        ax.plot(days.index, days.to_numpy(), label=f"{name} ({len(frame):,} events)", linewidth=0.9)
+        if len(days):  # a day without events is a gap in the line (0 has no place on a log axis)
+            days = days.reindex(pd.date_range(days.index.min(), days.index.max(), freq="D"))
+        empty = int(days.isna().sum())
+        ax.plot(days.index, days.to_numpy(dtype=float), linewidth=0.9,
+                label=f"{name} ({len(frame):,} events" + (f"; {empty} day(s) without events: gaps" if empty else "")
+                + ")")
     for (name, cut), ls in zip(cutoffs.items(), ("--", ":", "-.")):
         when = pd.to_datetime(cut, unit="s")
         ax.axvline(when, color="k", linestyle=ls, linewidth=1.2, label=f"{name} cutoff ({when:%Y-%m-%d %H:%M})")

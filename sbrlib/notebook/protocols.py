@@ -479,9 +479,14 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
         effort = ("both had a single search trial (their default configurations, not tuned)" if na == 1 else
                   f"both had {na} search trials")
     rules = "; ".join(r for r in (_training_rule(n, f) for n, f in ((a, a_facts), (b, b_facts))) if r)
+    facts_of = {a: a_facts, b: b_facts}
+    shorter = _shorter_rule(facts_of[winner], facts_of[loser])
     return Verdict(True, winner, f"{head}{numbers}: {winner} is ahead of {loser} (the interval excludes 0, {effort}, "
                                  "and neither was stopped while still improving"
-                                 + (f"; training rules: {rules}" if rules else "") + ").", ())
+                                 + (f"; training rules: {rules}" if rules else "")
+                                 + (f"; {winner}, the model ahead, trained under the shorter rule (no more patience, "
+                                    "epochs or time than the other), so the difference in rules did not favour it"
+                                    if shorter else "") + ").", ())
 
 
 def _run_trials_note(sides) -> str:
@@ -512,6 +517,20 @@ def _run_trials_note(sides) -> str:
         parts.append(f"no trial of this run beat {kept[0]}'s default configuration, so that model in use is the "
                      "shipped default")
     return f" (of those: {'; '.join(parts)})" if parts else ""
+
+
+def _shorter_rule(first: TrainingFacts | Mapping[str, Any] | None, other: TrainingFacts | Mapping[str, Any] | None
+                  ) -> bool:
+    """Whether ``first`` trained under a strictly shorter rule than ``other``: patience, epoch cap and time limit
+    each no larger (no limit counts as infinite) and at least one smaller; False when either has no loop."""
+    if first is None or other is None:
+        return False
+    f, o = (x if isinstance(x, TrainingFacts) else TrainingFacts.from_dict(dict(x)) for x in (first, other))
+    inf = float("inf")
+    pairs = [(inf if f.patience is None else f.patience, inf if o.patience is None else o.patience),
+             (f.max_epochs, o.max_epochs),
+             (inf if f.budget_seconds is None else f.budget_seconds, inf if o.budget_seconds is None else o.budget_seconds)]
+    return all(x <= y for x, y in pairs) and any(x < y for x, y in pairs)
 
 
 def _training_rule(name: str, facts: TrainingFacts | Mapping[str, Any] | None) -> str | None:
