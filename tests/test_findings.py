@@ -526,7 +526,8 @@ def test_05_findings_state_the_search_effort_and_the_order_training_difference()
             "(66.5%), so every number below is mostly about these sessions") in text
     assert found.numbers["dominant_bucket_share"] == pytest.approx(5593 / 8406)
     effort_line = next(line for line in text.split("\n\n") if line.startswith("* **Search effort"))
-    assert ("GRU4Rec 3 (its defaults are the best of 49 trials of an earlier search on ml-100k-gap, not part of this "
+    assert ("GRU4Rec 3 (its defaults are the best of 49 trials of an earlier search on ml-100k-gap (fitted on "
+            "`train_tr`, scored on `valid`: the test split was not used), not part of this "
             "run (documented in README.md, section Tuning") in effort_line
     assert ("this run's trial 0 re-ran them and its other 2 trials tried new ones: 49 + 2 configurations in all; its default configuration kept; "
             "2 stopped early), V-SKNN 13; not searched: Pop") in effort_line

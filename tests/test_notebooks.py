@@ -74,7 +74,7 @@ def test_run_all_on_tiny_synthetic_is_quiet_and_records_everything(smoke_run):
     # train once across the series: 07's temporal protocol uses 04's GRU4Rec and 05's baselines, one number each
     seq = json.loads((results / "synthetic-tiny-sequential" / "sequential_models.json").read_text())
     assert seq["reused"]["GRU4Rec"].startswith("notebook 04's GRU4Rec is reused as trained")
-    assert seq["reused"]["baselines"].startswith("baselines refitted exactly as notebook 05")
+    assert seq["reused"]["baselines"].startswith("baselines fitted again exactly as notebook 05")
     for name in ("GRU4Rec", "SR", "Item-kNN"):
         assert seq["metrics"][f"temporal session split/{name}"]["recall@20"] == pytest.approx(table[name]["recall@20"])
 

@@ -355,7 +355,7 @@ def baselines_as_in_05(names: Sequence[str], record: Mapping[str, Mapping] | Non
     fits = baseline_fit_record(params, sources, frame, split_name, split_fingerprint)
     same = all(fits[n]["fingerprint"] == record[n].get("fingerprint") for n in names)
     return BaselinePlan(params, sources, frame, fits,
-                        f"baselines refitted exactly as notebook 05 fitted them (its recorded parameters "
+                        f"baselines fitted again exactly as notebook 05 fitted them (its recorded parameters "
                         f"{_describe(params, sources)}, on {frame!r} of split {split_name}; fitting is deterministic, "
                         f"so they are the same models{'' if same else ' (but the fingerprints differ: check)'})",
                         same)
@@ -775,7 +775,8 @@ def multiple_comparisons_note(p_values: Mapping[str, float], alpha: float = 0.05
     text = (f"**[Multiple comparisons]({'../docs/GLOSSARY.md'}#multiple-comparisons).** This run made {m:,} paired "
             f"comparison{'s' if m != 1 else ''}. At the {1 - alpha:.0%} level about 1 in {round(1 / alpha)} comparisons "
             f"of models that truly do not differ still looks \"significant\" (about {expected_count(m * alpha)} of {m:,} here, if "
-            f"none differed). {len(raw):,} had p < {alpha:g} before correction; "
+            f"none differed). {len(raw):,} had a [p-value]({'../docs/GLOSSARY.md'}#paired-comparison) p < {alpha:g} "
+            f"before correction; "
             f"{int(table['bonferroni'].sum()):,} survive Bonferroni (p < {alpha:g}/{m:,} = {alpha / m:.4f}) and "
             f"{len(holm):,} survive Holm's step-down correction")
     text += (": " + "; ".join(holm) + "." if holm else ".")

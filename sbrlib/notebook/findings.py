@@ -663,7 +663,8 @@ def _search_effort_line(b: _Builder, effort: Mapping[str, Mapping[str, Any]], mo
         extra = []
         if f.get("prior"):
             prior = b.n(f'search_prior/{m}', int(f['prior']['trials']), count)
-            extra.append(f"its defaults are the best of {prior} trials of an earlier search on {f['prior']['split']}, "
+            extra.append(f"its defaults are the best of {prior} trials of an earlier search on {f['prior']['split']} "
+                         f"(fitted on `train_tr`, scored on `valid`: the test split was not used), "
                          f"not part of this run ({_prior_where(m)}); this run's trial 0 re-ran them and its other "
                          f"{_trials_words(max(int(f['n_trials']) - 1, 0))} tried new ones: "
                          f"{prior} + {max(int(f['n_trials']) - 1, 0):,} configurations in all")

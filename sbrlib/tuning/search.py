@@ -132,9 +132,9 @@ def _neural_trial(trial, model: str, config, frames, metric: str, deadline: floa
     if budget is not None:
         limit_words = f"its time limit of {budget:.1f} s"
         if limit and limit.get("trials_left"):
-            limit_words += (f" (an equal share of the {float(limit['left_seconds']):.1f} s left of the "
-                            f"{float(limit['budget_minutes']):g} min shared budget for the "
-                            f"{int(limit['trials_left'])} trial(s) still to run in its round)")
+            limit_words += (f" (what remained, when its training started, of an equal share of the "
+                            f"{float(limit['left_seconds']):.1f} s left of the {float(limit['budget_minutes']):g} min "
+                            f"shared budget for the {int(limit['trials_left'])} trial(s) still to run in its round)")
         elif limit and limit.get("budget_minutes") is not None:
             limit_words += f" (what was left of the search's {float(limit['budget_minutes']):g} min budget)"
 
@@ -606,8 +606,10 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
                                   **kwargs(model))
             first[model] = False
             counts[model] += 1
+    shared = sum(float((studies[m].user_attrs.get("used") or {}).get("seconds", 0.0)) for m in todo)
     for model in todo:  # the shared budget is spent (or the rounds are done): completed for every model
         studies[model].set_user_attr("budget_completed", True)
+        studies[model].set_user_attr("shared_used_seconds", shared)  # what the models used together
         if _n_complete(studies[model]):
             save_best(studies[model], model, split_name, path.parent)
     log.info("neural searches: %s trials each (%s)", min(counts.values()), ", ".join(todo))

@@ -218,7 +218,9 @@ def study_facts(study, path: str | Path | None = None) -> dict[str, Any]:
         "objective": identity.get("objective"),
         "trials": sum(s in (S.COMPLETE, S.PRUNED, S.FAIL) for s in states), "complete": states.count(S.COMPLETE),
         "pruned": states.count(S.PRUNED), "failed": states.count(S.FAIL),
-        "budget": state["budget"], "used": state["used"], "budget_completed": state["completed"],
+        "budget": state["budget"], "budget_completed": state["completed"],
+        "used": {**state["used"], **({"shared_seconds": float(study.user_attrs["shared_used_seconds"])}
+                                     if study.user_attrs.get("shared_used_seconds") is not None else {})},
         "search_end": (study.user_attrs.get("search_end") or {}).get("text"),
         "best_value": study.best_value if best is not None else None,
         "best_trial": best.number if best is not None else None,
@@ -313,8 +315,10 @@ def _budget_text(budget: dict, used: dict, model: str | None = None) -> str:
     others = [m for m in budget.get("shared_with") or () if m != model]
     if budget.get("minutes") is not None:
         minutes = used.get("seconds", 0.0) / 60
-        parts.append(f"{minutes:.2f} min of the {budget['minutes']:.2f} min shared with {', '.join(others)}" if others
-                     else f"{minutes:.2f} of {budget['minutes']:.2f} min")
+        together = (f" ({used['shared_seconds'] / 60:.2f} min used by all of them)"
+                    if others and used.get("shared_seconds") is not None else "")
+        parts.append(f"{minutes:.2f} min of the {budget['minutes']:.2f} min shared with {', '.join(others)}{together}"
+                     if others else f"{minutes:.2f} of {budget['minutes']:.2f} min")
         if not others and model not in NEURAL and minutes > budget["minutes"] * 1.05:
             parts[-1] += (": over its budget, since a baseline trial is not stopped once it started (the last one started "
                           "before the budget was spent)")
