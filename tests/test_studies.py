@@ -233,7 +233,7 @@ def test_neural_models_get_equal_trials_and_a_shared_budget(split, monkeypatch):
     text = tuning.describe_study(tuning.study_facts(other["gru4rec"]))
     assert "min shared with sasrec" in text and "shared with gru4rec" not in text
     together = sum(s.user_attrs["used"]["seconds"] for s in other.values()) / 60
-    assert f"min shared with sasrec ({together:.2f} min used by all of them)" in text
+    assert f"min shared with sasrec ({together:.2f} min used by both)" in text
 
 
 def test_a_round_starts_only_when_the_time_left_holds_an_epoch_of_each_model(split, monkeypatch):

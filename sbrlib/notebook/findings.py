@@ -371,7 +371,9 @@ def preprocessing(ratings: pd.DataFrame, sessions: pd.DataFrame, split: Any, syn
           f"{b.n('train_sessions', n['train'][1], count)} sessions. Inside train, `train_tr` "
           f"({b.n('train_tr_events', n['train_tr'][0], count)} events) and `valid` "
           f"({b.n('valid_events', n['valid'][0], count)} events in {b.n('valid_sessions', n['valid'][1], count)} "
-          "sessions) are for tuning only.")
+          "sessions, the last ones before the test cutoff): the models learn from `train_tr`, and `valid` only "
+          "scores them, for tuning and early stopping, so its events reach a final model only when notebook 04 "
+          "refits on the whole `train` (`REFIT`, off by default).")
     b.add(f"* **Removed at the split.** {b.n('test_events_dropped', dropped_test, count)} held-out events "
           f"had an item never seen in training (or were left in a session shorter than "
           f"{cfg.min_session_length}) and were removed, and {b.n('valid_events_dropped', dropped_valid, count)} "
