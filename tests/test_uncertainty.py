@@ -150,5 +150,11 @@ def test_multiple_comparisons_note_counts_and_names_what_survives():
     assert "2 had a [p-value](../docs/GLOSSARY.md#paired-comparison) p < 0.05 before correction" in text and "1 survive Bonferroni" in text
     assert "1 survive Holm" in text and "B vs A (mrr@20)." in text
     assert "Not robust to the correction" in text and "C vs A (mrr@20)" in text.split("Not robust")[1]
+    assert "smallest p the bootstrap can show" not in text  # no resolution given
+    # 3 comparisons: Bonferroni's 0.0167 is above 2/1,000 = 0.002, so the bootstrap can show it: no caveat
+    assert "smallest p the bootstrap can show" not in multiple_comparisons_note(p, resolution=0.002)[0]
+    coarse, _ = multiple_comparisons_note(p, resolution=0.02)  # 100 replicates: 0.0167 < 0.02
+    assert ("Bonferroni's threshold (0.0167) is below the smallest p the bootstrap can show (0.020, from its 100 "
+            "replicates)") in coarse
     assert int(table["holm"].sum()) == 1
     assert multiple_comparisons_note({})[0].startswith("No paired comparisons")

@@ -758,9 +758,12 @@ def expected_count(x: float) -> str:
     return f"{x:,.2f}".rstrip("0").rstrip(".")
 
 
-def multiple_comparisons_note(p_values: Mapping[str, float], alpha: float = 0.05) -> tuple[str, pd.DataFrame]:
+def multiple_comparisons_note(p_values: Mapping[str, float], alpha: float = 0.05,
+                              resolution: float | None = None) -> tuple[str, pd.DataFrame]:
     """The caveat on many paired tests: how many were made, what 1 in 20 means, and which
     "significant" ones survive Bonferroni and Holm (:func:`sbrlib.evaluation.uncertainty.corrected`).
+    ``resolution``: the smallest p the bootstrap can show (2 / its replicates); when Bonferroni's threshold is
+    below it, the note says that surviving it rests on no replicate crossing 0.
 
     Returns:
         ``(Markdown sentence, the corrected table)``.
@@ -782,4 +785,9 @@ def multiple_comparisons_note(p_values: Mapping[str, float], alpha: float = 0.05
     text += (": " + "; ".join(holm) + "." if holm else ".")
     if lost:
         text += " Not robust to the correction (read them as suggestive only): " + "; ".join(lost) + "."
+    if resolution is not None and alpha / m < resolution and int(table["bonferroni"].sum()):
+        text += (f" Bonferroni's threshold ({alpha / m:.4f}) is below the smallest p the bootstrap can show "
+                 f"({resolution:.3f}, from its {round(2 / resolution):,} replicates): the comparisons counted as "
+                 "surviving it had no replicate on the other side of 0 (p shown as below that), so they survive only "
+                 "as far as the bootstrap can tell; more replicates (`N_BOOT`) would be needed to confirm it.")
     return text, table

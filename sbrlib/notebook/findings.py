@@ -115,7 +115,7 @@ class _Builder:
 
 
 def with_multiple_comparisons(found: Findings, p_values: Mapping[str, float], alpha: float = 0.05,
-                              same_as: Mapping[str, str] | None = None) -> Findings:
+                              same_as: Mapping[str, str] | None = None, resolution: float | None = None) -> Findings:
     """``found`` with the multiple-comparison caveat appended as its last paragraph
     (:func:`sbrlib.notebook.comparisons.multiple_comparisons_note`); the counts are recorded in its
     numbers (``comparisons/n``, ``comparisons/raw``, ``comparisons/bonferroni``, ``comparisons/holm``,
@@ -123,7 +123,7 @@ def with_multiple_comparisons(found: Findings, p_values: Mapping[str, float], al
     (:func:`sbrlib.notebook.comparisons.identical_models`), whose comparisons ``p_values`` counts once: said so."""
     from sbrlib.notebook.comparisons import multiple_comparisons_note
 
-    note, table = multiple_comparisons_note(p_values, alpha)
+    note, table = multiple_comparisons_note(p_values, alpha, resolution)  # resolution: 2 / bootstrap replicates
     if same_as and len(table):
         twins = "; ".join(f"{a}'s are {b}'s" for a, b in same_as.items())
         note += (f" Identical predictions are counted once ({twins}: the same ranks for every prediction, so the "
