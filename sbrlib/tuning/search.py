@@ -592,7 +592,8 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
             if end is not None:
                 log.info("neural searches: %s", end["text"])
                 for model in todo:
-                    studies.setdefault(model, stored(model))
+                    if model not in studies:  # resumed and not run in this call: read it once
+                        studies[model] = stored(model)
                     studies[model].set_user_attr("search_end", end)
                 break
         for i, model in enumerate(lagging):
