@@ -201,6 +201,14 @@ def test_tuning_findings_never_rank_searches_of_unequal_size():
     assert all(s in found.markdown for s in found.shown.values())
     equal = findings.tuning({k: {**v, "n_trials": 15} for k, v in facts.items()}, "mrr@20", None, 15)
     assert "**GRU4Rec** has the highest" in equal.markdown
+    # a search too short for importances says so (reader 10, 4.3), one with them names the top parameters
+    two = {**facts, "GRU4Rec": {**facts["GRU4Rec"], "n_trials": 2, "n_pruned": 1}}
+    imp = {"GRU4Rec": pd.Series(dtype=float), "SR": pd.Series({"steps": 0.7, "weighting": 0.3})}
+    found = findings.tuning(two, "mrr@20", 3.0, 40, imp)
+    gru = next(line for line in found.markdown.split("\n") if line.startswith("* **GRU4Rec**"))
+    assert "with 1 complete trial this search cannot say which parameters matter for it" in gru
+    assert "`steps` (70%)" in found.markdown and "cannot say" not in found.markdown.split("* **SR**")[1]
+    assert all(s in found.markdown for s in found.shown.values())
 
 
 def test_training_findings_say_refit_only_when_refit():
@@ -232,6 +240,11 @@ def test_exclusion_note_states_validation_next_to_test_and_why():
     assert "GLOSSARY.md#exclude_seen" in text
     with pytest.raises(ValueError, match="'bad'"):
         findings.exclusion_note({"x": "bad"}, {})
+    # after 03 the why is not repeated (reader 11, 4.2: the same paragraph four times); the settings still are
+    brief = findings.exclusion_note({"GRU4Rec's early stopping": "none"}, {"the main table": "user"}, brief=True)
+    assert "`exclude_seen=\"none\"`" in brief and "`exclude_seen=\"user\"`" in brief
+    assert "differ on purpose: notebook 03 and the [glossary]" in brief and "selection objective" not in brief
+    assert len(brief) < len(findings.exclusion_note({"GRU4Rec's early stopping": "none"}, {"the main table": "user"}))
     # notebook 05's parameters cell is where the main table's default comes from
     assert findings.main_table_exclusion_default() == "user"
     assert list(findings.planned_test_exclusion().values()) == ["user"]
@@ -528,7 +541,7 @@ def test_05_findings_state_the_search_effort_and_the_order_training_difference()
     effort_line = next(line for line in text.split("\n\n") if line.startswith("* **Search effort"))
     assert ("GRU4Rec 3 (its defaults are the best of 49 trials of an earlier search on ml-100k-gap (fitted on "
             "`train_tr`, scored on `valid`: the test split was not used), not part of this "
-            "run (documented in README.md, section Tuning") in effort_line
+            "run (notebook 03 shows its record)") in effort_line
     assert ("this run's trial 0 re-ran them and its other 2 trials tried new ones: 49 + 2 configurations in all; its default configuration kept; "
             "2 stopped early), V-SKNN 13; not searched: Pop") in effort_line
     assert "V-SKNN's search had **not settled**: its best so far last rose at trial 12, the 13th of 13" in effort_line

@@ -256,7 +256,7 @@ def test_an_allowed_verdict_states_the_effort_behind_both_sides_and_their_traini
     v = sequential.verdict("SASRec", "GRU4Rec", _facts(), gru, CLEAR, {"n_trials": 3, **prior}, {"n_trials": 3, **prior})
     assert v.winner == "SASRec"
     assert "both had 49 + 2 searched configurations: the best of 49 trials of an earlier search on" in v.sentence
-    assert "not part of this run: documented in README.md, section Tuning" in v.sentence
+    assert "not part of this run; notebook 03 shows their record" in v.sentence
     assert "52 search trials" not in v.sentence
     assert "this run's 3 trials each, whose trial 0 re-ran those defaults, added 2 new" in v.sentence
     assert "SASRec validated on ndcg@10 with patience 5 (epoch cap 50)" in v.sentence
@@ -322,7 +322,8 @@ def test_the_effort_sentence_says_which_trials_stopped_early_and_that_the_defaul
     assert v.winner == "GRU4Rec"
     assert ("this run's 3 trials each, whose trial 0 re-ran those defaults, added 2 new (of those: GRU4Rec's 2 were stopped early, after 7 and 1 epochs; SASRec's 1 was "
             "stopped early, after 1 epoch; no trial of this run beat either default configuration, so both models "
-            "in use are the shipped defaults)") in v.sentence
+            "in use are the shipped defaults; a trial stopped early was scored on the epochs it ran, so its "
+            "configuration was only partly evaluated)") in v.sentence
     # a trial cut while still improving, and one stopped by the epoch cap while still improving, are said so
     gru_trials["stopped_early"][0]["still_improving"] = True
     sas_trials["capped_improving"] = 1

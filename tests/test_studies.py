@@ -294,7 +294,7 @@ def test_description_of_a_search_is_built_from_its_facts(split, monkeypatch):
     assert (facts["trials"], facts["complete"], facts["pruned"]) == (7, 5, 2)
     text = tuning.describe_study(facts)
     assert facts["stopped_early"] == [{"trial": n, "state": "pruned", "epoch": 2, "rule": "median rule"} for n in (5, 6)]
-    assert text.startswith("tuned: best of 7 trials (5 complete, 2 pruned; 2 stopped early by the median rule, after 2 "
+    assert text.startswith("tuned: best of 7 trials (5 complete, 2 pruned: by the median rule, after 2 "
                            "and 2 epochs) on tiny-gap train_tr\u2192valid, "
                            "MRR@20 0.4000 (trial 0, best epoch 3), search finished: its budget was used (2 of 2 trials)")
     unfinished = {**facts, "budget_completed": False}

@@ -394,7 +394,7 @@ def test_every_stop_is_recorded_with_its_rule_and_numbers(split, monkeypatch):
     assert facts["stopped_early"][-1] == {"trial": last.number, "state": "pruned", "epoch": 1, "rule": "time limit",
                                           "limit_seconds": stop["limit_seconds"]}
     text = tuning.describe_study(facts)
-    assert "2 stopped early: 1 by the median rule, after 2 epochs; 1 by its time limit, after 1 epoch" in text
+    assert "2 pruned: 1 by the median rule, after 2 epochs; 1 by its time limit, after 1 epoch" in text
 
 
 def test_the_trials_own_end_wins_over_the_time_limit(split, monkeypatch):
@@ -433,3 +433,61 @@ def test_tune_all_records_the_share_behind_a_trials_time_limit(split, monkeypatc
     assert [{k: v for k, v in e.items() if k != "limit_seconds"} for e in facts["stopped_early"]] == [
         {"trial": 0, "state": "complete", "epoch": 1, "rule": "time limit"}]
     assert "limit_seconds" in facts["stopped_early"][0]
+
+
+# ----------------------------------------------------------------------------- reader 11's points on 03's labels
+
+def test_earlier_searches_table_is_the_recorded_search_behind_each_default():
+    """Reader 11, 1.3: the 49-trial searches behind the defaults were named but not shown in the run."""
+    from sbrlib.models import registry
+
+    table = tuning.earlier_searches(["gru4rec", "SASRec", "item-knn"])
+    assert list(table.index) == ["GRU4Rec", "SASRec"]  # Item-kNN's defaults come from no search
+    for name, key in (("GRU4Rec", "gru4rec"), ("SASRec", "sasrec")):
+        prior = registry.defaults_search(key)
+        row = table.loc[name]
+        assert (row["trials"], row["complete"], row["pruned"], row["best trial"], row["best value"]) == (
+            prior["trials"], prior["complete"], prior["pruned"], prior["best_trial"], prior["best_value"])
+        assert row["other (state not recorded)"] == prior["trials"] - prior["complete"] - prior["pruned"]
+        assert f"earlier {prior['trials']}-trial search on {prior['split']}" in tuning.defaults_phrase(key)
+        assert "notebook 03's table of earlier searches" in tuning.defaults_phrase(key)
+    assert tuning.earlier_searches(["sr"]).empty
+
+
+def test_a_first_trial_kept_after_its_time_limit_is_not_called_complete_without_saying_so():
+    """Reader 11, 1.4: 03 labelled trial 0 "complete" while its time limit had stopped it."""
+    facts = {"trials": 2, "complete": 1, "pruned": 1, "failed": 0, "metric": "mrr@20", "best_value": 0.06,
+             "best_trial": 0, "best_epoch": 3, "split": "s", "frames": "train_tr→valid",
+             "stopped_early": [{"trial": 0, "state": "complete", "epoch": 4, "rule": "time limit"},
+                               {"trial": 1, "state": "pruned", "epoch": 2, "rule": "time limit",
+                                "still_improving": True}]}
+    text = tuning.describe_study(facts)
+    assert ("tuned: best of 2 trials (1 complete: trial 0, stopped by its time limit after epoch 4 and kept as "
+            "complete with the epochs it had; 1 pruned: by its time limit, after 2 epochs, while still improving)"
+            ) in text
+    plain = {**facts, "stopped_early": []}
+    assert "(1 complete, 1 pruned)" in tuning.describe_study(plain)
+
+
+def test_a_retraining_of_the_best_trial_says_which_epochs_repeat_it(tmp_path):
+    """Reader 11, 4.7: 04 retrained 03's time-cut trial 0 and its first epochs were the trial's, unremarked."""
+    import optuna
+    import pandas as pd
+
+    from sbrlib.models.gru4rec import GRU4RecConfig
+
+    config = GRU4RecConfig()
+    path = tmp_path / "t.sqlite3"
+    study = optuna.create_study(study_name="gru4rec-mrr@20", storage=f"sqlite:///{path}", direction="maximize")
+    curve = [{"epoch": e, "mrr@20": v} for e, v in ((1, 0.05), (2, 0.06))]
+    study.add_trial(optuna.trial.create_trial(value=0.06, user_attrs={
+        "config": config.to_dict(), "curve": curve, "stop": {"rule": "time limit", "epoch": 2}}))
+    history = pd.DataFrame({"epoch": [1, 2, 3], "mrr@20": [0.05, 0.06, 0.061]})
+    text = tuning.repeated_trial_sentence(history, config, path)
+    assert text == ("This training repeats 03's trial 0 (the same configuration and seed): its first 2 epochs give the "
+                    "same validation MRR@20 (0.0500, 0.0600); it went on after epoch 2, where that trial's time limit "
+                    "stopped it.")
+    other = pd.DataFrame({"epoch": [1, 2], "mrr@20": [0.05, 0.07]})
+    assert "not identical" in tuning.repeated_trial_sentence(other, config, path)
+    assert tuning.repeated_trial_sentence(history, GRU4RecConfig(batch_size=7), path) == ""
+    assert tuning.repeated_trial_sentence(history, config, tmp_path / "none.sqlite3") == ""

@@ -643,16 +643,6 @@ def _dominant_bucket(b: _Builder, by_length: pd.DataFrame | None) -> None:
           "bucket).")
 
 
-def _prior_where(name: str) -> str:
-    """Where the earlier search behind ``name``'s defaults is documented (:func:`sbrlib.tuning.prior_search_where`)."""
-    from sbrlib.tuning.store import prior_search_where
-
-    try:
-        return prior_search_where(name)
-    except Exception:  # an unknown family: the README section still holds the searches
-        return "documented in README.md, section Tuning"
-
-
 def _search_effort_line(b: _Builder, effort: Mapping[str, Mapping[str, Any]], models: Sequence[str]) -> None:
     """The bullet of notebook 05 that states the search effort behind each compared configuration."""
     searched = [m for m in models if m in effort]
@@ -667,7 +657,7 @@ def _search_effort_line(b: _Builder, effort: Mapping[str, Mapping[str, Any]], mo
             prior = b.n(f'search_prior/{m}', int(f['prior']['trials']), count)
             extra.append(f"its defaults are the best of {prior} trials of an earlier search on {f['prior']['split']} "
                          f"(fitted on `train_tr`, scored on `valid`: the test split was not used), "
-                         f"not part of this run ({_prior_where(m)}); this run's trial 0 re-ran them and its other "
+                         f"not part of this run (notebook 03 shows its record); this run's trial 0 re-ran them and its other "
                          f"{_trials_words(max(int(f['n_trials']) - 1, 0))} tried new ones: "
                          f"{prior} + {max(int(f['n_trials']) - 1, 0):,} configurations in all")
         if f.get("prior") and f.get("best_trial") == 0 and f["n_trials"] > 1:
@@ -830,7 +820,7 @@ EXCLUDE_WORDS = {
 """What each ``exclude_seen`` setting does, in words (keys: :data:`sbrlib.evaluation.evaluator.EXCLUDE_SEEN`)."""
 
 
-def exclusion_note(validation: Mapping[str, str], test: Mapping[str, str]) -> str:
+def exclusion_note(validation: Mapping[str, str], test: Mapping[str, str], brief: bool = False) -> str:
     """The Markdown paragraph that states the ``exclude_seen`` setting of validation next to that of
     test, from the configurations actually used, and why they may differ.
 
@@ -839,6 +829,8 @@ def exclusion_note(validation: Mapping[str, str], test: Mapping[str, str]) -> st
             ``{"notebook 03's searches (their objective)": "none"}``); read from the EvalConfig /
             TrainingConfig / study identity that ran.
         test: what is (or will be) scored on ``test`` -> its ``exclude_seen``.
+        brief: when the settings differ, point to notebook 03 and the glossary for why instead of
+            repeating it (notebooks after 03).
 
     Returns:
         One paragraph; it says "the same setting" when all settings agree, else why they differ.
@@ -868,7 +860,10 @@ def exclusion_note(validation: Mapping[str, str], test: Mapping[str, str]) -> st
         text += (" Validation here used more than one setting, so validation scores of models validated under "
                  "different settings (and the epochs they chose) are not on one scale: compare them only within a "
                  "setting.")
-    if set(validation.values()) != set(test.values()):
+    if set(validation.values()) != set(test.values()) and brief:
+        text += (f" Validation and test differ on purpose: notebook 03 and the [glossary]({GLOSSARY}#exclude_seen) "
+                 "say why, and why numbers under different settings are not on one scale.")
+    elif set(validation.values()) != set(test.values()):
         why = []
         if "none" in validation.values() and "none" not in test.values():
             why.append("`\"none\"` on `valid` is the selection objective of the stored searches (and of the searches "
@@ -1226,16 +1221,19 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
                      "reached the epoch cap (`EPOCHS`) while still improving, so more epochs might have scored higher")
         early = f.get("stopped_early") or []
         if early:
-            from sbrlib.tuning.store import stopped_early_text
+            from sbrlib.tuning.store import kept_cut_text, stopped_early_text
 
             line += (f"; {b.n(f'stopped_early/{name}', len(early), count)} of its trials "
                      f"{'was stopped before its' if len(early) == 1 else 'were stopped before their'} own training ended ("
                      + stopped_early_text(early).split(" stopped early", 1)[1].lstrip(": ").lstrip()
+                     + (f"; {kept_cut_text(early)}: a search's first trial is not pruned, so it counts as complete "
+                        "although its own training did not end" if kept_cut_text(early) else "")
                      + "; each trial's rule and numbers are in notebook 03's stop lines, printed after its searches)")
         if f.get("prior"):
             line += (f"; the search started from the model's default configuration, itself the best of "
                      f"{b.n(f'prior_trials/{name}', int(f['prior']['trials']), count)} trials of an earlier search on "
-                     f"{f['prior']['split']} (not part of this run: {_prior_where(name)}; its trial 0 re-ran it)")
+                     f"{f['prior']['split']} (not part of this run: its record is in the table of earlier searches above; its "
+                     "trial 0 re-ran it)")
             if f.get("best_trial") == 0 and f["n_trials"] > 1:
                 b.keep(f"best_is_default/{name}", True)
                 line += (", and no trial of this run beat it: the model in use is that shipped default "
@@ -1254,6 +1252,11 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
                      f"([importance]({GLOSSARY}#hyperparameter-importance)"
                      + (f": with fewer than {IMPORTANCE_FEW_TRIALS} complete trials it is noisy, so read it as a hint, "
                         "not a measurement)" if noisy else ")"))
+        elif importances is not None and f["n_trials"] > 1:
+            line += (f"; with {b.n(f'importance_trials/{name}', int(f['n_complete']), count)} complete trial"
+                     f"{'' if int(f['n_complete']) == 1 else 's'} this search cannot say which parameters matter "
+                     "for it (no [importance](" + GLOSSARY + "#hyperparameter-importance) could be computed): that "
+                     "takes a longer search (`make tune`, README.md section Tuning)")
         b.add(line + ".")
     scored = {n: f for n, f in facts.items() if f["best_valid"] is not None}
     counts = {f["n_trials"] for f in scored.values()}

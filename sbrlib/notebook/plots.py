@@ -239,13 +239,14 @@ def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthet
 def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool = False, cap: int = 50):
     """Share of sessions of each length (1..cap), one line per setting; longer sessions in one overflow bin.
 
-    The overflow bin (all sessions longer than ``cap``) is drawn apart, as a square at ``cap + 3``
+    The overflow bin (all sessions longer than ``cap``) is drawn apart, as a square at ``cap + 6`` (far enough for a tick at ``cap``)
     in the line's colour, its share written in the line's legend entry (the bin's x tick says ``> cap``): it
     holds many lengths at once, so it is expected to stand above the line; the y axis reaches the
     next power of ten above the highest point, so no square sits above the last labelled tick.
     """
     fig, ax = _figure(9, 3.6)
     x = np.arange(1, cap + 1)
+    ox = cap + 6  # x of the overflow bin
     any_overflow, top, squares = False, 0.0, {}
     for (label, lengths), color in zip(lengths_by_gap.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         lengths = np.asarray(lengths)
@@ -258,18 +259,18 @@ def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool
                           label=f"{label} (> {cap}: {overflow:.1%})" if overflow > 0 else label)
         if overflow > 0:
             any_overflow, top = True, max(top, overflow)
-            squares[line] = ax.plot([cap + 3], [overflow], marker="s", linestyle="none", color=color)[0]
+            squares[line] = ax.plot([ox], [overflow], marker="s", linestyle="none", color=color)[0]
         top = max(top, float(share.max()) if share.size else 0.0)
-    ax.axvline(cap + 1.5, color="k", linewidth=0.6)
+    ax.axvline(cap + 3, color="k", linewidth=0.6)
     ax.set_yscale("log")
     if top > 0:  # up to the next power of ten: every point, squares included, lies below a labelled tick
         ax.set_ylim(top=float(10 ** np.ceil(np.log10(top * 1.05))))
-    ax.set_xlim(right=cap + 5)
+    ax.set_xlim(right=ox + 2)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     # no tick so close to the overflow bin's "> cap" that the two labels would run together ("50> 50")
-    near = cap + 3 - 0.08 * (cap + 5)
+    near = ox - 0.08 * (ox + 2)
     ticks = [1] + [int(t) for t in MaxNLocator(nbins=6, steps=[1, 2, 5, 10]).tick_values(1, cap) if 1 < t <= min(cap, near)]
-    ax.set_xticks(ticks + [cap + 3], [str(t) for t in ticks] + [f"> {cap}"])
+    ax.set_xticks(ticks + [ox], [str(t) for t in ticks] + [f"> {cap}"])
     style(ax, title="Session lengths", xlabel=f"session length (ratings; > {cap} pooled in the overflow bin)",
           ylabel="share of sessions (log scale)", synthetic=synthetic, legend=True)
     if any_overflow:  # each line's entry shows its own square; the note has no marker (no symbol drawn nowhere)

@@ -470,8 +470,8 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
         run = na - prior_a
         effort = (f"both had {prior_a} + {max(run - 1, 0)} searched configurations: the best of {prior_a} trials of an "
                   "earlier search on " + str(dict(a_tuning or {}).get("prior_dataset", "other data"))
-                  + " is each one's default configuration (not part of this run: documented in README.md, section "
-                  "Tuning, and in each model's presets.py PROVENANCE), and this run's "
+                  + " is each one's default configuration (not part of this run; notebook 03 shows their record), "
+                  "and this run's "
                   f"{run} trial{'' if run == 1 else 's'} each, whose trial 0 re-ran those defaults, added "
                   f"{max(run - 1, 0)} new"
                   + _run_trials_note(((a, a_tuning), (b, b_tuning))))
@@ -482,7 +482,7 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
     facts_of = {a: a_facts, b: b_facts}
     shorter = _shorter_rule(facts_of[winner], facts_of[loser])
     return Verdict(True, winner, f"{head}{numbers}: {winner} is ahead of {loser} (the interval excludes 0, {effort}, "
-                                 "and neither was stopped while still improving"
+                                 "and neither of the two trainings compared here was stopped while still improving"
                                  + (f"; training rules: {rules}" if rules else "")
                                  + (f"; {winner}, the model ahead, trained under the shorter rule (no more patience, "
                                     "epochs or time than the other), so the difference in rules did not favour it"
@@ -516,6 +516,9 @@ def _run_trials_note(sides) -> str:
     elif kept:
         parts.append(f"no trial of this run beat {kept[0]}'s default configuration, so that model in use is the "
                      "shipped default")
+    if any(dict(t or {}).get("stopped_early") for _, t in sides):
+        parts.append("a trial stopped early was scored on the epochs it ran, so its configuration was only partly "
+                     "evaluated")
     return f" (of those: {'; '.join(parts)})" if parts else ""
 
 

@@ -51,6 +51,8 @@ def optimization_history(study, metric: str, title: str = "", synthetic: bool = 
     if len(table):
         shown = shown_values(study)
         n_complete = int((table["state"] == "complete").sum())
+        n_cut = sum(t.state.name == "COMPLETE" and (r := stop_record(t)) is not None and r["rule"] == "time limit"
+                    for t in study.get_trials(deepcopy=False))
         for state, (color, marker) in _STATE_STYLE.items():
             sel = (table["state"] == state) & shown.notna()
             if sel.any() and state != "fail":
@@ -58,6 +60,9 @@ def optimization_history(study, metric: str, title: str = "", synthetic: bool = 
                     ", at their last validation value" if state == "pruned" else "")
                 if state == "complete" and n_complete == 1:
                     label = "the only completed trial (also the best)"
+                if state == "complete" and n_cut:
+                    who = "it was" if n_complete == 1 else f"{n_cut} of them {'was' if n_cut == 1 else 'were'}"
+                    label += f"; {who} stopped by a time limit and kept as complete"
                 ax.scatter(table.index[sel], shown[sel], color=color, marker=marker, label=label, zorder=3)
         failed = int((table["state"] == "fail").sum())
         unshown = int(((table["state"] != "complete") & shown.isna()).sum()) - failed
@@ -151,8 +156,12 @@ def validation_curves(study, metric: str, top: int = 5, synthetic: bool = False)
             label = coincident_label(group) + (f" (pruned after its only epoch{why})" if cut_short
                                                else " (1 epoch: a single point)")
         else:
+            kept_cut = (not cut_short and stop is not None and stop["rule"] == "time limit")
             label = coincident_label(group) + (f" (pruned after epoch {int(curve['epoch'].max())}{why})"
-                                               if cut_short else "")
+                                               if cut_short else
+                                               f" (stopped by its time limit after epoch {int(curve['epoch'].max())}; "
+                                               "kept as complete: a search's first trial is not pruned)"
+                                               if kept_cut else "")
         ax.plot(curve["epoch"], curve[metric], marker="o", label=label,
                 linestyle="none" if single else "--" if cut_short else "-")
     n_all, n_pruned = len(every), sum(t.state == optuna.trial.TrialState.PRUNED for t in every)

@@ -19,6 +19,7 @@ from sbrlib.tuning.configs import (
     gru4rec_config,
     prepare_study_file,
     refit_estimate,
+    repeated_trial_sentence,
     resolve_config,
     reuse_best_trial,
     sasrec_config,
@@ -47,6 +48,7 @@ from sbrlib.tuning.store import (
     best_params,
     best_trial,
     defaults_phrase,
+    earlier_searches,
     describe_study,
     load_study,
     prior_search_where,
@@ -59,9 +61,9 @@ from sbrlib.tuning.store import (
 )
 
 __all__ = [
-    "BEST_FILE", "DEFAULTS_KEPT", "budget_sentence", "budget_shares", "defaults_phrase", "prior_search_where", "CHOICES", "ResolvedConfig", "describe_study", "resolve_config", "reuse_best_trial", "source_label", "study_facts", "trained_config_source", "METRICS", "MODEL_NAMES", "Param", "SPACES", "STUDY_FILE", "SearchSpaceError",
+    "BEST_FILE", "DEFAULTS_KEPT", "budget_sentence", "budget_shares", "defaults_phrase", "earlier_searches", "prior_search_where", "CHOICES", "ResolvedConfig", "describe_study", "resolve_config", "reuse_best_trial", "source_label", "study_facts", "trained_config_source", "METRICS", "MODEL_NAMES", "Param", "SPACES", "STUDY_FILE", "SearchSpaceError",
     "TuningError", "best_baseline_params", "best_config", "best_params", "best_trial", "build_model",
     "default_base", "describe", "enqueue_params", "fixed_parameters", "gru4rec_config", "load_study",
-    "make_config", "prepare_study_file", "read_best", "refit_estimate", "sasrec_config", "save_best", "search_space",
+    "make_config", "prepare_study_file", "read_best", "refit_estimate", "repeated_trial_sentence", "sasrec_config", "save_best", "search_space",
     "study_name", "study_path", "tune", "tune_all", "tune_study_path", "tuned_config",
 ]

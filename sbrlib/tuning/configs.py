@@ -314,6 +314,52 @@ def reuse_best_trial(model: str, split: Any, config: Any, study_file: str | Path
                     f"{split.name}, frame {frame}, same configuration), saved in {where.as_posix()}")
 
 
+def repeated_trial_sentence(history, config: Any, study_file: str | Path, model: str = "gru4rec",
+                            metric: str = "mrr@20") -> str:
+    """When a training repeats notebook 03's best trial (the same configuration, not reused because a
+    time limit cut the trial), a sentence comparing the two per-epoch validation curves, e.g. ``"This
+    training repeats 03's trial 0 (the same configuration and seed): its first 4 epochs give the same
+    validation MRR@20 (0.0567, 0.0605, 0.0615, 0.0608); it went on after epoch 4, where that trial's time limit
+    stopped it."``; ``""`` when there is no such trial.
+
+    Args:
+        history: the training's per-epoch rows (``epoch`` and ``metric`` columns).
+        config: the configuration trained (compared with the trial's, :data:`IGNORED_FOR_REUSE` aside).
+        study_file: notebook 03's study file.
+        model, metric: the study's model and objective.
+    """
+    from sbrlib.core.provenance import differences
+
+    try:
+        study = load_study(Path(study_file), _model_key(model), metric)
+        best = study.best_trial
+    except Exception:  # no study, or no completed trial: nothing to compare with
+        return ""
+    curve, stored = best.user_attrs.get("curve") or [], best.user_attrs.get("config") or {}
+    drop = set(IGNORED_FOR_REUSE) | {"name", "epochs", "early_stopping_patience"}
+    mine = {k: v for k, v in config.to_dict().items() if k not in drop}
+    if not curve or not stored or differences({k: v for k, v in stored.items() if k in mine}, mine):
+        return ""
+    theirs = [float(r[metric]) for r in curve]
+    ours = [float(v) for v in history[metric]][:len(theirs)]
+    name = metric.upper().replace("RECALL", "Recall")
+    n = len(ours)
+    values = ", ".join(f"{v:.4f}" for v in ours)
+    same = n == len(theirs) and all(abs(a - b) <= 1e-6 for a, b in zip(ours, theirs))
+    head = f"This training repeats 03's trial {best.number} (the same configuration and seed): "
+    if same:
+        text = head + f"its first {n} epochs give the same validation {name} ({values})"
+    else:
+        text = head + (f"its first {n} epochs give validation {name} {values}, against the trial's "
+                       + ", ".join(f"{v:.4f}" for v in theirs[:n]) + " (not identical: floating-point order can differ "
+                       "between runs)")
+    stop = best.user_attrs.get("stop") or {}
+    if len(history) > len(theirs):
+        text += (f"; it went on after epoch {len(theirs)}, where that trial's "
+                 f"{stop.get('rule', 'search')} stopped it")
+    return text + "."
+
+
 def refit_estimate(history, n_train: int, n_train_tr: int, epochs: int) -> float:
     """Seconds a refit on ``n_train`` events for ``epochs`` epochs should take, from the median
     epoch time of a run on ``n_train_tr`` events (``history``: its per-epoch rows)."""

@@ -142,8 +142,10 @@ def _neural_trial(trial, model: str, config, frames, metric: str, deadline: floa
         used = time.monotonic() - started
         values = [r.get(metric, float("-inf")) for r in curve]
         improving = len(values) > 1 and int(np.argmax(values)) == len(values) - 1  # its best epoch was its last
+        over = (" (the limit is checked after each epoch, so the epoch running when it passed is finished)"
+                if budget is not None and used > budget else "")
         return _stop("time limit", epoch, f"time limit: stopped after epoch {epoch}, {used:.1f} s used of "
-                     f"{limit_words}" + ("; it was still improving (its best epoch was its last)" if improving else "")
+                     f"{limit_words}{over}" + ("; it was still improving (its best epoch was its last)" if improving else "")
                      + ("; kept as complete: no trial of the search had completed yet, so its "
                         "result counts with the epochs it had" if kept else ""),
                      seconds_used=used, limit_seconds=budget, still_improving=improving, **dict(limit or {}))

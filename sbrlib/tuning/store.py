@@ -10,6 +10,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from sbrlib import __version__
 from sbrlib.core import paths
 from sbrlib.core.fileio import write_json
@@ -253,9 +255,10 @@ def _best_is_default(study, best, model: str | None) -> bool:
 
 
 def defaults_phrase(model: str) -> str:
-    """``"SASRecConfig() (the class defaults: the best of 49 trials of an earlier search on ml-100k-gap, not part
-    of this run: see ...)"``, or ``"... (the class defaults)"`` when no search is behind them
-    (:func:`sbrlib.models.registry.defaults_search`)."""
+    """``"SASRecConfig() (the class defaults: the best of an earlier 49-trial search on ml-100k-gap, not part of
+    this run; its record is in notebook 03's table of earlier searches)"``, or ``"... (the class defaults)"``
+    when no search is behind them (:func:`sbrlib.models.registry.defaults_search`; the record:
+    :func:`earlier_searches`)."""
     from sbrlib.models import registry
     from sbrlib.tuning.space import config_class
 
@@ -263,8 +266,39 @@ def defaults_phrase(model: str) -> str:
     prior = registry.defaults_search(model)
     if not prior:
         return f"{name}() (the class defaults)"
-    return (f"{name}() (the class defaults: the best of {prior['trials']} trials of an earlier search on "
-            f"{prior['split']}, not part of this run: {prior_search_where(model)})")
+    return (f"{name}() (the class defaults: the best of an earlier {prior['trials']}-trial search on "
+            f"{prior['split']}, not part of this run; its record is in notebook 03's table of earlier searches)")
+
+
+def earlier_searches(models: Any) -> pd.DataFrame:
+    """The recorded searches behind the models' default configurations, one row per model that has one
+    (:func:`sbrlib.models.registry.defaults_search`): split, objective, trials by state, the best trial, its
+    value and epoch, the epoch cap per trial and where the search is documented. Empty when none has.
+
+    Args:
+        models: model names or keys (``"gru4rec"``, ``"SASRec"``, ...).
+    """
+    from sbrlib.models import registry
+
+    rows = {}
+    for model in models:
+        prior = registry.defaults_search(model)
+        if not prior:
+            continue
+        trials = int(prior["trials"])
+        complete, pruned = prior.get("complete"), prior.get("pruned")
+        row = {"split": prior["split"], "objective": str(prior.get("metric", "")).replace("mrr", "MRR"),
+               "trials": trials, "complete": complete, "pruned": pruned}
+        if complete is not None and pruned is not None:
+            row["other (state not recorded)"] = trials - complete - pruned
+        row.update({"best trial": prior.get("best_trial"), "best value": prior.get("best_value"),
+                    "at epoch": prior.get("best_epoch"), "epochs per trial (cap)": prior.get("epochs_per_trial"),
+                    "preset (= the class defaults)": prior.get("preset"),
+                    "documented in": prior_search_where(model).removeprefix("documented in ")})
+        rows[registry.display_name(model)] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "model"
+    return table
 
 
 def prior_search_where(model: str) -> str:
@@ -333,6 +367,38 @@ DEFAULTS_KEPT = "default configuration kept"
 configuration (its best trial is trial 0, the defaults): such a model is the shipped default, not "tuned"."""
 
 
+def kept_cut_text(stopped: list[dict[str, Any]] | None) -> str:
+    """``"trial 0, stopped by its time limit after epoch 4 and kept as complete with the epochs it had"``
+    for the complete trials among ``stopped_early`` of :func:`study_facts` (a search's first trial is
+    kept when a time limit stops it: :data:`sbrlib.tuning.search.STOP_RULES`); ``""`` when none was."""
+    kept = [s for s in stopped or () if s.get("state") == "complete"]
+    if not kept:
+        return ""
+    return "; ".join(f"trial {s['trial']}, stopped by its {s['rule']} after epoch {s['epoch']} and kept as "
+                     "complete with the epochs it had" for s in kept)
+
+
+def _counts_text(facts: dict[str, Any]) -> str:
+    """``"1 complete: trial 0, stopped by its time limit after epoch 4 and kept ...; 1 pruned: by its time
+    limit, after 2 epochs, while still improving"``: trials by state, each with how its early stops happened."""
+    stopped = list(facts.get("stopped_early") or [])
+    cut = kept_cut_text(stopped)
+    text = f"{facts['complete']} complete" + (f": {cut}" if cut else "")
+    pruned = [s for s in stopped if s.get("state") == "pruned"]
+    early = stopped_early_text(pruned)
+    sep = "; " if cut else ", "
+    if pruned and len(pruned) == facts.get("pruned"):  # every pruned trial was stopped early: say how, inline
+        text += f"{sep}{facts['pruned']} pruned: {early.partition(' stopped early')[2].lstrip(': ').lstrip()}"
+    else:
+        text += f"{sep}{facts['pruned']} pruned" + (f"; {early}" if early else "")
+    others = [s for s in stopped if s.get("state") not in ("complete", "pruned")]
+    if facts.get("failed"):
+        text += f", {facts['failed']} failed"
+    if others:
+        text += f"; {stopped_early_text(others)}"
+    return text
+
+
 def describe_study(facts: dict[str, Any]) -> str:
     """A sentence built only from :func:`study_facts`, e.g. ``tuned: best of 12 trials (8 complete,
     4 pruned) on ml-100k-gap train_tr→valid, MRR@20 0.1234 (trial 5, epoch 7), search finished: its budget was used
@@ -341,9 +407,7 @@ def describe_study(facts: dict[str, Any]) -> str:
     (``default configuration kept: GRU4RecConfig() (...) — a search of 3 trials (...) did not beat it ...``),
     with ``default_phrase``: every notebook prints this one label. A one-trial study is never called tuned: its sentence starts with
     ``single trial:`` (a search's first trial evaluates the model's default configuration), not a search result."""
-    early = stopped_early_text(facts.get("stopped_early"))
-    counts = f"{facts['complete']} complete, {facts['pruned']} pruned" + (
-        f", {facts['failed']} failed" if facts.get("failed") else "") + (f"; {early}" if early else "")
+    counts = _counts_text(facts)
     if facts["trials"] == 1:
         head = (f"single trial: one search trial ({counts}; a search's first trial evaluates the model's default "
                 "configuration) \u2014 not a search result, not tuned \u2014")

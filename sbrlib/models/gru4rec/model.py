@@ -126,7 +126,7 @@ class GRU4Rec(NeuralModel):
         t0 = time.perf_counter()
         total_loss, total_n = 0.0, 0
         states = None
-        with tqdm(total=run["n_pairs"], unit="ev", desc=f"epoch {run['epoch']}", disable=not progress,
+        with tqdm(total=run["n_pairs"], unit="pair", desc=f"epoch {run['epoch']}", disable=not progress,
                   leave=False) as bar:
             for block, block_chunks, carry in zip(run["blocks"], run["chunks"], run["carries"], strict=True):
                 if states is None:
@@ -149,7 +149,7 @@ class GRU4Rec(NeuralModel):
                     bar.update(count)
                     elapsed = time.perf_counter() - t0
                     bar.set_postfix(loss=f"{total_loss / max(total_n, 1):.4f}",
-                                    ev_s=f"{total_n / max(elapsed, 1e-9):,.0f}")
+                                    pairs_per_s=f"{total_n / max(elapsed, 1e-9):,.0f}")
         return {"loss": total_loss / max(total_n, 1), "events": total_n, "seconds": time.perf_counter() - t0,
                 "occupancy": run["occupancy"]}
 

@@ -104,7 +104,7 @@ class SASRec(NeuralModel):
         batches = epoch_batches(rows, cfg.batch_size, rng)
         t0 = time.perf_counter()
         total_loss, total_n = 0.0, 0
-        with tqdm(total=rows.n_targets, unit="ev", desc=f"SASRec epoch {run['epoch']}", disable=not progress,
+        with tqdm(total=rows.n_targets, unit="pair", desc=f"SASRec epoch {run['epoch']}", disable=not progress,
                   leave=False) as bar:
             for bucket, index in batches:
                 inp, tgt = take_batch(rows, bucket, index, cfg.batch_size)
@@ -116,7 +116,7 @@ class SASRec(NeuralModel):
                     return {"loss": loss_sum, "events": total_n, "seconds": time.perf_counter() - t0}
                 bar.update(n)
                 bar.set_postfix(loss=f"{total_loss / max(total_n, 1):.4f}",
-                                ev_s=f"{total_n / max(time.perf_counter() - t0, 1e-9):,.0f}")
+                                pairs_per_s=f"{total_n / max(time.perf_counter() - t0, 1e-9):,.0f}")
         return {"loss": total_loss / max(total_n, 1), "events": total_n, "seconds": time.perf_counter() - t0}
 
     def prepare(self, train: pd.DataFrame) -> TrainingRows:
