@@ -220,6 +220,7 @@ def test_training_findings_say_refit_only_when_refit():
     assert "not retrained on `train`" in kept.markdown and "Retrained" not in kept.markdown
     assert "epoch 2 with 0.3000" in kept.markdown and "its best epoch was before the last" in kept.markdown
     assert kept.numbers["kept_epoch"] == 2 and "not tuned" in kept.markdown
+    assert "has not learned from the 20 events of `train` that `train_tr` leaves out (16.7% of `train`" in kept.markdown
     refit = findings.training(facts, config, True, 2, 1000.0, valid, 100, 120)
     assert "Retrained on the whole training split `train` (120 events) for 2 epochs" in refit.markdown
     assert all(s in refit.markdown for s in refit.shown.values())
@@ -625,3 +626,14 @@ def test_07_says_when_another_metric_orders_the_models_differently():
     same = findings.sequential({"temporal": table.assign(**{"mrr@20": [0.07, 0.069, 0.068]})},
                                {"temporal": "recall@20"}, [], "x", {}, {}, {}, False)
     assert same.numbers["other_orders/temporal"] == [] and "order the models differently" not in same.markdown
+
+
+def test_signed_numbers_and_lists_read_the_same_in_every_sentence_builder():
+    """The typographic minus was written three times (findings, protocols, comparisons): now one helper."""
+    from sbrlib.core import text as core_text
+    from sbrlib.notebook import protocols
+
+    assert core_text.signed(-0.0025) == "\u22120.0025" == findings.signed(-0.0025) == protocols._minus(-0.0025)
+    assert core_text.signed(0.01) == "+0.0100" and core_text.signed(-0.00003) == "\u22120.0000"
+    assert core_text.join_and([7, 1]) == "7 and 1" and core_text.join_and(["a", "b", "c"]) == "a, b and c"
+    assert core_text.join_and(["a"]) == "a" and core_text.join_and([]) == ""

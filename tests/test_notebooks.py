@@ -4,6 +4,7 @@ which must either stay consistent or stop with a clear message, never mix artifa
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -26,6 +27,14 @@ def test_notebooks_are_committed_clean_and_parameterized():
         assert "DATASET" in "".join(code[tagged[0]]["source"])
         check = "".join(code[tagged[0] + 1]["source"])
         assert f'validate_notebook("{path.stem}"' in check, f"{path.name}: the cell after 'parameters' must validate them"
+        for i, c in enumerate(code):  # a syntax error would otherwise surface only minutes into make run-all
+            source = "\n".join(line for line in "".join(c["source"]).splitlines() if not line.lstrip().startswith(("%", "!")))
+            try:
+                ast.parse(source)
+            except SyntaxError as exc:
+                pytest.fail(f"{path.name}, code cell {i}: {exc}")
+        ids = [c.get("id") for c in nb["cells"]]  # nbformat 4.5: every cell has a unique id (else a warning per run)
+        assert all(ids) and len(set(ids)) == len(ids), f"{path.name}: a cell without an id, or a repeated id"
 
 
 @pytest.mark.slow

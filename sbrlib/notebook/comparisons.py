@@ -17,6 +17,7 @@ import pandas as pd
 
 from sbrlib.core import provenance
 from sbrlib.core.columns import ITEM, SESSION, TIME
+from sbrlib.core.text import signed
 from sbrlib.evaluation import uncertainty as U
 from sbrlib.evaluation.evaluator import EvalConfig, EvalResult, evaluate, results_table
 from sbrlib.models import registry
@@ -680,9 +681,6 @@ def order_conclusion(order: pd.DataFrame, metric: str, plan: OrderGRUPlan | None
     for (name, m), r in order.iterrows():
         if m != metric:
             continue
-        def signed(v: float) -> str:  # the typographic minus of running text
-            return f"{v:+.4f}".replace("-", "\u2212")
-
         diff = f"{signed(r['diff'])} ({signed(r['low'])} to {signed(r['high'])})"
         tie = f"{signed(r['tie_diff'])} ({signed(r['tie_low'])} to {signed(r['tie_high'])})"
         beyond = f"{signed(r['beyond_diff'])} ({signed(r['beyond_low'])} to {signed(r['beyond_high'])})"

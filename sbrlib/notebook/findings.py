@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sbrlib.core import text as core_text
 from sbrlib.core.columns import ITEM, RATING, SESSION, TIME, USER
 from sbrlib.data.preprocess import order_events, sessionize
 
@@ -58,8 +59,8 @@ def metric(x: float) -> str:
 
 
 def signed(x: float) -> str:
-    """A signed difference with four decimals: ``-0.0025 -> "−0.0025"``."""
-    return f"{x:+.4f}".replace("-", "−")
+    """A signed difference with four decimals: ``-0.0025 -> "−0.0025"`` (:func:`sbrlib.core.text.signed`)."""
+    return core_text.signed(x, 4)
 
 
 def text(x: Any) -> str:
@@ -403,10 +404,7 @@ def _anchor(metric_name: str) -> str:
 
 
 def _join(names: Sequence[str]) -> str:
-    names = list(names)
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return core_text.join_and(names)
 
 
 def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], intervals: pd.DataFrame,
@@ -1341,8 +1339,13 @@ def training(facts: Mapping[str, Any], config: Mapping[str, Any], refit: bool, r
                         "match this notebook's: its saved provenance was checked)",
                   False: "the model trained in this notebook",
                   None: "the model above"}[reused]
+        held = n_train - n_train_tr
         b.add(f"* **Saved model.** {origin[0].upper()}{origin[1:]}, trained on `train_tr` only, with the weights of "
-              f"epoch {count(b.numbers['kept_epoch'])}; it was not retrained on `train` (`REFIT=False`).")
+              f"epoch {count(b.numbers['kept_epoch'])}; it was not retrained on `train` (`REFIT=False`), so it has not "
+              f"learned from the {b.n('valid_events', held, count)} events of `train` that `train_tr` leaves out "
+              f"({b.n('valid_share', held / max(n_train, 1), pct)} of `train`: the `valid` period, the latest before "
+              "the test period). `REFIT=True` retrains on `train` (a second training, its cost printed before it runs); "
+              "whether that helps on `test` is not measured in this run.")
     return b.build()
 
 
@@ -1422,7 +1425,9 @@ def try_it(session: Sequence[int], later: Sequence[int] | None, lists: Mapping[s
     b.add("* **Does the earlier part of the session matter?** The list after the whole session against the list "
           "after its last movie alone shares: " + ", ".join(
               f"{name} {b.n(f'memory/{name}', share, pct)}" for name, share in memory.items())
-          + " (100.0% means the earlier movies changed nothing).")
+          + " (100.0% means the earlier movies changed nothing; both lists are ranked without leaving out the "
+          "session's movies, so that only the model's scores differ, not which movies are "
+          "removed).")
     return b.build()
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sbrlib import training
+from sbrlib.core import text as core_text
 from sbrlib.core.columns import SESSION, TIME, USER
 from sbrlib.core.provenance import differences
 from sbrlib.core.training_facts import TrainingFacts
@@ -112,7 +113,7 @@ def difference_text(x: float, digits: int = 4) -> str:
 
 def _minus(x: float) -> str:
     """:func:`difference_text` for running text, with the typographic minus of the other findings (``"−0.0173"``)."""
-    return difference_text(x).replace("-", "\u2212")
+    return core_text.signed(x)
 
 
 def format_interval(table: pd.DataFrame, metrics: tuple[str, ...], digits: int = 4) -> pd.DataFrame:
@@ -499,7 +500,7 @@ def _run_trials_note(sides) -> str:
         early = list(dict(t or {}).get("stopped_early") or [])
         if early:
             epochs = [int(e["epoch"]) for e in early]
-            ep = (", ".join(map(str, epochs[:-1])) + f" and {epochs[-1]}") if len(epochs) > 1 else str(epochs[0])
+            ep = core_text.join_and(epochs)
             improving = sum(bool(e.get("still_improving")) for e in early)
             parts.append(f"{name}'s {len(early)} {'was' if len(early) == 1 else 'were'} stopped early, after {ep} "
                          f"epoch{'' if epochs == [1] else 's'}"

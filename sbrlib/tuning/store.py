@@ -15,6 +15,7 @@ import pandas as pd
 from sbrlib import __version__
 from sbrlib.core import paths
 from sbrlib.core.fileio import write_json
+from sbrlib.core.text import join_and
 from sbrlib.tuning.space import NEURAL, make_config
 
 log = logging.getLogger(__name__)
@@ -329,7 +330,7 @@ def stopped_early_text(stopped: list[dict[str, Any]] | None) -> str:
         own = "its" if len(epochs) == 1 else "their"
         words = {"time limit": f"by {own} time limit", "median rule": "by the median rule",
                  "diverged": "by a diverging loss"}
-        ep = (", ".join(map(str, epochs[:-1])) + f" and {epochs[-1]}") if len(epochs) > 1 else str(epochs[0])
+        ep = join_and(epochs)
         parts.append(f"{len(epochs)} {words.get(rule, f'({rule})')}, after {ep} epoch"
                      + ("" if epochs == [1] else "s"))
     total = len(stopped)
