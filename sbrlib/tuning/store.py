@@ -274,7 +274,8 @@ def defaults_phrase(model: str) -> str:
 def earlier_searches(models: Any) -> pd.DataFrame:
     """The recorded searches behind the models' default configurations, one row per model that has one
     (:func:`sbrlib.models.registry.defaults_search`): split, objective, trials by state, the best trial, its
-    value and epoch, the epoch cap per trial and where the search is documented. Empty when none has.
+    value and epoch, the epoch cap per trial and the preset (where each is documented:
+    :func:`prior_search_where`). Empty when none has.
 
     Args:
         models: model names or keys (``"gru4rec"``, ``"SASRec"``, ...).
@@ -294,8 +295,7 @@ def earlier_searches(models: Any) -> pd.DataFrame:
             row["other (state not recorded)"] = trials - complete - pruned
         row.update({"best trial": prior.get("best_trial"), "best value": prior.get("best_value"),
                     "at epoch": prior.get("best_epoch"), "epochs per trial (cap)": prior.get("epochs_per_trial"),
-                    "preset (= the class defaults)": prior.get("preset"),
-                    "documented in": prior_search_where(model).removeprefix("documented in ")})
+                    "preset (= the class defaults)": prior.get("preset")})
         rows[registry.display_name(model)] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "model"
