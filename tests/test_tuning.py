@@ -491,3 +491,17 @@ def test_a_retraining_of_the_best_trial_says_which_epochs_repeat_it(tmp_path):
     assert "not identical" in tuning.repeated_trial_sentence(other, config, path)
     assert tuning.repeated_trial_sentence(history, GRU4RecConfig(batch_size=7), path) == ""
     assert tuning.repeated_trial_sentence(history, config, tmp_path / "none.sqlite3") == ""
+
+
+def test_a_sentence_naming_several_models_uses_the_first_words_of_each_label():
+    """Reader 11, 4.1: 07 repeated every model's whole label (budget, data, trial) in one bullet."""
+    from sbrlib.tuning.store import short_source
+
+    assert short_source("tuned: best of 40 trials (40 complete, 0 pruned) on ml-100k-gap train_tr\u2192valid, MRR@20 "
+                        "0.0483 (trial 16), search finished") == "tuned: best of 40 trials of notebook 03's search"
+    assert short_source("default: ItemKNNConfig() (the class defaults)") == "default: ItemKNNConfig() (the class defaults)"
+    assert short_source("single trial: one search trial (1 complete, 0 pruned) \u2014 not a search result, not tuned "
+                        "\u2014 on s") == "a single trial of notebook 03's search (the default configuration, not tuned)"
+    assert short_source(tuning.DEFAULTS_KEPT + ": GRU4RecConfig() (the class defaults: the best of an earlier 49-trial "
+                        "search on s) \u2014 a search") == tuning.DEFAULTS_KEPT + " (notebook 03's search did not beat it)"
+    assert short_source("the preset 'official' (x) on s, MRR@20 0.1") == "the preset 'official' (x)"

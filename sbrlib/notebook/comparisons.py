@@ -377,7 +377,9 @@ def recorded_baseline_fits(folder: str | Path) -> dict[str, dict]:
 
 
 def _describe(params: Mapping[str, Mapping], sources: Mapping[str, str]) -> str:
-    return "; ".join(f"{n}: {dict(p) or 'defaults'} ({sources.get(n, '?')})" for n, p in params.items())
+    from sbrlib.tuning.store import short_source
+
+    return "; ".join(f"{n}: {dict(p) or 'defaults'} ({short_source(sources.get(n, '?'))})" for n, p in params.items())
 
 
 # --------------------------------------------------------------------------- intervals

@@ -1615,6 +1615,7 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
             (:func:`sbrlib.notebook.protocols.history_lengths` of the leave-one-out split, with SASRec).
     """
     from sbrlib.notebook.protocols import verdict
+    from sbrlib.tuning.store import short_source
 
     b = _Builder()
     _synthetic_note(b, synthetic)
@@ -1627,7 +1628,7 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
         by_frame.setdefault(f, []).append(m)
     b.add("* **What ran.** " + "; ".join(config_sentence(m, f) for m, f in configs.items())
           + ("; " if configs and baseline_sources else "")
-          + "; ".join(f"{m}: {s}" for m, s in baseline_sources.items())
+          + "; ".join(f"{m}: {short_source(s)}" for m, s in baseline_sources.items())
           + ". Training data: " + "; ".join(f"{_join(ms)} on `{f}`" for f, ms in by_frame.items())
           + ". The neural models were early-stopped on `valid`"
           + (" and then **refit** on `train` for their best number of epochs." if refit else

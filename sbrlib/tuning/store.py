@@ -400,6 +400,28 @@ def _counts_text(facts: dict[str, Any]) -> str:
     return text
 
 
+def short_source(description: str) -> str:
+    """The first words of a configuration's source label (:func:`describe_study`,
+    :func:`sbrlib.tuning.resolve_config`) for a sentence that names several models, e.g. ``"tuned: best of 40
+    trials (40 complete, ...) ..."`` -> ``"tuned: best of 40 trials of notebook 03's search"``; a label of another
+    kind is returned up to its first ``" on "`` (where the data and budget details start)."""
+    import re
+
+    found = re.match(r"tuned: best of ([\d,]+) trials", description)
+    if found:
+        return f"tuned: best of {found.group(1)} trials of notebook 03's search"
+    if description.startswith("single trial"):
+        return "a single trial of notebook 03's search (the default configuration, not tuned)"
+    if description.startswith(DEFAULTS_KEPT):
+        return f"{DEFAULTS_KEPT} (notebook 03's search did not beat it)"
+    head, depth = description.split(" \u2014 ", 1)[0], 0
+    for i, ch in enumerate(head):  # cut at the first " on " outside parentheses
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and head.startswith(" on ", i):
+            return head[:i]
+    return head
+
+
 def describe_study(facts: dict[str, Any]) -> str:
     """A sentence built only from :func:`study_facts`, e.g. ``tuned: best of 12 trials (8 complete,
     4 pruned) on ml-100k-gap train_tr→valid, MRR@20 0.1234 (trial 5, epoch 7), search finished: its budget was used
