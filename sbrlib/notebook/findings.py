@@ -655,9 +655,10 @@ def _search_effort_line(b: _Builder, effort: Mapping[str, Mapping[str, Any]], mo
             prior = b.n(f'search_prior/{m}', int(f['prior']['trials']), count)
             extra.append(f"its defaults are the best of {prior} trials of an earlier search on {f['prior']['split']} "
                          f"(fitted on `train_tr`, scored on `valid`: the test split was not used), "
-                         f"not part of this run (notebook 03 shows its record); this run's trial 0 re-ran them and its other "
-                         f"{_trials_words(max(int(f['n_trials']) - 1, 0))} tried new ones: "
-                         f"{prior} + {max(int(f['n_trials']) - 1, 0):,} configurations in all")
+                         f"not part of this run (notebook 03 shows its record); this run's trial 0 re-ran them and "
+                         + ("its other trial tried a new one: " if int(f['n_trials']) == 2 else
+                            f"its other {_trials_words(max(int(f['n_trials']) - 1, 0))} tried new ones: ")
+                         + f"{prior} + {max(int(f['n_trials']) - 1, 0):,} configurations in all")
         if f.get("prior") and f.get("best_trial") == 0 and f["n_trials"] > 1:
             extra.append("its default configuration kept")
         early = len(f.get("stopped_early") or [])
