@@ -111,6 +111,13 @@ def test_index_figures_carry_alt_text_and_the_notebooks_explanation(tmp_path):
     assert report.figure_caption("## How the `searches` went\nEach point is a trial.") == (
         "figure: How the searches went", "Each point is a trial.")
     assert report.figure_caption("## Train on `train_tr`")[0] == "figure: Train on train_tr"
+    # two images of one cell get alt texts of their own (reader 12: two different figures, one alt text)
+    nb = {"cells": [{"cell_type": "markdown", "source": "## By length and by position"},
+                    {"cell_type": "code", "metadata": {"tags": ["key-figure"]},
+                     "outputs": [{"data": {"image/png": "AAAA"}}, {"data": {"image/png": "BBBB"}}]}]}
+    two = report._figures_html(nb)
+    assert 'alt="figure: By length and by position (figure 1 of 2)"' in two
+    assert 'alt="figure: By length and by position (figure 2 of 2)"' in two
 
 
 def test_cli_picks_the_latest_run_and_fails_clearly_without_notebooks(tmp_path, capsys, monkeypatch):

@@ -279,7 +279,7 @@ def test_description_of_a_one_trial_study_says_so(split):
     text = tuning.describe_study(facts)
     assert facts["trials"] == 1 and text.startswith("single trial: one search trial") and "not a search result" in text
     assert "best of" not in text and "tuned:" not in text and "not tuned" in text
-    assert "tiny-gap train_tr\u2192valid" in text and "MRR@20" in text and "search finished: its budget was used (1 of 1 trials)" in text
+    assert "tiny-gap train_tr\u2192valid" in text and "MRR@20" in text and "search finished: its trial cap was reached (1 of 1 trials)" in text
 
 
 def test_description_of_a_search_is_built_from_its_facts(split, monkeypatch):
@@ -296,7 +296,7 @@ def test_description_of_a_search_is_built_from_its_facts(split, monkeypatch):
     assert facts["stopped_early"] == [{"trial": n, "state": "pruned", "epoch": 2, "rule": "median rule"} for n in (5, 6)]
     assert text.startswith("tuned: best of 7 trials (5 complete, 2 pruned: by the median rule, after 2 "
                            "and 2 epochs) on tiny-gap train_tr\u2192valid, "
-                           "MRR@20 0.4000 (trial 0, best epoch 3), search finished: its budget was used (2 of 2 trials)")
+                           "MRR@20 0.4000 (trial 0, best epoch 3), search finished: its trial cap was reached (2 of 2 trials)")
     unfinished = {**facts, "budget_completed": False}
     assert "budget NOT completed" in tuning.describe_study(unfinished)
     assert "FROM=03" in tuning.describe_study(unfinished)

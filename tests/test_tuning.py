@@ -503,5 +503,8 @@ def test_a_sentence_naming_several_models_uses_the_first_words_of_each_label():
     assert short_source("single trial: one search trial (1 complete, 0 pruned) \u2014 not a search result, not tuned "
                         "\u2014 on s") == "a single trial of notebook 03's search (the default configuration, not tuned)"
     assert short_source(tuning.DEFAULTS_KEPT + ": GRU4RecConfig() (the class defaults: the best of an earlier 49-trial "
-                        "search on s) \u2014 a search") == tuning.DEFAULTS_KEPT + " (notebook 03's search did not beat it)"
+                        "search on s) \u2014 a search of 2 trials (1 complete) did not beat it") == (
+        tuning.DEFAULTS_KEPT + ": GRU4RecConfig() (notebook 03's search of 2 trials did not beat it)")
+    assert short_source("tuned: best of 5 trials (5 complete) on s; changed explicitly: layers=(32,)") == (
+        "tuned: best of 5 trials of notebook 03's search; changed explicitly: layers=(32,)")
     assert short_source("the preset 'official' (x) on s, MRR@20 0.1") == "the preset 'official' (x)"

@@ -147,8 +147,8 @@ def test_multiple_comparisons_note_counts_and_names_what_survives():
     assert p == {"B vs A (mrr@20)": 0.001, "C vs A (mrr@20)": 0.03, "temporal: SASRec vs GRU4Rec (recall@20)": 0.2}
     text, table = multiple_comparisons_note(p)
     assert "made 3 paired comparisons" in text and "1 in 20" in text and "about 0.15 of 3" in text
-    assert "2 had a [p-value](../docs/GLOSSARY.md#paired-comparison) p < 0.05 before correction" in text and "1 survive Bonferroni" in text
-    assert "1 survive Holm" in text and "B vs A (mrr@20)." in text
+    assert "2 had a [p-value](../docs/GLOSSARY.md#paired-comparison) p < 0.05 before correction" in text and "1 survive [Bonferroni](" in text
+    assert "1 survive [Holm's step-down correction](" in text and "B vs A (mrr@20)." in text
     assert "Not robust to the correction" in text and "C vs A (mrr@20)" in text.split("Not robust")[1]
     assert "smallest p the bootstrap can show" not in text  # no resolution given
     # 3 comparisons: Bonferroni's 0.0167 is above 2/1,000 = 0.002, so the bootstrap can show it: no caveat

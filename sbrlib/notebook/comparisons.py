@@ -780,8 +780,9 @@ def multiple_comparisons_note(p_values: Mapping[str, float], alpha: float = 0.05
             f"of models that truly do not differ still looks \"significant\" (about {expected_count(m * alpha)} of {m:,} here, if "
             f"none differed). {len(raw):,} had a [p-value]({'../docs/GLOSSARY.md'}#paired-comparison) p < {alpha:g} "
             f"before correction; "
-            f"{int(table['bonferroni'].sum()):,} survive Bonferroni (p < {alpha:g}/{m:,} = {alpha / m:.4f}) and "
-            f"{len(holm):,} survive Holm's step-down correction")
+            f"{int(table['bonferroni'].sum()):,} survive [Bonferroni]({'../docs/GLOSSARY.md'}#multiple-comparisons) "
+            f"(p < {alpha:g}/{m:,} = {alpha / m:.4f}) and "
+            f"{len(holm):,} survive [Holm's step-down correction]({'../docs/GLOSSARY.md'}#multiple-comparisons)")
     text += (": " + "; ".join(holm) + "." if holm else ".")
     if lost:
         text += " Not robust to the correction (read them as suggestive only): " + "; ".join(lost) + "."

@@ -1140,6 +1140,11 @@ def tuning_facts(best: pd.DataFrame, metric: str, budget_minutes: float | None, 
             out[str(name)]["prior"] = registry.defaults_search(str(name))
             if not hasattr(study, "study_name"):  # not an Optuna study (a stand-in with trials only)
                 continue
+            first = study.get_trials(deepcopy=False)[:1]
+            if first and first[0].value is not None:  # trial 0: the default configuration, trained in this run
+                out[str(name)]["trial0"] = {"value": float(first[0].value), "state": first[0].state.name.lower(),
+                                            "best_epoch": first[0].user_attrs.get("best_epoch"),
+                                            "epochs_run": len(first[0].user_attrs.get("curve") or []) or None}
             facts = tuning_store.study_facts(study)
             out[str(name)]["best_trial"] = facts["best_trial"]
             out[str(name)]["stopped_early"] = facts["stopped_early"]
@@ -1149,6 +1154,33 @@ def tuning_facts(best: pd.DataFrame, metric: str, budget_minutes: float | None, 
                 out[str(name)]["ended_by"] = "round cannot start"
                 out[str(name)]["search_end"] = {k: end[k] for k in ("rounds", "left_seconds", "needed_seconds")}
     return out
+
+
+def _earlier_against_trial0(b: _Builder, facts: Mapping[str, Mapping[str, Any]], metric_name: str) -> None:
+    """03's bullet comparing each earlier search's recorded best (the model's defaults) with this run's trial 0,
+    the same configuration trained again (reader 12: "re-ran it" while the numbers differ)."""
+    rows = {n: f for n, f in facts.items() if (f.get("prior") or {}).get("best_value") is not None and f.get("trial0")
+            and str((f.get("prior") or {}).get("metric", metric_name)) == metric_name}
+    if not rows:
+        return
+    parts = []
+    for name, f in rows.items():
+        prior, t0 = f["prior"], f["trial0"]
+        epoch = (f", epoch {prior['best_epoch']} of up to {prior['epochs_per_trial']}"
+                 if prior.get("best_epoch") is not None and prior.get("epochs_per_trial") else "")
+        here = f", epoch {t0['best_epoch']}" if t0.get("best_epoch") is not None else ""
+        if t0.get("epochs_run"):
+            here += f" of the {t0['epochs_run']} it ran ({t0['state']})"
+        parts.append(f"{name} {b.n(f'prior_best/{name}', float(prior['best_value']), metric)} recorded{epoch}, "
+                     f"{b.n(f'trial0_value/{name}', float(t0['value']), metric)} here{here}")
+    recorded = {str(f["prior"].get("recorded")) for f in rows.values() if f["prior"].get("recorded")}
+    when = (f" with the sbrlib of their time (their results were stored in {_join(sorted(recorded))})"
+            if recorded else "")
+    b.add(f"* **The earlier searches against this run's trial 0** ({_name(metric_name)} on `valid`, the same "
+          f"configuration): {'; '.join(parts)}. The earlier searches ran{when}, with their own epoch caps; the "
+          "library has changed since, and a training's score also moves with its seed and epoch budget, so a "
+          "recorded value is not reproduced exactly here: the table of earlier searches is their record, and trial 0 "
+          "is what this run measured.")
 
 
 def search_effort_notes(facts: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
@@ -1231,8 +1263,8 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
         if f.get("prior"):
             line += (f"; the search started from the model's default configuration, itself the best of "
                      f"{b.n(f'prior_trials/{name}', int(f['prior']['trials']), count)} trials of an earlier search on "
-                     f"{f['prior']['split']} (not part of this run: its record is in the table of earlier searches above; its "
-                     "trial 0 re-ran it)")
+                     f"{f['prior']['split']} (not part of this run: its record is in notebook 03's table of earlier searches; "
+                     "its trial 0 trained that configuration again)")
             if f.get("best_trial") == 0 and f["n_trials"] > 1:
                 b.keep(f"best_is_default/{name}", True)
                 line += (", and no trial of this run beat it: the model in use is that shipped default "
@@ -1270,6 +1302,7 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
                                                           if f.get("prior") else "") for n, f in scored.items())
                   + "), so their best validation scores are not a ranking of the models: a model searched longer "
                   "had more chances. Notebook 05 compares them on `test` with intervals.")
+    _earlier_against_trial0(b, facts, metric_name)
     _untrainable_trials(b, facts)
     unsettled = [n for n, f in facts.items() if (f.get("progress") or {}).get("settled") is False]
     if unsettled:
@@ -1449,7 +1482,8 @@ def _tuning_facts(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     from_defaults = config.get("source") in ("default", *SEARCHED) or config.get("n_trials") == 1
     prior = registry.defaults_search(name) if from_defaults else None
     if prior:
-        out.update(prior_trials=int(prior["trials"]), prior_dataset=prior.get("split") or prior["dataset"])
+        out.update(prior_trials=int(prior["trials"]), prior_dataset=prior.get("split") or prior["dataset"],
+                   prior_epochs=prior.get("epochs_per_trial"))
     return out
 
 

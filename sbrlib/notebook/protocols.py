@@ -471,8 +471,8 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
         run = na - prior_a
         effort = (f"both had {prior_a} + {max(run - 1, 0)} searched configurations: the best of {prior_a} trials of an "
                   "earlier search on " + str(dict(a_tuning or {}).get("prior_dataset", "other data"))
-                  + " is each one's default configuration (not part of this run; notebook 03 shows their record), "
-                  "and this run's "
+                  + " is each one's default configuration (not part of this run; notebook 03 shows their record"
+                  + _prior_epochs_note(a, a_tuning, b, b_tuning) + "), and this run's "
                   f"{run} trial{'' if run == 1 else 's'} each, whose trial 0 re-ran those defaults, added "
                   f"{max(run - 1, 0)} new"
                   + _run_trials_note(((a, a_tuning), (b, b_tuning))))
@@ -488,6 +488,15 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
                                  + (f"; {winner}, the model ahead, trained under the shorter rule (no more patience, "
                                     "epochs or time than the other), so the difference in rules did not favour it"
                                     if shorter else "") + ").", ())
+
+
+def _prior_epochs_note(a: str, a_tuning: Mapping[str, Any] | None, b: str, b_tuning: Mapping[str, Any] | None) -> str:
+    """``"; those searches allowed up to 10 (GRU4Rec) and 50 (SASRec) epochs per trial"`` when the two earlier
+    searches had different epoch caps (equal trial counts are not equal effort then); ``""`` otherwise."""
+    ea, eb = (dict(t or {}).get("prior_epochs") for t in (a_tuning, b_tuning))
+    if ea is None or eb is None or ea == eb:
+        return ""
+    return f"; those searches allowed up to {ea} ({a}) and {eb} ({b}) epochs per trial"
 
 
 def _run_trials_note(sides) -> str:

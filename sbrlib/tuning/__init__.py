@@ -54,6 +54,7 @@ from sbrlib.tuning.store import (
     prior_search_where,
     read_best,
     save_best,
+    short_source,
     study_facts,
     study_name,
     study_path,
@@ -61,7 +62,7 @@ from sbrlib.tuning.store import (
 )
 
 __all__ = [
-    "BEST_FILE", "DEFAULTS_KEPT", "budget_sentence", "budget_shares", "defaults_phrase", "earlier_searches", "prior_search_where", "CHOICES", "ResolvedConfig", "describe_study", "resolve_config", "reuse_best_trial", "source_label", "study_facts", "trained_config_source", "METRICS", "MODEL_NAMES", "Param", "SPACES", "STUDY_FILE", "SearchSpaceError",
+    "BEST_FILE", "DEFAULTS_KEPT", "budget_sentence", "budget_shares", "defaults_phrase", "earlier_searches", "prior_search_where", "CHOICES", "ResolvedConfig", "describe_study", "resolve_config", "reuse_best_trial", "short_source", "source_label", "study_facts", "trained_config_source", "METRICS", "MODEL_NAMES", "Param", "SPACES", "STUDY_FILE", "SearchSpaceError",
     "TuningError", "best_baseline_params", "best_config", "best_params", "best_trial", "build_model",
     "default_base", "describe", "enqueue_params", "fixed_parameters", "gru4rec_config", "load_study",
     "make_config", "prepare_study_file", "read_best", "refit_estimate", "repeated_trial_sentence", "sasrec_config", "save_best", "search_space",

@@ -155,7 +155,7 @@ def resolve_config(model: str, split_name: str, source: str = "tuned", overrides
     Returns:
         :class:`ResolvedConfig`; its ``description`` is built only from its ``facts``, e.g.
         ``tuned: best of 12 trials (8 complete, 4 pruned) on ml-100k-gap train_tr→valid, MRR@20
-        0.1234 (trial 5, best epoch 7), search finished: its budget was used (12 of 40 trials, 0.75 of 0.75 min)``.
+        0.1234 (trial 5, best epoch 7), search finished: its time budget was spent (12 of 40 trials, 0.75 of 0.75 min)``.
 
     Raises:
         ValueError: unknown source for this model.

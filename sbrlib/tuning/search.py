@@ -646,7 +646,8 @@ def _round_cannot_start(left_seconds: float, studies: Mapping[str, Any], rounds_
             "needed_seconds": float(need), "epoch_seconds": {m: float(c) for m, c in costs.items()},
             "budget_minutes": budget.get("minutes"),
             "text": (f"stopped after round {rounds_done}: the {max(left_seconds, 0.0):.1f} s left of the "
-                     f"{float(budget['minutes']):g} min shared budget could not hold one epoch of each model "
+                     f"{float(budget['minutes']):g} min shared budget (by the clock, which also runs between trials, "
+                     "while each is stored and the next set up) could not hold one epoch of each model "
                      f"({need:.1f} s: {each}, the median first epoch with validation of its trials so far), so no "
                      "further round was started")}
 

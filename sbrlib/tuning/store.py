@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -295,7 +296,7 @@ def earlier_searches(models: Any) -> pd.DataFrame:
             row["other (state not recorded)"] = trials - complete - pruned
         row.update({"best trial": prior.get("best_trial"), "best value": prior.get("best_value"),
                     "at epoch": prior.get("best_epoch"), "epochs per trial (cap)": prior.get("epochs_per_trial"),
-                    "preset (= the class defaults)": prior.get("preset")})
+                    "preset (= the class defaults)": prior.get("preset"), "result stored in": prior.get("recorded")})
         rows[registry.display_name(model)] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "model"
@@ -405,26 +406,31 @@ def short_source(description: str) -> str:
     :func:`sbrlib.tuning.resolve_config`) for a sentence that names several models, e.g. ``"tuned: best of 40
     trials (40 complete, ...) ..."`` -> ``"tuned: best of 40 trials of notebook 03's search"``; a label of another
     kind is returned up to its first ``" on "`` (where the data and budget details start)."""
-    import re
-
     found = re.match(r"tuned: best of ([\d,]+) trials", description)
     if found:
-        return f"tuned: best of {found.group(1)} trials of notebook 03's search"
+        return f"tuned: best of {found.group(1)} trials of notebook 03's search" + (
+            f"; changed explicitly: {description.partition('; changed explicitly: ')[2]}"
+            if "; changed explicitly: " in description else "")
     if description.startswith("single trial"):
         return "a single trial of notebook 03's search (the default configuration, not tuned)"
+    changed = description.partition("; changed explicitly: ")[2]
+    tail = f"; changed explicitly: {changed}" if changed else ""
     if description.startswith(DEFAULTS_KEPT):
-        return f"{DEFAULTS_KEPT} (notebook 03's search did not beat it)"
+        name = re.match(rf"{DEFAULTS_KEPT}: (\w+\(\))", description)
+        trials = re.search(r"a search of ([\d,]+) trials", description)
+        return (f"{DEFAULTS_KEPT}" + (f": {name.group(1)}" if name else "") + " (notebook 03's search"
+                + (f" of {trials.group(1)} trials" if trials else "") + " did not beat it)" + tail)
     head, depth = description.split(" \u2014 ", 1)[0], 0
     for i, ch in enumerate(head):  # cut at the first " on " outside parentheses
         depth += (ch == "(") - (ch == ")")
         if depth == 0 and head.startswith(" on ", i):
-            return head[:i]
-    return head
+            return head[:i] + tail
+    return head if head == description or not tail or tail in head else head + tail
 
 
 def describe_study(facts: dict[str, Any]) -> str:
     """A sentence built only from :func:`study_facts`, e.g. ``tuned: best of 12 trials (8 complete,
-    4 pruned) on ml-100k-gap train_tr→valid, MRR@20 0.1234 (trial 5, epoch 7), search finished: its budget was used
+    4 pruned) on ml-100k-gap train_tr→valid, MRR@20 0.1234 (trial 5, epoch 7), search finished: its trial cap was reached
     (12 of 12 trials)``. When the best trial of 2 or more is the model's default configuration
     (``best_is_default``, :func:`study_facts`), the sentence starts with :data:`DEFAULTS_KEPT` instead
     (``default configuration kept: GRU4RecConfig() (...) — a search of 3 trials (...) did not beat it ...``),
@@ -446,7 +452,11 @@ def describe_study(facts: dict[str, Any]) -> str:
             if facts.get("best_value") is not None else f"{metric}: no completed trial")
     budget = _budget_text(facts.get("budget") or {}, facts.get("used") or {}, facts.get("model"))
     if facts.get("budget_completed"):
-        status = "search finished: its budget was used" + (f" ({budget})" if budget else "")
+        b, u = facts.get("budget") or {}, facts.get("used") or {}
+        capped = b.get("trials") is not None and int(u.get("trials", 0)) >= int(b["trials"])
+        which = ("its trial cap was reached" if capped else
+                 "its time budget was spent" if b.get("minutes") is not None else "its budget was used")
+        status = f"search finished: {which}" + (f" ({budget})" if budget else "")
         if facts.get("search_end"):  # the shared rounds ended with time left that could not hold another round
             status = f"search finished ({budget}): {facts['search_end']}" if budget else f"search finished: {facts['search_end']}"
     else:

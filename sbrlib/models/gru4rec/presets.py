@@ -58,7 +58,7 @@ PROVENANCE: dict[str, str] = {
 DEFAULTS_SEARCH: dict[str, Any] = {"preset": "movielens-gap", "dataset": "ml-100k", "split": "ml-100k-gap",
                                    "trials": 49, "complete": 15, "pruned": 32, "metric": "mrr@20",
                                    "best_value": 0.0638, "best_trial": 44, "best_epoch": 7,
-                                   "epochs_per_trial": 10}
+                                   "epochs_per_trial": 10, "recorded": "commit 1456d36 (2026-11-30)"}
 """The search behind :class:`GRU4RecConfig`'s own defaults (= preset ``movielens-gap``): a model trained
 with the defaults carries that search's tuning, which a fair comparison must count."""
 

@@ -49,7 +49,7 @@ PROVENANCE: dict[str, str] = {
 DEFAULTS_SEARCH: dict[str, Any] = {"preset": "movielens-gap", "dataset": "ml-100k", "split": "ml-100k-gap",
                                    "trials": 49, "complete": 16, "pruned": 33, "metric": "mrr@20",
                                    "best_value": 0.0481, "best_trial": 18, "best_epoch": 3,
-                                   "epochs_per_trial": 50}
+                                   "epochs_per_trial": 50, "recorded": "commit dc6589e (2026-12-03)"}
 """The search behind :class:`SASRecConfig`'s own defaults (= preset ``movielens-gap``): a model trained
 with the defaults carries that search's tuning, which a fair comparison must count."""
 
