@@ -171,6 +171,7 @@ def test_order_models_include_gru4rec_by_default_within_the_budget():
     plan = E.order_gru_plan(saved.history, None, 60.0)
     assert (plan.epochs, plan.estimated_seconds, plan.saved_epochs) == (3, pytest.approx(18.0 + 36.0), 5)
     assert "60 s" in plan.reason and "18.0 s of setup" in plan.reason
+    assert "4 would take 66.00 s" in plan.reason  # the next epoch count, so the rounding cannot mislead
     assert E.order_gru_plan(saved.history, None, 20.0).epochs == 1
     assert E.order_gru_plan(saved.history, None, 1_000.0).epochs == 5
     assert "capped at the 5 epochs the saved model ran" in E.order_gru_plan(saved.history, None, 1_000.0).reason

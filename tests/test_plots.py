@@ -232,8 +232,9 @@ def test_every_legend_entry_has_a_visible_line_or_says_what_is_not_shown(figures
 def test_search_history_has_integer_trials_and_no_invisible_best_line(figures):
     one = figures[False]["history_1"].axes[0]
     assert integer_ticks(one) and [int(t) for t in one.get_xticks()] == [0]
-    labels = [t.get_text() for t in one.get_legend().get_texts()]
+    labels = [" ".join(t.get_text().split()) for t in one.get_legend().get_texts()]  # legend lines are wrapped
     assert "best so far" not in labels and any("also the best" in lab for lab in labels)
+    assert all(len(line) <= tplots.LEGEND_WIDTH for t in one.get_legend().get_texts() for line in t.get_text().split("\n"))
     six = figures[False]["history_6"].axes[0]
     assert integer_ticks(six)
     best = [line for line in six.get_lines() if line.get_label() == "best so far"]
@@ -439,7 +440,7 @@ def test_a_pruned_trial_is_drawn_at_its_last_validation_value():
     ax = tplots.optimization_history(study, "mrr@20").axes[0]
     pruned = next(c for c in ax.collections if c.get_label().startswith("pruned trials"))
     assert pruned.get_offsets()[:, 1].tolist() == pytest.approx([0.15, 0.12])
-    assert "at their last validation value" in pruned.get_label()
+    assert "at their last validation value" in " ".join(pruned.get_label().split())
     plt.close("all")
 
 
@@ -485,3 +486,23 @@ def test_split_timeline_breaks_its_line_on_days_without_events():
     assert np.isnan(np.asarray(line.get_ydata(), dtype=float)).sum() == 1
     assert "1 day(s) without events: gaps" in line.get_label()
     plt.close(fig)
+
+
+def test_a_first_trial_kept_after_its_time_limit_says_so_in_both_legends():
+    """Reader 11, 3.1 and 1.4: trial 0's curve ended early, drawn and counted as complete with no reason given."""
+    import optuna
+
+    study = optuna.create_study(direction="maximize")
+    curve = [{"epoch": 1, "mrr@20": 0.05}, {"epoch": 2, "mrr@20": 0.06}]
+    study.add_trial(optuna.trial.create_trial(value=0.06, user_attrs={
+        "curve": curve, "best_epoch": 2, "stop": {"rule": "time limit", "epoch": 2, "text": "time limit: ..."}}))
+    study.add_trial(optuna.trial.create_trial(value=0.04, state=optuna.trial.TrialState.PRUNED, user_attrs={
+        "curve": curve[:1], "stop": {"rule": "time limit", "epoch": 1, "text": "time limit: ..."}}))
+    history = [" ".join(t.get_text().split())
+               for t in tplots.optimization_history(study, "mrr@20").axes[0].get_legend().get_texts()]
+    assert any("also the best" in t and "it was stopped by a time limit and kept as complete" in t for t in history)
+    curves = {line.get_label() for line in tplots.validation_curves(study, "mrr@20").axes[0].get_lines()}
+    assert ("trial 0 (stopped by its time limit after epoch 2; kept as complete: a search's first trial is not "
+            "pruned)") in curves
+    assert "trial 1 (pruned after its only epoch: time limit)" in curves
+    plt.close("all")

@@ -523,7 +523,8 @@ def order_gru_plan(history: pd.DataFrame | None, epochs: int | None = None,
         fit = int(max(budget_seconds - setup, 0.0) // per_epoch)
         n = int(min(max(fit, 1), max(saved, 1)))
         why = (f"{n} epoch(s): {fit} fit in the budget of {budget_seconds:,.0f} s at {per_epoch:,.1f} s per epoch "
-               f"plus {setup:,.1f} s of setup (the saved model's first epoch minus its median)"
+               f"plus {setup:,.1f} s of setup (the saved model's first epoch minus its median"
+               + (f"; {fit + 1} would take {setup + (fit + 1) * per_epoch:,.2f} s" if fit < saved else "") + ")"
                + (f", capped at the {saved} epochs the saved model ran" if fit > saved else "")
                + (f" (its training's length, not its kept epoch {saved_best_epoch}: a retraining on shuffled data has "
                   "no validation run to stop early on or pick its own best epoch, so it runs the original training's "

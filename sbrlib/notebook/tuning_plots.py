@@ -63,7 +63,7 @@ def optimization_history(study, metric: str, title: str = "", synthetic: bool = 
                 if state == "complete" and n_cut:
                     who = "it was" if n_complete == 1 else f"{n_cut} of them {'was' if n_cut == 1 else 'were'}"
                     label += f"; {who} stopped by a time limit and kept as complete"
-                ax.scatter(table.index[sel], shown[sel], color=color, marker=marker, label=label, zorder=3)
+                ax.scatter(table.index[sel], shown[sel], color=color, marker=marker, label=_wrapped(label), zorder=3)
         failed = int((table["state"] == "fail").sum())
         unshown = int(((table["state"] != "complete") & shown.isna()).sum()) - failed
         if failed:
@@ -80,12 +80,23 @@ def optimization_history(study, metric: str, title: str = "", synthetic: bool = 
         if shown.notna().any() and float(shown.min()) >= 0:  # from 0: panels of one metric compare by eye
             ax.set_ylim(bottom=0, top=top if top is not None else (float(shown.max()) * 1.08 or 1.0))
     for note in notes:
-        ax.plot([], [], linestyle="none", label=note)  # a note in the legend, no line claimed
+        ax.plot([], [], linestyle="none", label=_wrapped(note))  # a note in the legend, no line claimed
     style(ax, title=title or f"Search history ({study.study_name})",
           xlabel="trial (number, in the order the trials started)", ylabel=f"validation {metric_label(metric, wrap=True)}"
           + (("\n(axis from 0, shared)" if top is not None else " (axis from 0)")
              if ax.get_ylim()[0] == 0 else ""), synthetic=synthetic, legend=True)
     return fig
+
+
+LEGEND_WIDTH = 30
+"""Characters per legend line of the search histories: every panel's legend about as wide, so the panels
+(drawn one per model, one above the other) keep about the same plot width."""
+
+
+def _wrapped(label: str) -> str:
+    import textwrap
+
+    return textwrap.fill(label, LEGEND_WIDTH)
 
 
 def no_search_sentence(study, model_name: str, metric: str) -> str | None:
