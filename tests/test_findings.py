@@ -543,7 +543,7 @@ def test_05_findings_state_the_search_effort_and_the_order_training_difference()
     assert ("GRU4Rec 3 (its defaults are the best of 49 trials of an earlier search on ml-100k-gap (fitted on "
             "`train_tr`, scored on `valid`: the test split was not used), not part of this "
             "run (notebook 03 shows its record)") in effort_line
-    assert ("this run's trial 0 re-ran them and its other 2 trials tried new ones: 49 + 2 configurations in all; its default configuration kept; "
+    assert ("this run's trial 0 trained them again and its other 2 trials tried new ones: 49 + 2 configurations in all; its default configuration kept; "
             "2 stopped early), V-SKNN 13; not searched: Pop") in effort_line
     assert "V-SKNN's search had **not settled**: its best so far last rose at trial 12, the 13th of 13" in effort_line
     assert "V-SKNN may rank lower here than a settled search would place it" in effort_line

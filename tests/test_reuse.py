@@ -258,7 +258,7 @@ def test_an_allowed_verdict_states_the_effort_behind_both_sides_and_their_traini
     assert "both had 49 + 2 searched configurations: the best of 49 trials of an earlier search on" in v.sentence
     assert "not part of this run; notebook 03 shows their record" in v.sentence
     assert "52 search trials" not in v.sentence
-    assert "this run's 3 trials each, whose trial 0 re-ran those defaults, added 2 new" in v.sentence
+    assert "this run's 3 trials each, whose trial 0 trained those defaults again, added 2 new" in v.sentence
     assert "SASRec validated on ndcg@10 with patience 5 (epoch cap 50)" in v.sentence
     assert "GRU4Rec validated on mrr@20 with patience 2 (epoch cap 10, time limit 44.9 s)" in v.sentence
     assert "the model ahead, trained under the shorter rule" not in v.sentence  # SASRec ahead, with the longer rule
@@ -320,7 +320,7 @@ def test_the_effort_sentence_says_which_trials_stopped_early_and_that_the_defaul
     tune = {"GRU4Rec": findings._tuning_facts("GRU4Rec", gru), "SASRec": findings._tuning_facts("SASRec", sas)}
     v = sequential.verdict("GRU4Rec", "SASRec", _facts(), _facts(), CLEAR, tune["GRU4Rec"], tune["SASRec"])
     assert v.winner == "GRU4Rec"
-    assert ("this run's 3 trials each, whose trial 0 re-ran those defaults, added 2 new (of those: GRU4Rec's 2 were stopped early, after 7 and 1 epochs; SASRec's 1 was "
+    assert ("this run's 3 trials each, whose trial 0 trained those defaults again, added 2 new (of those: GRU4Rec's 2 were stopped early, after 7 and 1 epochs; SASRec's 1 was "
             "stopped early, after 1 epoch; no trial of this run beat either default configuration, so both models "
             "in use are the shipped defaults; a trial stopped early was scored on the epochs it ran, so its "
             "configuration was only partly evaluated)") in v.sentence

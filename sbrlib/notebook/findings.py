@@ -655,7 +655,7 @@ def _search_effort_line(b: _Builder, effort: Mapping[str, Mapping[str, Any]], mo
             prior = b.n(f'search_prior/{m}', int(f['prior']['trials']), count)
             extra.append(f"its defaults are the best of {prior} trials of an earlier search on {f['prior']['split']} "
                          f"(fitted on `train_tr`, scored on `valid`: the test split was not used), "
-                         f"not part of this run (notebook 03 shows its record); this run's trial 0 re-ran them and "
+                         f"not part of this run (notebook 03 shows its record); this run's trial 0 trained them again and "
                          + ("its other trial tried a new one: " if int(f['n_trials']) == 2 else
                             f"its other {_trials_words(max(int(f['n_trials']) - 1, 0))} tried new ones: ")
                          + f"{prior} + {max(int(f['n_trials']) - 1, 0):,} configurations in all")
@@ -1298,7 +1298,7 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
                   f"{_name(metric_name)}; notebook 05 compares the models on `test` with intervals.")
         else:
             b.add("* The searches had **unequal trial counts** ("
-                  + ", ".join(f"{n}: {f['n_trials']:,}" + (f" (its defaults: the best of {f['prior']['trials']} earlier trials, not part of this run; its trial 0 re-ran them)"
+                  + ", ".join(f"{n}: {f['n_trials']:,}" + (f" (its defaults: the best of {f['prior']['trials']} earlier trials, not part of this run; its trial 0 trained them again)"
                                                           if f.get("prior") else "") for n, f in scored.items())
                   + "), so their best validation scores are not a ranking of the models: a model searched longer "
                   "had more chances. Notebook 05 compares them on `test` with intervals.")

@@ -473,7 +473,7 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
                   "earlier search on " + str(dict(a_tuning or {}).get("prior_dataset", "other data"))
                   + " is each one's default configuration (not part of this run; notebook 03 shows their record"
                   + _prior_epochs_note(a, a_tuning, b, b_tuning) + "), and this run's "
-                  f"{run} trial{'' if run == 1 else 's'} each, whose trial 0 re-ran those defaults, added "
+                  f"{run} trial{'' if run == 1 else 's'} each, whose trial 0 trained those defaults again, added "
                   f"{max(run - 1, 0)} new"
                   + _run_trials_note(((a, a_tuning), (b, b_tuning))))
     else:
