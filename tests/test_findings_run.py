@@ -230,5 +230,6 @@ def test_the_multiple_comparison_caveat_counts_the_recorded_comparisons(run_dir,
     n = found["numbers"]
     if n["comparisons/n"]:
         assert f"This run made {n['comparisons/n']:,} paired comparison" in found["markdown"]
-        assert f"{n['comparisons/holm']:,} survive [Holm" in found["markdown"]
+        assert (f"{n['comparisons/holm']:,} survive [Holm" in found["markdown"]
+                or "cannot tell which comparisons pass either correction" in found["markdown"])
         assert n["comparisons/holm"] <= n["comparisons/raw"] <= n["comparisons/n"]

@@ -506,3 +506,20 @@ def test_a_first_trial_kept_after_its_time_limit_says_so_in_both_legends():
             "pruned)") in curves
     assert "trial 1 (pruned after its only epoch: time limit)" in curves
     plt.close("all")
+
+
+def test_each_search_history_writes_where_its_best_last_rose():
+    """Readers 11 and 13: on the shared axis a rise of 0.0012 is a few pixels; the panel says it in words."""
+    import optuna
+
+    study = optuna.create_study(direction="maximize")
+    for v in (0.0499, 0.049, 0.0505, 0.048, 0.0511, 0.05):
+        study.add_trial(optuna.trial.create_trial(value=v))
+    ax = tplots.optimization_history(study, "mrr@20", top=0.066).axes[0]
+    assert [t.get_text() for t in ax.texts] == ["best so far: 0.0499 at trial 0 \u2192 0.0511, last rose at trial 4"]
+    flat = optuna.create_study(direction="maximize")
+    for v in (0.05, 0.04):
+        flat.add_trial(optuna.trial.create_trial(value=v))
+    ax = tplots.optimization_history(flat, "mrr@20").axes[0]
+    assert [t.get_text() for t in ax.texts] == ["best so far: 0.0500 from trial 0 on (never rose)"]
+    plt.close("all")

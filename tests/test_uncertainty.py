@@ -154,7 +154,14 @@ def test_multiple_comparisons_note_counts_and_names_what_survives():
     # 3 comparisons: Bonferroni's 0.0167 is above 2/1,000 = 0.002, so the bootstrap can show it: no caveat
     assert "smallest p the bootstrap can show" not in multiple_comparisons_note(p, resolution=0.002)[0]
     coarse, _ = multiple_comparisons_note(p, resolution=0.02)  # 100 replicates: 0.0167 < 0.02
-    assert ("Bonferroni's threshold (0.0167) is below the smallest p the bootstrap can show (0.020, from its 100 "
-            "replicates)") in coarse
+    assert ("[Bonferroni](../docs/GLOSSARY.md#multiple-comparisons)'s threshold (p < 0.05/3 = 0.0167), which is also "
+            "the first step of [Holm's step-down correction](../docs/GLOSSARY.md#multiple-comparisons), is below the "
+            "smallest p the bootstrap can show (0.020, from its 100 replicates), so this run cannot tell which "
+            "comparisons pass either correction") in coarse
+    # reader 13, 1.1: no "survive" the bootstrap cannot back; those at its floor are named, the rest suggestive
+    assert "survive" not in coarse
+    assert "1 had no replicate on the other side of 0 (p below 0.020" in coarse and "B vs A (mrr@20). More" in coarse
+    assert "More replicates (`N_BOOT` above 120) would decide" in coarse
+    assert "The others with p < 0.05 (read them as suggestive only): C vs A (mrr@20)." in coarse
     assert int(table["holm"].sum()) == 1
     assert multiple_comparisons_note({})[0].startswith("No paired comparisons")

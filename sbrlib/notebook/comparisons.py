@@ -764,7 +764,8 @@ def multiple_comparisons_note(p_values: Mapping[str, float], alpha: float = 0.05
     """The caveat on many paired tests: how many were made, what 1 in 20 means, and which
     "significant" ones survive Bonferroni and Holm (:func:`sbrlib.evaluation.uncertainty.corrected`).
     ``resolution``: the smallest p the bootstrap can show (2 / its replicates); when Bonferroni's threshold is
-    below it, the note says that surviving it rests on no replicate crossing 0.
+    below it, the note does not say which comparisons survive (the bootstrap cannot tell): it names those with
+    no replicate across 0 and says how many replicates would decide.
 
     Returns:
         ``(Markdown sentence, the corrected table)``.
@@ -776,20 +777,30 @@ def multiple_comparisons_note(p_values: Mapping[str, float], alpha: float = 0.05
     raw = table.index[table["raw"]].tolist()
     holm = table.index[table["holm"]].tolist()
     lost = [name for name in raw if name not in holm]
-    text = (f"**[Multiple comparisons]({'../docs/GLOSSARY.md'}#multiple-comparisons).** This run made {m:,} paired "
+    g = "../docs/GLOSSARY.md"
+    text = (f"**[Multiple comparisons]({g}#multiple-comparisons).** This run made {m:,} paired "
             f"comparison{'s' if m != 1 else ''}. At the {1 - alpha:.0%} level about 1 in {round(1 / alpha)} comparisons "
             f"of models that truly do not differ still looks \"significant\" (about {expected_count(m * alpha)} of {m:,} here, if "
-            f"none differed). {len(raw):,} had a [p-value]({'../docs/GLOSSARY.md'}#paired-comparison) p < {alpha:g} "
-            f"before correction; "
-            f"{int(table['bonferroni'].sum()):,} survive [Bonferroni]({'../docs/GLOSSARY.md'}#multiple-comparisons) "
-            f"(p < {alpha:g}/{m:,} = {alpha / m:.4f}) and "
-            f"{len(holm):,} survive [Holm's step-down correction]({'../docs/GLOSSARY.md'}#multiple-comparisons)")
+            f"none differed). {len(raw):,} had a [p-value]({g}#paired-comparison) p < {alpha:g} before correction")
+    if resolution is not None and alpha / m < resolution and raw:
+        # the corrections' first threshold is finer than the bootstrap's p-values: which pass cannot be told here
+        floor = [name for name in raw if float(table.loc[name, "p_value"]) < resolution]
+        above = [name for name in raw if name not in floor]
+        text += (f". [Bonferroni]({g}#multiple-comparisons)'s threshold (p < {alpha:g}/{m:,} = {alpha / m:.4f}), which "
+                 f"is also the first step of [Holm's step-down correction]({g}#multiple-comparisons), is below the "
+                 f"smallest p the bootstrap can show ({resolution:.3f}, from its {round(2 / resolution):,} replicates), "
+                 "so this run cannot tell which comparisons pass either correction")
+        if floor:
+            text += (f": {len(floor):,} had no replicate on the other side of 0 (p below {resolution:.3f}, as small as "
+                     "the bootstrap can show; the strongest evidence this run can give): " + "; ".join(floor))
+        text += (f". More replicates (`N_BOOT` above {round(2 * m / alpha):,}) would decide"
+                 + (". The others with p < 0.05 (read them as suggestive only): " + "; ".join(above) if above else "")
+                 + ".")
+        return text, table
+    text += (f"; {int(table['bonferroni'].sum()):,} survive [Bonferroni]({g}#multiple-comparisons) "
+             f"(p < {alpha:g}/{m:,} = {alpha / m:.4f}) and "
+             f"{len(holm):,} survive [Holm's step-down correction]({g}#multiple-comparisons)")
     text += (": " + "; ".join(holm) + "." if holm else ".")
     if lost:
         text += " Not robust to the correction (read them as suggestive only): " + "; ".join(lost) + "."
-    if resolution is not None and alpha / m < resolution and int(table["bonferroni"].sum()):
-        text += (f" Bonferroni's threshold ({alpha / m:.4f}) is below the smallest p the bootstrap can show "
-                 f"({resolution:.3f}, from its {round(2 / resolution):,} replicates): the comparisons counted as "
-                 "surviving it had no replicate on the other side of 0 (p shown as below that), so they survive only "
-                 "as far as the bootstrap can tell; more replicates (`N_BOOT`) would be needed to confirm it.")
     return text, table

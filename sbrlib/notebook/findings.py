@@ -304,7 +304,8 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
         b.add(f"* **The spike at length {b.n('min_ratings_per_user', m, count)}** in the session-length figure: "
               f"every user here has at least {m} ratings ({b.n('users_with_min', one_sitting, count)} users have "
               f"exactly {m}), and {b.n('users_min_one_session', whole, count)} of those made all of them in one "
-              f"sitting, which gives {b.n('sessions_at_min', at_m, count)} sessions of exactly {m} ratings "
+              f"sitting, so {count(whole)} sessions of exactly {m} ratings come from them alone; in all there are "
+              f"{b.n('sessions_at_min', at_m, count)} sessions of exactly {m} ratings "
               f"against {b.n('sessions_around_min', int(np.mean(around)), count)} on average at lengths "
               f"{m - 1} and {m + 1}. It comes from how the dataset was collected, not from behaviour.")
 
@@ -372,14 +373,16 @@ def preprocessing(ratings: pd.DataFrame, sessions: pd.DataFrame, split: Any, syn
           f"{b.n('train_sessions', n['train'][1], count)} sessions. Inside train, `train_tr` "
           f"({b.n('train_tr_events', n['train_tr'][0], count)} events) and `valid` "
           f"({b.n('valid_events', n['valid'][0], count)} events in {b.n('valid_sessions', n['valid'][1], count)} "
-          "sessions, the last ones before the test cutoff): the models learn from `train_tr`, and `valid` only "
-          "scores them, for tuning and early stopping, so its events reach a final model only when notebook 04 "
-          "refits on the whole `train` (`REFIT`, off by default).")
-    b.add(f"* **Removed at the split.** {b.n('test_events_dropped', dropped_test, count)} held-out events "
-          f"had an item never seen in training (or were left in a session shorter than "
+          f"sessions, the last ones before the test cutoff): the models learn from `train_tr`, and `valid` only "
+          f"scores them, for [tuning]({GLOSSARY}#hyperparameter) (notebook 03) and [early stopping]({GLOSSARY}"
+          f"#early-stopping) (stopping training when `valid` stops improving), so its events reach a final model "
+          f"only when notebook 04 [refits]({GLOSSARY}#refit) (trains again) on the whole `train` (`REFIT`, off by "
+          "default).")
+    b.add(f"* **Removed at the split.** {b.n('test_events_dropped', dropped_test, count)} `test` events "
+          f"had an item never seen in `train` (or were left in a session shorter than "
           f"{cfg.min_session_length}) and were removed, and {b.n('valid_events_dropped', dropped_valid, count)} "
-          "for `valid`: a model cannot recommend an item it has never seen, and mapping such items to a "
-          "placeholder would hand out free hits.")
+          "`valid` events for an item never seen in `train_tr`: a model cannot recommend an item it has never seen, "
+          "and mapping such items to a placeholder would hand out free hits.")
     n_test_sessions = max(n["test"][1], 1)
     b.add(f"* **What this means for notebook 05.** Every comparison there rests on "
           f"{b.n('test_sessions_again', n['test'][1], count)} test sessions"
