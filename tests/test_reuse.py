@@ -324,6 +324,14 @@ def test_the_effort_sentence_says_which_trials_stopped_early_and_that_the_defaul
             "stopped early, after 1 epoch; no trial of this run beat either default configuration, so both models "
             "in use are the shipped defaults; a trial stopped early was scored on the epochs it ran, so its "
             "configuration was only partly evaluated)") in v.sentence
+    # reader 13, 4.1: the second protocol's verdict does not repeat the same effort clause
+    again = sequential.verdict("GRU4Rec", "SASRec", _facts(), _facts(), CLEAR, tune["GRU4Rec"], tune["SASRec"],
+                               said_effort=v.effort)
+    assert v.effort and v.effort not in again.sentence and again.winner == "GRU4Rec"
+    assert "the same search effort as stated in the verdict above" in again.sentence
+    other = sequential.verdict("GRU4Rec", "SASRec", _facts(), _facts(), CLEAR, tune["GRU4Rec"], tune["SASRec"],
+                               said_effort="something else")
+    assert v.effort in other.sentence
     # a trial cut while still improving, and one stopped by the epoch cap while still improving, are said so
     gru_trials["stopped_early"][0]["still_improving"] = True
     sas_trials["capped_improving"] = 1

@@ -1713,10 +1713,12 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
     _history_lines(b, dict(history or {}))
     tune = dict(tuning) if tuning is not None else {n: _tuning_facts(n, c) for n, c in configs.items()}
     head_to_head: dict[str, Any] = {}
+    said_effort = ""  # the search-effort clause is given once, in the first verdict that names a winner
     for i, (label, a, c, diff) in enumerate(comparisons):
         if {a, c} <= set(neural):  # a head-to-head of two models: the verdict rule decides what may be said
             facts = training.get(label, {})
-            v = verdict(a, c, facts.get(a), facts.get(c), diff, tune.get(a), tune.get(c), label)
+            v = verdict(a, c, facts.get(a), facts.get(c), diff, tune.get(a), tune.get(c), label, said_effort)
+            said_effort = said_effort or v.effort
             b.keep(f"verdict/{i}", {"allowed": v.allowed, "winner": v.winner, "reasons": list(v.reasons)})
             b.add(v.sentence)
             if {a, c} == {"GRU4Rec", "SASRec"}:

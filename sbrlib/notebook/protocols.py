@@ -410,12 +410,13 @@ class Verdict:
     winner: str | None
     sentence: str
     reasons: tuple[str, ...]
+    effort: str = ""
 
 
 def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
             b_facts: TrainingFacts | Mapping[str, Any] | None, paired_interval: Mapping[str, Any],
             a_tuning: Mapping[str, Any] | None = None, b_tuning: Mapping[str, Any] | None = None,
-            label: str = "") -> Verdict:
+            label: str = "", said_effort: str = "") -> Verdict:
     """The verdict rule of the head-to-head: name a winner only when the comparison is fair and clear.
 
     A winner is named only when (1) both sides had stated, comparable tuning budgets (the same
@@ -433,6 +434,9 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
         a_tuning, b_tuning: tuning facts, dicts with ``n_trials`` (None or 0: defaults) and
             ``source``; None: defaults.
         label: the protocol, prefixed to the sentence.
+        said_effort: the search-effort clause an earlier verdict of the same findings already gave
+            (:attr:`Verdict.effort`); when this one's is the same, it says "the same search effort as stated above"
+            instead of repeating it.
 
     Returns:
         A :class:`Verdict`.
@@ -479,6 +483,9 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
     else:
         effort = ("both had a single search trial (their default configurations, not tuned)" if na == 1 else
                   f"both had {na} search trials")
+    full_effort = effort
+    if said_effort and said_effort == effort:
+        effort = "the same search effort as stated in the verdict above"
     rules = "; ".join(r for r in (_training_rule(n, f) for n, f in ((a, a_facts), (b, b_facts))) if r)
     facts_of = {a: a_facts, b: b_facts}
     shorter = _shorter_rule(facts_of[winner], facts_of[loser])
@@ -487,7 +494,7 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
                                  + (f"; training rules: {rules}" if rules else "")
                                  + (f"; {winner}, the model ahead, trained under the shorter rule (no more patience, "
                                     "epochs or time than the other), so the difference in rules did not favour it"
-                                    if shorter else "") + ").", ())
+                                    if shorter else "") + ").", (), full_effort)
 
 
 def _prior_epochs_note(a: str, a_tuning: Mapping[str, Any] | None, b: str, b_tuning: Mapping[str, Any] | None) -> str:
