@@ -94,6 +94,21 @@ def test_findings_use_the_verdict_rule():
     assert "no verdict: SASRec was stopped by its 4-minute budget while still improving" in text
     assert found.numbers["verdict/0"]["allowed"] is False and found.numbers["verdict/0"]["winner"] is None
     assert "the interval excludes 0" in text  # the same model fed other inputs: no fairness rule applies
+    # reader 14, 1.1: a leave-one-out verdict says SASRec read only its latest max_len items of long histories
+    lengths = {"users": 943, "longer": 551, "max_len": 50, "mean": 104.3, "median": 63, "max": 647}
+    loo = findings.sequential({"leave-one-out": table}, {"leave-one-out": "ndcg@10"},
+                              [("leave-one-out", "SASRec", "GRU4Rec", CLEAR)], "d", configs,
+                              {"leave-one-out": {m: f.to_dict() for m, f in facts.items()}}, {}, refit=False,
+                              tuning={"SASRec": TUNED, "GRU4Rec": TUNED}, history={"lengths": lengths}).markdown
+    verdict_line = next(line for line in loo.split("\n") if "SASRec minus GRU4Rec" in line)
+    assert verdict_line.endswith("SASRec ran as configured, reading at most its latest `max_len` (50) items of each "
+                                 "history (see above).")
+    assert "compares SASRec as configured, not SASRec reading whole histories" in loo
+    short = {**lengths, "longer": 0}
+    assert "as configured" not in findings.sequential(
+        {"leave-one-out": table}, {"leave-one-out": "ndcg@10"}, [("leave-one-out", "SASRec", "GRU4Rec", CLEAR)], "d",
+        configs, {"leave-one-out": {m: f.to_dict() for m, f in facts.items()}}, {}, refit=False,
+        tuning={"SASRec": TUNED, "GRU4Rec": TUNED}, history={"lengths": short}).markdown
 
 
 # --------------------------------------------------------------------------- 04's GRU4Rec in 07

@@ -333,7 +333,7 @@ def _score_by_steps(model: SessionModel, sch: Schedule, users_by_session: np.nda
     B, n_items = sch.inputs.shape[1], model.n_items
     seen = np.zeros((B, n_items), bool) if exclude else None
     model.reset(B)
-    for t in tqdm(range(sch.n_steps), desc=f"evaluate {model.name}", disable=not progress, leave=False):
+    for t in tqdm(range(sch.n_steps), desc=f"evaluate {model.name}", unit="step", disable=not progress, leave=False):
         active, starts, inputs = sch.active[t], sch.starts[t], sch.inputs[t]
         users = None
         if users_by_session is not None:
@@ -463,7 +463,8 @@ def _score_by_windows(context: int, score_windows, test: pd.DataFrame, item_idx:
 
     all_sessions = np.arange(len(starts))
     total = len(starts) if last_only else int(n_in.sum())
-    with tqdm(total=total, desc=f"evaluate {name}", disable=not progress, leave=False) as bar:
+    with tqdm(total=total, desc=f"evaluate {name}", unit="sequence" if last_only else "prediction",
+              disable=not progress, leave=False) as bar:
         if last_only:
             width = np.minimum(n_in, context)
             for part in batches(np.argsort(width, kind="stable"), width, None):

@@ -386,7 +386,8 @@ def preprocessing(ratings: pd.DataFrame, sessions: pd.DataFrame, split: Any, syn
     n_test_sessions = max(n["test"][1], 1)
     b.add(f"* **What this means for notebook 05.** Every comparison there rests on "
           f"{b.n('test_sessions_again', n['test'][1], count)} test sessions"
-          + (": few enough that differences between models must come with intervals."
+          + (": few enough that differences between models must come with [intervals]"
+             f"({GLOSSARY}#bootstrap-interval) (the range a metric would likely take on other test sessions)."
              if b.keep("few_test_sessions", n_test_sessions < 1000) else
              "; notebook 05 gives every metric an interval over them all the same."))
     return b.build()
@@ -1720,7 +1721,10 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
             v = verdict(a, c, facts.get(a), facts.get(c), diff, tune.get(a), tune.get(c), label, said_effort)
             said_effort = said_effort or v.effort
             b.keep(f"verdict/{i}", {"allowed": v.allowed, "winner": v.winner, "reasons": list(v.reasons)})
-            b.add(v.sentence)
+            lengths = dict(history or {}).get("lengths") or {}
+            truncated = ("leave-one-out" in str(label) and "SASRec" in (a, c) and int(lengths.get("longer") or 0) > 0)
+            b.add(v.sentence + (f" SASRec ran as configured, reading at most its latest `max_len` "
+                                f"({int(lengths['max_len'])}) items of each history (see above)." if truncated else ""))
             if {a, c} == {"GRU4Rec", "SASRec"}:
                 head_to_head[label] = v
             continue
@@ -1816,7 +1820,10 @@ def _history_lines(b: _Builder, history: Mapping[str, Any]) -> None:
               f"{b.n('loo_history_mean', float(lengths['mean']), lambda v: f'{v:,.1f}')} events on average before the "
               f"held-out item (median {float(lengths['median']):,.0f}, max {count(lengths['max'])}), and "
               f"{b.n('loo_history_longer', longer, count)} of {count(users)} users ({pct(longer / users)}) have more "
-              "than `max_len`, so SASRec sees only their latest part.")
+              "than `max_len`, so SASRec sees only their latest part"
+              + (". The leave-one-out verdict below therefore compares SASRec as configured, not SASRec reading whole "
+                 "histories: a longer `max_len` was not run here, so whether it would close the gap is not measured."
+                 if longer else "."))
 
 
 def _tiny_metric(x: float) -> str:

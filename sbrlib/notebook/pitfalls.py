@@ -882,8 +882,8 @@ def summary_table(m: Measured | Mapping) -> pd.DataFrame:
          "unknown ids raise (or are masked and dropped); held-out items restricted to training items",
          "item_index.ItemIndex.to_idx, preprocess.temporal_split"),
         ("4 one-hot + numpy resets",
-         f"{_bytes(slow['input_bytes_per_step'])} of one-hot input per step "
-         f"(vs {_bytes(fast['input_bytes_per_step'])} of indices)",
+         f"{_bytes(slow['input_bytes_per_step'])} of one-hot input and target arrays per step "
+         f"(vs {_bytes(fast['input_bytes_per_step'])} of indices and slot flags)",
          f"{three_digits(slow['seconds_per_step'] * 1e3, 'ms')} vs {three_digits(fast['seconds_per_step'] * 1e3, 'ms')} "
          "per step at batch "
          f"{m.batch_size} ({_slower(slow['seconds_per_step'], fast['seconds_per_step'])})",
