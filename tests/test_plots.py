@@ -501,7 +501,9 @@ def test_a_first_trial_kept_after_its_time_limit_says_so_in_both_legends():
     history = [" ".join(t.get_text().split())
                for t in tplots.optimization_history(study, "mrr@20").axes[0].get_legend().get_texts()]
     assert any("also the best" in t and "it was stopped by a time limit and kept as complete" in t for t in history)
-    curves = {line.get_label() for line in tplots.validation_curves(study, "mrr@20").axes[0].get_lines()}
+    fig = tplots.validation_curves(study, "mrr@20", model_name="GRU4Rec")
+    assert fig.axes[0].get_title().startswith("GRU4Rec: validation curves of all 2 trials")  # reader 15, 3.2
+    curves = {line.get_label() for line in fig.axes[0].get_lines()}
     assert ("trial 0 (stopped by its time limit after epoch 2; kept as complete: a search's first trial is not "
             "pruned)") in curves
     assert "trial 1 (pruned after its only epoch: time limit)" in curves

@@ -292,6 +292,7 @@ def test_description_of_a_search_is_built_from_its_facts(split, monkeypatch):
     study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=2, overrides=SMALL, progress=False)
     facts = tuning.study_facts(study)
     assert (facts["trials"], facts["complete"], facts["pruned"]) == (7, 5, 2)
+    assert facts["budget_completed"] and facts["budget_ended_by"] == "trial cap"  # which limit (reader 15, 1.3)
     text = tuning.describe_study(facts)
     assert facts["stopped_early"] == [{"trial": n, "state": "pruned", "epoch": 2, "rule": "median rule"} for n in (5, 6)]
     assert text.startswith("tuned: best of 7 trials (5 complete, 2 pruned: by the median rule, after 2 "

@@ -480,9 +480,11 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
                 line += (f"{'The lead is within the noise: ' if not clear else ''}"
                          f"{_join(ties)} {'is' if len(ties) == 1 else 'are'} **not distinguishable** from "
                          f"{best} on this test set (the interval of the difference includes 0)")
-                line += f"; {_join(below)} {'is' if len(below) == 1 else 'are'} significantly lower." if below else "."
+                line += (f"; {_join(below)} {'is' if len(below) == 1 else 'are'} significantly lower (each interval on "
+                         "its own; the last paragraph corrects for the many comparisons)." if below else ".")
             else:
-                line += "Every other model is significantly lower (the intervals of the differences exclude 0)."
+                line += ("Every other model is significantly lower (the intervals of the differences exclude 0, each on "
+                         "its own; the last paragraph corrects for the many comparisons).")
         else:
             line += "."
         b.add(line)
@@ -498,7 +500,7 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
                 sig = bool(cmp["significant"].iloc[1])
                 parts.append(f"on {_name(m)} it is ahead of every other model, by "
                              f"{b.n(f'focus_margin/{m}', -float(cmp['diff'].iloc[1]), metric)} over {runner} "
-                             f"({'significant' if sig else 'not distinguishable from noise'})")
+                             f"({'significant on its own' if sig else 'not distinguishable from noise'})")
             else:
                 row = cmp.loc[focus]
                 sig = bool(row["significant"])
@@ -506,7 +508,7 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
                 parts.append(f"on {_name(m)} it is behind {leaders[m]} by "
                              f"{b.n(f'focus_gap/{m}', -float(row['diff']), metric)} "
                              f"({b.n(f'focus_gap_relative/{m}', rel, pct)} of {leaders[m]}'s value; "
-                             f"{'significant' if sig else 'not distinguishable from noise'})")
+                             f"{'significant on its own' if sig else 'not distinguishable from noise'})")
             b.keep(f"focus_leads/{m}", leaders[m] == focus)
         if parts:
             joined = "; ".join(parts)

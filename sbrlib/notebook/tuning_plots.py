@@ -147,11 +147,12 @@ def importance_bars(importances: pd.Series, title: str = "Parameter importance",
     return fig
 
 
-def validation_curves(study, metric: str, top: int = 5, synthetic: bool = False):
+def validation_curves(study, metric: str, top: int = 5, synthetic: bool = False, model_name: str = ""):
     """Per-epoch validation curves of the ``top`` best trials (GRU4Rec studies): completed trials first (best
     first), then pruned ones, dashed. The circle marks a **completed** trial's best epoch only: a pruned trial
     stopped early, so its last value is not a finished result. Identical curves share one line, named
-    ``"trial 1 = trial 2 (lines coincide)"``. The title says how many trials the study holds."""
+    ``"trial 1 = trial 2 (lines coincide)"``. The title says how many trials the study holds (and, with
+    ``model_name``, whose)."""
     import optuna
 
     every = study.get_trials(deepcopy=False)
@@ -194,6 +195,8 @@ def validation_curves(study, metric: str, top: int = 5, synthetic: bool = False)
         title = f"Validation curves of all {n_all} trials{pruned_note}"
     else:
         title = f"Validation curves of the {len(trials)} best of {n_all} trials{pruned_note}"
+    if model_name:
+        title = f"{model_name}: {title[0].lower()}{title[1:]}"
     marked = False
     for group in groups:  # mark the epoch each completed trial's best value came from
         t = next(t for t in trials if f"trial {t.number}" == group[0])

@@ -198,7 +198,7 @@ def study_facts(study, path: str | Path | None = None) -> dict[str, Any]:
 
     Returns:
         ``{"study", "study_file", "model", "split", "frames", "metric", "objective", "trials",
-        "complete", "pruned", "failed", "budget", "used", "budget_completed", "search_end", "best_value",
+        "complete", "pruned", "failed", "budget", "used", "budget_completed", "budget_ended_by", "search_end", "best_value",
         "best_trial", "best_epoch", "stopped_early"}``; ``search_end``: why the shared rounds of
         :func:`sbrlib.tuning.search.tune_all` ended before the time was spent (one sentence), or None; ``stopped_early``: one ``{"trial", "state",
         "epoch", "rule"}`` per GRU4Rec / SASRec trial stopped before its own training ended (median rule,
@@ -223,6 +223,7 @@ def study_facts(study, path: str | Path | None = None) -> dict[str, Any]:
         "trials": sum(s in (S.COMPLETE, S.PRUNED, S.FAIL) for s in states), "complete": states.count(S.COMPLETE),
         "pruned": states.count(S.PRUNED), "failed": states.count(S.FAIL),
         "budget": state["budget"], "budget_completed": state["completed"],
+        "budget_ended_by": _ended_by(state, study.user_attrs.get("search_end")),
         "used": {**state["used"], **({"shared_seconds": float(study.user_attrs["shared_used_seconds"])}
                                      if study.user_attrs.get("shared_used_seconds") is not None else {})},
         "search_end": (study.user_attrs.get("search_end") or {}).get("text"),
@@ -235,6 +236,19 @@ def study_facts(study, path: str | Path | None = None) -> dict[str, Any]:
                           for t in study.get_trials(deepcopy=False)
                           if (r := stop_record(t)) is not None and r["rule"] not in ("patience", "epoch cap")],
     })
+
+
+def _ended_by(state: dict[str, Any], search_end: Any) -> str | None:
+    """Which limit ended a finished search: ``"trial cap"``, ``"time budget"`` or ``"round cannot start"``
+    (the shared rounds' rule); None while its budget is not completed."""
+    if not state["completed"]:
+        return None
+    if search_end:
+        return "round cannot start"
+    budget, used = state["budget"], state["used"]
+    if budget.get("trials") is not None and int(used.get("trials", 0)) >= int(budget["trials"]):
+        return "trial cap"
+    return "time budget" if budget.get("minutes") is not None else None
 
 
 def _best_is_default(study, best, model: str | None) -> bool:
@@ -452,10 +466,10 @@ def describe_study(facts: dict[str, Any]) -> str:
             if facts.get("best_value") is not None else f"{metric}: no completed trial")
     budget = _budget_text(facts.get("budget") or {}, facts.get("used") or {}, facts.get("model"))
     if facts.get("budget_completed"):
-        b, u = facts.get("budget") or {}, facts.get("used") or {}
-        capped = b.get("trials") is not None and int(u.get("trials", 0)) >= int(b["trials"])
-        which = ("its trial cap was reached" if capped else
-                 "its time budget was spent" if b.get("minutes") is not None else "its budget was used")
+        ended = facts.get("budget_ended_by") or _ended_by(
+            {"completed": True, "budget": facts.get("budget") or {}, "used": facts.get("used") or {}}, None)
+        which = {"trial cap": "its trial cap was reached", "time budget": "its time budget was spent"}.get(
+            str(ended), "its budget was used")
         status = f"search finished: {which}" + (f" ({budget})" if budget else "")
         if facts.get("search_end"):  # the shared rounds ended with time left that could not hold another round
             status = f"search finished ({budget}): {facts['search_end']}" if budget else f"search finished: {facts['search_end']}"
