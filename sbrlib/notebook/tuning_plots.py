@@ -74,16 +74,15 @@ def optimization_history(study, metric: str, title: str = "", synthetic: bool = 
             done = table["value"].where(table["state"] == "complete")
             best = done.cummax().ffill()
             x = np.r_[table.index.to_numpy(), table.index.max() + 0.5]  # the last step stays visible
-            ax.step(x, np.r_[best.to_numpy(), best.iloc[-1]], where="post", color="black", label="best so far")
             valid = best.dropna()
-            if len(valid):  # on the shared axis small rises are hard to see: write where the best last rose
+            label = "best so far"
+            if len(valid):  # on the shared axis small rises are hard to see: the line's legend entry says where it rose
                 first_t, first_v = int(valid.index[0]), float(valid.iloc[0])
                 last_t = int(valid.index[int(np.argmax(valid.to_numpy() >= valid.max()))])
-                rise = (f"best so far: {first_v:.4f} at trial {first_t} \u2192 {float(valid.max()):.4f}, "
-                        f"last rose at trial {last_t}" if last_t != first_t else
-                        f"best so far: {first_v:.4f} from trial {first_t} on (never rose)")
-                ax.text(0.99, 0.03, rise, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
-                        bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+                label = (f"best so far: {first_v:.4f} at trial {first_t} \u2192 {float(valid.max()):.4f}, "
+                         f"last rose at trial {last_t}" if last_t != first_t else
+                         f"best so far: {first_v:.4f} from trial {first_t} on (never rose)")
+            ax.step(x, np.r_[best.to_numpy(), best.iloc[-1]], where="post", color="black", label=_wrapped(label))
         ax.set_xlim(table.index.min() - 0.5, table.index.max() + 0.5)
         ax.set_xticks(_integer_ticks(int(table.index.min()), int(table.index.max())))
         if shown.notna().any() and float(shown.min()) >= 0:  # from 0: panels of one metric compare by eye
