@@ -281,7 +281,7 @@ def test_an_allowed_verdict_states_the_effort_behind_both_sides_and_their_traini
                                  {"n_trials": 3, **prior})
     assert flipped.winner == "GRU4Rec"
     assert ("GRU4Rec, the model ahead, trained under the shorter rule (no more patience, epochs or time than the "
-            "other), so the difference in rules did not favour it") in flipped.sentence
+            "other), so the rules gave it no more training than the other had") in flipped.sentence
 
 
 def test_a_search_from_the_defaults_carries_their_earlier_search_into_the_verdict():

@@ -236,8 +236,8 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
                      "chose the movies.")
         else:
             line += "."
-        b.add(line + " (Between 1 s and 10 s the bars are sparse because timestamps are whole seconds: "
-              "on the log axis most bins there contain no whole number.)")
+        b.add(line + " (Between 1 s and 10 s some bins are empty because timestamps are whole seconds and a few of "
+              "these narrow log-spaced bins hold no whole number; the others hold few pairs.)")
 
     times = ratings[TIME].to_numpy()
     first, last = pd.to_datetime(times.min(), unit="s"), pd.to_datetime(times.max(), unit="s")
@@ -1741,7 +1741,8 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
             line += " (barely: one end of the interval is near 0, and it is one of several comparisons)"
         b.add(line + ".")
     b.add(f"* Data: {dataset}. Leave-one-out holds out each user's last item whatever its date, so the model is "
-          "trained on other users' later events; the temporal split does not leak this way, and the two protocols "
+          f"trained on other users' later events; the temporal split does not [leak]({GLOSSARY}#leak) this way, and "
+          "the two protocols "
           "need not rank models the same.")
     answer = title_answer(head_to_head)
     if answer:

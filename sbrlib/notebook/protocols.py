@@ -493,7 +493,7 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
                                  "and neither of the two trainings compared here was stopped while still improving"
                                  + (f"; training rules: {rules}" if rules else "")
                                  + (f"; {winner}, the model ahead, trained under the shorter rule (no more patience, "
-                                    "epochs or time than the other), so the difference in rules did not favour it"
+                                    "epochs or time than the other), so the rules gave it no more training than the other had"
                                     if shorter else "") + ").", (), full_effort)
 
 
