@@ -335,8 +335,8 @@ def test_the_effort_sentence_says_which_trials_stopped_early_and_that_the_defaul
     tune = {"GRU4Rec": findings._tuning_facts("GRU4Rec", gru), "SASRec": findings._tuning_facts("SASRec", sas)}
     v = sequential.verdict("GRU4Rec", "SASRec", _facts(), _facts(), CLEAR, tune["GRU4Rec"], tune["SASRec"])
     assert v.winner == "GRU4Rec"
-    assert ("this run's 3 trials each, whose trial 0 trained those defaults again, added 2 new (of those: GRU4Rec's 2 were stopped early, after 7 and 1 epochs; SASRec's 1 was "
-            "stopped early, after 1 epoch; no trial of this run beat either default configuration, so both models "
+    assert ("this run's 3 trials each, whose trial 0 trained those defaults again, added 2 new (of those: GRU4Rec's 2 stopped early by their time limit, after 7 and 1 epochs; "
+            "SASRec's 1 stopped early by its time limit, after 1 epoch; no trial of this run beat either default configuration, so both models "
             "in use are the shipped defaults; a trial stopped early was scored on the epochs it ran, so its "
             "configuration was only partly evaluated)") in v.sentence
     # reader 13, 4.1: the second protocol's verdict does not repeat the same effort clause
@@ -356,6 +356,6 @@ def test_the_effort_sentence_says_which_trials_stopped_early_and_that_the_defaul
         findings.config_sentence("GRU4Rec", gru)
     v = sequential.verdict("GRU4Rec", "SASRec", _facts(), _facts(), CLEAR, findings._tuning_facts("GRU4Rec", gru),
                            findings._tuning_facts("SASRec", sas))
-    assert ("GRU4Rec's 2 were stopped early, after 7 and 1 epochs, 1 of them while still improving; SASRec's 1 was "
-            "stopped early, after 1 epoch; SASRec's 1 was stopped by the search's epoch cap while still improving; "
+    assert ("GRU4Rec's 2 stopped early by their time limit, after 7 and 1 epochs, 1 of them while still improving; "
+            "SASRec's 1 stopped early by its time limit, after 1 epoch; SASRec's 1 was stopped by the search's epoch cap while still improving; "
             "no trial") in v.sentence

@@ -1133,8 +1133,8 @@ def tuning_facts(best: pd.DataFrame, metric: str, budget_minutes: float | None, 
     out = {}
     for name, row in best.iterrows():
         n = int(row["trials"])
-        ended = "trial cap" if max_trials is not None and n >= max_trials else (
-            "time budget" if budget_minutes is not None else "trial cap")
+        ended = "trial cap" if max_trials is not None and n >= max_trials else (  # without a study; with one,
+            "time budget" if budget_minutes is not None else "trial cap")  # its recorded budget_ended_by below
         value = row.get(f"valid {metric}")
         out[str(name)] = {"n_trials": n, "n_complete": int(row["complete"]), "n_pruned": int(row["pruned"]),
                           "best_valid": None if value is None or pd.isna(value) else float(value), "ended_by": ended}
@@ -1152,12 +1152,13 @@ def tuning_facts(best: pd.DataFrame, metric: str, budget_minutes: float | None, 
                                             "best_epoch": first[0].user_attrs.get("best_epoch"),
                                             "epochs_run": len(first[0].user_attrs.get("curve") or []) or None}
             facts = tuning_store.study_facts(study)
+            if facts.get("budget_ended_by"):  # the study's own record of which limit ended it (one rule: store)
+                out[str(name)]["ended_by"] = facts["budget_ended_by"]
             out[str(name)]["best_trial"] = facts["best_trial"]
             out[str(name)]["stopped_early"] = facts["stopped_early"]
             out[str(name)]["progress"] = tuning_analysis.search_progress(study)
             end = study.user_attrs.get("search_end")
             if end:  # the shared rounds ended with a little time left that could not hold one more round
-                out[str(name)]["ended_by"] = "round cannot start"
                 out[str(name)]["search_end"] = {k: end[k] for k in ("rounds", "left_seconds", "needed_seconds")}
     return out
 
@@ -1260,11 +1261,12 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
         if early:
             from sbrlib.tuning.store import kept_cut_text, stopped_early_text
 
+            cut = kept_cut_text(early)
             line += (f"; {b.n(f'stopped_early/{name}', len(early), count)} of its trials "
                      f"{'was stopped before its' if len(early) == 1 else 'were stopped before their'} own training ended ("
                      + stopped_early_text(early).split(" stopped early", 1)[1].lstrip(": ").lstrip()
-                     + (f"; {kept_cut_text(early)}: a search's first trial is not pruned, so it counts as complete "
-                        "although its own training did not end" if kept_cut_text(early) else "")
+                     + (f"; {cut}: a search's first trial is not pruned, so it counts as complete "
+                        "although its own training did not end" if cut else "")
                      + "; each trial's rule and numbers are in notebook 03's stop lines, printed after its searches)")
         if f.get("prior"):
             line += (f"; the search started from the model's default configuration, itself the best of "

@@ -508,20 +508,16 @@ def _prior_epochs_note(a: str, a_tuning: Mapping[str, Any] | None, b: str, b_tun
 
 def _run_trials_note(sides) -> str:
     """What the run's own trials were, from tuning facts with ``stopped_early`` (notebook 03's records) and
-    ``best_is_default``: ``" (of those, GRU4Rec's 2 were stopped early, after 7 and 1 epochs, ...; no trial
+    ``best_is_default``: ``" (of those: GRU4Rec's 2 stopped early by their time limit, after 7 and 1 epochs; no trial
     of this run beat either default configuration, so both models in use are the shipped defaults)"``;
     ``""`` when nothing is recorded."""
+    from sbrlib.tuning.store import stopped_early_text
+
     parts = []
     for name, t in sides:
         early = list(dict(t or {}).get("stopped_early") or [])
-        if early:
-            epochs = [int(e["epoch"]) for e in early]
-            ep = core_text.join_and(epochs)
-            improving = sum(bool(e.get("still_improving")) for e in early)
-            parts.append(f"{name}'s {len(early)} {'was' if len(early) == 1 else 'were'} stopped early, after {ep} "
-                         f"epoch{'' if epochs == [1] else 's'}"
-                         + ("" if not improving else ", while still improving" if len(early) == 1 else
-                            f", {improving} of them while still improving"))
+        if early:  # "GRU4Rec's 2 stopped early by their time limit, after 7 and 1 epochs, 1 of them while ..."
+            parts.append(f"{name}'s {stopped_early_text(early)}")
         capped = int(dict(t or {}).get("capped_improving") or 0)
         if capped:
             parts.append(f"{name}'s {capped} {'was' if capped == 1 else 'were'} stopped by the search's epoch cap "
