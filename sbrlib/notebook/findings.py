@@ -226,7 +226,7 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
     if n_one:
         batch = b.keep("one_second_batches", n_one > 10 * max(n_two, 1))
         line = (f"* **One second apart.** A further {b.n('one_second_share', one, pct)} of consecutive ratings "
-                f"({b.n('one_second_pairs', n_one, count)} pairs) are exactly 1 s apart — the isolated bar at 1 s "
+                f"({b.n('one_second_pairs', n_one, count)} pairs) are exactly 1 s apart — the isolated point at 1 s "
                 f"in the gap histogram — against {b.n('two_second_pairs', n_two, count)} pairs 2 s apart")
         if batch:
             line += (": consistent with ratings saved together in one batch whose timestamps straddle a second "
@@ -236,8 +236,8 @@ def eda(ratings: pd.DataFrame, gaps: np.ndarray, by_gap: pd.DataFrame, chosen_ga
                      "chose the movies.")
         else:
             line += "."
-        b.add(line + " (Between 1 s and 10 s some bins are empty because timestamps are whole seconds and a few of "
-              "these narrow log-spaced bins hold no whole number; the others hold few pairs.)")
+        b.add(line + " (Between 1 s and 10 s a few points are missing: timestamps are whole seconds, and those "
+              "narrow log-spaced bins hold no whole number; the other bins there hold few pairs.)")
 
     times = ratings[TIME].to_numpy()
     first, last = pd.to_datetime(times.min(), unit="s"), pd.to_datetime(times.max(), unit="s")

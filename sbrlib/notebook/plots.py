@@ -197,9 +197,11 @@ def activity_over_time(by_month: pd.Series, synthetic: bool = False, first: pd.T
 
 def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthetic: bool = False,
                   bins_per_decade: int = 10):
-    """Histogram (outline) of positive inter-event gaps: log-binned gaps on a log time axis, counts on a
-    log axis, so both humps (minutes within a sitting, days/weeks between sittings) are visible.
+    """Histogram of positive inter-event gaps as one point per bin: log-binned gaps on a log time axis,
+    counts on a log axis, so both humps (minutes within a sitting, days/weeks between sittings) are visible.
 
+    Points, not bars: a bar on a log count axis stands on an arbitrary floor, so its height is not
+    proportional to its count. An empty bin has no point (the line breaks there).
     Zero gaps cannot be drawn on a log axis; their share is written in the legend.
 
     Args:
@@ -214,11 +216,13 @@ def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthet
     top = max(float(positive.max()), 10.0) if len(positive) else 10.0
     bins = np.logspace(0, np.log10(top), max(int(np.ceil(np.log10(top) * bins_per_decade)), 1) + 1)
     if len(positive):
-        ax.hist(positive, bins=bins, histtype="step", color="tab:gray", linewidth=1.2, log=True,
-                label="pairs of consecutive ratings")
+        counts, _ = np.histogram(positive, bins=bins)
+        y = np.where(counts > 0, counts, np.nan)  # an empty bin breaks the line (no point at 0 on a log axis)
+        ax.plot(np.sqrt(bins[:-1] * bins[1:]), y, marker=".", markersize=5, linewidth=0.9, color="tab:gray",
+                label="pairs of consecutive ratings\n(one point per bin, at its centre;\nno point: the bin is empty)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_ylim(bottom=0.5)  # a bin with a single pair stands above the axis instead of looking empty
+    ax.set_ylim(bottom=0.5)  # a bin with a single pair stands above the axis floor
     for t, ls in zip(thresholds, ("--", ":", "-.")):
         ax.axvline(t, color="tab:red", linestyle=ls, linewidth=1.2, label=f"session gap {t:,} s")
     units = [(1, "1 s"), (60, "1 min"), (3600, "1 h"), (86_400, "1 day"), (7 * 86_400, "1 week"),
