@@ -127,6 +127,9 @@ def test_evaluation_findings_name_the_leader_and_the_indistinguishable():
     assert "Baselines tuned." in focus.markdown
     lead = findings.evaluation(table, comparisons, intervals, 1000, 200, 60, "conservative", "user", focus="B")
     assert all(lead.numbers[f"focus_leads/{m}"] for m in metrics) and "ahead of every other model" in lead.markdown
+    # 05's introduction asks whether the simpler methods match the neural one: answered from the comparisons
+    assert focus.numbers["simpler_matched"] == ["B"] and "B matched or beat A on at least one of" in focus.markdown
+    assert lead.numbers["simpler_matched"] == [] and "none of the simpler models matched B" in lead.markdown
 
 
 @pytest.mark.parametrize("verdict, claims_order", [("beyond ties", True), ("ties only", False), ("undecided", False),

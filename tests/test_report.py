@@ -72,7 +72,8 @@ def fake_run(tmp_path: Path) -> Path:
     run = tmp_path / "runs" / "20250101-000000"
     (run / "notebooks").mkdir(parents=True)
     nb = nbformat.v4.new_notebook()
-    intro = nbformat.v4.new_markdown_cell("# 05 · Evaluation\nSee [MRR@K](../docs/GLOSSARY.md#mrrk).")
+    intro = nbformat.v4.new_markdown_cell("# 05 · Evaluation\nSee [MRR@K](../docs/GLOSSARY.md#mrrk) and the "
+                                          "[README](../README.md#tuning).")
     fig = nbformat.v4.new_code_cell("plot()", metadata={"tags": ["key-figure"]}, outputs=[
         nbformat.v4.new_output("display_data", data={"image/png": png_base64(), "text/plain": "<Figure>"})])
     found = nbformat.v4.new_code_cell("Markdown(...)", metadata={"tags": ["findings"]}, outputs=[
@@ -86,6 +87,7 @@ def fake_run(tmp_path: Path) -> Path:
                  index=pd.Index(["GRU4Rec"], name="model")).to_csv(run / "results" / "ml-100k-gap" / "metrics_display.csv")
     (run / "results" / "ml-100k-gap" / "metrics.json").write_text(json.dumps({"tie_policy": "conservative",
                                                                                "exclude_seen": "user"}))
+    (run / "README.md").write_text("# sbrlib\n\n## Tuning\n\nSee the [glossary](docs/GLOSSARY.md).\n")
     return run
 
 
@@ -99,6 +101,9 @@ def test_report_of_a_fake_run_links_resolve_and_images_are_embedded(tmp_path):
     assert "What we found" in html and "data:image/png;base64," in html
     assert any(s.startswith("data:image/png") for s in pages["05_evaluation.html"].srcs)
     assert "glossary.html#mrrk" in pages["05_evaluation.html"].hrefs
+    # the README link opens the rendered README of the run, not the raw Markdown (reader 18, 4.7)
+    assert "readme.html#tuning" in pages["05_evaluation.html"].hrefs and "tuning" in pages["readme.html"].ids
+    assert "glossary.html" in pages["readme.html"].hrefs
 
 
 def test_index_figures_carry_alt_text_and_the_notebooks_explanation(tmp_path):

@@ -270,10 +270,11 @@ def test_an_allowed_verdict_states_the_effort_behind_both_sides_and_their_traini
     gru = dataclasses.replace(_facts(), patience=2, max_epochs=10, metric="mrr@20", budget_seconds=44.94)
     v = sequential.verdict("SASRec", "GRU4Rec", _facts(), gru, CLEAR, {"n_trials": 3, **prior}, {"n_trials": 3, **prior})
     assert v.winner == "SASRec"
-    assert "both had 49 + 2 searched configurations: the best of 49 trials of an earlier search on" in v.sentence
+    assert ("both had 49 + 2 searched configurations. Each one's default configuration is the best of 49 trials of an "
+            "earlier search on") in v.sentence
     assert "not part of this run; notebook 03 shows their record" in v.sentence
     assert "52 search trials" not in v.sentence
-    assert "this run's 3 trials each, whose trial 0 trained those defaults again, added 2 new" in v.sentence
+    assert "This run's 3 trials each, whose trial 0 trained those defaults again, added 2 new" in v.sentence
     assert "SASRec validated on ndcg@10 with patience 5 (epoch cap 50)" in v.sentence
     assert "GRU4Rec validated on mrr@20 with patience 2 (epoch cap 10, time limit 44.9 s)" in v.sentence
     assert "the model ahead, trained under the shorter rule" not in v.sentence  # SASRec ahead, with the longer rule
@@ -335,15 +336,16 @@ def test_the_effort_sentence_says_which_trials_stopped_early_and_that_the_defaul
     tune = {"GRU4Rec": findings._tuning_facts("GRU4Rec", gru), "SASRec": findings._tuning_facts("SASRec", sas)}
     v = sequential.verdict("GRU4Rec", "SASRec", _facts(), _facts(), CLEAR, tune["GRU4Rec"], tune["SASRec"])
     assert v.winner == "GRU4Rec"
-    assert ("this run's 3 trials each, whose trial 0 trained those defaults again, added 2 new (of those: GRU4Rec's 2 stopped early by their time limit, after 7 and 1 epochs; "
+    assert ("This run's 3 trials each, whose trial 0 trained those defaults again, added 2 new. Of this run's trials: "
+            "GRU4Rec's 2 stopped early by their time limit, after 7 and 1 epochs; "
             "SASRec's 1 stopped early by its time limit, after 1 epoch; no trial of this run beat either default configuration, so both models "
             "in use are the shipped defaults; a trial stopped early was scored on the epochs it ran, so its "
-            "configuration was only partly evaluated)") in v.sentence
+            "configuration was only partly evaluated.") in v.sentence
     # reader 13, 4.1: the second protocol's verdict does not repeat the same effort clause
     again = sequential.verdict("GRU4Rec", "SASRec", _facts(), _facts(), CLEAR, tune["GRU4Rec"], tune["SASRec"],
                                said_effort=v.effort)
     assert v.effort and v.effort not in again.sentence and again.winner == "GRU4Rec"
-    assert "the same search effort as stated in the verdict above" in again.sentence
+    assert "Search effort: the same as stated in the verdict above." in again.sentence
     other = sequential.verdict("GRU4Rec", "SASRec", _facts(), _facts(), CLEAR, tune["GRU4Rec"], tune["SASRec"],
                                said_effort="something else")
     assert v.effort in other.sentence

@@ -411,6 +411,10 @@ def test_the_trials_own_end_wins_over_the_time_limit(split, monkeypatch):
                         progress=False, storage=storage)
     assert [t.state for t in study.trials] == [COMPLETE, COMPLETE]
     assert study.trials[1].user_attrs["stop"]["rule"] == "epoch cap"
+    # its stop line gives the time limit it had too (reader 18, 4.5); a trial without a limit names none
+    stop = study.trials[1].user_attrs["stop"]
+    assert stop["limit_seconds"] is not None and f"of its time limit of {stop['limit_seconds']:.1f} s" in stop["text"]
+    assert "time limit" not in study.trials[0].user_attrs["stop"]["text"]
     run = [0.0458, 0.0497, 0.0511, 0.0519, 0.0524, 0.0497, 0.0490]  # its curve: best at epoch 5
     curve = [{"epoch": i + 1, "mrr@20": v} for i, v in enumerate(run)]
     assert _patience_ends(curve, "mrr@20", 2) == (True, 5)

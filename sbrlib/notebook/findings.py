@@ -411,6 +411,29 @@ def _join(names: Sequence[str]) -> str:
     return core_text.join_and(names)
 
 
+def _simpler_matched(b: _Builder, focus: str, comparisons: Mapping[str, pd.DataFrame],
+                     leaders: Mapping[str, str]) -> str:
+    """05's answer to its introduction's question (do the simpler methods match or beat the neural one, as
+    Ludewig & Jannach often found?): the other models that led ``focus`` on a metric or were not
+    distinguishable from it, from the paired comparisons; a sentence that starts with a space."""
+    matched: list[str] = []
+    for m, cmp in comparisons.items():
+        if leaders[m] != focus:
+            matched.append(leaders[m])
+        else:
+            matched += [str(x) for x in cmp.index[1:] if not bool(cmp.loc[x, "significant"])]
+    matched = list(dict.fromkeys(matched))
+    b.keep("simpler_matched", matched)
+    names = " and ".join(_name(m) for m in comparisons)
+    if not matched:
+        return (f" So the introduction's question has its answer for this run: none of the simpler models matched "
+                f"{focus} on {names}, unlike what Ludewig & Jannach often found (with the unequal search effort "
+                "stated above).")
+    return (f" So the introduction's question has its answer for this run: {_join(matched)} matched or beat {focus} "
+            f"on at least one of {names} (ahead of it, or not distinguishable from it), as Ludewig & Jannach often "
+            "found.")
+
+
 def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], intervals: pd.DataFrame,
                n_predictions: int, n_sessions: int, n_items: int, tie_policy: str, exclude_seen: str,
                exclusion: pd.DataFrame | None = None, excluded_targets: int | None = None,
@@ -513,7 +536,7 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
         if parts:
             joined = "; ".join(parts)
             b.add(f"* **{focus} against the others.** " + joined[0].upper() + joined[1:] + "."
-                  + (f" {focus_note}" if focus_note else ""))
+                  + (f" {focus_note}" if focus_note else "") + _simpler_matched(b, focus, comparisons, leaders))
     ms = list(comparisons)
     recall_m = next((m for m in ms if m.startswith("recall@")), None)
     mrr_m = next((m for m in ms if m.startswith("mrr@")), None)

@@ -435,7 +435,7 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
             ``source``; None: defaults.
         label: the protocol, prefixed to the sentence.
         said_effort: the search-effort clause an earlier verdict of the same findings already gave
-            (:attr:`Verdict.effort`); when this one's is the same, it says "the same search effort as stated above"
+            (:attr:`Verdict.effort`); when this one's is the same, it says "Search effort: the same as stated in the verdict above"
             instead of repeating it.
 
     Returns:
@@ -473,10 +473,11 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
         effort = "both ran untuned defaults (no search)"
     elif prior_a and prior_a == prior_b:
         run = na - prior_a
-        effort = (f"both had {prior_a} + {max(run - 1, 0)} searched configurations: the best of {prior_a} trials of an "
-                  "earlier search on " + str(dict(a_tuning or {}).get("prior_dataset", "other data"))
-                  + " is each one's default configuration (not part of this run; notebook 03 shows their record"
-                  + _prior_epochs_note(a, a_tuning, b, b_tuning) + "), and this run's "
+        effort = (f"both had {prior_a} + {max(run - 1, 0)} searched configurations. Each one's default configuration "
+                  f"is the best of {prior_a} trials of an earlier search on "
+                  + str(dict(a_tuning or {}).get("prior_dataset", "other data"))
+                  + " (not part of this run; notebook 03 shows their record)"
+                  + _prior_epochs_note(a, a_tuning, b, b_tuning) + ". This run's "
                   f"{run} trial{'' if run == 1 else 's'} each, whose trial 0 trained those defaults again, added "
                   f"{max(run - 1, 0)} new"
                   + _run_trials_note(((a, a_tuning), (b, b_tuning))))
@@ -485,16 +486,17 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
                   f"both had {na} search trials")
     full_effort = effort
     if said_effort and said_effort == effort:
-        effort = "the same search effort as stated in the verdict above"
+        effort = "the same as stated in the verdict above"
     rules = "; ".join(r for r in (_training_rule(n, f) for n, f in ((a, a_facts), (b, b_facts))) if r)
     facts_of = {a: a_facts, b: b_facts}
     shorter = _shorter_rule(facts_of[winner], facts_of[loser])
-    return Verdict(True, winner, f"{head}{numbers}: {winner} is ahead of {loser} (the interval excludes 0, {effort}, "
-                                 "and neither of the two trainings compared here was stopped while still improving"
-                                 + (f"; training rules: {rules}" if rules else "")
-                                 + (f"; {winner}, the model ahead, trained under the shorter rule (no more patience, "
-                                    "epochs or time than the other), so the rules gave it no more training than the other had"
-                                    if shorter else "") + ").", (), full_effort)
+    return Verdict(True, winner, f"{head}{numbers}: **{winner} is ahead of {loser}**: the interval excludes 0, and "
+                                 "neither of the two trainings compared here was stopped while still improving. "
+                                 f"Search effort: {effort}."
+                                 + (f" Training rules: {rules}." if rules else "")
+                                 + (f" {winner}, the model ahead, trained under the shorter rule (no more patience, "
+                                    "epochs or time than the other), so the rules gave it no more training than the other had."
+                                    if shorter else ""), (), full_effort)
 
 
 def _prior_epochs_note(a: str, a_tuning: Mapping[str, Any] | None, b: str, b_tuning: Mapping[str, Any] | None) -> str:
@@ -508,8 +510,9 @@ def _prior_epochs_note(a: str, a_tuning: Mapping[str, Any] | None, b: str, b_tun
 
 def _run_trials_note(sides) -> str:
     """What the run's own trials were, from tuning facts with ``stopped_early`` (notebook 03's records) and
-    ``best_is_default``: ``" (of those: GRU4Rec's 2 stopped early by their time limit, after 7 and 1 epochs; no trial
-    of this run beat either default configuration, so both models in use are the shipped defaults)"``;
+    ``best_is_default``: ``". Of this run's trials: GRU4Rec's 2 stopped early by their time limit, after 7 and 1
+    epochs; no trial of this run beat either default configuration, so both models in use are the shipped
+    defaults"``;
     ``""`` when nothing is recorded."""
     from sbrlib.tuning.store import stopped_early_text
 
@@ -532,7 +535,7 @@ def _run_trials_note(sides) -> str:
     if any(dict(t or {}).get("stopped_early") for _, t in sides):
         parts.append("a trial stopped early was scored on the epochs it ran, so its configuration was only partly "
                      "evaluated")
-    return f" (of those: {'; '.join(parts)})" if parts else ""
+    return f". Of this run's trials: {'; '.join(parts)}" if parts else ""
 
 
 def _shorter_rule(first: TrainingFacts | Mapping[str, Any] | None, other: TrainingFacts | Mapping[str, Any] | None

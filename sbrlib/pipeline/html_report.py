@@ -4,7 +4,8 @@ A run folder (written by ``make run-all``) holds ``notebooks/*.ipynb`` (executed
 outputs) and ``results/<split>/*.json|csv``. :func:`build` writes ``<run>/report/``:
 
 * ``<notebook>.html`` for each executed notebook (nbconvert, images embedded as ``data:`` URIs);
-* ``glossary.html`` (``docs/GLOSSARY.md``), so the notebooks' glossary links keep working;
+* ``glossary.html`` (``docs/GLOSSARY.md``) and ``readme.html`` (the run's ``README.md``), so the notebooks'
+  links to them keep working and open rendered pages;
 * ``index.html``: links to every page, the final results table of each split, the
   "What we found" text of each notebook (cells tagged ``findings``) and its key figures (cells
   tagged ``key-figure``), all self-contained.
@@ -32,6 +33,7 @@ from sbrlib.core.fileio import atomic_dir
 log = logging.getLogger(__name__)
 
 GLOSSARY_LINK = re.compile(r"""(href=["'])(?:\.\./)?docs/GLOSSARY\.md(#[^"']*)?(["'])""")
+README_LINK = re.compile(r"""(href=["'])(?:\.\./)?README\.md(#[^"']*)?(["'])""")
 _HEADING = re.compile(r"<h([1-6])>(.*?)</h\1>", re.S)
 _TAG = re.compile(r"<[^>]+>")
 
@@ -66,8 +68,10 @@ def markdown_to_html(markdown: str) -> str:
 
 
 def fix_links(body: str) -> str:
-    """Point links to ``../docs/GLOSSARY.md#x`` at the report's own ``glossary.html#x``."""
-    return GLOSSARY_LINK.sub(lambda m: f"{m.group(1)}glossary.html{m.group(2) or ''}{m.group(3)}", body)
+    """Point links to ``../docs/GLOSSARY.md#x`` and ``../README.md#x`` at the report's own rendered
+    ``glossary.html#x`` and ``readme.html#x`` (a link to the Markdown file would open it raw)."""
+    body = GLOSSARY_LINK.sub(lambda m: f"{m.group(1)}glossary.html{m.group(2) or ''}{m.group(3)}", body)
+    return README_LINK.sub(lambda m: f"{m.group(1)}readme.html{m.group(2) or ''}{m.group(3)}", body)
 
 
 def _page(title: str, body: str) -> str:
@@ -294,6 +298,11 @@ def build(run_folder: str | Path, out: str | Path | None = None) -> Path:
                          'tagged <code>findings</code>).</p>')
             sections.append(f'<h2 id="{path.stem}"><a href="{path.stem}.html">{html.escape(path.stem)}</a></h2>'
                             + found + figures)
+        readme = run / "README.md" if (run / "README.md").is_file() else paths.project_dir() / "README.md"
+        if readme.is_file():  # the README the notebooks link to, as this run's copy has it
+            (tmp / "readme.html").write_text(
+                _page("README", '<nav><a href="index.html">report index</a></nav>'
+                      + markdown_to_html(readme.read_text(encoding="utf-8"))), encoding="utf-8")
         glossary = glossary_path().read_text(encoding="utf-8")
         (tmp / "glossary.html").write_text(
             _page("Glossary", '<nav><a href="index.html">report index</a></nav>' + markdown_to_html(glossary)),
