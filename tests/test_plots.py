@@ -286,6 +286,14 @@ def test_the_overflow_bin_is_labelled(figures):
     share = 100 / 129
     assert f"gap (> 50: {share:.1%})" in [t.get_text() for t in big.get_legend().get_texts()]
     assert big.get_ylim()[1] == pytest.approx(1.0) and share < 1.0  # a labelled tick (100%) above the square
+    # ticks at 1, 2 and 5 of each decade are labelled, and the axis ends at the next one above the highest point
+    small = plots.session_length_hist({"gap": pd.Series(np.r_[[2] * 13, np.arange(3, 50), np.arange(3, 43)])},
+                                      cap=50).axes[0]
+    small.figure.canvas.draw()
+    assert small.get_ylim()[1] == pytest.approx(0.2)  # highest share 13% -> 20%, not 100%
+    labels = {t.get_text() for t in small.get_yticklabels() if t.get_text()}
+    assert {"1%", "2%", "5%", "10%", "20%"} <= labels
+    assert [plots._next_125(v) for v in (0.13, 0.6, 0.05, 0.0021)] == pytest.approx([0.2, 1.0, 0.05, 0.005])
     # every legend symbol is drawn in the plot: no grey square of a colour no square has
     for handle in big.get_legend().legend_handles:
         if getattr(handle, "get_marker", lambda: "None")() not in ("None", None, ""):

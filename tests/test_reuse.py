@@ -278,6 +278,17 @@ def test_an_allowed_verdict_states_the_effort_behind_both_sides_and_their_traini
     assert "SASRec validated on ndcg@10 with patience 5 (epoch cap 50)" in v.sentence
     assert "GRU4Rec validated on mrr@20 with patience 2 (epoch cap 10, time limit 44.9 s)" in v.sentence
     assert "the model ahead, trained under the shorter rule" not in v.sentence  # SASRec ahead, with the longer rule
+    # how the earlier searches' trials ended is said (reader 19, 1.1: "49 searched configurations" overstated them)
+    from sbrlib.models import registry
+    from sbrlib.notebook.findings import prior_ended_text
+
+    ended = prior_ended_text(registry.defaults_search("gru4rec"))
+    assert ended.startswith("15 ran to their own end, 32 were stopped early") and ended.endswith("2 are not recorded")
+    assert prior_ended_text({"trials": 5, "complete": 5}) == "5 ran to their own end" and prior_ended_text({}) == ""
+    told = sequential.verdict("SASRec", "GRU4Rec", _facts(), gru, CLEAR, {"n_trials": 3, **prior, "prior_ended": "a"},
+                              {"n_trials": 3, **prior, "prior_ended": "b"})
+    assert "; how those trials ended: SASRec, a; GRU4Rec, b" in told.sentence
+    assert "how those trials ended" not in v.sentence  # not recorded: not said
     flipped = sequential.verdict("GRU4Rec", "SASRec", gru, _facts(), CLEAR, {"n_trials": 3, **prior},
                                  {"n_trials": 3, **prior})
     assert flipped.winner == "GRU4Rec"
@@ -337,15 +348,15 @@ def test_the_effort_sentence_says_which_trials_stopped_early_and_that_the_defaul
     v = sequential.verdict("GRU4Rec", "SASRec", _facts(), _facts(), CLEAR, tune["GRU4Rec"], tune["SASRec"])
     assert v.winner == "GRU4Rec"
     assert ("This run's 3 trials each, whose trial 0 trained those defaults again, added 2 new. Of this run's trials: "
-            "GRU4Rec's 2 stopped early by their time limit, after 7 and 1 epochs; "
-            "SASRec's 1 stopped early by its time limit, after 1 epoch; no trial of this run beat either default configuration, so both models "
+            "GRU4Rec: 2 stopped early by their time limit, after 7 and 1 epochs; "
+            "SASRec: 1 stopped early by its time limit, after 1 epoch; no trial of this run beat either default configuration, so both models "
             "in use are the shipped defaults; a trial stopped early was scored on the epochs it ran, so its "
             "configuration was only partly evaluated.") in v.sentence
     # reader 13, 4.1: the second protocol's verdict does not repeat the same effort clause
     again = sequential.verdict("GRU4Rec", "SASRec", _facts(), _facts(), CLEAR, tune["GRU4Rec"], tune["SASRec"],
                                said_effort=v.effort)
     assert v.effort and v.effort not in again.sentence and again.winner == "GRU4Rec"
-    assert "Search effort: the same as stated in the verdict above." in again.sentence
+    assert "Search effort: as stated in the verdict above (the same searches)." in again.sentence
     other = sequential.verdict("GRU4Rec", "SASRec", _facts(), _facts(), CLEAR, tune["GRU4Rec"], tune["SASRec"],
                                said_effort="something else")
     assert v.effort in other.sentence
@@ -358,6 +369,6 @@ def test_the_effort_sentence_says_which_trials_stopped_early_and_that_the_defaul
         findings.config_sentence("GRU4Rec", gru)
     v = sequential.verdict("GRU4Rec", "SASRec", _facts(), _facts(), CLEAR, findings._tuning_facts("GRU4Rec", gru),
                            findings._tuning_facts("SASRec", sas))
-    assert ("GRU4Rec's 2 stopped early by their time limit, after 7 and 1 epochs, 1 of them while still improving; "
-            "SASRec's 1 stopped early by its time limit, after 1 epoch; SASRec's 1 was stopped by the search's epoch cap while still improving; "
-            "no trial") in v.sentence
+    assert ("GRU4Rec: 2 stopped early by their time limit, after 7 and 1 epochs, 1 of them while still improving; "
+            "SASRec: 1 stopped early by its time limit, after 1 epoch, and 1 was stopped by the search's epoch cap while "
+            "still improving; no trial") in v.sentence

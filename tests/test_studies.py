@@ -233,7 +233,16 @@ def test_neural_models_get_equal_trials_and_a_shared_budget(split, monkeypatch):
     text = tuning.describe_study(tuning.study_facts(other["gru4rec"]))
     assert "min shared with sasrec" in text and "shared with gru4rec" not in text
     together = sum(s.user_attrs["used"]["seconds"] for s in other.values()) / 60
-    assert f"min shared with sasrec ({together:.2f} min used by both)" in text
+    assert f"min shared with sasrec ({together:.2f} min used by both" in text
+    # an overrun of the shared budget is said with its cause (reader 19, 4.5: "1.52 min used by both" of 1.50)
+    from sbrlib.tuning.store import _budget_text
+
+    shared = {"minutes": 1.5, "shared_with": ["gru4rec", "sasrec"]}
+    assert _budget_text(shared, {"seconds": 60, "shared_seconds": 88}, "gru4rec") == (
+        "1.00 min of the 1.50 min shared with sasrec (1.47 min used by both)")
+    assert _budget_text(shared, {"seconds": 60, "shared_seconds": 91.2}, "gru4rec") == (
+        "1.00 min of the 1.50 min shared with sasrec (1.52 min used by both: over by 0.02 min, since a trial's time "
+        "limit is checked after each epoch and the epoch running when it passed is finished)")
 
 
 def test_a_round_starts_only_when_the_time_left_holds_an_epoch_of_each_model(split, monkeypatch):

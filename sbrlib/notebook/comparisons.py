@@ -698,7 +698,12 @@ def order_conclusion(order: pd.DataFrame, metric: str, plan: OrderGRUPlan | None
                      + (f", keeping the weights of epoch {plan.saved_best_epoch}" if plan.saved_best_epoch else "")
                      + "): its comparisons with the original order mix in that difference of training (other "
                      "epochs, no weights chosen on `valid`); the whole-session vs tie comparison has the same "
-                     "training on both sides.")
+                     "training on both sides."
+                     + (f" They were planned at about {plan.estimated_seconds:,.0f} s each and took "
+                        f"{_seconds(r['fit_seconds_ties'])} and {_seconds(r['fit_seconds_shuffled'])}: the plan, "
+                        "from the saved model's epoch times, only sets the number of epochs, and a retraining is "
+                        "never cut short." if np.isfinite(plan.estimated_seconds) and plan.estimated_seconds > 0
+                        else ""))
         lines.append(text)
     return "\n".join(lines)
 

@@ -682,9 +682,11 @@ def _search_effort_line(b: _Builder, effort: Mapping[str, Mapping[str, Any]], mo
         extra = []
         if f.get("prior"):
             prior = b.n(f'search_prior/{m}', int(f['prior']['trials']), count)
+            ended = prior_ended_text(f["prior"])
             extra.append(f"its defaults are the best of {prior} trials of an earlier search on {f['prior']['split']} "
-                         f"(fitted on `train_tr`, scored on `valid`: the test split was not used), "
-                         f"not part of this run (notebook 03 shows its record); this run's trial 0 trained them again and "
+                         f"(fitted on `train_tr`, scored on `valid`: the test split was not used"
+                         + (f"; of those trials {ended}" if ended else "") + "), "
+                         "not part of this run (notebook 03 shows its record); this run's trial 0 trained them again and "
                          + ("its other trial tried a new one: " if int(f['n_trials']) == 2 else
                             f"its other {_trials_words(max(int(f['n_trials']) - 1, 0))} tried new ones: ")
                          + f"{prior} + {max(int(f['n_trials']) - 1, 0):,} configurations in all")
@@ -800,6 +802,21 @@ def _kept_phrase(description: str) -> str | None:
     if marker in description:
         return description.partition(marker)[2].partition(" \u2014")[0]
     return None
+
+
+def prior_ended_text(prior: Mapping[str, Any] | None) -> str:
+    """How the trials of an earlier search ended (:func:`sbrlib.models.registry.defaults_search`), e.g. ``"15 ran
+    to their own end, 32 were stopped early and 2 are not recorded"`` (reader 19: "49 searched configurations"
+    overstated a search whose trials were mostly pruned); ``""`` when the record has no counts."""
+    p = dict(prior or {})
+    if p.get("complete") is None or p.get("trials") is None:
+        return ""
+    complete, trials = int(p["complete"]), int(p["trials"])
+    pruned = int(p.get("pruned") or 0)
+    other = trials - complete - pruned
+    parts = [f"{complete} ran to their own end"] + ([f"{pruned} were stopped early"] if pruned else []) + (
+        [f"{other} are not recorded"] if other > 0 else [])
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _trials_words(n: int | None) -> str:
@@ -1069,7 +1086,14 @@ def what_went_wrong(m: Any) -> Findings:
           f"training one in {b.n('row_test_ends_first', t_row['test_ends_first'], share)} of (test, training) pairs, "
           f"where a split at a real-time cutoff has 0.0% (before anything is removed after it) and a random choice "
           f"of users about 50%. With real time the same rule gives "
-          f"{b.n('real_test_ends_first', t_real['test_ends_first'], share)}; sbrlib's real-time cutoff gives "
+          f"{b.n('real_test_ends_first', t_real['test_ends_first'], share)}"
+          + (f", and its period, the last "
+             f"{b.n('split_hours', float(r.split_days or 1.0) * 24, lambda v: f'{v:.1f}')} hours of real time (as long "
+             f"as the row-index period), holds out {b.n('real_test_users', int(t_real['test_users']), count)} test and "
+             f"{b.n('real_valid_users', int(t_real['valid_users']), count)} valid users of "
+             f"{count(sum(int(t_real[k]) for k in ('train_users', 'valid_users', 'test_users')))}"
+             if all(k in t_real for k in ("train_users", "valid_users", "test_users")) else "")
+          + f"; sbrlib's real-time cutoff gives "
           f"{b.n('fixed_test_ends_first', t_fix['test_ends_first'], share)}"
           + (" (above 0 only because held-out events with unseen items are removed after the split)."
              if t_fix["test_ends_first"] > 0 else "."))
@@ -1295,7 +1319,8 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
             line += (f"; the search started from the model's default configuration, itself the best of "
                      f"{b.n(f'prior_trials/{name}', int(f['prior']['trials']), count)} trials of an earlier search on "
                      f"{f['prior']['split']} (not part of this run: its record is in notebook 03's table of earlier searches; "
-                     "its trial 0 trained that configuration again)")
+                     + (f"of those trials {prior_ended_text(f['prior'])}; " if prior_ended_text(f["prior"]) else "")
+                     + "its trial 0 trained that configuration again)")
             if f.get("best_trial") == 0 and f["n_trials"] > 1:
                 b.keep(f"best_is_default/{name}", True)
                 line += (", and no trial of this run beat it: the model in use is that shipped default "
@@ -1514,7 +1539,7 @@ def _tuning_facts(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     prior = registry.defaults_search(name) if from_defaults else None
     if prior:
         out.update(prior_trials=int(prior["trials"]), prior_dataset=prior.get("split") or prior["dataset"],
-                   prior_epochs=prior.get("epochs_per_trial"))
+                   prior_epochs=prior.get("epochs_per_trial"), prior_ended=prior_ended_text(prior))
     return out
 
 

@@ -240,13 +240,23 @@ def gap_histogram(gaps: np.ndarray, thresholds: Sequence[int] = (3600,), synthet
     return fig
 
 
+def _next_125(value: float) -> float:
+    """The smallest 1, 2 or 5 × a power of ten at or above ``value`` (> 0): ``0.13`` -> ``0.2``, ``0.6`` -> ``1.0``."""
+    exponent = np.floor(np.log10(value))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * 10 ** exponent >= value * (1 - 1e-12):
+            return float(m * 10 ** exponent)
+    return float(10 ** (exponent + 1))
+
+
 def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool = False, cap: int = 50):
     """Share of sessions of each length (1..cap), one line per setting; longer sessions in one overflow bin.
 
     The overflow bin (all sessions longer than ``cap``) is drawn apart, as a square at ``cap + 6`` (far enough for a tick at ``cap``)
     in the line's colour, its share written in the line's legend entry (the bin's x tick says ``> cap``): it
-    holds many lengths at once, so it is expected to stand above the line; the y axis reaches the
-    next power of ten above the highest point, so no square sits above the last labelled tick.
+    holds many lengths at once, so it is expected to stand above the line; the y axis is labelled at 1, 2 and 5
+    of each decade and reaches the next such tick above the highest point, so no square sits above the last
+    labelled tick.
     """
     fig, ax = _figure(9, 3.6)
     x = np.arange(1, cap + 1)
@@ -267,10 +277,13 @@ def session_length_hist(lengths_by_gap: Mapping[str, pd.Series], synthetic: bool
         top = max(top, float(share.max()) if share.size else 0.0)
     ax.axvline(cap + 3, color="k", linewidth=0.6)
     ax.set_yscale("log")
-    if top > 0:  # up to the next power of ten: every point, squares included, lies below a labelled tick
-        ax.set_ylim(top=float(10 ** np.ceil(np.log10(top * 1.05))))
+    if top > 0:  # up to the next 1, 2 or 5 × a power of ten: every point, squares included, lies below a labelled tick
+        ax.set_ylim(top=_next_125(top * 1.05))
     ax.set_xlim(right=ox + 2)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+    # ticks at 1, 2 and 5 of each decade, all labelled (reader 19: only 1%, 10%, 100% left most points unreadable)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:.4g}%"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     # no tick so close to the overflow bin's "> cap" that the two labels would run together ("50> 50")
     near = ox - 0.08 * (ox + 2)
     ticks = [1] + [int(t) for t in MaxNLocator(nbins=6, steps=[1, 2, 5, 10]).tick_values(1, cap) if 1 < t <= min(cap, near)]

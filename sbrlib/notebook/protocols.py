@@ -477,6 +477,7 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
                   f"is the best of {prior_a} trials of an earlier search on "
                   + str(dict(a_tuning or {}).get("prior_dataset", "other data"))
                   + " (not part of this run; notebook 03 shows their record)"
+                  + _prior_ended_note(a, a_tuning, b, b_tuning)
                   + _prior_epochs_note(a, a_tuning, b, b_tuning) + ". This run's "
                   f"{run} trial{'' if run == 1 else 's'} each, whose trial 0 trained those defaults again, added "
                   f"{max(run - 1, 0)} new"
@@ -486,7 +487,7 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
                   f"both had {na} search trials")
     full_effort = effort
     if said_effort and said_effort == effort:
-        effort = "the same as stated in the verdict above"
+        effort = "as stated in the verdict above (the same searches)"
     rules = "; ".join(r for r in (_training_rule(n, f) for n, f in ((a, a_facts), (b, b_facts))) if r)
     facts_of = {a: a_facts, b: b_facts}
     shorter = _shorter_rule(facts_of[winner], facts_of[loser])
@@ -497,6 +498,16 @@ def verdict(a: str, b: str, a_facts: TrainingFacts | Mapping[str, Any] | None,
                                  + (f" {winner}, the model ahead, trained under the shorter rule (no more patience, "
                                     "epochs or time than the other), so the rules gave it no more training than the other had."
                                     if shorter else ""), (), full_effort)
+
+
+def _prior_ended_note(a: str, a_tuning: Mapping[str, Any] | None, b: str, b_tuning: Mapping[str, Any] | None) -> str:
+    """``"; how those trials ended: GRU4Rec, 15 ran to their own end, 32 were stopped early and 2 are not recorded;
+    SASRec, 16 ran to their own end and 33 were stopped early"`` (``prior_ended`` of the tuning facts): a
+    configuration stopped early was only partly evaluated, so the trial counts alone overstate the effort."""
+    ea, eb = (dict(t or {}).get("prior_ended") for t in (a_tuning, b_tuning))
+    if not ea or not eb:
+        return ""
+    return f"; how those trials ended: {a}, {ea}; {b}, {eb}"
 
 
 def _prior_epochs_note(a: str, a_tuning: Mapping[str, Any] | None, b: str, b_tuning: Mapping[str, Any] | None) -> str:
@@ -510,21 +521,21 @@ def _prior_epochs_note(a: str, a_tuning: Mapping[str, Any] | None, b: str, b_tun
 
 def _run_trials_note(sides) -> str:
     """What the run's own trials were, from tuning facts with ``stopped_early`` (notebook 03's records) and
-    ``best_is_default``: ``". Of this run's trials: GRU4Rec's 2 stopped early by their time limit, after 7 and 1
-    epochs; no trial of this run beat either default configuration, so both models in use are the shipped
-    defaults"``;
-    ``""`` when nothing is recorded."""
+    ``best_is_default``: ``". Of this run's trials: GRU4Rec: 2 stopped early by their time limit, after 7 and 1
+    epochs; SASRec: 1 stopped early by its time limit, after 3 epochs, and 1 was stopped by the search's epoch cap
+    while still improving; no trial of this run beat either default configuration, so both models in use are
+    the shipped defaults"``; ``""`` when nothing is recorded."""
     from sbrlib.tuning.store import stopped_early_text
 
     parts = []
-    for name, t in sides:
+    for name, t in sides:  # "SASRec: 1 stopped early by its time limit, after 3 epochs, and 1 was stopped by ..."
         early = list(dict(t or {}).get("stopped_early") or [])
-        if early:  # "GRU4Rec's 2 stopped early by their time limit, after 7 and 1 epochs, 1 of them while ..."
-            parts.append(f"{name}'s {stopped_early_text(early)}")
         capped = int(dict(t or {}).get("capped_improving") or 0)
-        if capped:
-            parts.append(f"{name}'s {capped} {'was' if capped == 1 else 'were'} stopped by the search's epoch cap "
-                         "while still improving")
+        items = ([stopped_early_text(early)] if early else []) + (
+            [f"{capped} {'was' if capped == 1 else 'were'} stopped by the search's epoch cap while still improving"]
+            if capped else [])
+        if items:
+            parts.append(f"{name}: " + ", and ".join(items))
     kept = [name for name, t in sides if dict(t or {}).get("best_is_default")]
     if len(kept) == len(sides):
         parts.append("no trial of this run beat either default configuration, so both models in use are the "

@@ -365,9 +365,13 @@ def _budget_text(budget: dict, used: dict, model: str | None = None) -> str:
     others = [m for m in budget.get("shared_with") or () if m != model]
     if budget.get("minutes") is not None:
         minutes = used.get("seconds", 0.0) / 60
-        together = (f" ({used['shared_seconds'] / 60:.2f} min used by "
-                    f"{'both' if len(others) == 1 else f'all {len(others) + 1}'})"
-                    if others and used.get("shared_seconds") is not None else "")
+        together = ""
+        if others and used.get("shared_seconds") is not None:
+            shared = used["shared_seconds"] / 60
+            over = (f": over by {shared - budget['minutes']:.2f} min, since a trial's time limit is checked after each "
+                    "epoch and the epoch running when it passed is finished"
+                    if shared >= budget["minutes"] + 0.005 else "")
+            together = f" ({shared:.2f} min used by {'both' if len(others) == 1 else f'all {len(others) + 1}'}{over})"
         parts.append(f"{minutes:.2f} min of the {budget['minutes']:.2f} min shared with {', '.join(others)}{together}"
                      if others else f"{minutes:.2f} of {budget['minutes']:.2f} min")
         if not others and model not in NEURAL and minutes > budget["minutes"] * 1.05:
