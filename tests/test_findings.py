@@ -128,7 +128,7 @@ def test_evaluation_findings_name_the_leader_and_the_indistinguishable():
     lead = findings.evaluation(table, comparisons, intervals, 1000, 200, 60, "conservative", "user", focus="B")
     assert all(lead.numbers[f"focus_leads/{m}"] for m in metrics) and "ahead of every other model" in lead.markdown
     # 05's introduction asks whether the simpler methods match the neural one: answered from the comparisons
-    assert focus.numbers["simpler_matched"] == ["B"] and "B matched or beat A on at least one of" in focus.markdown
+    assert focus.numbers["simpler_matched"] == ["B"] and "B matched or beat A on Recall@20 or MRR@20 (ahead of it" in focus.markdown
     assert lead.numbers["simpler_matched"] == [] and "none of the simpler models matched B" in lead.markdown
 
 
@@ -147,6 +147,7 @@ def test_order_findings_claim_the_users_order_only_beyond_the_tie_control(verdic
     assert_consistent(found)
     assert ("the users' order carries signal that A uses" in found.markdown) is claims_order
     assert found.numbers["order_verdict/A"] == verdict
+    assert f"(verdict: {verdict})" in found.markdown and "*beyond ties* when" in found.markdown  # a label, defined
 
 
 def test_findings_record_as_json():
@@ -593,6 +594,7 @@ def test_07_differences_share_one_display_and_a_zero_rounding_one_is_said_in_wor
     assert list(table.loc[0, ["difference", "lo", "hi"]]) == ["-0.0000", "-0.0028", "+0.0032"]
     found = findings.sequential({}, {}, [("leave-one-out", "a", "b", diff)], "x", {}, {}, {}, False)
     assert "a is less than 0.00005 lower than b" in found.markdown and "0.0000 lower" not in found.markdown
+    assert "round each model's value to 4 decimals on its own" in found.markdown
 
 
 def test_07_history_facts_are_counted_and_stated():

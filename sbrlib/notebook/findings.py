@@ -424,13 +424,13 @@ def _simpler_matched(b: _Builder, focus: str, comparisons: Mapping[str, pd.DataF
             matched += [str(x) for x in cmp.index[1:] if not bool(cmp.loc[x, "significant"])]
     matched = list(dict.fromkeys(matched))
     b.keep("simpler_matched", matched)
-    names = " and ".join(_name(m) for m in comparisons)
+    names = " or ".join(_name(m) for m in comparisons)
     if not matched:
         return (f" So the introduction's question has its answer for this run: none of the simpler models matched "
                 f"{focus} on {names}, unlike what Ludewig & Jannach often found (with the unequal search effort "
                 "stated above).")
     return (f" So the introduction's question has its answer for this run: {_join(matched)} matched or beat {focus} "
-            f"on at least one of {names} (ahead of it, or not distinguishable from it), as Ludewig & Jannach often "
+            f"on {names} (ahead of it, or not distinguishable from it, on at least one), as Ludewig & Jannach often "
             "found.")
 
 
@@ -600,7 +600,8 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
                           "compares the two shuffles, trained alike")
             rows.append(f"{model} {b.n(f'order_change/{model}', float(r['change']), pct)} with whole sessions "
                         f"shuffled, {b.n(f'order_tie_change/{model}', float(r.get('tie_change', float('nan'))), pct)} "
-                        f"with only tied ratings shuffled ({b.n(f'order_verdict/{model}', verdict, text)}{caveat})")
+                        f"with only tied ratings shuffled (verdict: {b.n(f'order_verdict/{model}', verdict, text)}"
+                        f"{caveat})")
             b.keep(f"order_significant/{model}", bool(r["significant"]))
             (beyond if verdict == "beyond ties" else ties_only if verdict == "ties only" else []).append(str(model))
         if beyond:
@@ -621,7 +622,9 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
                         "last movie rated is a better clue to the next one than any movie of the same session")
         b.add(f"* **[Does the order matter?]({GLOSSARY}#order-experiment)** Retrained and re-evaluated with the items "
               f"of every session shuffled (train and test), and, as a control, with only ratings of the same second "
-              f"shuffled, {_name(recall_m or 'recall@20')} changes: {'; '.join(rows)}. So {meaning}.")
+              f"shuffled, {_name(recall_m or 'recall@20')} changes: {'; '.join(rows)} (each verdict is what the "
+              "paired intervals allow: *beyond ties* when shuffling whole sessions loses significantly more than "
+              "shuffling only the ties). So " + meaning + ".")
     return b.build()
 
 
@@ -1417,8 +1420,9 @@ def training(facts: Mapping[str, Any], config: Mapping[str, Any], refit: bool, r
              f" Without early stopping (`EARLY_STOPPING_PATIENCE=None`) the weights kept are those of the last epoch, "
              f"{b.n('kept_epoch', facts['epochs_run'], count)}.")
           + _budget_sentence(b, facts, reused))
-    b.add(f"* **Speed.** {b.n('events_per_second', events_per_second, lambda v: f'{v:,.0f}')} training events per "
-          "second (median over epochs, on this machine in this run).")
+    b.add(f"* **Speed.** {b.n('events_per_second', events_per_second, lambda v: f'{v:,.0f}')} training pairs per "
+          "second (an event and the next one of its session: the training record's `events_per_second`; median over "
+          "epochs, on this machine in this run).")
     b.keep("refit", bool(refit))
     if refit:
         b.add(f"* **Saved model.** Retrained on the whole training split `train` "
@@ -1789,6 +1793,9 @@ def sequential(tables: Mapping[str, pd.DataFrame], main_metric: Mapping[str, str
                 f"{'the interval excludes 0' if clear else 'not distinguishable from zero'}")
         if clear and min(abs(float(diff['lo'])), abs(float(diff['hi']))) < 0.1 * abs(float(diff['difference'])):
             line += " (barely: one end of the interval is near 0, and it is one of several comparisons)"
+        if size < 0.00005:  # reader 20: "less than 0.00005 lower" next to table values 0.0705 and 0.0704
+            line += ("; the tables round each model's value to 4 decimals on its own, so theirs can still differ in "
+                     "the last digit")
         b.add(line + ".")
     b.add(f"* Data: {dataset}. Leave-one-out holds out each user's last item whatever its date, so the model is "
           f"trained on other users' later events; the temporal split does not [leak]({GLOSSARY}#leak) this way, and "
