@@ -123,6 +123,26 @@ def test_index_figures_carry_alt_text_and_the_notebooks_explanation(tmp_path):
     two = report._figures_html(nb)
     assert 'alt="figure: By length and by position (figure 1 of 2)"' in two
     assert 'alt="figure: By length and by position (figure 2 of 2)"' in two
+    # an image shown with plots.show carries its figure's title, which names it (reader 20: which model?)
+    nb["cells"][1]["outputs"][1]["metadata"] = {"image/png": {"alt": "SASRec: search history"}}
+    named = report._figures_html(nb)
+    assert 'alt="figure: SASRec: search history"' in named and "(figure 1 of 2)" in named
+
+
+def test_show_displays_a_figure_with_its_title_as_alt_text(monkeypatch):
+    import IPython.display
+
+    from sbrlib.notebook import plots
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, metadata=None: shown.append((obj, metadata)))
+    fig, ax = plt.subplots()
+    ax.set_title("GRU4Rec: search\nhistory")
+    plots.show(fig)
+    assert shown == [(fig, {"image/png": {"alt": "GRU4Rec: search history"}})] and not plt.fignum_exists(fig.number)
+    untitled, _ = plt.subplots()
+    plots.show(untitled)
+    assert shown[-1] == (untitled, None)
 
 
 def test_cli_picks_the_latest_run_and_fails_clearly_without_notebooks(tmp_path, capsys, monkeypatch):

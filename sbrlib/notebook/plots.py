@@ -66,6 +66,30 @@ def style(ax, *, title: str | None = None, xlabel: str | None = None, ylabel: st
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9, frameon=False)
 
 
+def figure_title(fig) -> str:
+    """The figure's title (its suptitle, else the first axes title), for alt text; ``""`` without one."""
+    sup = getattr(fig, "_suptitle", None)
+    text = sup.get_text() if sup is not None else ""
+    return text or next((ax.get_title() for ax in fig.axes if ax.get_title()), "")
+
+
+def show(fig=None) -> None:
+    """Display a figure in the notebook with its title as the image's ``alt`` metadata, then close it.
+
+    The HTML report uses that metadata as the image's alt text, so a cell with several figures (one search
+    history per model) names each one (reader 20: "figure 2 of 5" said nothing about which model).
+
+    Args:
+        fig: the figure (default: the current one).
+    """
+    from IPython.display import display
+
+    fig = fig if fig is not None else plt.gcf()
+    title = " ".join(figure_title(fig).split())
+    display(fig, metadata={"image/png": {"alt": title}} if title else None)
+    plt.close(fig)
+
+
 def _figure(width: float = 8.0, height: float = 3.5, ncols: int = 1):
     fig, axes = plt.subplots(1, ncols, figsize=(width, height), layout="constrained")
     return fig, axes

@@ -206,8 +206,11 @@ def _figures_html(nb: dict, stem: str = "") -> str:
         caption = index_caption(caption)
         more = f' <a href="{html.escape(stem)}.html">(the notebook, with the code and outputs around it)</a>' if stem else ""
         # the images of one cell (e.g. one search history per model) form one figure with one caption
-        pngs = [png for out in cell.get("outputs", []) if (png := out.get("data", {}).get("image/png"))]
-        alts = [alt if len(pngs) == 1 else f"{alt} (figure {i} of {len(pngs)})" for i in range(1, len(pngs) + 1)]
+        outs = [out for out in cell.get("outputs", []) if out.get("data", {}).get("image/png")]
+        pngs = [out["data"]["image/png"] for out in outs]
+        # an image displayed with its title (sbrlib.notebook.plots.show) is named by it, else by the heading
+        alts = [f"figure: {titled}" if (titled := (out.get("metadata", {}).get("image/png") or {}).get("alt")) else
+                alt if len(pngs) == 1 else f"{alt} (figure {i} of {len(pngs)})" for i, out in enumerate(outs, start=1)]
         images = [f'<img alt="{html.escape(a, quote=True)}" src="data:image/png;base64,{_joined(png).strip()}">'
                   for a, png in zip(alts, pngs, strict=True)]
         if images:
