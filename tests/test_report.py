@@ -183,11 +183,12 @@ def test_build_needs_notebooks(tmp_path):
 
 def test_every_notebook_that_draws_a_figure_tags_a_key_figure_for_the_index():
     """The report's index shows the cells tagged ``key-figure``: each notebook that draws (``plt.show()``)
-    must tag at least one, so its key figure is on the index (03's search history, 04's training curve ...)."""
+    must tag at least one, so its key figure is on the index (03's search history, 04's training curve ...);
+    ``plots.show(fig)`` draws too."""
     folder = Path(__file__).resolve().parents[1] / "notebooks"
     for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
         cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
-        drawing = [c for c in cells if "plt.show()" in "".join(c["source"])]
+        drawing = [c for c in cells if "plt.show()" in (src := "".join(c["source"])) or "plots.show(" in src]
         tagged = [c for c in drawing if "key-figure" in c.get("metadata", {}).get("tags", [])]
         assert not drawing or tagged, f"{path.name}: draws figures but tags none 'key-figure' for the report index"
 
