@@ -190,3 +190,6 @@ def test_order_models_include_gru4rec_by_default_within_the_budget():
     assert "5 epoch(s) run, early-stopped on `valid`, keeping the weights of epoch 3" in text
     # the planned time is set next to the measured one (reader 19, 4.3: planned 32 s, took 42.8 s, no comment)
     assert f"planned at about {kept.estimated_seconds:,.0f} s each and took 1.0 s and 1.0 s" in text
+    both = pd.concat([order, order.rename(index={"recall@20": "mrr@20"})])
+    joined = E.order_conclusions(both, ["recall@20", "mrr@20"], kept)
+    assert joined.count("GRU4Rec's retrainings:") == 1 and joined.count("* **GRU4Rec**") == 2  # the plan said once

@@ -313,6 +313,8 @@ def test_bootstrap_and_paired_difference_match_point_estimates(tiny_dir):
     diff = sequential.paired_difference(res["Item-kNN"], res["Pop"], "ndcg@10", n_boot=200)
     assert diff["difference"] == pytest.approx(res["Item-kNN"].metrics["ndcg@10"] - res["Pop"].metrics["ndcg@10"])
     assert diff["lo"] <= diff["difference"] <= diff["hi"] and diff["sessions"] == split["test"][USER].nunique()
+    assert diff["exclude_seen"] == str(cfg.exclude_seen)  # the setting both were ranked with, a table column in 07
+    assert "exclude_seen" in sequential.comparison_table([("loo", "Item-kNN", "Pop", diff)], 200).columns
 
 
 def test_findings_say_when_a_model_was_cut_short_and_declare_no_winner_then():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -127,6 +128,27 @@ def test_index_figures_carry_alt_text_and_the_notebooks_explanation(tmp_path):
     nb["cells"][1]["outputs"][1]["metadata"] = {"image/png": {"alt": "SASRec: search history"}}
     named = report._figures_html(nb)
     assert 'alt="figure: SASRec: search history"' in named and "(figure 1 of 2)" in named
+
+
+def test_notebook_pages_give_every_image_its_alt_text(tmp_path):
+    """Reader 21: on the notebook pages every image had nbconvert's "No description has been provided"."""
+    run = fake_run(tmp_path)
+    path = run / "notebooks" / "05_evaluation.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.plot([0, 1], [1, 0])  # another image than the key figure's (images are matched by their bytes)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    titled = nbformat.v4.new_code_cell("show()", outputs=[nbformat.v4.new_output(
+        "display_data", data={"image/png": base64.b64encode(buf.getvalue()).decode(), "text/plain": "<Figure>"},
+        metadata={"image/png": {"alt": "SR: search history"}})])
+    nb.cells.append(titled)
+    nbformat.write(nb, path)
+    page = report.render_notebook(path)
+    alts = re.findall(r'<img[^>]*\balt="([^"]*)"', page)
+    assert alts == ["figure: 05 · Evaluation", "figure: SR: search history"]
+    assert "No description has been provided" not in page
 
 
 def test_show_displays_a_figure_with_its_title_as_alt_text(monkeypatch):

@@ -670,6 +670,12 @@ def _seconds(value: float) -> str:
     return f"{value:,.1f} s" if value >= 0.05 else "under 0.1 s"
 
 
+def order_conclusions(order: pd.DataFrame, metrics: Sequence[str], plan: OrderGRUPlan | None = None) -> str:
+    """:func:`order_conclusion` for each of ``metrics``, GRU4Rec's retraining plan said once, with the first
+    (reader 21: the same long caveat was printed for every metric)."""
+    return "\n".join(order_conclusion(order, m, plan if i == 0 else None) for i, m in enumerate(metrics))
+
+
 def order_conclusion(order: pd.DataFrame, metric: str, plan: OrderGRUPlan | None = None) -> str:
     """The conclusion of the order experiment on ``metric``, one Markdown bullet per model, computed
     from :func:`order_experiment`'s numbers and intervals.

@@ -80,8 +80,11 @@ def paired_difference(a: EvalResult, b: EvalResult, metric: str, n_boot: int = 1
     if not pa[SESSION].duplicated().any() and not pb[SESSION].duplicated().any():
         pa, pb = pa.assign(position=0), pb.assign(position=0)
     row = U.paired(pa, pb, [metric], _bootstrap_config(n_boot, level, seed)).iloc[0]
+    seen = {str(r.config.exclude_seen) for r in (a, b) if getattr(r, "config", None) is not None}
     return {"metric": metric, "difference": float(row["diff"]), "lo": float(row["low"]), "hi": float(row["high"]),
-            "p_value": float(row["p_value"]), "sessions": int(len(common))}
+            "p_value": float(row["p_value"]), "sessions": int(len(common)),
+            # the seen-items setting both were ranked with (reader 21: rows with "user" and "none" looked alike)
+            **({"exclude_seen": seen.pop() if len(seen) == 1 else "differs"} if seen else {})}
 
 
 def p_value_text(p: float, n_boot: int) -> str:

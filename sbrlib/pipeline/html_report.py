@@ -23,6 +23,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -94,7 +95,7 @@ def render_notebook(path: Path) -> str:
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     finally:
         exporter.log.setLevel(level)
-    return fix_links(body)
+    return fix_links(_with_alt_texts(body, image_alts(nb)))
 
 
 def notebook_title(nb, fallback: str) -> str:
@@ -192,6 +193,42 @@ def index_caption(caption: str) -> str:
     return kept.strip()
 
 
+def _cell_images(cell: dict, alt: str) -> tuple[list[str], list[str]]:
+    """``(base64 PNGs, alt texts)`` of a code cell's images: an image displayed with its title
+    (:func:`sbrlib.notebook.plots.show`) is named by it, else by ``alt`` (its heading), numbered when the cell
+    has several."""
+    outs = [out for out in cell.get("outputs", []) if out.get("data", {}).get("image/png")]
+    pngs = [_joined(out["data"]["image/png"]).strip() for out in outs]
+    alts = [f"figure: {titled}" if (titled := (out.get("metadata", {}).get("image/png") or {}).get("alt")) else
+            alt if len(pngs) == 1 else f"{alt} (figure {i} of {len(pngs)})" for i, out in enumerate(outs, start=1)]
+    return pngs, alts
+
+
+def image_alts(nb: dict) -> dict[str, str]:
+    """Base64 PNG -> alt text for every image of a notebook (as :func:`_cell_images` names them), for its page."""
+    found, intro = {}, ""
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            intro = _joined(cell.get("source", ""))
+        elif cell.get("cell_type") == "code":
+            found.update(zip(*_cell_images(cell, figure_caption(intro)[0] if intro else "figure"), strict=True))
+    return found
+
+
+def _with_alt_texts(body: str, alts: Mapping[str, str]) -> str:
+    """Give each embedded PNG of a rendered page its alt text (nbconvert writes a placeholder)."""
+    def fix(m: re.Match) -> str:
+        tag = m.group(0)
+        data = re.search(r'src="data:image/png;base64,([^"]*)"', tag)
+        alt = alts.get(data.group(1).strip()) if data else None
+        if not alt:
+            return tag
+        tag = re.sub(r'\salt="[^"]*"', "", tag)
+        return tag.replace("<img", f'<img alt="{html.escape(alt, quote=True)}"', 1)
+
+    return re.sub(r"<img\b[^>]*>", fix, body)
+
+
 def _figures_html(nb: dict, stem: str = "") -> str:
     """The key figures of a notebook, each with alt text and, as caption, the Markdown cell that introduces it;
     the images of one cell form one figure with that caption once."""
@@ -206,11 +243,7 @@ def _figures_html(nb: dict, stem: str = "") -> str:
         caption = index_caption(caption)
         more = f' <a href="{html.escape(stem)}.html">(the notebook, with the code and outputs around it)</a>' if stem else ""
         # the images of one cell (e.g. one search history per model) form one figure with one caption
-        outs = [out for out in cell.get("outputs", []) if out.get("data", {}).get("image/png")]
-        pngs = [out["data"]["image/png"] for out in outs]
-        # an image displayed with its title (sbrlib.notebook.plots.show) is named by it, else by the heading
-        alts = [f"figure: {titled}" if (titled := (out.get("metadata", {}).get("image/png") or {}).get("alt")) else
-                alt if len(pngs) == 1 else f"{alt} (figure {i} of {len(pngs)})" for i, out in enumerate(outs, start=1)]
+        pngs, alts = _cell_images(cell, alt)
         images = [f'<img alt="{html.escape(a, quote=True)}" src="data:image/png;base64,{_joined(png).strip()}">'
                   for a, png in zip(alts, pngs, strict=True)]
         if images:
