@@ -350,6 +350,21 @@ def test_effects_need_two_completed_trials_on_each_side():
     assert row["trials A"] == 2 and row["trials B"] == 2 and row["best A"] == 0.07
 
 
+def test_trials_shown_lists_every_trial_or_the_best_ones_said_so(split, monkeypatch):
+    """Reader 21, 4.1: 03 never printed what the non-best neural trials tried."""
+    from sbrlib.tuning import analysis
+
+    FakeFit([[0.2, 0.3], [0.1, 0.15], [0.4, 0.5]]).install(monkeypatch)
+    study = tuning.tune("gru4rec", split, "tiny-gap", n_trials=3, overrides=SMALL,
+                        base=tuning.default_base("gru4rec", max_epochs=2), progress=False)
+    table, note = analysis.trials_shown(study)
+    assert list(table.index) == [0, 1, 2] and note == "" and "events_per_second" not in table
+    assert {"state", "value", "best_epoch", "epochs_run", "stopped_by", "train_seconds"} <= set(table.columns)
+    assert set(study.trials[1].params) <= set(table.columns)
+    best, note = analysis.trials_shown(study, limit=2)
+    assert list(best.index) == [0, 2] and note == "the 2 best of 3 trials by value, in trial order"
+
+
 def test_a_search_that_kept_the_defaults_says_so():
     facts = {"trials": 3, "complete": 2, "pruned": 1, "metric": "mrr@20", "best_value": 0.06, "best_trial": 0,
              "split": "s", "frames": "train_tr→valid", "budget": {}, "used": {}, "budget_completed": True,

@@ -109,6 +109,23 @@ def trials_table(study) -> pd.DataFrame:
     return table.set_index("trial") if len(table) else table
 
 
+TRIALS_SHOWN = 15
+"""Notebook 03 lists at most this many trials of a neural search (the best ones by value)."""
+
+
+def trials_shown(study, limit: int = TRIALS_SHOWN) -> tuple[pd.DataFrame, str]:
+    """``(table, note)``: :func:`trials_table` without ``events_per_second`` (its training speed), every trial
+    when there are at most ``limit``, else the ``limit`` best by value (in trial order), and a note saying
+    which (``""`` when all are shown)."""
+    table = trials_table(study)
+    if len(table) and "events_per_second" in table:
+        table = table.drop(columns=["events_per_second"])
+    if len(table) <= limit:
+        return table, ""
+    best = table.sort_values("value", ascending=False, kind="stable").head(limit).sort_index()
+    return best, f"the {limit} best of {len(table)} trials by value, in trial order"
+
+
 def importances(study) -> pd.Series:
     """Parameter importances (Optuna's default evaluator; parameters present in every completed
     trial), summing to 1; empty with fewer than 3 completed trials or when it cannot be computed."""
@@ -240,4 +257,4 @@ def _short(value: Any) -> str:
 
 
 __all__ = ["MIN_COMPLETE_TO_SETTLE", "MIN_TRIALS_PER_SIDE", "UNSETTLED_SHARE", "best_configs", "best_table", "gru4rec_effects", "importances", "search_progress", "stop_lines",
-           "stop_record", "trials_table"]
+           "stop_record", "trials_shown", "trials_table"]
