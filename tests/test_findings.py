@@ -210,7 +210,7 @@ def test_tuning_findings_never_rank_searches_of_unequal_size():
     imp = {"GRU4Rec": pd.Series(dtype=float), "SR": pd.Series({"steps": 0.7, "weighting": 0.3})}
     found = findings.tuning(two, "mrr@20", 3.0, 40, imp)
     gru = next(line for line in found.markdown.split("\n") if line.startswith("* **GRU4Rec**"))
-    assert "with 1 complete trial this search cannot say which parameters matter for it" in gru
+    assert "With 1 complete trial this search cannot say which parameters matter for it" in gru
     assert "`steps` (70%)" in found.markdown and "cannot say" not in found.markdown.split("* **SR**")[1]
     assert all(s in found.markdown for s in found.shown.values())
 
@@ -498,7 +498,7 @@ def test_tuning_findings_flag_an_unsettled_or_overrunning_search_and_a_kept_defa
     best = analysis.best_table(studies)
     facts = F.tuning_facts(best, "mrr@20", 3.0, 40, studies)
     text = F.tuning(facts, "mrr@20", 3.0, 40).markdown
-    assert ("the search had **not settled**: its best so far last rose at trial 12, the 13th of 13 trials; it used "
+    assert ("The search had **not settled**: its best so far last rose at trial 12, the 13th of 13 trials. It used "
             "0.60 min of its 0.50 min budget") in text
     assert "* **Not settled**: V-SKNN's best validation value was still rising" in text
     assert "Item-kNN" not in text.split("* **Not settled**")[1]
@@ -642,3 +642,18 @@ def test_signed_numbers_and_lists_read_the_same_in_every_sentence_builder():
     assert core_text.signed(0.01) == "+0.0100" and core_text.signed(-0.00003) == "\u22120.0000"
     assert core_text.join_and([7, 1]) == "7 and 1" and core_text.join_and(["a", "b", "c"]) == "a, b and c"
     assert core_text.join_and(["a"]) == "a" and core_text.join_and([]) == ""
+
+
+def test_long_findings_read_as_sentences_not_one_chain_of_semicolons():
+    """Reader 21, 4.5: 03's per-model bullet was one sentence of ~180 words."""
+    from sbrlib.core import text as core_text
+
+    assert core_text.sentences("3 trials; the search ended (by time; see below); `a; b` here; 1 of them") == (
+        "3 trials. The search ended (by time; see below). `a; b` here. 1 of them")
+    assert core_text.sentences("x; (y) z") == "x. (y) z" and core_text.sentences("no clause") == "no clause"
+    facts = {"GRU4Rec": {"n_trials": 3, "n_complete": 2, "n_pruned": 1, "best_valid": 0.06, "ended_by": "time budget",
+                         "stopped_early": [{"trial": 2, "state": "pruned", "epoch": 4, "rule": "time limit"}]}}
+    text = findings.tuning(facts, "mrr@20", 3.0, 40).markdown
+    line = next(x for x in text.split("\n") if x.startswith("* **GRU4Rec**"))
+    assert line.startswith("* **GRU4Rec**: 3 trial(s), 2 complete and 1 pruned. Best validation MRR@20 0.0600. The ")
+    assert "; the search" not in line

@@ -373,7 +373,8 @@ def test_notebook_00_counts_its_faults_consistently_and_flags_the_420k_comment()
 
     nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "00_what_went_wrong.ipynb", as_version=4)
     md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    assert "six faults" not in md and "seven faults, in the six rows of the table below (row 2\nholds two)" in md
+    assert "six faults" not in md and "seven faults, in the six rows of the table below: one\nfault per row" in md
+    assert "except row 2, which holds two" in md
     assert "(two faults)" in md
     assert "`measured cost`" not in md and "`measured effect`" in md
     assert "420k" in md and "that claim is wrong" in md and "163,731" in md

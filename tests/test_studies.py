@@ -270,7 +270,7 @@ def test_a_round_starts_only_when_the_time_left_holds_an_epoch_of_each_model(spl
     facts = findings.tuning_facts(tuning.analysis.best_table(short), "mrr@20", 0.5, 3, short)
     assert facts["GRU4Rec"]["ended_by"] == "round cannot start" and facts["SASRec"]["search_end"]["rounds"] == 1
     found = findings.tuning(facts, "mrr@20", 0.5, 3, {})
-    assert found.markdown.count("the search ended after round 1 of the shared search, when the") == 2
+    assert found.markdown.count("The search ended after round 1 of the shared search, when the") == 2
     assert "ended when the time budget was spent" not in found.markdown
     longer = tuning.tune_all(["gru4rec", "sasrec"], split, "tiny-gap", metric="recall@20", minutes=10, n_trials=3,
                              fixed=fixed, max_epochs=2, progress=False)

@@ -26,4 +26,27 @@ def join_and(items: Iterable[object]) -> str:
     return ", ".join(words[:-1]) + " and " + words[-1]
 
 
-__all__ = ["MINUS", "join_and", "signed"]
+def sentences(text: str) -> str:
+    """Top-level ``"; "`` clauses as sentences (each starts with a capital letter), for a long finding built
+    clause by clause: ``"3 trials; the search ended (by time; see below)"`` -> ``"3 trials. The search ended (by
+    time; see below)"``. Text inside parentheses, brackets or backticks is left as it is."""
+    out, depth, tick, i = [], 0, False, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "`":
+            tick = not tick
+        elif not tick and ch in "([":
+            depth += 1
+        elif not tick and ch in ")]":
+            depth = max(depth - 1, 0)
+        if ch == ";" and text[i + 1:i + 2] == " " and depth == 0 and not tick:
+            nxt = text[i + 2:i + 3]
+            out.append(". " + (nxt.upper() if nxt.isalpha() else ""))
+            i += 3 if nxt.isalpha() else 2  # any other character is read by the loop (a backtick, a parenthesis)
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+__all__ = ["MINUS", "join_and", "sentences", "signed"]

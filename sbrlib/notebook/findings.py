@@ -1347,7 +1347,8 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
                      f"{'' if int(f['n_complete']) == 1 else 's'} this search cannot say which parameters matter "
                      "for it (no [importance](" + GLOSSARY + "#hyperparameter-importance) could be computed): that "
                      "takes a longer search (`make tune`, README.md section Tuning)")
-        b.add(line + ".")
+        head, _, rest = line.partition("; ")  # "* **GRU4Rec**: 3 trial(s), ..." then one sentence per clause
+        b.add(head + (". " + core_text.sentences(rest[:1].upper() + rest[1:]) if rest else "") + ".")
     scored = {n: f for n, f in facts.items() if f["best_valid"] is not None}
     counts = {f["n_trials"] for f in scored.values()}
     if len(scored) > 1:
