@@ -657,3 +657,18 @@ def test_long_findings_read_as_sentences_not_one_chain_of_semicolons():
     line = next(x for x in text.split("\n") if x.startswith("* **GRU4Rec**"))
     assert line.startswith("* **GRU4Rec**: 3 trial(s), 2 complete and 1 pruned. Best validation MRR@20 0.0600. The ")
     assert "; the search" not in line
+
+
+def test_order_findings_say_item_knn_uses_order_only_through_the_last_movie():
+    """Reader 22, 4.2: "signal that SR, Item-kNN and GRU4Rec use" while Item-kNN's model ignores order."""
+    preds = {"SR": fake_predictions(200, 0, 0), "Pop": fake_predictions(200, -30, 0)}
+    metrics = ["recall@20", "mrr@20"]
+    cfg = U.BootstrapConfig(n_boot=100)
+    table = pd.DataFrame({m: {n: float(U.prediction_values(p, m).mean()) for n, p in preds.items()} for m in metrics})
+    rows = [{"model": m, "metric": "recall@20", "change": -0.2, "tie_change": -0.01, "significant": True,
+             "verdict": "beyond ties"} for m in ("SR", "Item-kNN")]
+    found = findings.evaluation(table, {m: U.compare_to_best(preds, m, cfg) for m in metrics},
+                                U.intervals_table(preds, metrics, cfg), 1000, 200, 60, "conservative", "user",
+                                order=pd.DataFrame(rows).set_index(["model", "metric"]))
+    assert ("the users' order carries signal that SR uses, and that Item-kNN uses through which movie is last when "
+            "it predicts") in found.markdown

@@ -605,7 +605,14 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
             b.keep(f"order_significant/{model}", bool(r["significant"]))
             (beyond if verdict == "beyond ties" else ties_only if verdict == "ties only" else []).append(str(model))
         if beyond:
-            meaning = (f"the users' order carries signal that {_join(beyond)} use{'s' if len(beyond) == 1 else ''}: "
+            # Item-kNN's model ignores order (it counts co-occurrences): it uses order only through which movie is
+            # last when it predicts (reader 22: "signal that ... Item-kNN ... use" overstated that)
+            learners = [m for m in beyond if m != "Item-kNN"]
+            last_only = " through which movie is last when it predicts" if "Item-kNN" in beyond else ""
+            users = (f"{_join(learners)} use{'s' if len(learners) == 1 else ''}"
+                     + (f", and that Item-kNN uses{last_only}" if last_only else "") if learners
+                     else f"Item-kNN uses{last_only}")
+            meaning = (f"the users' order carries signal that {users}: "
                        "shuffling whole sessions cost significantly more than shuffling only ratings with the same "
                        "timestamp (whose order is the file's, not the user's)")
         elif ties_only:
