@@ -118,7 +118,7 @@ class ItemKNNConfig:
 
     Attributes:
         lam: regularization added to item supports in the denominator.
-        alpha: 0.5 gives cosine; other values balance the two supports asymmetrically.
+        alpha: 0.5 gives cosine (with ``lam`` 0); other values balance the two supports asymmetrically.
     """
 
     lam: float = 20.0
@@ -136,7 +136,7 @@ class ItemKNNConfig:
 
 ITEMKNN_SPACE: dict[str, Param] = {
     "lam": float_range(0.1, 500.0, log=True, doc="support regularization"),
-    "alpha": float_range(0.0, 1.0, step=0.05, doc="balance of the two supports (0.5: cosine)"),
+    "alpha": float_range(0.0, 1.0, step=0.05, doc="balance of the two supports (0.5 with lam 0: cosine)"),
 }
 """Item-kNN's search ranges (read through :mod:`sbrlib.models.registry`)."""
 

@@ -382,7 +382,9 @@ def preprocessing(ratings: pd.DataFrame, sessions: pd.DataFrame, split: Any, syn
           f"had an item never seen in `train` (or were left in a session shorter than "
           f"{cfg.min_session_length}) and were removed, and {b.n('valid_events_dropped', dropped_valid, count)} "
           "`valid` events for an item never seen in `train_tr`: a model cannot recommend an item it has never seen, "
-          "and mapping such items to a placeholder would hand out free hits.")
+          "so such a target could only be missed, and mapping it to a placeholder item instead (the original "
+          "notebook's -1, which one-hot encoding turned into the last item) scores the model on a target that is not "
+          "the real one (notebook 00 measures what that did on this data).")
     n_test_sessions = max(n["test"][1], 1)
     b.add(f"* **What this means for notebook 05.** Every comparison there rests on "
           f"{b.n('test_sessions_again', n['test'][1], count)} test sessions"

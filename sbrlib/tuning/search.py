@@ -500,7 +500,8 @@ def tune_all(models: Iterable[str], frames: Mapping[str, Any], split_name: str, 
     searched too (all of it otherwise); the baselines share the rest equally. The neural models are
     searched **in rounds** (one trial of each per round, lagging model first; each trial of a round
     may use an equal share of the time left) until their shared time is spent or ``n_trials``
-    rounds are done, so they get the same objective, the same budget and the same number of trials
+    rounds are done, so they get the same objective, one shared budget and the same number of trials (the time each
+    uses can differ)
     (a round is started only when the time left can hold one epoch of each model, recorded as the
     study attribute ``search_end`` when it cannot; a started round is finished). Each search first tries the model's default config (and
     ``start_from[model]``).
