@@ -157,9 +157,13 @@ def test_07_reuses_04s_model_when_it_matches(temporal, saved_gru):
         raise AssertionError("the reused model was trained again")
 
     cfg_eval = EvalConfig(ks=(10, 20), coverage_ks=(), batch_size=64)
-    run = sequential.run_protocol(temporal, {"GRU4Rec": no_training}, {}, cfg_eval, "all", "mrr@20", 5,
+    from sbrlib.models import Pop
+
+    run = sequential.run_protocol(temporal, {"GRU4Rec": no_training}, {"Pop": Pop}, cfg_eval, "all", "mrr@20", 5,
                                   ("recall@20",), n_boot=50, progress=False, trained={"GRU4Rec": model})
     assert run.facts["GRU4Rec"] == model.training_facts
+    # a baseline has no training loop: its early-stopping time is not applicable, not 0.0 s (reader 24)
+    assert np.isnan(run.table.loc["Pop", "early_stop_seconds"]) and run.table.loc["Pop", "fit_seconds"] >= 0
     assert run.table.loc["GRU4Rec", "epochs_run"] == model.training_facts.epochs_run
     assert run.table.loc["GRU4Rec", "fit_seconds"] == 0.0
     direct = evaluate(GRU4Rec.load(folder), temporal["test"], cfg_eval, progress=False, history=temporal["train"])
