@@ -116,6 +116,12 @@ def test_evaluation_findings_name_the_leader_and_the_indistinguishable():
         assert found.shown[f"leader_value/{m}"] == findings.metric(table.loc["B", m])
         assert found.numbers[f"significantly_lower/{m}"] == ["A", "Pop"]
     assert "SYNTHETIC" in found.markdown and "**not distinguishable**" not in found.markdown
+    # Pop under user exclusion is not one list for everyone (reader 25, 1.1)
+    with_pop = table.copy()
+    with_pop.loc["Pop", "recall@20"] = 0.05
+    for seen, said in (("user", True), ("none", False)):
+        text = findings.evaluation(with_pop, comparisons, intervals, 1000, 200, 60, "conservative", seen).markdown
+        assert ("each user's list leaves out the movies that user rated" in text) is said and "* **Against popularity" in text
     # the focus model's standing: A is behind B on both metrics, by the compared difference
     focus = findings.evaluation(table, comparisons, intervals, 1000, 200, 60, "conservative", "user",
                                 focus="A", focus_note="Baselines tuned.")

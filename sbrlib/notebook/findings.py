@@ -559,8 +559,11 @@ def evaluation(table: pd.DataFrame, comparisons: Mapping[str, pd.DataFrame], int
         if ref > 0:
             b.add(f"* **Against popularity.** {best}'s {_name(recall_m)} is "
                   f"{b.n('times_pop', float(table.loc[best, recall_m]) / ref, lambda v: f'{v:.1f}')}× that of "
-                  f"{reference} ({b.n('pop_value', ref, metric)}), the list everyone gets when nothing about the "
-                  "session is used.")
+                  f"{reference} ({b.n('pop_value', ref, metric)}): the most-rated movies, which use nothing about the "
+                  "session" + {"user": " (with seen items excluded, each user's list leaves out the movies that user "
+                                       "rated, so the lists differ)",
+                               "session": " (each list leaves out the movies of its own session, so the lists differ)"}
+                  .get(str(exclude_seen), "") + ".")
     if exclusion is not None and recall_m and len(exclusion):
         settings = [c.rsplit(" ", 1)[0] for c in exclusion.columns if c.endswith(recall_m)]
         if len(settings) == 2:
