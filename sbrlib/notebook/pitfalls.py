@@ -860,7 +860,7 @@ def summary_table(m: Measured | Mapping) -> pd.DataFrame:
          f"dates {t_row['first_shown']} to {t_row['last_shown']}; {split_period_text(m.split_days)} put the "
          f"{_users(t_row['test_users'])} at the end of the table in test (ids {t_row['test_user_ids'][0]}–{t_row['test_user_ids'][1]})",
          f"a test history ends before a training one in {share_text(t_row['test_ends_first'])} of pairs (chance: 50.0%; "
-         f"real-time cutoff: {share_text(t_fix['test_ends_first'])})",
+         f"sbrlib's split at a real-time cutoff: {share_text(t_fix['test_ends_first'])})",
          "real Time, events sorted by (UserId, Time) with a stable sort (equal timestamps keep the file's order), "
          "whole sessions split at a real-time cutoff",
          "preprocess.order_events, preprocess.temporal_split"),
