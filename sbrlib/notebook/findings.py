@@ -1334,7 +1334,7 @@ def tuning(facts: Mapping[str, Mapping[str, Any]], metric_name: str, budget_minu
             line += (f"; the search started from the model's default configuration, itself the best of "
                      f"{b.n(f'prior_trials/{name}', int(f['prior']['trials']), count)} trials of an earlier search on "
                      f"{f['prior']['split']} (not part of this run: its record is in notebook 03's table of earlier searches; "
-                     + (f"of those trials {prior_ended_text(f['prior'])}; " if prior_ended_text(f["prior"]) else "")
+                     + (f"of those trials {ended}; " if (ended := prior_ended_text(f["prior"])) else "")
                      + "its trial 0 trained that configuration again)")
             if f.get("best_trial") == 0 and f["n_trials"] > 1:
                 b.keep(f"best_is_default/{name}", True)
